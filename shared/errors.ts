@@ -1,0 +1,18 @@
+/**
+ * Errors that are the operator's to fix (bad flags, bad config, a port in use): shoal prints
+ * their one-line message and exits with status 2, never a stack trace.
+ *
+ * @module
+ */
+
+/** Exit status for operator mistakes. */
+export const EXIT_USAGE = 2;
+
+/** An operator mistake with a one-line message that names the problem. */
+export class OperatorError extends Error {
+  /** Creates the error; `message` must be a single line. */
+  constructor(message: string) {
+    super(message);
+    this.name = "OperatorError";
+  }
+}

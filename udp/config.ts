@@ -1,0 +1,128 @@
+/**
+ * The `shoal udp` configuration: the seed's aquatic_udp keys plus IPv6 and the I/O backend.
+ *
+ * @module
+ */
+
+import { bool, type ConfigOf, int, oneOf, str } from "../shared/config.ts";
+import { parseSocketAddress } from "../shared/address.ts";
+
+function addressOf(family: 4 | 6) {
+  return (v: string): string | null => {
+    const a = parseSocketAddress(v);
+    if (typeof a === "string") return a;
+    return a.family === family ? null : `not an IPv${family} address`;
+  };
+}
+
+/** Most hashes one scrape can carry in a receive slot of 8192 bytes. */
+export const MAX_SCRAPE_HASHES = 400;
+
+/** Most peers that fit one UDP response (65507 bytes) at 18 bytes per IPv6 peer. */
+export const MAX_RESPONSE_PEERS = 3000;
+
+/** Schema of the `shoal udp` configuration. */
+export const udpSchema = {
+  socket_workers: int(
+    1,
+    "Socket workers: threads that read, check and answer UDP packets; 0 means one per CPU.",
+    0,
+    256,
+  ),
+  request_workers: int(
+    1,
+    "Request workers: threads that own the swarms, sharded by info hash.",
+    1,
+    256,
+  ),
+  log_level: oneOf(
+    "info",
+    "Log level: error, warn, info or debug.",
+    [
+      "error",
+      "warn",
+      "info",
+      "debug",
+    ] as const,
+  ),
+  network: {
+    address: str(
+      "0.0.0.0:3000",
+      "IPv4 address and port to listen on (port 0 picks a free one).",
+      'an IPv4 address like "0.0.0.0:3000"',
+      addressOf(4),
+    ),
+    address_ipv6: str(
+      "[::]:3000",
+      "IPv6 address and port to listen on (IPV6_V6ONLY: IPv4 is served by `address`).",
+      'an IPv6 address like "[::]:3000"',
+      addressOf(6),
+    ),
+    use_ipv4: bool(true, "Listen on `address` (IPv4)."),
+    use_ipv6: bool(true, "Listen on `address_ipv6` (IPv6)."),
+    io: oneOf(
+      "auto",
+      "UDP I/O backend: ffi (libc recvmmsg/sendmmsg, Linux), deno (portable), auto (ffi on Linux).",
+      ["auto", "ffi", "deno"] as const,
+    ),
+    socket_recv_buffer_size: int(
+      4194304,
+      "Socket receive buffer in bytes (SO_RCVBUF; the kernel caps it at net.core.rmem_max); 0 keeps the system default.",
+      0,
+      1 << 30,
+    ),
+    recv_batch_size: int(
+      64,
+      "Datagrams read per recvmmsg call (ffi backend).",
+      1,
+      1024,
+    ),
+  },
+  protocol: {
+    max_scrape_torrents: int(
+      255,
+      "Most info hashes answered per scrape request; further hashes are ignored.",
+      1,
+      MAX_SCRAPE_HASHES,
+    ),
+    max_response_peers: int(
+      255,
+      "Most peers in one announce response (also used when the client asks for numwant <= 0).",
+      1,
+      MAX_RESPONSE_PEERS,
+    ),
+    peer_announce_interval: int(
+      900,
+      "Seconds between announces that the tracker asks clients for.",
+      1,
+      86400,
+    ),
+  },
+  statistics: {
+    interval: int(5, "Seconds between statistics summaries; 0 turns them off.", 0, 86400),
+    print_to_stdout: bool(true, "Print the statistics summary to stdout every `interval`."),
+  },
+  cleaning: {
+    interval: int(30, "Seconds between cleaning passes over the swarms.", 1, 86400),
+    max_peer_age: int(
+      1200,
+      "Seconds after its last announce that a peer is removed.",
+      1,
+      7 * 86400,
+    ),
+    max_connection_age: int(
+      300,
+      "Seconds a connection ID stays valid (BEP 15 asks for at least 120).",
+      1,
+      86400,
+    ),
+  },
+  privileges: {
+    drop_privileges: bool(false, "After binding sockets, chroot and switch to `user`."),
+    chroot_path: str(".", "Directory to chroot into when dropping privileges."),
+    user: str("nobody", "User to switch to when dropping privileges."),
+  },
+};
+
+/** A loaded `shoal udp` configuration. */
+export type UdpConfig = ConfigOf<typeof udpSchema>;
