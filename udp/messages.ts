@@ -1,0 +1,43 @@
+/**
+ * Record layouts of the batches between UDP socket workers and request workers.
+ *
+ * Socket worker → request worker:
+ * - `REQ_ANNOUNCE` (120 bytes): type, family, 2 spare, 18-byte address, the first 98 bytes of
+ *   the announce packet.
+ * - `REQ_SCRAPE` (8 + 22 per hash): type, family, u16 hash count, u32 pending-scrape id, then
+ *   per hash a u16 index into the original request and the 20-byte info hash.
+ *
+ * Request worker → socket worker:
+ * - `RES_SEND` (22 + length): type, family, u16 length, 18-byte address, the datagram.
+ * - `RES_SCRAPE` (8 + 14 per hash): type, family, u16 count, u32 pending-scrape id, then per
+ *   hash a u16 index and the 12-byte scrape entry.
+ *
+ * u16 and u32 fields are little-endian.
+ *
+ * @module
+ */
+
+import { ADDR_LEN } from "./io.ts";
+import { ANNOUNCE_LEN, SCRAPE_ENTRY_LEN } from "./codec.ts";
+
+/** Record type: an announce to handle. */
+export const REQ_ANNOUNCE = 1;
+/** Record type: the part of a scrape owned by the receiving request worker. */
+export const REQ_SCRAPE = 2;
+/** Record type: a finished datagram to send. */
+export const RES_SEND = 1;
+/** Record type: scrape entries for a pending scrape. */
+export const RES_SCRAPE = 2;
+
+/** Offset of the address in every record. */
+export const REC_ADDR = 4;
+/** Offset of the packet in a `REQ_ANNOUNCE` record, and of the datagram in `RES_SEND`. */
+export const REC_BODY = REC_ADDR + ADDR_LEN;
+/** Size of a `REQ_ANNOUNCE` record. */
+export const REQ_ANNOUNCE_LEN = REC_BODY + ANNOUNCE_LEN;
+/** Header of scrape records (request and response). */
+export const SCRAPE_REC_HEADER = 8;
+/** Bytes per hash in a `REQ_SCRAPE` record. */
+export const REQ_SCRAPE_ITEM = 22;
+/** Bytes per entry in a `RES_SCRAPE` record. */
+export const RES_SCRAPE_ITEM = 2 + SCRAPE_ENTRY_LEN;

@@ -1,0 +1,128 @@
+/**
+ * Scrapes waiting for their parts: a scrape's info hashes may belong to several request
+ * workers, so the socket worker that received it collects their entries into one response.
+ *
+ * A fixed number of slots, each with room for a whole response, preallocated and reused.
+ * A slot whose parts do not all come back within `TIMEOUT_S` (a request worker was replaced)
+ * is freed by `expire`, so the table cannot fill up for good.
+ *
+ * @module
+ */
+
+import { ADDR_LEN } from "./io.ts";
+import { SCRAPE_ENTRY_LEN, SCRAPE_RESPONSE_HEADER_LEN, writeScrapeHeader } from "./codec.ts";
+
+/** Seconds after which an incomplete scrape is given up. */
+export const TIMEOUT_S = 5;
+
+const SLOT_BITS = 12;
+
+/** Pending scrapes of one socket worker. */
+export class PendingScrapes {
+  /** Response bytes of every slot (`slotBytes` each). */
+  readonly responses: Uint8Array;
+  /** Client address of every slot (18 bytes each). */
+  readonly addrs: Uint8Array;
+  /** Bytes reserved per slot. */
+  readonly slotBytes: number;
+  /** Scrapes in flight. */
+  inFlight = 0;
+  #family: Uint8Array;
+  #gen: Uint32Array;
+  #parts: Uint16Array;
+  #count: Uint16Array;
+  #opened: Uint32Array;
+  #free: Int32Array;
+  #freeTop: number;
+
+  /** Creates `slots` (at most 4096) slots for scrapes of up to `maxHashes` hashes. */
+  constructor(slots: number, maxHashes: number) {
+    slots = Math.min(slots, 1 << SLOT_BITS);
+    this.slotBytes = SCRAPE_RESPONSE_HEADER_LEN + SCRAPE_ENTRY_LEN * maxHashes;
+    this.responses = new Uint8Array(slots * this.slotBytes);
+    this.addrs = new Uint8Array(slots * ADDR_LEN);
+    this.#family = new Uint8Array(slots);
+    this.#gen = new Uint32Array(slots);
+    this.#parts = new Uint16Array(slots);
+    this.#count = new Uint16Array(slots);
+    this.#opened = new Uint32Array(slots);
+    this.#free = new Int32Array(slots);
+    for (let i = 0; i < slots; i++) this.#free[i] = slots - 1 - i;
+    this.#freeTop = slots;
+  }
+
+  /**
+   * Opens a slot for a scrape of `count` hashes in `parts` parts from the client at
+   * `addrs[a]`; returns its id, or -1 when every slot is busy.
+   */
+  open(
+    family: number,
+    addrs: Uint8Array,
+    a: number,
+    tid: number,
+    count: number,
+    parts: number,
+    now: number,
+  ): number {
+    if (this.#freeTop === 0) return -1;
+    const s = this.#free[--this.#freeTop];
+    const gen = (this.#gen[s] + 1) & 0xfffff;
+    this.#gen[s] = gen;
+    this.#family[s] = family;
+    this.#parts[s] = parts;
+    this.#count[s] = count;
+    this.#opened[s] = now;
+    for (let j = 0; j < ADDR_LEN; j++) this.addrs[s * ADDR_LEN + j] = addrs[a + j];
+    writeScrapeHeader(this.responses, s * this.slotBytes, tid);
+    this.inFlight++;
+    return ((gen << SLOT_BITS) | s) >>> 0;
+  }
+
+  /** Slot of `id`, or -1 when the id is stale (the slot expired or was reused). */
+  slotOf(id: number): number {
+    const s = id & ((1 << SLOT_BITS) - 1);
+    if (s >= this.#gen.length || this.#gen[s] !== id >>> SLOT_BITS || this.#parts[s] === 0) {
+      return -1;
+    }
+    return s;
+  }
+
+  /** Offset in `responses` of entry `idx` of slot `s`. */
+  entryOffset(s: number, idx: number): number {
+    return s * this.slotBytes + SCRAPE_RESPONSE_HEADER_LEN + SCRAPE_ENTRY_LEN * idx;
+  }
+
+  /** Marks one part of slot `s` done; true when the response is complete. */
+  partDone(s: number): boolean {
+    return --this.#parts[s] === 0;
+  }
+
+  /** Family of slot `s`. */
+  family(s: number): number {
+    return this.#family[s];
+  }
+
+  /** Length of the complete response of slot `s`. */
+  responseLength(s: number): number {
+    return SCRAPE_RESPONSE_HEADER_LEN + SCRAPE_ENTRY_LEN * this.#count[s];
+  }
+
+  /** Frees slot `s` (after its response was sent). */
+  release(s: number): void {
+    this.#parts[s] = 0;
+    this.#free[this.#freeTop++] = s;
+    this.inFlight--;
+  }
+
+  /** Frees slots older than `TIMEOUT_S`; returns how many. */
+  expire(now: number): number {
+    let n = 0;
+    for (let s = 0; s < this.#parts.length; s++) {
+      if (this.#parts[s] !== 0 && now - this.#opened[s] > TIMEOUT_S) {
+        this.release(s);
+        n++;
+      }
+    }
+    return n;
+  }
+}

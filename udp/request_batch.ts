@@ -1,0 +1,94 @@
+/**
+ * The request worker's per-batch logic: reads a socket worker's batch of announces and scrape
+ * parts, applies them to the swarms and writes the answers into one batch going back.
+ *
+ * @module
+ */
+
+import type { BatchWriter } from "../shared/channel.ts";
+import { getU16LE, getU32LE, setU16LE, setU32LE } from "../shared/bytes.ts";
+import { ANNOUNCE_RESPONSE_HEADER_LEN } from "./codec.ts";
+import { ADDR_LEN } from "./io.ts";
+import {
+  REC_ADDR,
+  REC_BODY,
+  REQ_ANNOUNCE,
+  REQ_ANNOUNCE_LEN,
+  REQ_SCRAPE,
+  REQ_SCRAPE_ITEM,
+  RES_SCRAPE,
+  RES_SCRAPE_ITEM,
+  RES_SEND,
+  SCRAPE_REC_HEADER,
+} from "./messages.ts";
+import type { Swarms } from "./swarms.ts";
+
+/** Counts of what one batch held. */
+export interface BatchCounts {
+  /** Announces handled. */
+  announces: number;
+  /** Scrape parts handled. */
+  scrapes: number;
+}
+
+/**
+ * Applies the batch `b` to `swarms` at time `now` and appends the answers to `w`; `maxPeers`
+ * bounds the size of one announce response. Stops at the first malformed record.
+ */
+export function handleRequestBatch(
+  swarms: Swarms,
+  b: Uint8Array,
+  w: BatchWriter,
+  now: number,
+  maxPeers: number,
+  counts: BatchCounts,
+): void {
+  const maxAnnounce = REC_BODY + ANNOUNCE_RESPONSE_HEADER_LEN + 18 * maxPeers;
+  let p = 0;
+  while (p < b.length) {
+    const type = b[p], family = b[p + 1] === 6 ? 6 : 4;
+    if (type === REQ_ANNOUNCE && p + REQ_ANNOUNCE_LEN <= b.length) {
+      const at = w.reserve(maxAnnounce);
+      const out = w.buf;
+      const len = swarms.announce(
+        b,
+        p + REC_BODY,
+        b,
+        p + REC_ADDR,
+        family,
+        now,
+        out,
+        at + REC_BODY,
+      );
+      out[at] = RES_SEND;
+      out[at + 1] = family;
+      setU16LE(out, at + 2, len);
+      for (let j = 0; j < ADDR_LEN; j++) out[at + REC_ADDR + j] = b[p + REC_ADDR + j];
+      w.len = at + REC_BODY + len;
+      w.count++;
+      counts.announces++;
+      p += REQ_ANNOUNCE_LEN;
+    } else if (type === REQ_SCRAPE) {
+      const n = getU16LE(b, p + 2);
+      if (p + SCRAPE_REC_HEADER + REQ_SCRAPE_ITEM * n > b.length) return;
+      let at = w.reserve(SCRAPE_REC_HEADER + RES_SCRAPE_ITEM * n);
+      const out = w.buf;
+      out[at] = RES_SCRAPE;
+      out[at + 1] = family;
+      setU16LE(out, at + 2, n);
+      setU32LE(out, at + 4, getU32LE(b, p + 4));
+      at += SCRAPE_REC_HEADER;
+      p += SCRAPE_REC_HEADER;
+      for (let k = 0; k < n; k++, p += REQ_SCRAPE_ITEM, at += RES_SCRAPE_ITEM) {
+        out[at] = b[p];
+        out[at + 1] = b[p + 1];
+        swarms.scrape(b, p + 2, out, at + 2);
+      }
+      w.len = at;
+      w.count++;
+      counts.scrapes++;
+    } else {
+      return;
+    }
+  }
+}
