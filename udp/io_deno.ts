@@ -1,0 +1,166 @@
+/**
+ * The portable `deno` UDP backend on `Deno.listenDatagram` (needs `--unstable-net`).
+ *
+ * Several receive loops keep datagrams flowing; what they collect until the next macrotask is
+ * handed over as one batch, so the socket worker still posts one message per batch. Deno's
+ * sockets cannot join a `SO_REUSEPORT` group, so this backend runs in one socket worker.
+ *
+ * Deno does not set `IPV6_V6ONLY`, so an IPv6 socket on `::` would also take the IPv4 port;
+ * both sockets are bound with `SO_REUSEADDR` (the kernel still delivers IPv4 to the IPv4
+ * socket) and IPv4-mapped sources on the IPv6 socket are dropped, keeping families apart.
+ *
+ * @module
+ */
+
+import {
+  ADDR_LEN,
+  type DatagramSocket,
+  type PacketBatch,
+  SocketOpenError,
+  type SocketOptions,
+} from "./io.ts";
+import { encodeAddr, formatAddrIp, isV4Mapped } from "../shared/address.ts";
+import { macrotask } from "../shared/yield.ts";
+
+/** Concurrent `receive()` calls: the measured best case needs several in flight. */
+const RECEIVERS = 16;
+const MAX_BATCH = 64;
+const SLOT = 8192;
+
+function openError(err: unknown, opts: SocketOptions): SocketOpenError {
+  const where = opts.family === 6
+    ? `[${opts.hostname}]:${opts.port}`
+    : `${opts.hostname}:${opts.port}`;
+  if (err instanceof Deno.errors.AddrInUse) {
+    return new SocketOpenError("EADDRINUSE", `cannot bind ${where}: address already in use`);
+  }
+  if (err instanceof Deno.errors.AddrNotAvailable) {
+    return new SocketOpenError("EADDRNOTAVAIL", `cannot bind ${where}: address not available`);
+  }
+  if (err instanceof Deno.errors.PermissionDenied) {
+    return new SocketOpenError("EACCES", `cannot bind ${where}: permission denied`);
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  const code = /family not supported/i.test(msg) ? "EAFNOSUPPORT" : "EUNKNOWN";
+  return new SocketOpenError(code, `cannot bind ${where}: ${msg}`);
+}
+
+class DenoSocket implements DatagramSocket {
+  readonly port: number;
+  sendDrops = 0;
+  #conn: Deno.DatagramConn;
+  #family: 4 | 6;
+  #closed = false;
+  #batch: PacketBatch;
+  #onPackets: ((b: PacketBatch) => void) | null = null;
+  #flushScheduled = false;
+  #queue: { bytes: Uint8Array; addr: Deno.NetAddr }[] = [];
+
+  constructor(conn: Deno.DatagramConn, family: 4 | 6) {
+    this.#conn = conn;
+    this.#family = family;
+    this.port = (conn.addr as Deno.NetAddr).port;
+    const offsets = new Int32Array(MAX_BATCH);
+    for (let i = 0; i < MAX_BATCH; i++) offsets[i] = i * SLOT;
+    this.#batch = {
+      count: 0,
+      data: new Uint8Array(MAX_BATCH * SLOT),
+      offsets,
+      lengths: new Int32Array(MAX_BATCH),
+      addrs: new Uint8Array(MAX_BATCH * ADDR_LEN),
+    };
+  }
+
+  #deliver = (): void => {
+    this.#flushScheduled = false;
+    if (this.#batch.count > 0 && this.#onPackets !== null) this.#onPackets(this.#batch);
+    this.#batch.count = 0;
+  };
+
+  #add(data: Uint8Array, addr: Deno.NetAddr): void {
+    const b = this.#batch, i = b.count;
+    const a = i * ADDR_LEN;
+    if (!encodeAddr(addr.hostname, addr.port, b.addrs, a)) return;
+    // An IPv6 socket on "::" also sees IPv4 as v4-mapped; the IPv4 socket serves those.
+    if (this.#family === 6 && isV4Mapped(b.addrs, a)) return;
+    if (data.length > SLOT) {
+      b.lengths[i] = -1;
+    } else {
+      b.data.set(data, i * SLOT);
+      b.lengths[i] = data.length;
+    }
+    b.count++;
+    if (b.count === MAX_BATCH) this.#deliver();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      macrotask().then(this.#deliver);
+    }
+  }
+
+  async #receiveLoop(): Promise<void> {
+    const buf = new Uint8Array(SLOT + 1);
+    while (!this.#closed) {
+      let got: [Uint8Array, Deno.Addr];
+      try {
+        got = await this.#conn.receive(buf);
+      } catch (err) {
+        if (this.#closed) return;
+        if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) {
+          return;
+        }
+        continue; // e.g. ICMP errors surfacing as ConnectionRefused: keep receiving
+      }
+      this.#add(got[0], got[1] as Deno.NetAddr);
+    }
+  }
+
+  async serve(onPackets: (batch: PacketBatch) => void): Promise<void> {
+    this.#onPackets = onPackets;
+    await Promise.all(Array.from({ length: RECEIVERS }, () => this.#receiveLoop()));
+  }
+
+  send(payload: Uint8Array, off: number, len: number, addrs: Uint8Array, addrOff: number): void {
+    if (this.#closed) return;
+    const port = (addrs[addrOff + 16] << 8) | addrs[addrOff + 17];
+    this.#queue.push({
+      bytes: payload.slice(off, off + len),
+      addr: { transport: "udp", hostname: formatAddrIp(addrs, addrOff), port },
+    });
+  }
+
+  flush(): void {
+    const q = this.#queue;
+    if (q.length === 0) return;
+    this.#queue = [];
+    for (const { bytes, addr } of q) {
+      this.#conn.send(bytes, addr).catch(() => this.sendDrops++);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
+/** Opens a UDP socket on `Deno.listenDatagram`; throws `SocketOpenError` when it cannot. */
+export function openDenoSocket(opts: SocketOptions): DatagramSocket {
+  try {
+    if (opts.checkFree && opts.port !== 0 && opts.family === 4) {
+      // Without SO_REUSEADDR this fails if anyone holds the port, even with SO_REUSEADDR.
+      Deno.listenDatagram({ transport: "udp", hostname: opts.hostname, port: opts.port }).close();
+    }
+    const conn = Deno.listenDatagram({
+      transport: "udp",
+      hostname: opts.hostname,
+      port: opts.port,
+      reuseAddress: true,
+    });
+    return new DenoSocket(conn, opts.family);
+  } catch (err) {
+    throw openError(err, opts);
+  }
+}
