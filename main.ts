@@ -1,0 +1,93 @@
+/**
+ * `shoal`: a BitTorrent tracker. `shoal udp` serves BEP 15 over UDP; `shoal ws` serves
+ * WebTorrent over WebSockets.
+ *
+ * Usage: `shoal <udp|ws> [-c FILE] [-p] [-v] [-h]`
+ *
+ * @module
+ */
+
+import { parseArgs } from "args";
+import { EXIT_USAGE, OperatorError } from "./shared/errors.ts";
+import { defaults, loadConfigFile, toToml } from "./shared/config.ts";
+import { Logger } from "./shared/log.ts";
+import { udpSchema } from "./udp/config.ts";
+import { runUdp } from "./udp/server.ts";
+import { VERSION } from "./shared/version.ts";
+
+const USAGE = `shoal ${VERSION}: a BitTorrent tracker (UDP BEP 15, WebTorrent)
+
+Usage: shoal <udp|ws> [-c FILE] [-p] [-v] [-h]
+
+Commands:
+  udp          run the UDP tracker (BEP 15)
+  ws           run the WebTorrent tracker (WebSockets)
+
+Options:
+  -c, --config FILE   load configuration from a TOML file (over the defaults)
+  -p, --print-config  print the configuration (defaults, or FILE applied) as TOML and exit
+  -v, --version       print the version and exit
+  -h, --help          print this help and exit`;
+
+/** Runs the CLI with `args`; returns normally once a server is running. */
+export async function main(args: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        config: { type: "string", short: "c" },
+        "print-config": { type: "boolean", short: "p" },
+        version: { type: "boolean", short: "v" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new OperatorError(`${(e as Error).message.split("\n")[0]} (see shoal -h)`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (values.version) {
+    console.log(`shoal ${VERSION}`);
+    return;
+  }
+  if (positionals.length !== 1) {
+    throw new OperatorError(
+      positionals.length === 0
+        ? "missing command: udp or ws (see shoal -h)"
+        : `unexpected argument "${positionals[1]}" (see shoal -h)`,
+    );
+  }
+  const command = positionals[0];
+  if (command === "udp") {
+    const config = values.config === undefined
+      ? defaults(udpSchema)
+      : await loadConfigFile(udpSchema, values.config);
+    if (values["print-config"]) {
+      console.log(toToml(udpSchema, config, [`shoal udp ${VERSION} configuration`]).trimEnd());
+      return;
+    }
+    await runUdp(config, new Logger(config.log_level));
+    return;
+  }
+  if (command === "ws") {
+    throw new OperatorError("shoal ws: not yet implemented");
+  }
+  throw new OperatorError(`unknown command "${command}": expected udp or ws (see shoal -h)`);
+}
+
+if (import.meta.main) {
+  try {
+    await main(Deno.args);
+  } catch (e) {
+    if (e instanceof OperatorError) {
+      console.error(`shoal: ${e.message}`);
+      Deno.exit(EXIT_USAGE);
+    }
+    throw e;
+  }
+}

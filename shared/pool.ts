@@ -1,0 +1,94 @@
+/**
+ * Starting and supervising workers from the main thread: spawn a module worker, wait for its
+ * start-up reply, and turn any uncaught error in any worker into a clean, loud exit (never a
+ * silently half-working server).
+ *
+ * @module
+ */
+
+import type { Logger } from "./log.ts";
+
+/** A started worker with a name for messages. */
+export interface PoolWorker {
+  /** E.g. `socket worker 1`. */
+  name: string;
+  /** The worker. */
+  worker: Worker;
+}
+
+/** Workers of one server, supervised together. */
+export class Pool {
+  /** Every started worker. */
+  readonly workers: PoolWorker[] = [];
+  #log: Logger;
+  #stopping = false;
+  #onMessage: (w: PoolWorker, data: unknown) => void;
+
+  /**
+   * Creates a pool; `onMessage` receives every message a worker posts after its start-up
+   * reply (statistics, ...).
+   */
+  constructor(log: Logger, onMessage: (w: PoolWorker, data: unknown) => void) {
+    this.#log = log;
+    this.#onMessage = onMessage;
+  }
+
+  /**
+   * Starts the module at `url` as `name`, posts `init` (transferring `transfer`) and resolves
+   * with its first message of type `replyType`. Rejects if the worker fails or is silent for
+   * `timeoutMs`.
+   */
+  start<T>(
+    name: string,
+    url: URL,
+    init: unknown,
+    transfer: Transferable[],
+    replyType: string,
+    timeoutMs = 15000,
+  ): Promise<T> {
+    const worker = new Worker(url.href, { type: "module", name });
+    const pw: PoolWorker = { name, worker };
+    this.workers.push(pw);
+    return new Promise<T>((resolve, reject) => {
+      let started = false;
+      const timer = setTimeout(() => {
+        if (!started) reject(new Error(`${name} did not start within ${timeoutMs} ms`));
+      }, timeoutMs);
+      worker.onmessage = (e: MessageEvent) => {
+        if (!started && e.data?.type === replyType) {
+          started = true;
+          clearTimeout(timer);
+          resolve(e.data as T);
+          return;
+        }
+        this.#onMessage(pw, e.data);
+      };
+      worker.onerror = (e: ErrorEvent) => {
+        e.preventDefault();
+        const reason = `${name} failed: ${e.message}${
+          e.filename ? ` (${e.filename}:${e.lineno})` : ""
+        }`;
+        if (!started) {
+          clearTimeout(timer);
+          reject(new Error(reason));
+        } else {
+          this.fail(reason);
+        }
+      };
+      worker.postMessage(init, transfer);
+    });
+  }
+
+  /** Stops everything and exits with status 1, saying why. */
+  fail(reason: string): never {
+    if (!this.#stopping) this.#log.error(`${reason}; stopping`);
+    this.terminate();
+    Deno.exit(1);
+  }
+
+  /** Terminates every worker. */
+  terminate(): void {
+    this.#stopping = true;
+    for (const { worker } of this.workers) worker.terminate();
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * UDP request worker: owns the torrents whose info hashes shard to it, answers each socket
+ * worker's batch with one batch, and cleans out expired peers in small slices.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { BatchWriter } from "../shared/channel.ts";
+import { Logger } from "../shared/log.ts";
+import type { ReadyMessage, RequestWorkerInit } from "./control.ts";
+import { type BatchCounts, handleRequestBatch } from "./request_batch.ts";
+import type { RequestStats } from "./stats.ts";
+import { Swarms } from "./swarms.ts";
+
+/** Torrent slots visited per cleaning slice, so requests wait at most one slice. */
+const CLEAN_SLICE = 2048;
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+self.onmessage = (e: MessageEvent<RequestWorkerInit>) => {
+  if (e.data?.type === "init") start(e.data);
+};
+
+function start(init: RequestWorkerInit): void {
+  const { config, index, ports } = init;
+  const log = new Logger(config.log_level, `request worker ${index}: `);
+  const maxPeers = config.protocol.max_response_peers;
+  const swarms = new Swarms({
+    interval: config.protocol.peer_announce_interval,
+    maxResponsePeers: maxPeers,
+  }, init.swarmKey);
+  const writers = ports.map(() => new BatchWriter());
+  const counts: BatchCounts = { announces: 0, scrapes: 0 };
+
+  ports.forEach((port, i) => {
+    port.onmessage = (m: MessageEvent<ArrayBuffer>) => {
+      try {
+        handleRequestBatch(
+          swarms,
+          new Uint8Array(m.data),
+          writers[i],
+          nowSeconds(),
+          maxPeers,
+          counts,
+        );
+      } catch (err) {
+        // Keep serving: one bad batch must not drop every swarm this worker owns.
+        log.error(`request batch failed: ${err instanceof Error ? err.stack : err}`);
+        writers[i].len = 0;
+        writers[i].count = 0;
+      }
+      writers[i].flushTo(port);
+    };
+  });
+
+  let cleaning = false;
+  const cleanSlice = () => {
+    const cutoff = nowSeconds() - config.cleaning.max_peer_age;
+    if (swarms.clean(cutoff, CLEAN_SLICE)) {
+      cleaning = false;
+      log.debug(`cleaned: ${swarms.torrents.size} torrents, ${swarms.peers} peers`);
+    } else {
+      setTimeout(cleanSlice, 0);
+    }
+  };
+  setInterval(() => {
+    if (cleaning) return;
+    cleaning = true;
+    cleanSlice();
+  }, config.cleaning.interval * 1000);
+
+  const interval = config.statistics.interval;
+  if (interval > 0) {
+    setInterval(() => {
+      const msg: RequestStats = {
+        type: "stats",
+        role: "request",
+        index,
+        torrents: swarms.torrents.size,
+        peers: swarms.peers,
+        seeders: swarms.seeders,
+      };
+      self.postMessage(msg);
+    }, interval * 1000);
+  }
+
+  self.postMessage({ type: "ready" } satisfies ReadyMessage);
+
+  if (init.fault) {
+    setTimeout(() => {
+      throw new Error("injected fault (SHOAL_FAULT)");
+    }, 300);
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * `shoal udp` on the main thread: resolves the configuration, starts request workers and
+ * socket workers joined by one `MessageChannel` per pair, reports the bound addresses,
+ * prints statistics, and stops on SIGINT/SIGTERM.
+ *
+ * @module
+ */
+
+import { formatSocketAddress, parseSocketAddress, type SocketAddress } from "../shared/address.ts";
+import { OperatorError } from "../shared/errors.ts";
+import { randomWords } from "../shared/hash.ts";
+import type { Logger } from "../shared/log.ts";
+import { Pool } from "../shared/pool.ts";
+import type { UdpConfig } from "./config.ts";
+import type {
+  Bind,
+  BoundMessage,
+  ReadyMessage,
+  RequestWorkerInit,
+  SocketWorkerInit,
+} from "./control.ts";
+import { defaultIo } from "./io.ts";
+import { formatSummary, type RequestStats, type SocketStats, STAT_COUNT } from "./stats.ts";
+
+/** Parsed `SHOAL_FAULT` (`socket:N` or `request:N`): a worker told to fail, for tests. */
+function faultTarget(): { role: string; index: number } | null {
+  let v: string | undefined;
+  try {
+    v = Deno.env.get("SHOAL_FAULT");
+  } catch {
+    return null; // no --allow-env: no fault injection
+  }
+  const m = v ? /^(socket|request):(\d+)$/.exec(v) : null;
+  return m ? { role: m[1], index: Number(m[2]) } : null;
+}
+
+function addressOf(config: UdpConfig, family: 4 | 6): SocketAddress {
+  const a = parseSocketAddress(family === 4 ? config.network.address : config.network.address_ipv6);
+  if (typeof a === "string") throw new OperatorError(a); // checked at load time already
+  return a;
+}
+
+/** Starts `shoal udp` with `config`; resolves once it is serving. */
+export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
+  const io = config.network.io === "auto" ? defaultIo() : config.network.io;
+  if (io === "ffi" && Deno.build.os !== "linux") {
+    throw new OperatorError(`network.io = "ffi" needs Linux; use "deno" or "auto"`);
+  }
+  let socketWorkers = config.socket_workers || navigator.hardwareConcurrency || 1;
+  if (io === "deno" && socketWorkers > 1) {
+    log.warn(
+      `network.io = "deno" cannot share a port between workers (no SO_REUSEPORT): ` +
+        `using 1 socket worker instead of ${socketWorkers}`,
+    );
+    socketWorkers = 1;
+  }
+  const requestWorkers = config.request_workers;
+  const wanted: Bind[] = [];
+  if (config.network.use_ipv4) wanted.push({ family: 4, ...hostPort(addressOf(config, 4)) });
+  if (config.network.use_ipv6) wanted.push({ family: 6, ...hostPort(addressOf(config, 6)) });
+  if (wanted.length === 0) {
+    throw new OperatorError(
+      "network.use_ipv4 and network.use_ipv6 are both false: nothing to serve",
+    );
+  }
+  if (config.privileges.drop_privileges) {
+    throw new OperatorError("privileges.drop_privileges = true is not supported yet");
+  }
+
+  const fault = faultTarget();
+  const socketStats: (Float64Array | null)[] = new Array(socketWorkers).fill(null);
+  const requestStats: (RequestStats | null)[] = new Array(requestWorkers).fill(null);
+  const pool = new Pool(log, (_w, data) => {
+    const s = data as SocketStats | RequestStats;
+    if (s?.type !== "stats") return;
+    if (s.role === "socket") socketStats[s.index] = s.counters;
+    else requestStats[s.index] = s;
+  });
+
+  // One channel per (socket worker, request worker) pair.
+  const channels = Array.from(
+    { length: socketWorkers },
+    () => Array.from({ length: requestWorkers }, () => new MessageChannel()),
+  );
+  const connectionKey = randomWords(4);
+  const shardKey = randomWords(2);
+
+  try {
+    const requestUrl = new URL("./request_worker.ts", import.meta.url);
+    await Promise.all(Array.from({ length: requestWorkers }, (_, j) => {
+      const ports = channels.map((row) => row[j].port2);
+      const init: RequestWorkerInit = {
+        type: "init",
+        index: j,
+        config,
+        swarmKey: randomWords(4),
+        ports,
+        fault: fault?.role === "request" && fault.index === j,
+      };
+      return pool.start<ReadyMessage>(`request worker ${j}`, requestUrl, init, ports, "ready");
+    }));
+
+    const socketUrl = new URL("./socket_worker.ts", import.meta.url);
+    const startSocket = (i: number, binds: Bind[], checkFree: boolean) => {
+      const ports = channels[i].map((c) => c.port1);
+      const init: SocketWorkerInit = {
+        type: "init",
+        index: i,
+        config,
+        io,
+        binds,
+        checkFree,
+        connectionKey,
+        shardKey,
+        ports,
+        fault: fault?.role === "socket" && fault.index === i,
+      };
+      return pool.start<BoundMessage>(`socket worker ${i}`, socketUrl, init, ports, "bound");
+    };
+
+    // The first socket worker binds (port 0 resolves here) and checks the ports are free;
+    // the others then join its SO_REUSEPORT group on the resolved ports.
+    const first = await startSocket(0, wanted, true);
+    const binds: Bind[] = [];
+    for (const r of first.results) {
+      const want = wanted.find((w) => w.family === r.family)!;
+      const key = r.family === 4 ? "network.address" : "network.address_ipv6";
+      if ("port" in r) {
+        binds.push({ ...want, port: r.port });
+      } else if (r.family === 6 && r.code === "EAFNOSUPPORT" && wanted.length === 2) {
+        log.warn(`IPv6 is not available on this host (${r.message}); serving IPv4 only`);
+      } else {
+        const why = r.code === "EADDRINUSE" ? "address already in use" : r.message;
+        throw new OperatorError(`${key}: cannot listen on ${formatSocketAddress(want)}: ${why}`);
+      }
+    }
+    if (binds.length === 0) throw new OperatorError("no address could be bound");
+    await Promise.all(Array.from({ length: socketWorkers - 1 }, async (_, k) => {
+      const reply = await startSocket(k + 1, binds, false);
+      const bad = reply.results.find((r) => "code" in r);
+      if (bad && "code" in bad) {
+        throw new Error(`socket worker ${k + 1} could not bind: ${bad.message}`);
+      }
+    }));
+
+    // Always printed, whatever the log level: operators and tests need the bound addresses.
+    for (const b of binds) console.log(`listening on udp://${formatSocketAddress(b)}`);
+    log.info(
+      `shoal udp: ${socketWorkers} socket worker(s), ${requestWorkers} request worker(s), io ${io}`,
+    );
+  } catch (err) {
+    pool.terminate();
+    throw err;
+  }
+
+  const stop = () => {
+    pool.terminate();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+
+  const interval = config.statistics.interval;
+  if (interval > 0 && config.statistics.print_to_stdout) {
+    let before = new Float64Array(2 * STAT_COUNT);
+    let last = performance.now();
+    setInterval(() => {
+      const sum = new Float64Array(2 * STAT_COUNT);
+      for (const c of socketStats) if (c) { for (let k = 0; k < sum.length; k++) sum[k] += c[k]; }
+      let torrents = 0, peers = 0, seeders = 0;
+      for (const r of requestStats) {
+        if (!r) continue;
+        torrents += r.torrents;
+        peers += r.peers;
+        seeders += r.seeders;
+      }
+      const t = performance.now();
+      console.log(formatSummary(sum, before, (t - last) / 1000, torrents, peers, seeders));
+      before = sum;
+      last = t;
+    }, interval * 1000);
+  }
+}
+
+function hostPort(a: SocketAddress): { hostname: string; port: number } {
+  return { hostname: a.hostname, port: a.port };
+}

@@ -1,0 +1,118 @@
+/**
+ * UDP socket worker: opens its sockets, runs each receive batch through the `Router`, posts one
+ * batch per request worker, and sends back what the request workers answer.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { Logger } from "../shared/log.ts";
+import type { BindResult, BoundMessage, SocketWorkerInit } from "./control.ts";
+import { type DatagramSocket, openSocket, SocketOpenError } from "./io.ts";
+import { Router } from "./router.ts";
+import type { SocketStats } from "./stats.ts";
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+self.onmessage = (e: MessageEvent<SocketWorkerInit>) => {
+  if (e.data?.type === "init") start(e.data);
+};
+
+function start(init: SocketWorkerInit): void {
+  const { config, index } = init;
+  const log = new Logger(config.log_level, `socket worker ${index}: `);
+  const router = new Router({
+    requestWorkers: config.request_workers,
+    maxScrapeTorrents: config.protocol.max_scrape_torrents,
+    maxConnectionAge: config.cleaning.max_connection_age,
+    connectionKey: init.connectionKey,
+    shardKey: init.shardKey,
+  });
+  const ports = init.ports;
+  const socks: (DatagramSocket | null)[] = [null, null];
+  const results: BindResult[] = [];
+
+  for (const b of init.binds) {
+    try {
+      const sock = openSocket(init.io, {
+        hostname: b.hostname,
+        port: b.port,
+        family: b.family,
+        reusePort: init.io === "ffi",
+        recvBufferSize: config.network.socket_recv_buffer_size,
+        checkFree: init.checkFree,
+        batchSize: config.network.recv_batch_size,
+      });
+      socks[b.family === 4 ? 0 : 1] = sock;
+      results.push({ family: b.family, port: sock.port });
+    } catch (err) {
+      const code = err instanceof SocketOpenError ? err.code : "EUNKNOWN";
+      const message = err instanceof Error ? err.message : String(err);
+      results.push({ family: b.family, code, message });
+    }
+  }
+  self.postMessage({ type: "bound", results } satisfies BoundMessage);
+
+  const flushAll = () => {
+    for (let j = 0; j < ports.length; j++) router.writers[j].flushTo(ports[j]);
+  };
+  const flushSockets = () => {
+    socks[0]?.flush();
+    socks[1]?.flush();
+  };
+
+  for (let f = 0; f < 2; f++) {
+    const sock = socks[f];
+    if (sock === null) continue;
+    const family = f === 0 ? 4 : 6;
+    sock.serve((batch) => {
+      try {
+        router.handleBatch(batch, family, sock, nowSeconds());
+      } catch (err) {
+        // A bug must not take the worker down with it; log and carry on with the next batch.
+        log.error(`receive batch failed: ${err instanceof Error ? err.stack : err}`);
+      }
+      sock.flush();
+      flushAll();
+    }).catch((err) => {
+      log.error(`socket failed: ${err instanceof Error ? err.stack : err}`);
+      throw err;
+    });
+  }
+
+  for (const port of ports) {
+    port.onmessage = (m: MessageEvent<ArrayBuffer>) => {
+      try {
+        router.handleResponses(new Uint8Array(m.data), socks);
+      } catch (err) {
+        log.error(`response batch failed: ${err instanceof Error ? err.stack : err}`);
+      }
+      flushSockets();
+    };
+  }
+
+  setInterval(() => router.pending.expire(nowSeconds()), 1000);
+
+  const interval = config.statistics.interval;
+  if (interval > 0) {
+    setInterval(() => {
+      const msg: SocketStats = {
+        type: "stats",
+        role: "socket",
+        index,
+        counters: router.counters,
+        sendDrops: (socks[0]?.sendDrops ?? 0) + (socks[1]?.sendDrops ?? 0),
+      };
+      self.postMessage(msg);
+    }, interval * 1000);
+  }
+
+  if (init.fault) {
+    setTimeout(() => {
+      throw new Error("injected fault (SHOAL_FAULT)");
+    }, 300);
+  }
+}
