@@ -1,0 +1,98 @@
+/**
+ * `deno bench` micro-benchmarks of the UDP hot paths: connection-ID check, hashing, announce
+ * handling with peer selection, and the socket-side routing of a receive batch.
+ */
+import { ConnectionIds } from "../udp/connection_id.ts";
+import { HalfSipHash13 } from "../shared/hash.ts";
+import { Swarms } from "../udp/swarms.ts";
+import { Router, type Sender } from "../udp/router.ts";
+import { ADDR_LEN, type PacketBatch } from "../udp/io.ts";
+import { encodeAddr } from "../shared/address.ts";
+import { encodeAnnounceRequest } from "../udp/codec.ts";
+import { handleRequestBatch } from "../udp/request_batch.ts";
+import { BatchWriter } from "../shared/channel.ts";
+
+const NOW = Math.floor(Date.now() / 1000);
+const addr = new Uint8Array(18);
+encodeAddr("10.1.2.3", 6881, addr, 0);
+
+const ids = new ConnectionIds(new Uint32Array([1, 2, 3, 4]), 300);
+const cid = new Uint8Array(8);
+ids.write(cid, 0, addr, 0, NOW);
+Deno.bench("connection ID check", () => {
+  ids.check(cid, 0, addr, 0, NOW);
+});
+
+const half = new HalfSipHash13(1, 2);
+const hashIn = crypto.getRandomValues(new Uint8Array(20));
+Deno.bench("HalfSipHash-1-3 of 20 bytes", () => {
+  half.hash(hashIn, 0, 20);
+});
+
+// A swarm store with 10k torrents; announces spread over them with 50 peers wanted.
+const swarms = new Swarms({ interval: 900, maxResponsePeers: 50 }, new Uint32Array([1, 2, 3, 4]));
+const packets: Uint8Array[] = [];
+const addrs: Uint8Array[] = [];
+for (let i = 0; i < 20000; i++) {
+  const infoHash = new Uint8Array(20);
+  new DataView(infoHash.buffer).setUint32(0, Math.floor(Math.random() ** 3 * 10000));
+  packets.push(encodeAnnounceRequest({
+    connectionId: cid,
+    transactionId: i,
+    infoHash,
+    peerId: crypto.getRandomValues(new Uint8Array(20)),
+    left: i % 4 === 0 ? 1n : 0n,
+    port: 1 + (i % 60000),
+    numWant: 50,
+  }));
+  const a = new Uint8Array(18);
+  encodeAddr(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 6881, a, 0);
+  addrs.push(a);
+}
+const out = new Uint8Array(20 + 18 * 255);
+for (let i = 0; i < packets.length; i++) {
+  swarms.announce(packets[i], 0, addrs[i], 0, 4, NOW, out, 0);
+}
+let k = 0;
+Deno.bench("announce (10k torrents, 20k peers, numwant 50)", () => {
+  const i = k++ % packets.length;
+  swarms.announce(packets[i], 0, addrs[i], 0, 4, NOW, out, 0);
+});
+
+// The socket worker's routing of a 64-packet batch, then the request worker's batch handling.
+const router = new Router({
+  requestWorkers: 2,
+  maxScrapeTorrents: 255,
+  maxConnectionAge: 300,
+  connectionKey: new Uint32Array([1, 2, 3, 4]),
+  shardKey: new Uint32Array([5, 6]),
+});
+const batchData = new Uint8Array(64 * 128);
+const batch: PacketBatch = {
+  count: 64,
+  data: batchData,
+  offsets: new Int32Array(64),
+  lengths: new Int32Array(64),
+  addrs: new Uint8Array(64 * ADDR_LEN),
+};
+for (let i = 0; i < 64; i++) {
+  batchData.set(packets[i], i * 128);
+  batch.offsets[i] = i * 128;
+  batch.lengths[i] = 98;
+  batch.addrs.set(addr, i * ADDR_LEN);
+}
+const nobody: Sender = { send() {} };
+const back = new BatchWriter();
+const counts = { announces: 0, scrapes: 0 };
+Deno.bench("route 64 announces, handle them, route 64 responses", () => {
+  router.handleBatch(batch, 4, nobody, NOW);
+  for (const w of router.writers) {
+    const b = w.buf.subarray(0, w.len);
+    handleRequestBatch(swarms, b, back, NOW, 50, counts);
+    router.handleResponses(back.buf.subarray(0, back.len), [nobody, null]);
+    back.len = 0;
+    back.count = 0;
+    w.len = 0;
+    w.count = 0;
+  }
+});

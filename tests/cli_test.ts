@@ -1,0 +1,137 @@
+/** The `shoal` command line and configuration files, through the real program. */
+import assert from "assert";
+import { parse } from "toml";
+import { runShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
+import { UdpClient } from "./helpers/udp_client.ts";
+import { defaults } from "../shared/config.ts";
+import { udpSchema } from "../udp/config.ts";
+
+Deno.test("shoal -h, -v and usage errors", async () => {
+  const help = await runShoal(["-h"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Usage: shoal <udp\|ws>/);
+  const version = await runShoal(["udp", "-v"]);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^shoal \d+\.\d+\.\d+/);
+  for (
+    const [args, re] of [
+      [[], /missing command/],
+      [["tcp"], /unknown command "tcp"/],
+      [["udp", "--bogus"], /bogus/],
+      [["udp", "extra"], /unexpected argument "extra"/],
+      [["udp", "-c"], /argument/],
+    ] as [string[], RegExp][]
+  ) {
+    const r = await runShoal(args);
+    assert.equal(r.code, 2, `shoal ${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split("\n").length, 1, `one line: ${r.stderr}`);
+  }
+});
+
+Deno.test("shoal udp -p prints every key with a comment, and parses back to the defaults", async () => {
+  const r = await runShoal(["udp", "-p"]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split("\n");
+  lines.forEach((line, i) => {
+    if (/^\w+ = /.test(line)) assert.match(lines[i - 1], /^# \S/, `no comment over ${line}`);
+  });
+  assert.deepEqual(JSON.parse(JSON.stringify(parse(r.stdout))), defaults(udpSchema));
+  for (const key of ["socket_workers", "request_workers", "address", "address_ipv6", "io"]) {
+    assert.match(r.stdout, new RegExp(`^${key} = `, "m"));
+  }
+});
+
+Deno.test("the output of -p fed back with -c starts the tracker unchanged", async () => {
+  const printed = (await runShoal(["udp", "-p"])).stdout;
+  const file = await writeConfig(printed);
+  try {
+    const again = await runShoal(["udp", "-c", file, "-p"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, printed);
+    // The defaults listen on port 3000 on every address, IPv4 and IPv6.
+    const shoal = await startShoal(["udp", "-c", file], 2);
+    try {
+      assert.deepEqual(
+        shoal.listening.map((l) => `${l.hostname}:${l.port}`).sort(),
+        ["0.0.0.0:3000", ":::3000"].sort(),
+      );
+      const c = new UdpClient({ hostname: "127.0.0.1", port: 3000 });
+      try {
+        assert.equal((await c.connect()).length, 8);
+      } finally {
+        c.close();
+      }
+    } finally {
+      assert.equal(await shoal.stop(), 0);
+    }
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("-c with bad files: one line naming file and key, exit status 2", async () => {
+  const cases: [string, RegExp][] = [
+    ["sockets_workers = 2", /unknown key "sockets_workers"/],
+    ['socket_workers = "two"', /socket_workers: expected an integer from 0 to 256, got "two"/],
+    ["socket_workers = 2.5", /socket_workers: expected an integer/],
+    ["request_workers = 0", /request_workers: expected an integer from 1 to 256, got 0/],
+    ['[network]\naddress = "localhost:3000"', /network\.address: .*IPv4/],
+    ['[network]\naddress = "1.2.3.4:70000"', /network\.address: port must be/],
+    ['[network]\naddress_ipv6 = "0.0.0.0:1"', /network\.address_ipv6: not an IPv6 address/],
+    ['[network]\nio = "epoll"', /network\.io: expected one of "auto", "ffi", "deno"/],
+    ['[network]\nuse_ipv4 = "yes"', /network\.use_ipv4: expected true or false/],
+    ["[protocol]\nmax_response_peers = 100000", /max_response_peers: expected an integer from 1/],
+    ["[cleaning\ninterval = 3", /invalid TOML at line 1/],
+    ["network = 5", /"network" must be a table/],
+    ["[network.deeper]\nx = 1", /unknown key "network.deeper"/],
+    ["[network]\nuse_ipv4 = false\nuse_ipv6 = false", /nothing to serve/],
+  ];
+  for (const [toml, re] of cases) {
+    const file = await writeConfig(toml);
+    try {
+      const r = await runShoal(["udp", "-c", file]);
+      assert.equal(r.code, 2, `${toml}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+      if (!/nothing to serve/.test(r.stderr)) assert.ok(r.stderr.includes(file), r.stderr);
+      assert.equal(r.stderr.trim().split("\n").length, 1, `one line: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /\bat \S+:\d+/, "no stack trace");
+    } finally {
+      await Deno.remove(file);
+    }
+  }
+  const missing = await runShoal(["udp", "-c", "/nonexistent/shoal.toml"]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /cannot read config file \/nonexistent\/shoal.toml: no such file/);
+  const dir = await runShoal(["udp", "-c", "/tmp"]);
+  assert.equal(dir.code, 2);
+  assert.match(dir.stderr, /cannot read config file \/tmp/);
+});
+
+for (const io of ["ffi", "deno"]) {
+  Deno.test(`a port in use is a one-line error with exit status 2 (${io})`, async () => {
+    const first = await startShoal([
+      "udp",
+      "-c",
+      await writeConfig(
+        `[network]\naddress = "127.0.0.1:0"\nuse_ipv6 = false\nio = "ffi"\n[statistics]\ninterval = 0`,
+      ),
+    ], 1);
+    try {
+      const port = first.listening[0].port;
+      const file = await writeConfig(
+        `[network]\naddress = "127.0.0.1:${port}"\nuse_ipv6 = false\nio = "${io}"`,
+      );
+      const r = await runShoal(["udp", "-c", file]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`network.address: cannot listen on 127.0.0.1:${port}: address already in use`),
+      );
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      await Deno.remove(file);
+    } finally {
+      await first.stop();
+    }
+  });
+}

@@ -1,0 +1,86 @@
+/** `shoal udp` start-up, shutdown, supervision, cleaning and statistics. */
+import assert from "assert";
+import { ROOT, RUN_FLAGS, startShoal, writeConfig } from "./helpers/shoal.ts";
+import { randomId, UdpClient } from "./helpers/udp_client.ts";
+
+const BASE = `request_workers = 2
+[network]
+address = "127.0.0.1:0"
+use_ipv6 = false
+io = "ffi"
+`;
+
+Deno.test("SIGTERM and SIGINT stop the tracker cleanly and promptly", async () => {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    const file = await writeConfig(`socket_workers = 2\n${BASE}`);
+    const shoal = await startShoal(["udp", "-c", file], 1);
+    const started = performance.now();
+    shoal.child.kill(signal);
+    const status = await shoal.child.status;
+    const ms = performance.now() - started;
+    assert.equal(status.code, 0, `${signal}: ${shoal.output.join("\n")}`);
+    // The issue asks for one second; allow slack for a loaded CI machine.
+    assert.ok(ms < 3000, `${signal} took ${ms} ms`);
+    await shoal.stop();
+    await Deno.remove(file);
+  }
+});
+
+for (const target of ["request:1", "socket:0"]) {
+  Deno.test(`a worker that dies stops the process with a reason (${target})`, async () => {
+    const file = await writeConfig(`socket_workers = 1\n${BASE}`);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...RUN_FLAGS, `${ROOT}main.ts`, "udp", "-c", file],
+      env: { SHOAL_FAULT: target },
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const out = await child.output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 1, stderr);
+    const [role, index] = target.split(":");
+    assert.match(
+      stderr,
+      new RegExp(`${role} worker ${index} failed: .*injected fault.*; stopping`),
+    );
+    await Deno.remove(file);
+  });
+}
+
+Deno.test("cleaning drops peers after max_peer_age; statistics are printed", async () => {
+  const file = await writeConfig(`socket_workers = 1
+${BASE}
+[cleaning]
+interval = 1
+max_peer_age = 2
+[statistics]
+interval = 1
+`);
+  const shoal = await startShoal(["udp", "-c", file], 1);
+  const c = new UdpClient(shoal.listening[0]);
+  try {
+    const cid = await c.connect();
+    const info = randomId();
+    await c.announce(cid, { infoHash: info, peerId: randomId(), left: 0n });
+    let s = await c.scrape(cid, [info]);
+    assert.ok(s.action === 2);
+    assert.deepEqual(s.torrents[0], { seeders: 1, completed: 0, leechers: 0 });
+    const line = await shoal.waitFor(
+      /stats: .*torrents 1, peers 1 \(seeders 1, leechers 0\)/,
+      5000,
+    );
+    assert.match(line, /requests\/s/);
+    const deadline = Date.now() + 8000;
+    do {
+      await new Promise((r) => setTimeout(r, 500));
+      s = await c.scrape(cid, [info]);
+      assert.ok(s.action === 2);
+    } while (s.torrents[0].seeders !== 0 && Date.now() < deadline);
+    assert.deepEqual(s.torrents[0], { seeders: 0, completed: 0, leechers: 0 });
+    await shoal.waitFor(/stats: .*torrents 0, peers 0/, 5000);
+  } finally {
+    c.close();
+    await shoal.stop();
+    await Deno.remove(file);
+  }
+});

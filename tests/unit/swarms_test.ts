@@ -1,0 +1,208 @@
+import assert from "assert";
+import { Swarms } from "../../udp/swarms.ts";
+import { PeerList } from "../../udp/peer_list.ts";
+import { HalfSipHash13 } from "../../shared/hash.ts";
+import { AnnounceEvent, decodeResponse, encodeAnnounceRequest } from "../../udp/codec.ts";
+import { encodeAddr } from "../../shared/address.ts";
+
+const KEY = new Uint32Array([5, 6, 7, 8]);
+const NOW = 1_700_000_000;
+
+function ih(n: number): Uint8Array {
+  return new Uint8Array(20).fill(n);
+}
+
+function pid(n: number): Uint8Array {
+  const p = new TextEncoder().encode("-TS0001-000000000000");
+  new DataView(p.buffer).setUint32(16, n);
+  return p;
+}
+
+interface Opts {
+  torrent?: number;
+  peer: number;
+  host?: string;
+  port?: number;
+  left?: bigint;
+  event?: number;
+  numWant?: number;
+  now?: number;
+}
+
+function announce(s: Swarms, o: Opts) {
+  const pkt = encodeAnnounceRequest({
+    connectionId: new Uint8Array(8),
+    transactionId: 42,
+    infoHash: ih(o.torrent ?? 1),
+    peerId: pid(o.peer),
+    left: o.left ?? 100n,
+    event: o.event ?? AnnounceEvent.None,
+    numWant: o.numWant ?? -1,
+    port: o.port ?? 6881,
+  });
+  const host = o.host ?? `10.0.${o.peer >> 8}.${o.peer & 255}`;
+  const addr = new Uint8Array(18);
+  assert.ok(encodeAddr(host, o.port ?? 6881, addr, 0));
+  const family = host.includes(":") ? 6 : 4;
+  const out = new Uint8Array(20 + 18 * 3000);
+  const len = s.announce(pkt, 0, addr, 0, family, o.now ?? NOW, out, 0);
+  const r = decodeResponse(out.subarray(0, len), family === 6);
+  assert.equal(r.action, 1);
+  if (r.action !== 1) throw new Error("not an announce response");
+  assert.equal(r.transactionId, 42);
+  return r;
+}
+
+function scrape(s: Swarms, torrent: number) {
+  const out = new Uint8Array(12);
+  s.scrape(ih(torrent), 0, out, 0);
+  const v = new DataView(out.buffer);
+  return { seeders: v.getInt32(0), completed: v.getInt32(4), leechers: v.getInt32(8) };
+}
+
+function swarms(maxResponsePeers = 50) {
+  return new Swarms({ interval: 900, maxResponsePeers }, KEY);
+}
+
+Deno.test("announce: the announcer is never in its own list nor counts", () => {
+  const s = swarms();
+  let r = announce(s, { peer: 1, left: 0n });
+  assert.deepEqual([r.seeders, r.leechers, r.peers.length, r.interval], [0, 0, 0, 900]);
+  r = announce(s, { peer: 2 });
+  assert.deepEqual([r.seeders, r.leechers], [1, 0]);
+  assert.deepEqual(r.peers, ["10.0.0.1:6881"]);
+  r = announce(s, { peer: 1, left: 0n });
+  assert.deepEqual([r.seeders, r.leechers], [0, 1]);
+  assert.deepEqual(r.peers, ["10.0.0.2:6881"]);
+  assert.equal(s.peers, 2);
+  assert.equal(s.seeders, 1);
+  assert.deepEqual(scrape(s, 1), { seeders: 1, completed: 0, leechers: 1 });
+  assert.deepEqual(scrape(s, 99), { seeders: 0, completed: 0, leechers: 0 });
+});
+
+Deno.test("announce: numwant bounds the list; <= 0 means max_response_peers", () => {
+  const s = swarms(10);
+  for (let p = 1; p <= 30; p++) announce(s, { peer: p });
+  assert.equal(announce(s, { peer: 1, numWant: 5 }).peers.length, 5);
+  assert.equal(announce(s, { peer: 1, numWant: 0 }).peers.length, 10);
+  assert.equal(announce(s, { peer: 1, numWant: -1 }).peers.length, 10);
+  assert.equal(announce(s, { peer: 1, numWant: 1000 }).peers.length, 10);
+  const all = announce(s, { peer: 1, numWant: 29 });
+  assert.ok(all.peers.length === 10);
+});
+
+Deno.test("announce: selections are random, distinct, and exclude the announcer", () => {
+  const s = swarms(200);
+  for (let p = 1; p <= 100; p++) announce(s, { peer: p });
+  const firsts = new Set<string>();
+  const seen = new Set<string>();
+  for (let i = 0; i < 50; i++) {
+    const r = announce(s, { peer: 7, numWant: 10 });
+    assert.equal(new Set(r.peers).size, 10, "no duplicates");
+    assert.ok(!r.peers.includes("10.0.0.7:6881"));
+    firsts.add(r.peers.join());
+    r.peers.forEach((p) => seen.add(p));
+  }
+  assert.ok(firsts.size > 40, `only ${firsts.size} distinct selections`);
+  assert.ok(seen.size > 80, `only ${seen.size} peers ever returned`);
+  const every = announce(s, { peer: 7, numWant: 200 });
+  assert.equal(every.peers.length, 99);
+});
+
+Deno.test("announce: stopped removes, completed counts once per peer", () => {
+  const s = swarms();
+  announce(s, { peer: 1 });
+  announce(s, { peer: 2 });
+  let r = announce(s, { peer: 2, left: 0n, event: AnnounceEvent.Completed });
+  assert.deepEqual([r.seeders, r.leechers], [0, 1]);
+  announce(s, { peer: 2, left: 0n, event: AnnounceEvent.Completed });
+  assert.deepEqual(scrape(s, 1), { seeders: 1, completed: 1, leechers: 1 });
+  r = announce(s, { peer: 1, event: AnnounceEvent.Stopped });
+  assert.deepEqual([r.seeders, r.leechers, r.peers.length], [1, 0, 0]);
+  assert.deepEqual(scrape(s, 1), { seeders: 1, completed: 1, leechers: 0 });
+  announce(s, { peer: 3, event: AnnounceEvent.Stopped });
+  announce(s, { torrent: 5, peer: 3, event: AnnounceEvent.Stopped });
+  assert.equal(s.torrents.get(ih(5), 0), undefined, "stopped does not create a torrent");
+  assert.equal(s.peers, 1);
+  assert.equal(s.seeders, 1);
+});
+
+Deno.test("announce: families are separate lists but counted together", () => {
+  const s = swarms();
+  announce(s, { peer: 1, host: "10.0.0.1" });
+  announce(s, { peer: 2, host: "2001:db8::2", left: 0n });
+  const r4 = announce(s, { peer: 3, host: "10.0.0.3" });
+  assert.deepEqual(r4.peers, ["10.0.0.1:6881"]);
+  assert.deepEqual([r4.seeders, r4.leechers], [1, 1]);
+  const r6 = announce(s, { peer: 4, host: "2001:db8::4" });
+  assert.deepEqual(r6.peers, ["[2001:db8:0:0:0:0:0:2]:6881"]);
+  assert.deepEqual([r6.seeders, r6.leechers], [1, 2]);
+});
+
+Deno.test("announce: a peer is (peer id, IP); the port can change", () => {
+  const s = swarms();
+  announce(s, { peer: 1, host: "10.0.0.1", port: 1000 });
+  announce(s, { peer: 1, host: "10.0.0.1", port: 2000 });
+  assert.equal(s.peers, 1);
+  announce(s, { peer: 1, host: "10.0.0.9", port: 2000 });
+  assert.equal(s.peers, 2, "same peer id from another host is another peer");
+  const r = announce(s, { peer: 5 });
+  assert.deepEqual(r.peers.sort(), ["10.0.0.1:2000", "10.0.0.9:2000"]);
+  // Another host cannot stop peer 1.
+  announce(s, { peer: 1, host: "10.0.0.66", event: AnnounceEvent.Stopped });
+  assert.equal(s.peers, 3);
+});
+
+Deno.test("cleaning removes old peers, then empty torrents, in slices", () => {
+  const s = swarms();
+  for (let t = 1; t <= 50; t++) {
+    announce(s, { torrent: t, peer: 1, now: NOW });
+    if (t % 2 === 0) announce(s, { torrent: t, peer: 2, now: NOW + 100, left: 0n });
+  }
+  assert.equal(s.torrents.size, 50);
+  let slices = 0;
+  while (!s.clean(NOW + 50, 4)) slices++;
+  assert.ok(slices > 3, "the pass was sliced");
+  assert.equal(s.torrents.size, 25);
+  assert.equal(s.peers, 25);
+  assert.equal(s.seeders, 25);
+  assert.deepEqual(scrape(s, 2), { seeders: 1, completed: 0, leechers: 0 });
+  assert.deepEqual(scrape(s, 1), { seeders: 0, completed: 0, leechers: 0 });
+  while (!s.clean(NOW + 200, 1000));
+  assert.equal(s.torrents.size, 0);
+  assert.equal(s.peers, 0);
+  assert.equal(s.seeders, 0);
+});
+
+Deno.test("PeerList: the index stays consistent through adds, removes and ageing", () => {
+  const list = new PeerList(4, new HalfSipHash13(3, 4));
+  const key = (n: number) => {
+    const k = new Uint8Array(24);
+    k.set(pid(n), 0);
+    k.set([10, 1, n >> 8, n & 255], 20);
+    return k;
+  };
+  const live = new Set<number>();
+  let seed = 7;
+  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+  for (let step = 0; step < 20000; step++) {
+    const n = rand() % 600;
+    const r = list.find(key(n), 0);
+    assert.equal(r >= 0, live.has(n), `find ${n} at step ${step}`);
+    if (r >= 0 && rand() % 2 === 0) {
+      list.remove(r);
+      live.delete(n);
+    } else if (r < 0) {
+      list.add(key(n), 0, 0x1a, 0xe1, n % 3 === 0 ? 1 : 0, step);
+      live.add(n);
+    }
+  }
+  assert.equal(list.n, live.size);
+  assert.equal(list.seeders, [...live].filter((n) => n % 3 === 0).length);
+  for (const n of live) assert.ok(list.find(key(n), 0) >= 0);
+  const removed = list.removeOlderThan(15000);
+  assert.equal(list.n, live.size - removed);
+  for (let r = 0; r < list.n; r++) assert.ok(list.seen(r) >= 15000);
+  const out = new Uint8Array(6 * list.n);
+  assert.equal(list.select(out, 0, list.n, -1), list.n);
+});
