@@ -22,15 +22,11 @@ export class Pool {
   readonly workers: PoolWorker[] = [];
   #log: Logger;
   #stopping = false;
-  #onMessage: (w: PoolWorker, data: unknown) => void;
+  #collecting: { type: string; replies: unknown[]; done: () => void } | null = null;
 
-  /**
-   * Creates a pool; `onMessage` receives every message a worker posts after its start-up
-   * reply (statistics, ...).
-   */
-  constructor(log: Logger, onMessage: (w: PoolWorker, data: unknown) => void) {
+  /** Creates an empty pool that logs failures to `log`. */
+  constructor(log: Logger) {
     this.#log = log;
-    this.#onMessage = onMessage;
   }
 
   /**
@@ -61,7 +57,11 @@ export class Pool {
           resolve(e.data as T);
           return;
         }
-        this.#onMessage(pw, e.data);
+        const c = this.#collecting;
+        if (c !== null && e.data?.type === c.type) {
+          c.replies.push(e.data);
+          if (c.replies.length === this.workers.length) c.done();
+        }
       };
       worker.onerror = (e: ErrorEvent) => {
         e.preventDefault();
@@ -76,6 +76,24 @@ export class Pool {
         }
       };
       worker.postMessage(init, transfer);
+    });
+  }
+
+  /**
+   * Posts `request` to every worker and resolves with their replies of type `replyType`: all of
+   * them, or those that came within `timeoutMs`.
+   */
+  collect(request: unknown, replyType: string, timeoutMs = 1000): Promise<unknown[]> {
+    return new Promise((resolve) => {
+      const replies: unknown[] = [];
+      const done = () => {
+        clearTimeout(timer);
+        if (this.#collecting?.replies === replies) this.#collecting = null;
+        resolve(replies);
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.#collecting = { type: replyType, replies, done };
+      for (const { worker } of this.workers) worker.postMessage(request);
     });
   }
 

@@ -76,3 +76,9 @@ export interface ReadyMessage {
   /** Discriminator. */
   type: "ready";
 }
+
+/** The main thread asks every worker for its statistics; each answers with one stats message. */
+export interface StatsRequest {
+  /** Discriminator. */
+  type: "stats?";
+}

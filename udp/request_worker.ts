@@ -9,7 +9,7 @@
 
 import { BatchWriter } from "../shared/channel.ts";
 import { Logger } from "../shared/log.ts";
-import type { ReadyMessage, RequestWorkerInit } from "./control.ts";
+import type { ReadyMessage, RequestWorkerInit, StatsRequest } from "./control.ts";
 import { type BatchCounts, handleRequestBatch } from "./request_batch.ts";
 import type { RequestStats } from "./stats.ts";
 import { Swarms } from "./swarms.ts";
@@ -21,11 +21,15 @@ function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-self.onmessage = (e: MessageEvent<RequestWorkerInit>) => {
-  if (e.data?.type === "init") start(e.data);
+/** Answers the main thread's statistics requests once started. */
+let report: (() => void) | null = null;
+
+self.onmessage = (e: MessageEvent<RequestWorkerInit | StatsRequest>) => {
+  if (e.data?.type === "init") report = start(e.data);
+  else if (e.data?.type === "stats?") report?.();
 };
 
-function start(init: RequestWorkerInit): void {
+function start(init: RequestWorkerInit): () => void {
   const { config, index, ports } = init;
   const log = new Logger(config.log_level, `request worker ${index}: `);
   const maxPeers = config.protocol.max_response_peers;
@@ -73,21 +77,6 @@ function start(init: RequestWorkerInit): void {
     cleanSlice();
   }, config.cleaning.interval * 1000);
 
-  const interval = config.statistics.interval;
-  if (interval > 0) {
-    setInterval(() => {
-      const msg: RequestStats = {
-        type: "stats",
-        role: "request",
-        index,
-        torrents: swarms.torrents.size,
-        peers: swarms.peers,
-        seeders: swarms.seeders,
-      };
-      self.postMessage(msg);
-    }, interval * 1000);
-  }
-
   self.postMessage({ type: "ready" } satisfies ReadyMessage);
 
   if (init.fault) {
@@ -95,4 +84,15 @@ function start(init: RequestWorkerInit): void {
       throw new Error("injected fault (SHOAL_FAULT)");
     }, 300);
   }
+  return () => {
+    const msg: RequestStats = {
+      type: "stats",
+      role: "request",
+      index,
+      torrents: swarms.torrents.size,
+      peers: swarms.peers,
+      seeders: swarms.seeders,
+    };
+    self.postMessage(msg);
+  };
 }

@@ -68,14 +68,7 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
   }
 
   const fault = faultTarget();
-  const socketStats: (Float64Array | null)[] = new Array(socketWorkers).fill(null);
-  const requestStats: (RequestStats | null)[] = new Array(requestWorkers).fill(null);
-  const pool = new Pool(log, (_w, data) => {
-    const s = data as SocketStats | RequestStats;
-    if (s?.type !== "stats") return;
-    if (s.role === "socket") socketStats[s.index] = s.counters;
-    else requestStats[s.index] = s;
-  });
+  const pool = new Pool(log);
 
   // One channel per (socket worker, request worker) pair.
   const channels = Array.from(
@@ -164,15 +157,21 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
   if (interval > 0 && config.statistics.print_to_stdout) {
     let before = new Float64Array(2 * STAT_COUNT);
     let last = performance.now();
-    setInterval(() => {
+    setInterval(async () => {
+      const replies = await pool.collect({ type: "stats?" }, "stats") as (
+        | SocketStats
+        | RequestStats
+      )[];
       const sum = new Float64Array(2 * STAT_COUNT);
-      for (const c of socketStats) if (c) { for (let k = 0; k < sum.length; k++) sum[k] += c[k]; }
       let torrents = 0, peers = 0, seeders = 0;
-      for (const r of requestStats) {
-        if (!r) continue;
-        torrents += r.torrents;
-        peers += r.peers;
-        seeders += r.seeders;
+      for (const r of replies) {
+        if (r.role === "socket") {
+          for (let k = 0; k < sum.length; k++) sum[k] += r.counters[k];
+        } else {
+          torrents += r.torrents;
+          peers += r.peers;
+          seeders += r.seeders;
+        }
       }
       const t = performance.now();
       console.log(formatSummary(sum, before, (t - last) / 1000, torrents, peers, seeders));

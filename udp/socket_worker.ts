@@ -8,7 +8,7 @@
 /// <reference lib="deno.worker" />
 
 import { Logger } from "../shared/log.ts";
-import type { BindResult, BoundMessage, SocketWorkerInit } from "./control.ts";
+import type { BindResult, BoundMessage, SocketWorkerInit, StatsRequest } from "./control.ts";
 import { type DatagramSocket, openSocket, SocketOpenError } from "./io.ts";
 import { Router } from "./router.ts";
 import type { SocketStats } from "./stats.ts";
@@ -17,11 +17,15 @@ function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-self.onmessage = (e: MessageEvent<SocketWorkerInit>) => {
-  if (e.data?.type === "init") start(e.data);
+/** Answers the main thread's statistics requests once started. */
+let report: (() => void) | null = null;
+
+self.onmessage = (e: MessageEvent<SocketWorkerInit | StatsRequest>) => {
+  if (e.data?.type === "init") report = start(e.data);
+  else if (e.data?.type === "stats?") report?.();
 };
 
-function start(init: SocketWorkerInit): void {
+function start(init: SocketWorkerInit): () => void {
   const { config, index } = init;
   const log = new Logger(config.log_level, `socket worker ${index}: `);
   const router = new Router({
@@ -96,23 +100,19 @@ function start(init: SocketWorkerInit): void {
 
   setInterval(() => router.pending.expire(nowSeconds()), 1000);
 
-  const interval = config.statistics.interval;
-  if (interval > 0) {
-    setInterval(() => {
-      const msg: SocketStats = {
-        type: "stats",
-        role: "socket",
-        index,
-        counters: router.counters,
-        sendDrops: (socks[0]?.sendDrops ?? 0) + (socks[1]?.sendDrops ?? 0),
-      };
-      self.postMessage(msg);
-    }, interval * 1000);
-  }
-
   if (init.fault) {
     setTimeout(() => {
       throw new Error("injected fault (SHOAL_FAULT)");
     }, 300);
   }
+  return () => {
+    const msg: SocketStats = {
+      type: "stats",
+      role: "socket",
+      index,
+      counters: router.counters,
+      sendDrops: (socks[0]?.sendDrops ?? 0) + (socks[1]?.sendDrops ?? 0),
+    };
+    self.postMessage(msg);
+  };
 }
