@@ -9,10 +9,12 @@
 
 import { parseArgs } from "args";
 import { EXIT_USAGE, OperatorError } from "./shared/errors.ts";
-import { defaults, loadConfigFile, toToml } from "./shared/config.ts";
-import { Logger } from "./shared/log.ts";
+import { type ConfigOf, defaults, loadConfigFile, type Section, toToml } from "./shared/config.ts";
+import { Logger, type LogLevel } from "./shared/log.ts";
 import { udpSchema } from "./udp/config.ts";
 import { runUdp } from "./udp/server.ts";
+import { wsSchema } from "./ws/config.ts";
+import { runWs } from "./ws/server.ts";
 import { VERSION } from "./shared/version.ts";
 
 const USAGE = `shoal ${VERSION}: a BitTorrent tracker (UDP BEP 15, WebTorrent)
@@ -63,21 +65,27 @@ export async function main(args: string[]): Promise<void> {
     );
   }
   const command = positionals[0];
-  if (command === "udp") {
-    const config = values.config === undefined
-      ? defaults(udpSchema)
-      : await loadConfigFile(udpSchema, values.config);
-    if (values["print-config"]) {
-      console.log(toToml(udpSchema, config, [`shoal udp ${VERSION} configuration`]).trimEnd());
-      return;
-    }
-    await runUdp(config, new Logger(config.log_level));
+  if (command === "udp") return await run(udpSchema, runUdp, "udp", values);
+  if (command === "ws") return await run(wsSchema, runWs, "ws", values);
+  throw new OperatorError(`unknown command "${command}": expected udp or ws (see shoal -h)`);
+}
+
+/** Loads the config of one protocol, then prints it (-p) or runs that server. */
+async function run<S extends Section>(
+  schema: S,
+  serve: (config: ConfigOf<S>, log: Logger) => Promise<void>,
+  name: string,
+  values: { config?: string; "print-config"?: boolean },
+): Promise<void> {
+  const config = values.config === undefined
+    ? defaults(schema)
+    : await loadConfigFile(schema, values.config);
+  if (values["print-config"]) {
+    console.log(toToml(schema, config, [`shoal ${name} ${VERSION} configuration`]).trimEnd());
     return;
   }
-  if (command === "ws") {
-    throw new OperatorError("shoal ws: not yet implemented");
-  }
-  throw new OperatorError(`unknown command "${command}": expected udp or ws (see shoal -h)`);
+  const level = (config as { log_level: LogLevel }).log_level;
+  await serve(config, new Logger(level));
 }
 
 if (import.meta.main) {

@@ -104,9 +104,31 @@ export class Pool {
     Deno.exit(1);
   }
 
+  /** Stops everything and exits with status 0 on SIGINT or SIGTERM. */
+  stopOnSignals(): void {
+    const stop = () => {
+      this.terminate();
+      Deno.exit(0);
+    };
+    Deno.addSignalListener("SIGINT", stop);
+    if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+  }
+
   /** Terminates every worker. */
   terminate(): void {
     this.#stopping = true;
     for (const { worker } of this.workers) worker.terminate();
   }
+}
+
+/** Parsed `SHOAL_FAULT` (`socket:N` or `request:N`): a worker told to fail, for tests. */
+export function faultTarget(): { role: string; index: number } | null {
+  let v: string | undefined;
+  try {
+    v = Deno.env.get("SHOAL_FAULT");
+  } catch {
+    return null; // no --allow-env: no fault injection
+  }
+  const m = v ? /^(socket|request):(\d+)$/.exec(v) : null;
+  return m ? { role: m[1], index: Number(m[2]) } : null;
 }

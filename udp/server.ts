@@ -10,7 +10,7 @@ import { formatSocketAddress, parseSocketAddress, type SocketAddress } from "../
 import { OperatorError } from "../shared/errors.ts";
 import { randomWords } from "../shared/hash.ts";
 import type { Logger } from "../shared/log.ts";
-import { Pool } from "../shared/pool.ts";
+import { faultTarget, Pool } from "../shared/pool.ts";
 import type { UdpConfig } from "./config.ts";
 import type {
   Bind,
@@ -21,18 +21,6 @@ import type {
 } from "./control.ts";
 import { defaultIo } from "./io.ts";
 import { formatSummary, type RequestStats, type SocketStats, STAT_COUNT } from "./stats.ts";
-
-/** Parsed `SHOAL_FAULT` (`socket:N` or `request:N`): a worker told to fail, for tests. */
-function faultTarget(): { role: string; index: number } | null {
-  let v: string | undefined;
-  try {
-    v = Deno.env.get("SHOAL_FAULT");
-  } catch {
-    return null; // no --allow-env: no fault injection
-  }
-  const m = v ? /^(socket|request):(\d+)$/.exec(v) : null;
-  return m ? { role: m[1], index: Number(m[2]) } : null;
-}
 
 function addressOf(config: UdpConfig, family: 4 | 6): SocketAddress {
   const a = parseSocketAddress(family === 4 ? config.network.address : config.network.address_ipv6);
@@ -146,12 +134,7 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
     throw err;
   }
 
-  const stop = () => {
-    pool.terminate();
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGINT", stop);
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+  pool.stopOnSignals();
 
   const interval = config.statistics.interval;
   if (interval > 0 && config.statistics.print_to_stdout) {

@@ -1,0 +1,194 @@
+import assert from "assert";
+import { type Outbox, type ScrapeEntry, WsSwarms } from "../../ws/swarms.ts";
+import type { AnnounceRequest, AnswerRequest } from "../../ws/protocol.ts";
+
+const H = "h".repeat(20);
+
+class Recorder implements Outbox {
+  sent: { worker: number; conn: number; msg: Record<string, unknown> }[] = [];
+  scrapes: { worker: number; conn: number; id: number; files: ScrapeEntry[] }[] = [];
+  send(worker: number, conn: number, msg: string) {
+    this.sent.push({ worker, conn, msg: JSON.parse(msg) });
+  }
+  scrape(worker: number, conn: number, id: number, files: ScrapeEntry[]) {
+    this.scrapes.push({ worker, conn, id, files });
+  }
+  take() {
+    const s = this.sent;
+    this.sent = [];
+    return s;
+  }
+}
+
+function setup(maxOffers = 10) {
+  const out = new Recorder();
+  const s = new WsSwarms({ interval: 120, maxOfferAge: 60, maxOffers }, out);
+  return { s, out };
+}
+
+const pid = (n: number) => `peer${n}`.padEnd(20, ".");
+const oid = (n: number) => `offer${n}`.padEnd(20, ".");
+
+function ann(peer: number, extra: Partial<AnnounceRequest> = {}): AnnounceRequest {
+  return {
+    kind: "announce",
+    infoHash: H,
+    peerId: pid(peer),
+    event: 0,
+    seeder: false,
+    offers: [],
+    ...extra,
+  };
+}
+
+function offers(n: number, from = 0) {
+  return Array.from(
+    { length: n },
+    (_, i) => ({ offerId: oid(from + i), offer: { type: "offer", sdp: `s${i}` } }),
+  );
+}
+
+function answer(peer: number, to: number, offer: number): AnswerRequest {
+  return {
+    kind: "answer",
+    infoHash: H,
+    peerId: pid(peer),
+    toPeerId: pid(to),
+    offerId: oid(offer),
+    answer: { type: "answer", sdp: "a" },
+  };
+}
+
+Deno.test("ws swarms: announce replies with counts; stopped and closed peers leave", () => {
+  const { s, out } = setup();
+  s.announce(0, 1, ann(1, { seeder: true }), 100);
+  s.announce(1, 2, ann(2), 100);
+  const [r] = out.take().filter((x) => x.conn === 2);
+  assert.deepEqual(r.msg, {
+    action: "announce",
+    info_hash: H,
+    interval: 120,
+    complete: 1,
+    incomplete: 1,
+  });
+  s.announce(1, 2, ann(2, { event: 2 }), 101);
+  assert.deepEqual(out.take()[0].msg.incomplete, 0);
+  assert.equal(s.peers, 1);
+  s.closed(0, 1);
+  assert.equal(s.peers, 0);
+  assert.equal(s.seeders, 0);
+  assert.equal(s.connTorrents.size, 0);
+});
+
+Deno.test("ws swarms: offers go to distinct random peers, never the sender; seeders offer to leechers", () => {
+  const { s, out } = setup(5);
+  for (let p = 1; p <= 20; p++) s.announce(p % 3, p, ann(p, { seeder: p <= 10 }), 100);
+  out.take();
+  const receivers = new Set<string>();
+  for (let round = 0; round < 30; round++) {
+    s.announce(0, 3, ann(3, { seeder: true, offers: offers(5, round * 5) }), 100);
+    const sent = out.take().filter((x) => x.msg.offer !== undefined);
+    assert.equal(sent.length, 5);
+    const to = new Set(sent.map((x) => x.conn));
+    assert.equal(to.size, 5, "distinct peers");
+    assert.ok(!to.has(3), "never the sender");
+    for (const x of sent) {
+      assert.ok(x.conn > 10, "a seeder's offers go to leechers");
+      assert.equal(x.worker, x.conn % 3, "routed to the worker holding that peer");
+      assert.equal(x.msg.peer_id, pid(3));
+      receivers.add(String(x.conn));
+    }
+  }
+  assert.equal(receivers.size, 10, "over many rounds every leecher gets offers");
+});
+
+Deno.test("ws swarms: answers route only along offers that were made, once", () => {
+  const { s, out } = setup();
+  s.announce(0, 1, ann(1), 100);
+  s.announce(1, 2, ann(2), 100);
+  s.announce(0, 3, ann(3), 100);
+  out.take();
+  s.announce(0, 1, ann(1, { offers: offers(1) }), 100);
+  const offer = out.take().find((x) => x.msg.offer !== undefined)!;
+  const receiver = offer.conn, other = receiver === 2 ? 3 : 2;
+  const workerOf = (c: number) => (c === 2 ? 1 : 0);
+  // A forged answer from the peer that did not get the offer.
+  s.answer(workerOf(other), other, answer(other, 1, 0), 101);
+  let sent = out.take();
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0].conn, other);
+  assert.match(String(sent[0].msg["failure reason"]), /no such offer/);
+  // Another connection claiming the receiver's peer id.
+  s.answer(5, 99, answer(receiver, 1, 0), 101);
+  sent = out.take();
+  assert.equal(sent[0].conn, 99);
+  assert.match(String(sent[0].msg["failure reason"]), /not in the swarm/);
+  // The real answer, after the offer expired, is refused too.
+  s.answer(workerOf(receiver), receiver, answer(receiver, 1, 0), 100 + 61);
+  assert.match(String(out.take()[0].msg["failure reason"]), /no such offer/);
+  // A fresh offer, answered in time: reaches the offerer, once.
+  s.announce(0, 1, ann(1, { offers: offers(1, 7) }), 200);
+  const o2 = out.take().find((x) => x.msg.offer !== undefined)!;
+  s.answer(workerOf(o2.conn), o2.conn, answer(o2.conn, 1, 7), 201);
+  sent = out.take();
+  assert.equal(sent.length, 1);
+  assert.deepEqual([sent[0].worker, sent[0].conn], [0, 1]);
+  assert.deepEqual(sent[0].msg, {
+    action: "announce",
+    info_hash: H,
+    peer_id: pid(o2.conn),
+    offer_id: oid(7),
+    answer: { type: "answer", sdp: "a" },
+  });
+  s.answer(workerOf(o2.conn), o2.conn, answer(o2.conn, 1, 7), 202);
+  assert.match(String(out.take()[0].msg["failure reason"]), /no such offer/);
+  assert.equal(s.counters.answersForwarded, 1);
+});
+
+Deno.test("ws swarms: peer ids belong to one connection; one peer id per torrent per connection", () => {
+  const { s, out } = setup();
+  s.announce(0, 1, ann(1), 100);
+  out.take();
+  s.announce(0, 2, ann(1), 100);
+  assert.match(String(out.take()[0].msg["failure reason"]), /used by another connection/);
+  s.announce(0, 1, ann(2), 100);
+  assert.match(String(out.take()[0].msg["failure reason"]), /one peer_id per torrent/);
+  // Stopping another connection's peer does nothing.
+  s.announce(0, 2, ann(1, { event: 2 }), 100);
+  assert.equal(s.peers, 1);
+});
+
+Deno.test("ws swarms: pending offers per peer are bounded; gone offerers get no answers", () => {
+  const { s, out } = setup(2);
+  s.announce(0, 1, ann(1), 100);
+  s.announce(0, 2, ann(2), 100);
+  for (let i = 0; i < 50; i++) s.announce(0, 1, ann(1, { offers: offers(2, i * 2) }), 100);
+  const t = s.torrents.get(H)!;
+  assert.ok(t.offers.size <= 4, `pending offers ${t.offers.size}`);
+  out.take();
+  s.closed(0, 1);
+  assert.equal(t.offers.size, 0, "a closed peer's offers go with it");
+  s.answer(0, 2, answer(2, 1, 99), 100);
+  assert.match(String(out.take()[0].msg["failure reason"]), /no such offer/);
+});
+
+Deno.test("ws swarms: completed counts once; scrape; cleaning drops old peers and offers", () => {
+  const { s, out } = setup();
+  s.announce(0, 1, ann(1, { seeder: true, event: 3 }), 100);
+  s.announce(0, 1, ann(1, { seeder: true, event: 3 }), 100);
+  s.announce(0, 2, ann(2, { offers: offers(1) }), 150);
+  s.scrape(0, 9, 5, [H, "u".repeat(20)]);
+  assert.deepEqual(out.scrapes[0], {
+    worker: 0,
+    conn: 9,
+    id: 5,
+    files: [[H, 1, 1, 1], ["u".repeat(20), 0, 0, 0]],
+  });
+  while (!s.clean(200, 120, 1));
+  assert.equal(s.peers, 1, "peer 1 (seen at 100) is gone");
+  while (!s.clean(250, 0, 1));
+  assert.equal(s.torrents.get(H)?.offers.size, 0, "offers expired");
+  while (!s.clean(300, 200, 1));
+  assert.equal(s.torrents.size, 0);
+  assert.equal(s.peers, 0);
+});

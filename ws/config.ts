@@ -1,0 +1,112 @@
+/**
+ * The `shoal ws` configuration: the seed's aquatic_ws keys, with PEM files for TLS instead of
+ * pkcs12 (Deno reads PEM), and the limits that keep connections bounded.
+ *
+ * @module
+ */
+
+import { bool, type ConfigOf, int, oneOf, str } from "../shared/config.ts";
+import { parseSocketAddress } from "../shared/address.ts";
+
+function address(v: string): string | null {
+  const a = parseSocketAddress(v);
+  return typeof a === "string" ? a : null;
+}
+
+/** Schema of the `shoal ws` configuration. */
+export const wsSchema = {
+  socket_workers: int(
+    1,
+    "Socket workers: threads that hold WebSocket connections; 0 means one per CPU.",
+    0,
+    256,
+  ),
+  request_workers: int(
+    1,
+    "Request workers: threads that own the swarms, sharded by info hash.",
+    1,
+    256,
+  ),
+  log_level: oneOf(
+    "info",
+    "Log level: error, warn, info or debug.",
+    [
+      "error",
+      "warn",
+      "info",
+      "debug",
+    ] as const,
+  ),
+  network: {
+    address: str(
+      "[::]:3000",
+      "Address and port to listen on; [::] also serves IPv4 unless ipv6_only (port 0 picks one).",
+      'an address like "[::]:3000" or "0.0.0.0:3000"',
+      address,
+    ),
+    ipv6_only: bool(false, "With an IPv6 address, refuse IPv4 (v4-mapped) clients."),
+    use_tls: bool(false, "Serve wss:// (TLS) with the PEM files below."),
+    tls_certificate_path: str("", "PEM certificate chain (e.g. Let's Encrypt fullchain.pem)."),
+    tls_private_key_path: str("", "PEM private key (e.g. Let's Encrypt privkey.pem)."),
+    websocket_max_message_size: int(
+      65536,
+      "Largest incoming message in bytes; a larger one closes the connection.",
+      1024,
+      1 << 24,
+    ),
+    websocket_max_frame_size: int(
+      16384,
+      "Largest incoming frame in bytes (Deno reassembles frames; see the README).",
+      1024,
+      1 << 24,
+    ),
+    max_outgoing_buffer: int(
+      1048576,
+      "Bytes queued to one connection before it is closed as too slow.",
+      65536,
+      1 << 30,
+    ),
+    enable_http_health_check: bool(false, "Answer GET /health with 200 OK."),
+    runs_behind_reverse_proxy: bool(
+      false,
+      "Take the client IP from reverse_proxy_ip_header_name (only behind a trusted proxy).",
+    ),
+    reverse_proxy_ip_header_name: str(
+      "X-Forwarded-For",
+      "Header with the client IP when runs_behind_reverse_proxy (first address is used).",
+    ),
+  },
+  protocol: {
+    max_scrape_torrents: int(255, "Most info hashes answered per scrape.", 1, 10000),
+    max_offers: int(10, "Most offers forwarded per announce; more are ignored.", 1, 100),
+    peer_announce_interval: int(
+      120,
+      "Seconds between announces that the tracker asks clients for.",
+      1,
+      86400,
+    ),
+  },
+  statistics: {
+    interval: int(5, "Seconds between statistics summaries; 0 turns them off.", 0, 86400),
+    print_to_stdout: bool(true, "Print the statistics summary to stdout every `interval`."),
+  },
+  cleaning: {
+    interval: int(30, "Seconds between cleaning passes.", 1, 86400),
+    max_peer_age: int(180, "Seconds after its last announce that a peer is removed.", 1, 86400),
+    max_offer_age: int(120, "Seconds an offer can be answered.", 1, 3600),
+    max_connection_idle: int(
+      180,
+      "Seconds without a message after which a connection is closed.",
+      1,
+      86400,
+    ),
+  },
+  privileges: {
+    drop_privileges: bool(false, "After binding sockets, chroot and switch to `user`."),
+    chroot_path: str(".", "Directory to chroot into when dropping privileges."),
+    user: str("nobody", "User to switch to when dropping privileges."),
+  },
+};
+
+/** A loaded `shoal ws` configuration. */
+export type WsConfig = ConfigOf<typeof wsSchema>;

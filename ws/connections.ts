@@ -1,0 +1,304 @@
+/**
+ * The WebSocket socket worker's logic, free of Deno.serve so it can be tested alone: a table
+ * of connections, checks on every incoming message, one batch per request worker, scrapes
+ * merged back from their parts, and delivery with a bound on what may queue per connection.
+ *
+ * @module
+ */
+
+import { type InMessage, type ProtocolLimits, scrapeReply, validate } from "./protocol.ts";
+import { failureMessage } from "./protocol.ts";
+import { Sharder, type ToRequest, type ToSocket } from "./messages.ts";
+
+/** The part of a WebSocket the logic uses (a real one, or a test double). */
+export interface Peer {
+  /** Queues a text message. */
+  send(text: string): void;
+  /** Closes with a code and reason. */
+  close(code: number, reason: string): void;
+  /** Bytes queued and not yet sent. */
+  readonly bufferedAmount: number;
+}
+
+/** Limits for connections. */
+export interface ConnectionLimits extends ProtocolLimits {
+  /** Bytes queued to one connection before it is closed as too slow. */
+  maxOutgoingBuffer: number;
+  /** Seconds without a message before a connection is closed. */
+  maxIdle: number;
+}
+
+/** Invalid-JSON messages in a row after which a connection is closed. */
+export const MAX_INVALID_IN_A_ROW = 10;
+/** Scrapes one connection may have waiting. */
+export const MAX_PENDING_SCRAPES_PER_CONNECTION = 4;
+/** Scrapes one socket worker may have waiting. */
+export const MAX_PENDING_SCRAPES = 4096;
+/** Seconds after which an unfinished scrape is dropped (a request worker was replaced). */
+export const SCRAPE_TIMEOUT_S = 5;
+
+/** Close codes (RFC 6455) this logic uses. */
+export const Close = { Normal: 1000, Policy: 1008, TryAgainLater: 1013 } as const;
+
+/** Close codes that mean the client broke the protocol (1008 is counted where it is sent). */
+const VIOLATIONS = new Set([1002, 1003, 1007, 1009]);
+
+/** Counters of a socket worker. */
+export interface ConnectionCounters {
+  /** Connections accepted. */
+  accepted: number;
+  /** Connections closed, for any reason. */
+  closed: number;
+  /** Text messages received. */
+  messagesIn: number;
+  /** Bytes received (UTF-16 units, close to bytes for this ASCII-heavy protocol). */
+  bytesIn: number;
+  /** Announces (without answer) received. */
+  announces: number;
+  /** Answers received. */
+  answers: number;
+  /** Scrapes received. */
+  scrapes: number;
+  /** Messages refused: invalid JSON or fields. */
+  invalid: number;
+  /** Messages sent. */
+  messagesOut: number;
+  /** Bytes sent. */
+  bytesOut: number;
+  /** Closed for a protocol violation (binary or oversized frames, bad UTF-8, invalid JSON flood). */
+  violations: number;
+  /** Closed for being too slow to read what was sent to them. */
+  slow: number;
+  /** Closed for being idle. */
+  idle: number;
+  /** Messages for connections that were already gone. */
+  undeliverable: number;
+}
+
+interface Conn {
+  peer: Peer;
+  lastSeen: number;
+  invalidInARow: number;
+  pendingScrapes: number;
+  /** Request workers that may hold peers of this connection. */
+  shards: Set<number>;
+}
+
+interface PendingScrape {
+  conn: number;
+  parts: number;
+  opened: number;
+  files: Record<string, { complete: number; incomplete: number; downloaded: number }>;
+}
+
+/** Connections of one socket worker. */
+export class Connections {
+  /** Outgoing batches, one per request worker; the caller posts and empties them. */
+  readonly batches: ToRequest[][];
+  /** Cumulative counters. */
+  readonly counters: ConnectionCounters = {
+    accepted: 0,
+    closed: 0,
+    messagesIn: 0,
+    bytesIn: 0,
+    announces: 0,
+    answers: 0,
+    scrapes: 0,
+    invalid: 0,
+    messagesOut: 0,
+    bytesOut: 0,
+    violations: 0,
+    slow: 0,
+    idle: 0,
+    undeliverable: 0,
+  };
+  #conns = new Map<number, Conn>();
+  #nextId = 1;
+  #sharder: Sharder;
+  #limits: ConnectionLimits;
+  #scrapes = new Map<number, PendingScrape>();
+  #nextScrape = 1;
+  #onBatch: () => void;
+
+  /**
+   * Creates the table; `onBatch` is called when a batch gained its first item, so the caller
+   * can schedule one flush for everything that arrives in the same turn.
+   */
+  constructor(
+    sharder: Sharder,
+    requestWorkers: number,
+    limits: ConnectionLimits,
+    onBatch: () => void,
+  ) {
+    this.#sharder = sharder;
+    this.#limits = limits;
+    this.#onBatch = onBatch;
+    this.batches = Array.from({ length: requestWorkers }, () => []);
+  }
+
+  /** Open connections. */
+  get size(): number {
+    return this.#conns.size;
+  }
+
+  /** Registers a new connection; returns its id. */
+  open(peer: Peer, now: number): number {
+    const id = this.#nextId;
+    this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
+    this.#conns.set(id, {
+      peer,
+      lastSeen: now,
+      invalidInARow: 0,
+      pendingScrapes: 0,
+      shards: new Set(),
+    });
+    this.counters.accepted++;
+    return id;
+  }
+
+  #push(shard: number, item: ToRequest): void {
+    const b = this.batches[shard];
+    b.push(item);
+    if (b.length === 1) this.#onBatch();
+  }
+
+  #send(c: Conn, id: number, text: string): void {
+    c.peer.send(text);
+    this.counters.messagesOut++;
+    this.counters.bytesOut += text.length;
+    if (c.peer.bufferedAmount > this.#limits.maxOutgoingBuffer) {
+      this.counters.slow++;
+      this.#close(id, Close.TryAgainLater, "too slow: outgoing buffer full");
+    }
+  }
+
+  #close(id: number, code: number, reason: string): void {
+    const c = this.#conns.get(id);
+    if (c === undefined) return;
+    if (code === Close.Policy) this.counters.violations++;
+    try {
+      c.peer.close(code, reason);
+    } catch { /* already closing */ }
+    this.closed(id, code);
+  }
+
+  /**
+   * Forgets connection `id` (closed by either side, with `code`) and tells its request
+   * workers, so its peers leave their swarms at once.
+   */
+  closed(id: number, code: number = Close.Normal): void {
+    const c = this.#conns.get(id);
+    if (c === undefined) return;
+    this.#conns.delete(id);
+    this.counters.closed++;
+    if (VIOLATIONS.has(code)) this.counters.violations++;
+    for (const s of c.shards) this.#push(s, { c: id, closed: true });
+  }
+
+  /** Handles one text message from connection `id`. */
+  text(id: number, text: string, now: number): void {
+    const c = this.#conns.get(id);
+    if (c === undefined) return;
+    const counters = this.counters;
+    counters.messagesIn++;
+    counters.bytesIn += text.length;
+    c.lastSeen = now;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      counters.invalid++;
+      if (++c.invalidInARow >= MAX_INVALID_IN_A_ROW) {
+        return this.#close(id, Close.Policy, "too many invalid messages");
+      }
+      return this.#send(c, id, failureMessage("invalid JSON"));
+    }
+    c.invalidInARow = 0;
+    this.#route(id, c, validate(parsed, this.#limits), now);
+  }
+
+  #route(id: number, c: Conn, m: InMessage, now: number): void {
+    switch (m.kind) {
+      case "error":
+        this.counters.invalid++;
+        return this.#send(c, id, failureMessage(m.reason, m.action, m.infoHash));
+      case "announce":
+      case "answer": {
+        if (m.kind === "announce") this.counters.announces++;
+        else this.counters.answers++;
+        const s = this.#sharder.shardOf(m.infoHash);
+        c.shards.add(s);
+        return this.#push(s, { c: id, r: m });
+      }
+      case "scrape":
+        this.counters.scrapes++;
+        return this.#scrape(id, c, m.infoHashes, now);
+    }
+  }
+
+  #scrape(id: number, c: Conn, hashes: string[], now: number): void {
+    if (
+      c.pendingScrapes >= MAX_PENDING_SCRAPES_PER_CONNECTION ||
+      this.#scrapes.size >= MAX_PENDING_SCRAPES
+    ) {
+      return this.#send(c, id, failureMessage("too many scrapes at once", "scrape"));
+    }
+    const parts = new Map<number, string[]>();
+    for (const h of hashes) {
+      const s = this.#sharder.shardOf(h);
+      const list = parts.get(s);
+      if (list) list.push(h);
+      else parts.set(s, [h]);
+    }
+    const sid = this.#nextScrape;
+    this.#nextScrape = this.#nextScrape >= 0x7fffffff ? 1 : this.#nextScrape + 1;
+    this.#scrapes.set(sid, { conn: id, parts: parts.size, opened: now, files: {} });
+    c.pendingScrapes++;
+    for (const [s, h] of parts) this.#push(s, { c: id, id: sid, h });
+  }
+
+  /** Delivers one batch from a request worker. */
+  deliver(items: ToSocket[]): void {
+    for (const item of items) {
+      if ("m" in item) {
+        const c = this.#conns.get(item.c);
+        if (c === undefined) this.counters.undeliverable++;
+        else this.#send(c, item.c, item.m);
+        continue;
+      }
+      const p = this.#scrapes.get(item.id);
+      if (p === undefined) continue;
+      for (const [h, complete, incomplete, downloaded] of item.files) {
+        p.files[h] = { complete, incomplete, downloaded };
+      }
+      if (--p.parts > 0) continue;
+      this.#scrapes.delete(item.id);
+      const c = this.#conns.get(p.conn);
+      if (c === undefined) continue;
+      c.pendingScrapes--;
+      this.#send(c, p.conn, scrapeReply(p.files));
+    }
+  }
+
+  /** Closes connections idle for longer than the limit and drops stale scrapes. */
+  sweep(now: number): void {
+    for (const [id, c] of this.#conns) {
+      if (now - c.lastSeen > this.#limits.maxIdle) {
+        this.counters.idle++;
+        this.#close(id, Close.Normal, "idle");
+      }
+    }
+    for (const [sid, p] of this.#scrapes) {
+      if (now - p.opened > SCRAPE_TIMEOUT_S) {
+        this.#scrapes.delete(sid);
+        const c = this.#conns.get(p.conn);
+        if (c) c.pendingScrapes--;
+      }
+    }
+  }
+
+  /** Closes every connection (shutdown). */
+  closeAll(code: number, reason: string): void {
+    for (const id of [...this.#conns.keys()]) this.#close(id, code, reason);
+  }
+}

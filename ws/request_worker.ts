@@ -1,0 +1,99 @@
+/**
+ * WebSocket request worker: owns the torrents whose info hashes shard to it, routes offers and
+ * answers to whichever socket worker holds the peer, and cleans in small slices.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { Logger } from "../shared/log.ts";
+import { macrotask } from "../shared/yield.ts";
+import type { WsRequestInit, WsRequestStats } from "./control.ts";
+import type { ToRequest, ToSocket } from "./messages.ts";
+import { WsSwarms } from "./swarms.ts";
+
+/** Torrents visited per cleaning slice, so requests wait at most one slice. */
+const CLEAN_SLICE = 1000;
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+let report: (() => void) | null = null;
+
+self.onmessage = (e: MessageEvent<WsRequestInit | { type: string }>) => {
+  if (e.data?.type === "init") report = start(e.data as WsRequestInit);
+  else if (e.data?.type === "stats?") report?.();
+};
+
+function start(init: WsRequestInit): () => void {
+  const { config, index, ports } = init;
+  const log = new Logger(config.log_level, `ws request worker ${index}: `);
+  const outs: ToSocket[][] = ports.map(() => []);
+  const swarms = new WsSwarms({
+    interval: config.protocol.peer_announce_interval,
+    maxOfferAge: config.cleaning.max_offer_age,
+    maxOffers: config.protocol.max_offers,
+  }, {
+    send: (worker, conn, m) => outs[worker].push({ c: conn, m }),
+    scrape: (worker, conn, id, files) => outs[worker].push({ c: conn, id, files }),
+  });
+
+  ports.forEach((port, w) => {
+    port.onmessage = (e: MessageEvent<ToRequest[]>) => {
+      const now = nowSeconds();
+      for (const item of e.data) {
+        try {
+          if ("r" in item) {
+            if (item.r.kind === "announce") swarms.announce(w, item.c, item.r, now);
+            else swarms.answer(w, item.c, item.r, now);
+          } else if ("h" in item) {
+            swarms.scrape(w, item.c, item.id, item.h);
+          } else {
+            swarms.closed(w, item.c);
+          }
+        } catch (err) {
+          // One bad item must not drop the rest of the batch, nor the worker.
+          log.error(`request failed: ${err instanceof Error ? err.stack : err}`);
+        }
+      }
+      // One message per socket worker that has something to receive.
+      for (let k = 0; k < outs.length; k++) {
+        if (outs[k].length === 0) continue;
+        ports[k].postMessage(outs[k]);
+        outs[k] = [];
+      }
+    };
+  });
+
+  let cleaning = false;
+  setInterval(async () => {
+    if (cleaning) return;
+    cleaning = true;
+    const now = nowSeconds();
+    const cutoff = now - config.cleaning.max_peer_age;
+    while (!swarms.clean(now, cutoff, CLEAN_SLICE)) await macrotask();
+    cleaning = false;
+  }, config.cleaning.interval * 1000);
+
+  self.postMessage({ type: "ready" });
+  if (init.fault) {
+    setTimeout(() => {
+      throw new Error("injected fault (SHOAL_FAULT)");
+    }, 300);
+  }
+  return () => {
+    self.postMessage(
+      {
+        type: "stats",
+        role: "request",
+        index,
+        torrents: swarms.torrents.size,
+        peers: swarms.peers,
+        seeders: swarms.seeders,
+        counters: swarms.counters,
+      } satisfies WsRequestStats,
+    );
+  };
+}

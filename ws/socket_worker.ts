@@ -1,0 +1,159 @@
+/**
+ * WebSocket socket worker: TCP or TLS listeners on a port shared with the other socket workers
+ * (`reusePort`), the lean WebSocket server of `websocket.ts` feeding `Connections`, one batch
+ * per request worker per turn, and delivery of what request workers send back. TLS
+ * certificates are swapped by opening a new listener and closing the old one; open
+ * connections stay where they are.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { Logger } from "../shared/log.ts";
+import { macrotask } from "../shared/yield.ts";
+import { Close, Connections } from "./connections.ts";
+import { acceptLoop, type WebSocketHandlers, type WebSocketOptions } from "./websocket.ts";
+import { Sharder, type ToSocket } from "./messages.ts";
+import type { WsBound, WsSocketInit, WsSocketStats, WsTlsUpdate } from "./control.ts";
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+let control: ((msg: { type: string }) => void) | null = null;
+
+self.onmessage = (e: MessageEvent<WsSocketInit | { type: string }>) => {
+  if (e.data?.type === "init") control = start(e.data as WsSocketInit);
+  else control?.(e.data);
+};
+
+/** True for an IPv4 client, also when it reached an IPv6 socket as v4-mapped. */
+function isIPv4Client(hostname: string): boolean {
+  return hostname.startsWith("::ffff:") || /^\d+\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+function start(init: WsSocketInit): (msg: { type: string }) => void {
+  const { config, index, ports } = init;
+  const net = config.network;
+  const log = new Logger(config.log_level, `ws socket worker ${index}: `);
+  let flushScheduled = false;
+  const flush = () => {
+    flushScheduled = false;
+    for (let j = 0; j < ports.length; j++) {
+      const b = conns.batches[j];
+      if (b.length === 0) continue;
+      ports[j].postMessage(b);
+      b.length = 0;
+    }
+  };
+  const conns = new Connections(
+    new Sharder(init.shardKey, config.request_workers),
+    config.request_workers,
+    {
+      maxOffers: config.protocol.max_offers,
+      maxScrapeTorrents: config.protocol.max_scrape_torrents,
+      maxOutgoingBuffer: net.max_outgoing_buffer,
+      maxIdle: config.cleaning.max_connection_idle,
+    },
+    () => {
+      if (flushScheduled) return;
+      flushScheduled = true;
+      macrotask().then(flush);
+    },
+  );
+
+  for (const port of ports) {
+    port.onmessage = (m: MessageEvent<ToSocket[]>) => {
+      try {
+        conns.deliver(m.data);
+      } catch (err) {
+        log.error(`delivery failed: ${err instanceof Error ? err.stack : err}`);
+      }
+    };
+  }
+
+  const wsOptions: WebSocketOptions = {
+    maxFrameSize: net.websocket_max_frame_size,
+    maxMessageSize: net.websocket_max_message_size,
+    healthCheck: net.enable_http_health_check,
+    ipHeader: net.runs_behind_reverse_proxy ? net.reverse_proxy_ip_header_name : null,
+  };
+  const handlers: WebSocketHandlers = {
+    open: (ws, ip) => {
+      if (net.ipv6_only && isIPv4Client(ip)) return false;
+      ws.id = conns.open(ws, nowSeconds());
+      return true;
+    },
+    text: (ws, text) => conns.text(ws.id, text, nowSeconds()),
+    closed: (ws, code) => conns.closed(ws.id, code),
+  };
+  const listen = (port: number, tls: { cert: string; key: string } | null): Deno.Listener => {
+    const listener = tls
+      ? Deno.listenTls({ hostname: init.hostname, port, reusePort: true, ...tls })
+      : Deno.listen({ hostname: init.hostname, port, reusePort: true });
+    acceptLoop(listener, wsOptions, handlers);
+    return listener;
+  };
+
+  let listener: Deno.Listener;
+  try {
+    if (init.checkFree && init.port !== 0) {
+      // A plain bind fails if anyone holds the port, even a reusePort group we could join.
+      Deno.listen({ hostname: init.hostname, port: init.port }).close();
+    }
+    listener = listen(init.port, init.tls);
+  } catch (err) {
+    const code = err instanceof Deno.errors.AddrInUse
+      ? "EADDRINUSE"
+      : err instanceof Deno.errors.AddrNotAvailable
+      ? "EADDRNOTAVAIL"
+      : err instanceof Deno.errors.PermissionDenied
+      ? "EACCES"
+      : /family not supported/i.test(String(err))
+      ? "EAFNOSUPPORT"
+      : "EUNKNOWN";
+    const message = err instanceof Error ? err.message : String(err);
+    self.postMessage({ type: "bound", code, message } satisfies WsBound);
+    return () => {};
+  }
+  const port = (listener.addr as Deno.NetAddr).port;
+  self.postMessage({ type: "bound", port } satisfies WsBound);
+
+  setInterval(
+    () => conns.sweep(nowSeconds()),
+    Math.min(10, config.cleaning.max_connection_idle) * 1000,
+  );
+  if (init.fault) {
+    setTimeout(() => {
+      throw new Error("injected fault (SHOAL_FAULT)");
+    }, 300);
+  }
+
+  return (msg) => {
+    if (msg.type === "stats?") {
+      self.postMessage(
+        {
+          type: "stats",
+          role: "socket",
+          index,
+          connections: conns.size,
+          counters: conns.counters,
+        } satisfies WsSocketStats,
+      );
+    } else if (msg.type === "tls") {
+      const { cert, key } = msg as WsTlsUpdate;
+      try {
+        const old = listener;
+        listener = listen(port, { cert, key });
+        // New connections now reach the new listener; open ones keep their TLS sessions.
+        old.close();
+        log.info("TLS certificate reloaded");
+      } catch (err) {
+        log.error(`TLS reload failed, keeping the old certificate: ${err}`);
+      }
+    } else if (msg.type === "stop") {
+      conns.closeAll(Close.Normal, "server stopping");
+    }
+  };
+}

@@ -1,0 +1,327 @@
+/**
+ * The WebTorrent swarms of one request worker: peers by connection, offers forwarded to random
+ * peers, answers routed back only along offers that were really made. Pure: requests in,
+ * messages for connections out (through `Outbox`), no sockets or workers.
+ *
+ * A peer lives on a connection, named by (socket worker, connection id). A connection may use
+ * one peer id per torrent, and a peer id owned by one connection cannot be taken by another.
+ *
+ * @module
+ */
+
+import {
+  announceReply,
+  type AnnounceRequest,
+  answerMessage,
+  type AnswerRequest,
+  failureMessage,
+  offerMessage,
+  WsEvent,
+} from "./protocol.ts";
+
+/** Where the swarms' messages go. */
+export interface Outbox {
+  /** Sends the JSON text `msg` to connection `conn` of socket worker `worker`. */
+  send(worker: number, conn: number, msg: string): void;
+  /** Sends the counts of a scrape part back to the socket worker holding the scrape. */
+  scrape(worker: number, conn: number, id: number, files: ScrapeEntry[]): void;
+}
+
+/** One scrape entry: info hash, complete, incomplete, downloaded. */
+export type ScrapeEntry = [string, number, number, number];
+
+/** Settings of the swarm logic. */
+export interface WsSwarmSettings {
+  /** Announce interval sent to clients, seconds. */
+  interval: number;
+  /** Seconds an offer can be answered. */
+  maxOfferAge: number;
+  /** Offers per announce (pending offers kept per peer are twice this). */
+  maxOffers: number;
+}
+
+/** The key of a connection: socket worker and connection id in one safe integer. */
+export function connKey(worker: number, conn: number): number {
+  return worker * 0x100000000 + conn;
+}
+
+class Peer {
+  /** Offer keys this peer made that may still be answered, oldest first. */
+  offerKeys: string[] = [];
+  constructor(
+    readonly peerId: string,
+    readonly worker: number,
+    readonly conn: number,
+    readonly key: number,
+    public index: number,
+    public seeder: boolean,
+    public seen: number,
+    public completed = false,
+  ) {}
+}
+
+interface PendingOffer {
+  /** Peer the offer was sent to: the only one that may answer it. */
+  to: string;
+  /** When it stops being answerable, seconds. */
+  expires: number;
+}
+
+/** One torrent's peers, pending offers and counts. */
+export class WsTorrent {
+  /** Peer ids, for random selection (swap-removed). */
+  ids: string[] = [];
+  /** Peers by peer id. */
+  peers = new Map<string, Peer>();
+  /** Peer id by connection key. */
+  byConn = new Map<number, string>();
+  /** Offers that may be answered, by offerer peer id + offer id. */
+  offers = new Map<string, PendingOffer>();
+  /** Peers with `left = 0`. */
+  seeders = 0;
+  /** Completed downloads (once per peer). */
+  completed = 0;
+
+  /** Peers still downloading. */
+  get leechers(): number {
+    return this.ids.length - this.seeders;
+  }
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+/** Counters of what the swarms did. */
+export interface WsSwarmCounters {
+  /** Announces handled. */
+  announces: number;
+  /** Answers handled. */
+  answers: number;
+  /** Scrape parts handled. */
+  scrapes: number;
+  /** Offers forwarded to peers. */
+  offersForwarded: number;
+  /** Answers forwarded to peers. */
+  answersForwarded: number;
+  /** Requests refused with a failure reason. */
+  failures: number;
+}
+
+/** The torrents of one request worker. */
+export class WsSwarms {
+  /** Torrents by info hash. */
+  readonly torrents = new Map<string, WsTorrent>();
+  /** Info hashes in which a connection has a peer, by connection key. */
+  readonly connTorrents = new Map<number, Set<string>>();
+  /** Peers over all torrents. */
+  peers = 0;
+  /** Seeders over all torrents. */
+  seeders = 0;
+  /** What was done, cumulative. */
+  readonly counters: WsSwarmCounters = {
+    announces: 0,
+    answers: 0,
+    scrapes: 0,
+    offersForwarded: 0,
+    answersForwarded: 0,
+    failures: 0,
+  };
+  #s: WsSwarmSettings;
+  #out: Outbox;
+  #cleaning: Iterator<[string, WsTorrent]> | null = null;
+
+  /** Creates empty swarms that send through `out`. */
+  constructor(settings: WsSwarmSettings, out: Outbox) {
+    this.#s = settings;
+    this.#out = out;
+  }
+
+  #fail(worker: number, conn: number, reason: string, infoHash: string): void {
+    this.counters.failures++;
+    this.#out.send(worker, conn, failureMessage(reason, "announce", infoHash));
+  }
+
+  #reply(worker: number, conn: number, infoHash: string, t: WsTorrent | undefined): void {
+    const complete = t?.seeders ?? 0, incomplete = t?.leechers ?? 0;
+    this.#out.send(worker, conn, announceReply(infoHash, this.#s.interval, complete, incomplete));
+  }
+
+  /** Handles an announce from connection `conn` of socket worker `worker` at time `now`. */
+  announce(worker: number, conn: number, r: AnnounceRequest, now: number): void {
+    this.counters.announces++;
+    const key = connKey(worker, conn);
+    let t = this.torrents.get(r.infoHash);
+    if (r.event === WsEvent.Stopped) {
+      const p = t?.peers.get(r.peerId);
+      if (t && p && p.key === key) this.#remove(r.infoHash, t, p);
+      return this.#reply(worker, conn, r.infoHash, t);
+    }
+    let p = t?.peers.get(r.peerId);
+    if (p !== undefined && p.key !== key) {
+      return this.#fail(worker, conn, "peer_id is used by another connection", r.infoHash);
+    }
+    const owned = t?.byConn.get(key);
+    if (owned !== undefined && owned !== r.peerId) {
+      return this.#fail(worker, conn, "one peer_id per torrent per connection", r.infoHash);
+    }
+    if (t === undefined) {
+      t = new WsTorrent();
+      this.torrents.set(r.infoHash, t);
+    }
+    if (p === undefined) {
+      p = new Peer(r.peerId, worker, conn, key, t.ids.length, r.seeder, now);
+      t.ids.push(r.peerId);
+      t.peers.set(r.peerId, p);
+      t.byConn.set(key, r.peerId);
+      let set = this.connTorrents.get(key);
+      if (set === undefined) this.connTorrents.set(key, set = new Set());
+      set.add(r.infoHash);
+      this.peers++;
+      if (r.seeder) {
+        t.seeders++;
+        this.seeders++;
+      }
+    } else {
+      if (p.seeder !== r.seeder) {
+        const d = r.seeder ? 1 : -1;
+        t.seeders += d;
+        this.seeders += d;
+        p.seeder = r.seeder;
+      }
+      p.seen = now;
+    }
+    if (r.event === WsEvent.Completed && !p.completed) {
+      p.completed = true;
+      t.completed++;
+    }
+    this.#reply(worker, conn, r.infoHash, t);
+    if (r.offers.length > 0) this.#forwardOffers(r, t, p, now);
+  }
+
+  /** Sends each offer to a different random peer (a seeder's only to leechers). */
+  #forwardOffers(r: AnnounceRequest, t: WsTorrent, from: Peer, now: number): void {
+    const ids = t.ids, n = ids.length;
+    const want = Math.min(r.offers.length, n - 1);
+    if (want <= 0) return;
+    let i = Math.floor(Math.random() * n);
+    let stride = n > 1 ? 1 + Math.floor(Math.random() * (n - 1)) : 1;
+    while (gcd(stride, n) !== 1) stride++;
+    // A bounded walk: in a swarm of seeders a seeder's offers may find fewer leechers.
+    const maxSteps = Math.min(n, want * 8 + 32);
+    const cap = 2 * this.#s.maxOffers;
+    let sent = 0;
+    for (let step = 0; step < maxSteps && sent < want; step++, i = (i + stride) % n) {
+      const to = t.peers.get(ids[i])!;
+      if (to === from || (from.seeder && to.seeder)) continue;
+      const offer = r.offers[sent++];
+      const k = from.peerId + offer.offerId;
+      t.offers.set(k, { to: to.peerId, expires: now + this.#s.maxOfferAge });
+      from.offerKeys.push(k);
+      if (from.offerKeys.length > cap) t.offers.delete(from.offerKeys.shift()!);
+      this.#out.send(
+        to.worker,
+        to.conn,
+        offerMessage(r.infoHash, from.peerId, offer.offerId, offer.offer),
+      );
+      this.counters.offersForwarded++;
+    }
+  }
+
+  /** Routes an answer to the offerer, if that offer was really sent to the answerer. */
+  answer(worker: number, conn: number, r: AnswerRequest, now: number): void {
+    this.counters.answers++;
+    const t = this.torrents.get(r.infoHash);
+    const me = t?.peers.get(r.peerId);
+    if (t === undefined || me === undefined || me.key !== connKey(worker, conn)) {
+      return this.#fail(worker, conn, "answer from a peer that is not in the swarm", r.infoHash);
+    }
+    me.seen = now;
+    const k = r.toPeerId + r.offerId;
+    const pending = t.offers.get(k);
+    if (pending === undefined || pending.to !== r.peerId || pending.expires < now) {
+      return this.#fail(worker, conn, "no such offer to answer", r.infoHash);
+    }
+    const offerer = t.peers.get(r.toPeerId);
+    if (offerer === undefined) {
+      t.offers.delete(k);
+      return this.#fail(worker, conn, "the offering peer is gone", r.infoHash);
+    }
+    t.offers.delete(k); // one answer per offer
+    this.#out.send(
+      offerer.worker,
+      offerer.conn,
+      answerMessage(r.infoHash, r.peerId, r.offerId, r.answer),
+    );
+    this.counters.answersForwarded++;
+  }
+
+  /** Answers the scrape part `id` of connection `conn` with counts (zeros when unknown). */
+  scrape(worker: number, conn: number, id: number, infoHashes: string[]): void {
+    this.counters.scrapes++;
+    const files: ScrapeEntry[] = infoHashes.map((h) => {
+      const t = this.torrents.get(h);
+      return t ? [h, t.seeders, t.leechers, t.completed] : [h, 0, 0, 0];
+    });
+    this.#out.scrape(worker, conn, id, files);
+  }
+
+  /** Removes every peer of a closed connection. */
+  closed(worker: number, conn: number): void {
+    const key = connKey(worker, conn);
+    const set = this.connTorrents.get(key);
+    if (set === undefined) return;
+    for (const h of [...set]) {
+      const t = this.torrents.get(h);
+      const p = t?.peers.get(t.byConn.get(key) ?? "");
+      if (t && p) this.#remove(h, t, p);
+    }
+    this.connTorrents.delete(key);
+  }
+
+  #remove(infoHash: string, t: WsTorrent, p: Peer): void {
+    const last = t.ids.pop()!;
+    if (last !== p.peerId) {
+      t.ids[p.index] = last;
+      t.peers.get(last)!.index = p.index;
+    }
+    t.peers.delete(p.peerId);
+    t.byConn.delete(p.key);
+    for (const k of p.offerKeys) t.offers.delete(k);
+    if (p.seeder) {
+      t.seeders--;
+      this.seeders--;
+    }
+    this.peers--;
+    const set = this.connTorrents.get(p.key);
+    if (set !== undefined) {
+      set.delete(infoHash);
+      if (set.size === 0) this.connTorrents.delete(p.key);
+    }
+  }
+
+  /**
+   * Continues the cleaning pass over up to `budget` torrents: drops peers last seen before
+   * `cutoff`, expired offers, and torrents left empty. Returns true when the pass is complete.
+   */
+  clean(now: number, cutoff: number, budget: number): boolean {
+    this.#cleaning ??= this.torrents.entries();
+    for (let n = 0; n < budget; n++) {
+      const next = this.#cleaning.next();
+      if (next.done) {
+        this.#cleaning = null;
+        return true;
+      }
+      const [h, t] = next.value;
+      for (let i = t.ids.length - 1; i >= 0; i--) {
+        if (i >= t.ids.length) continue;
+        const p = t.peers.get(t.ids[i])!;
+        if (p.seen < cutoff) this.#remove(h, t, p);
+      }
+      for (const [k, o] of t.offers) if (o.expires < now) t.offers.delete(k);
+      if (t.ids.length === 0) this.torrents.delete(h);
+    }
+    return false;
+  }
+}
