@@ -148,11 +148,12 @@ export function validate(msg: unknown, limits: ProtocolLimits): InMessage {
     }
     event = EVENTS[m.event];
   }
-  if (m.left !== undefined && (typeof m.left !== "number" || !(m.left >= 0))) {
+  // WebTorrent sends `left: null` while it does not know the size yet (a magnet link).
+  if (m.left != null && (typeof m.left !== "number" || !(m.left >= 0))) {
     return fail("invalid left", "announce", infoHash);
   }
   for (const k of ["numwant", "uploaded", "downloaded"]) {
-    if (m[k] !== undefined && (typeof m[k] !== "number" || !Number.isFinite(m[k]))) {
+    if (m[k] != null && (typeof m[k] !== "number" || !Number.isFinite(m[k]))) {
       return fail(`invalid ${k}`, "announce", infoHash);
     }
   }
