@@ -2,26 +2,18 @@
  * Headless Chromium for browser tests (Debian's `chromium`, driven by playwright-core), and
  * the WebTorrent browser bundle from the npm registry (`npm pack`, cached in `.cache/`).
  *
+ * playwright-core reads files under /proc that Deno only grants with `--allow-all`, so browser
+ * drivers run as their own `deno run -A` process, while the test runner keeps narrow flags.
+ *
  * @module
  */
 
 import { type Browser, chromium } from "playwright-core";
-import { ROOT } from "./shoal.ts";
+import { ROOT } from "../helpers/shoal.ts";
+import { CHROMIUM } from "./requirements.ts";
 
-/** The Chromium binary the tests drive. */
-export const CHROMIUM = "/usr/bin/chromium";
 /** The pinned WebTorrent release whose browser bundle the tests load. */
 export const WEBTORRENT_VERSION = "3.0.21";
-
-/** Why browser tests cannot run here, or null when they can. */
-export async function browserMissing(): Promise<string | null> {
-  try {
-    await Deno.stat(CHROMIUM);
-  } catch {
-    return `${CHROMIUM} is missing (apt-get install chromium; .ci/run does)`;
-  }
-  return null;
-}
 
 /** Starts headless Chromium with the flags this closed network needs. */
 export async function launchChromium(): Promise<Browser> {
