@@ -4,6 +4,7 @@
 import assert from "assert";
 import { type RunningShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
 import { bin20, type Msg, sdp, WsClient } from "./helpers/ws_client.ts";
+import { RawWs } from "./helpers/raw_ws.ts";
 
 const CONFIG = `socket_workers = 2
 request_workers = 2
@@ -385,6 +386,59 @@ Deno.test({
       assert.ok(Date.now() - started >= 1000);
     } finally {
       await shoal.stop();
+      await Deno.remove(file);
+    }
+  },
+});
+
+Deno.test({
+  name: "ws: a client that does not read is closed once its outgoing buffer is full",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const file = await writeConfig(`[network]
+address = "127.0.0.1:0"
+max_outgoing_buffer = 65536
+websocket_max_frame_size = 65536
+[protocol]
+max_scrape_torrents = 50
+[statistics]
+interval = 0
+`);
+    const shoal = await startShoal(["ws", "-c", file], 1);
+    const slow = await RawWs.connect("127.0.0.1", shoal.listening[0].port);
+    try {
+      // The slow client joins a swarm and never reads; another peer sends it 30 KB offers
+      // until the kernel buffers are full and shoal's queue passes 64 KiB.
+      const info = bin20();
+      await slow.sendText(
+        JSON.stringify({ action: "announce", info_hash: info, peer_id: bin20() }),
+      );
+      assert.ok(await slow.readText(), "the slow peer is in the swarm");
+      const sender = await RawWs.connect("127.0.0.1", shoal.listening[0].port);
+      const id = bin20();
+      const big = { type: "offer", sdp: "a=x".repeat(10000) };
+      for (let i = 0; i < 1000; i++) {
+        const offers = [{ offer_id: bin20(), offer: big }];
+        await sender.sendText(
+          JSON.stringify({ action: "announce", info_hash: info, peer_id: id, offers }),
+        );
+        const reply = JSON.parse((await sender.readText())!);
+        if (reply.complete + reply.incomplete === 1) break; // the slow peer is gone
+      }
+      sender.close();
+      // The close frame sits behind the full buffer, so the client may only see the end.
+      const code = await slow.closeCode();
+      assert.ok(code === 1013 || code === -1, `closed by the server (${code})`);
+      // Everyone else is still served.
+      const c = await WsClient.connect(url(shoal));
+      const other = bin20();
+      c.send({ action: "announce", info_hash: other, peer_id: bin20(), left: 0 });
+      await c.next(isReply(other));
+      await c.close();
+    } finally {
+      slow.close();
+      assert.equal(await shoal.stop(), 0);
       await Deno.remove(file);
     }
   },

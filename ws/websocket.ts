@@ -484,6 +484,8 @@ export async function acceptLoop(
       if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) return;
       continue; // e.g. EMFILE or a failed TLS accept: keep serving the others
     }
+    // shoal coalesces its writes itself; Nagle would hold replies back (~40 ms on loopback).
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     serveConnection(conn, opts, handlers);
   }
 }

@@ -82,6 +82,29 @@ export class RawWs {
     await this.frame(1, enc.encode(text));
   }
 
+  /**
+   * Reads and drops frames until a close frame (resolves its code), the end of the stream
+   * (-1) or `ms` elapsed (throws).
+   */
+  async closeCode(ms = 10000): Promise<number> {
+    const deadline = Date.now() + ms;
+    while (true) {
+      const f = parseFrame(this.#buf);
+      if (f !== null) {
+        this.#buf = this.#buf.slice(f.end);
+        if (f.opcode === 8) {
+          return f.payload.length >= 2 ? (f.payload[0] << 8) | f.payload[1] : 1005;
+        }
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error("no close frame in time");
+      const chunk = new Uint8Array(65536);
+      const n = await this.#conn.read(chunk).catch(() => null);
+      if (n === null) return -1;
+      this.#buf = concat(this.#buf, chunk.subarray(0, n));
+    }
+  }
+
   /** Reads the next data frame's text, or null when the connection closed (or a close frame came). */
   async readText(ms = 5000): Promise<string | null> {
     const deadline = Date.now() + ms;
