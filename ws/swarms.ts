@@ -36,9 +36,15 @@ export interface WsSwarmSettings {
   interval: number;
   /** Seconds an offer can be answered. */
   maxOfferAge: number;
-  /** Offers per announce (pending offers kept per peer are twice this). */
+  /** Offers per announce (a peer keeps `PENDING_OFFERS_PER_ANNOUNCE` announces of offers). */
   maxOffers: number;
 }
+
+/**
+ * Announces' worth of offers a peer may have waiting for answers: older ones are forgotten,
+ * so a peer that announces in a loop cannot grow the table.
+ */
+export const PENDING_OFFERS_PER_ANNOUNCE = 8;
 
 /** The key of a connection: socket worker and connection id in one safe integer. */
 export function connKey(worker: number, conn: number): number {
@@ -210,7 +216,7 @@ export class WsSwarms {
     while (gcd(stride, n) !== 1) stride++;
     // A bounded walk: in a swarm of seeders a seeder's offers may find fewer leechers.
     const maxSteps = Math.min(n, want * 8 + 32);
-    const cap = 2 * this.#s.maxOffers;
+    const cap = PENDING_OFFERS_PER_ANNOUNCE * this.#s.maxOffers;
     let sent = 0;
     for (let step = 0; step < maxSteps && sent < want; step++, i = (i + stride) % n) {
       const to = t.peers.get(ids[i])!;

@@ -1,0 +1,365 @@
+/**
+ * `deno task bench`: starts the tracker(s) under test, drives them with the load generators,
+ * measures responses per second and CPU per response from `/proc`, stops everything, and
+ * prints a Markdown table.
+ *
+ * - `--compare` also runs the same load, in the same run, against opentracker, bittorrent-tracker
+ *   and the C limit responder, with shoal's ratio to each.
+ * - `--memory` fills `shoal udp` with peers (resident bytes per peer) and holds idle WebSocket
+ *   connections on shoal and bittorrent-tracker (resident bytes per connection).
+ * - `--write` saves the tables to `bench/results/<date>.md`.
+ * - `--quick` runs everything for about a second with small populations (used by the tests).
+ *
+ * @module
+ */
+
+import { parseLoadArgs, type UdpLoadResult } from "./udp_load.ts";
+import type { WsLoadResult } from "./ws_load.ts";
+import { cpuSeconds, rssBytes } from "./procstat.ts";
+import {
+  ROOT,
+  run,
+  startBittorrentTracker,
+  startOpentracker,
+  startResponder,
+  startShoal,
+  type Tracker,
+} from "./trackers.ts";
+
+/** Options of a bench run. */
+export interface BenchOptions {
+  /** Also measure opentracker, bittorrent-tracker and the C limit responder. */
+  compare: boolean;
+  /** Run the memory modes. */
+  memory: boolean;
+  /** Save the tables to bench/results/<date>.md. */
+  write: boolean;
+  /** About a second per measurement, small populations. */
+  quick: boolean;
+  /** `udp`, `ws` or `all`. */
+  only: string;
+  /** Seconds measured per load run. */
+  seconds: number;
+  /** Torrents in the UDP population. */
+  torrents: number;
+  /** Peers in the UDP population. */
+  peers: number;
+  /** `num_want` of UDP announces. */
+  numwant: number;
+  /** shoal udp socket workers. */
+  udpSocketWorkers: number;
+  /** shoal udp request workers. */
+  udpRequestWorkers: number;
+  /** shoal ws socket workers. */
+  wsSocketWorkers: number;
+  /** shoal ws request workers. */
+  wsRequestWorkers: number;
+  /** WebSocket connections of the ws load. */
+  wsConnections: number;
+  /** Peers of the UDP memory mode. */
+  memoryPeers: number;
+  /** Torrents of the UDP memory mode. */
+  memoryTorrents: number;
+  /** Idle connections of the ws memory mode. */
+  idleConnections: number;
+}
+
+/** Defaults of `BenchOptions`. */
+export const BENCH_DEFAULTS: BenchOptions = {
+  compare: false,
+  memory: false,
+  write: false,
+  quick: false,
+  only: "all",
+  seconds: 10,
+  torrents: 100_000,
+  peers: 1_000_000,
+  numwant: 50,
+  udpSocketWorkers: 1,
+  udpRequestWorkers: 1,
+  wsSocketWorkers: 1,
+  wsRequestWorkers: 1,
+  wsConnections: 256,
+  memoryPeers: 1_000_000,
+  memoryTorrents: 100_000,
+  idleConnections: 10_000,
+};
+
+/** One measured row. */
+export interface Row {
+  /** Tracker name. */
+  target: string;
+  /** `udp` or `ws`. */
+  protocol: string;
+  /** Responses (udp) or messages (ws) per second. */
+  perSecond: number;
+  /** CPU microseconds of the tracker per response or message. */
+  cpuMicros: number;
+  /** Requests lost (udp) or connections closed (ws). */
+  lost: number;
+  /** Invalid replies (udp) or failures (ws). */
+  invalid: number;
+  /** A few problems the load generator saw. */
+  problems: string[];
+}
+
+const LOAD_FLAGS = ["run", "--allow-ffi", "--allow-net", "--allow-read"];
+
+async function load<T>(script: string, args: string[]): Promise<T> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [...LOAD_FLAGS, `${ROOT}bench/${script}`, ...args],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) throw new Error(`${script} failed: ${text}`);
+  return JSON.parse(text.split("\n").pop()!) as T;
+}
+
+/** Drives `t` with the UDP load and measures it. */
+async function measureUdp(t: Tracker, o: BenchOptions): Promise<Row> {
+  const cpu0 = await cpuSeconds(t.pid);
+  const r = await load<UdpLoadResult>("udp_load.ts", [
+    "--target",
+    `127.0.0.1:${t.udpPort}`,
+    "--seconds",
+    String(o.seconds),
+    "--warmup",
+    o.quick ? "0.3" : "1",
+    "--torrents",
+    String(o.torrents),
+    "--peers",
+    String(o.peers),
+    "--numwant",
+    String(o.numwant),
+  ]);
+  const cpu = (await cpuSeconds(t.pid)) - cpu0;
+  return {
+    target: t.name,
+    protocol: "udp",
+    perSecond: r.perSecond,
+    cpuMicros: (cpu * 1e6) / Math.max(1, r.total),
+    lost: r.lost,
+    invalid: r.invalid,
+    problems: r.problems,
+  };
+}
+
+/** Drives `t` with the ws load and measures it. */
+async function measureWs(t: Tracker, o: BenchOptions): Promise<Row> {
+  const cpu0 = await cpuSeconds(t.pid);
+  const r = await load<WsLoadResult>("ws_load.ts", [
+    "--target",
+    `127.0.0.1:${t.wsPort}`,
+    "--seconds",
+    String(o.seconds),
+    "--warmup",
+    o.quick ? "0.3" : "1",
+    "--connections",
+    String(o.wsConnections),
+  ]);
+  const cpu = (await cpuSeconds(t.pid)) - cpu0;
+  return {
+    target: t.name,
+    protocol: "ws",
+    perSecond: r.perSecond,
+    cpuMicros: (cpu * 1e6) / Math.max(1, r.total),
+    lost: r.closed,
+    invalid: r.byKind.failures,
+    problems: r.problems,
+  };
+}
+
+async function withTracker<T>(start: () => Promise<Tracker>, f: (t: Tracker) => Promise<T>) {
+  const t = await start();
+  try {
+    return await f(t);
+  } finally {
+    await t.stop();
+  }
+}
+
+/** Waits `ms` and returns the tracker's resident memory then. */
+async function settledRss(pid: number, ms: number): Promise<number> {
+  await new Promise((r) => setTimeout(r, ms));
+  return await rssBytes(pid);
+}
+
+/** Fills `shoal udp` with peers; resident bytes per peer. */
+async function memoryPerPeer(o: BenchOptions, udpToml: string): Promise<number> {
+  return await withTracker(() => startShoal("udp", udpToml), async (t) => {
+    const before = await settledRss(t.pid, 500);
+    const r = await load<UdpLoadResult>("udp_load.ts", [
+      "--target",
+      `127.0.0.1:${t.udpPort}`,
+      "--fill",
+      "--peers",
+      String(o.memoryPeers),
+      "--torrents",
+      String(o.memoryTorrents),
+      "--numwant",
+      "0",
+    ]);
+    if (r.byType.announce < o.memoryPeers * 0.99) {
+      throw new Error(`fill announced only ${r.byType.announce} of ${o.memoryPeers} peers`);
+    }
+    const after = await settledRss(t.pid, 2000);
+    return (after - before) / o.memoryPeers;
+  });
+}
+
+/** Holds idle WebSocket connections to `t`; resident bytes per connection. */
+async function memoryPerConnection(t: Tracker, n: number): Promise<number> {
+  const before = await settledRss(t.pid, 500);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...LOAD_FLAGS,
+      `${ROOT}bench/ws_idle.ts`,
+      "--target",
+      `127.0.0.1:${t.wsPort}`,
+      "--connections",
+      String(n),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/ready \d+/.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`ws_idle ended early: ${text}`);
+    text += value;
+  }
+  const after = await settledRss(t.pid, 2000);
+  await child.stdin.close();
+  await child.status;
+  reader.releaseLock();
+  return (after - before) / n;
+}
+
+function fmt(n: number): string {
+  return n >= 10000 ? `${(n / 1000).toFixed(1)}k` : String(Math.round(n));
+}
+
+async function machine(): Promise<string> {
+  // Deno reads /proc/cpuinfo only with --allow-all; grep may.
+  const info = await run("grep", ["-m1", "model name", "/proc/cpuinfo"]).catch(() => "");
+  const cpu = /model name\s*:\s*(.*)/.exec(info)?.[1] ?? "unknown CPU";
+  return `${navigator.hardwareConcurrency} × ${cpu.trim()}, Linux ${Deno.osRelease()}, Deno ${Deno.version.deno}`;
+}
+
+/** Runs the bench and returns the Markdown report. */
+export async function runBench(o: BenchOptions): Promise<string> {
+  const udpToml =
+    `socket_workers = ${o.udpSocketWorkers}\nrequest_workers = ${o.udpRequestWorkers}\n`;
+  const wsToml = `socket_workers = ${o.wsSocketWorkers}\nrequest_workers = ${o.wsRequestWorkers}\n`;
+  const rows: Row[] = [];
+  const log = (s: string) => console.error(`bench: ${s}`);
+  if (o.only !== "ws") {
+    log("shoal udp");
+    rows.push(await withTracker(() => startShoal("udp", udpToml), (t) => measureUdp(t, o)));
+    if (o.compare) {
+      log("opentracker udp");
+      rows.push(await withTracker(() => startOpentracker(o.torrents), (t) => measureUdp(t, o)));
+      log("bittorrent-tracker udp");
+      rows.push(await withTracker(startBittorrentTracker, (t) => measureUdp(t, o)));
+      log("C limit responder udp");
+      rows.push(await withTracker(() => startResponder(), (t) => measureUdp(t, o)));
+    }
+  }
+  if (o.only !== "udp") {
+    log("shoal ws");
+    rows.push(await withTracker(() => startShoal("ws", wsToml), (t) => measureWs(t, o)));
+    if (o.compare) {
+      log("bittorrent-tracker ws");
+      rows.push(await withTracker(startBittorrentTracker, (t) => measureWs(t, o)));
+    }
+  }
+
+  const lines = [
+    `Machine: ${await machine()}. Load generators on the same machine (loopback).`,
+    "",
+    `UDP load: ${o.peers} peers over ${o.torrents} torrents (skewed), 75% seeders, ~10% scrapes of 1–10 hashes, numwant ${o.numwant}, 16 sockets × 32 requests in flight. ` +
+    `ws load: ${o.wsConnections} connections over 16 torrents, announces with 5 offers of 300-byte SDP, half of offers answered. ` +
+    `shoal: udp ${o.udpSocketWorkers} socket + ${o.udpRequestWorkers} request worker(s), ws ${o.wsSocketWorkers} + ${o.wsRequestWorkers}. ${o.seconds} s each.`,
+    "",
+    "| tracker | protocol | responses/s (ws: messages/s) | tracker CPU µs per response | lost / closed | invalid / failures | shoal ÷ this |",
+    "|---|---|---:|---:|---:|---:|---:|",
+  ];
+  for (const r of rows) {
+    const shoal = rows.find((x) => x.target === "shoal" && x.protocol === r.protocol);
+    const ratio = r.target === "shoal" || !shoal
+      ? "—"
+      : `${(shoal.perSecond / r.perSecond).toFixed(2)}×`;
+    lines.push(
+      `| ${r.target} | ${r.protocol} | ${fmt(r.perSecond)} | ${
+        r.cpuMicros.toFixed(2)
+      } | ${r.lost} | ${r.invalid} | ${ratio} |`,
+    );
+  }
+  const notes = rows.filter((r) => r.problems.length > 0);
+  if (notes.length > 0) {
+    lines.push("", "Problems the load generators saw:");
+    for (const r of notes) lines.push(`- ${r.target} ${r.protocol}: ${r.problems.join("; ")}`);
+  }
+  if (o.memory) {
+    lines.push("", "| memory | shoal | bittorrent-tracker |", "|---|---:|---:|");
+    if (o.only !== "ws") {
+      log(`memory: ${o.memoryPeers} peers over ${o.memoryTorrents} torrents`);
+      const perPeer = await memoryPerPeer(o, udpToml);
+      lines.push(
+        `| resident bytes per peer (udp, ${o.memoryPeers} peers, ${o.memoryTorrents} torrents) | ${
+          perPeer.toFixed(0)
+        } | — |`,
+      );
+    }
+    if (o.only !== "udp") {
+      log(`memory: ${o.idleConnections} idle WebSocket connections`);
+      const shoal = await withTracker(
+        () => startShoal("ws", wsToml),
+        (t) => memoryPerConnection(t, o.idleConnections),
+      );
+      const other = o.compare
+        ? await withTracker(
+          startBittorrentTracker,
+          (t) => memoryPerConnection(t, o.idleConnections),
+        )
+        : NaN;
+      lines.push(
+        `| resident bytes per idle WebSocket connection (${o.idleConnections}) | ${
+          shoal.toFixed(0)
+        } | ${Number.isNaN(other) ? "—" : other.toFixed(0)} |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  let o = parseLoadArgs(Deno.args, BENCH_DEFAULTS);
+  if (o.quick) {
+    o = {
+      ...o,
+      seconds: 1,
+      torrents: 1000,
+      peers: 10000,
+      memoryPeers: 20000,
+      memoryTorrents: 2000,
+      idleConnections: 200,
+      wsConnections: 32,
+    };
+  }
+  const report = await runBench(o);
+  console.log(report);
+  if (o.write) {
+    const date = new Date().toISOString().slice(0, 10);
+    await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
+    const path = `${ROOT}bench/results/${date}.md`;
+    await Deno.writeTextFile(
+      path,
+      `# shoal bench, ${date}\n\n\`deno task bench -- ${Deno.args.join(" ")}\`\n\n${report}\n`,
+    );
+    console.error(`bench: wrote ${path}`);
+  }
+}

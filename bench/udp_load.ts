@@ -1,0 +1,435 @@
+/**
+ * UDP tracker load generator, modelled on a public tracker's traffic and on aquatic's
+ * `aquatic_udp_load_test`: many client sockets (each a distinct peer address), a fixed
+ * population of peers that re-announce to torrents of skewed popularity (a few huge swarms,
+ * most tiny), 75% seeders, some scrapes of 1–10 hashes, and connects as connection IDs age.
+ *
+ * Closed loop: each socket keeps `inflight` requests outstanding and sends the next one when a
+ * reply comes (or the request times out, counted as lost), so it measures the server rather
+ * than packet loss. Every reply is checked (action, transaction id, size). Moves packets with
+ * the same FFI `recvmmsg`/`sendmmsg` path as the tracker, so it is not the bottleneck.
+ *
+ * Usage: `deno run --allow-ffi bench/udp_load.ts --target 127.0.0.1:3000 [--seconds 10] ...`
+ * (`--help` lists the options). Prints a progress line per second on stderr and one JSON line
+ * on stdout.
+ *
+ * @module
+ */
+
+import { parseArgs } from "args";
+import { openFfiSocket } from "../udp/io_ffi.ts";
+import type { DatagramSocket, PacketBatch } from "../udp/io.ts";
+import { encodeAddr, parseSocketAddress } from "../shared/address.ts";
+import { getI32BE, getU32BE, setU32BE } from "../shared/bytes.ts";
+import { encodeAnnounceRequest, encodeConnectRequest, OFF_INFO_HASH } from "../udp/codec.ts";
+
+/** What the load generator does. */
+export interface UdpLoadOptions {
+  /** Tracker address, e.g. `127.0.0.1:3000`. */
+  target: string;
+  /** Seconds of measured load (after `warmup`). */
+  seconds: number;
+  /** Seconds of load before measuring. */
+  warmup: number;
+  /** Client sockets. */
+  sockets: number;
+  /** Requests outstanding per socket (rounded up to a power of two). */
+  inflight: number;
+  /** Torrents in the population. */
+  torrents: number;
+  /** Peers in the population, each re-announcing to one torrent. */
+  peers: number;
+  /** Popularity skew: torrent = floor(torrents * u^skew); 1 is uniform. */
+  skew: number;
+  /** `num_want` of announces. */
+  numwant: number;
+  /** Share of requests that are scrapes. */
+  scrapeShare: number;
+  /** Most hashes in a scrape (at least 1). */
+  scrapeMax: number;
+  /** Share of peers that seed (`left = 0`). */
+  seederShare: number;
+  /** Seconds after which a socket gets a new connection ID. */
+  connectEvery: number;
+  /** Milliseconds before an unanswered request counts as lost. */
+  timeoutMs: number;
+  /** Announce every peer once (event started) and stop: fills the tracker for memory tests. */
+  fill: boolean;
+  /** Print a progress line per second on stderr. */
+  progress: boolean;
+}
+
+/** Defaults of `UdpLoadOptions`. */
+export const UDP_LOAD_DEFAULTS: UdpLoadOptions = {
+  target: "127.0.0.1:3000",
+  seconds: 10,
+  warmup: 1,
+  sockets: 16,
+  inflight: 32,
+  torrents: 100_000,
+  peers: 1_000_000,
+  skew: 3,
+  numwant: 50,
+  scrapeShare: 0.1,
+  scrapeMax: 10,
+  seederShare: 0.75,
+  connectEvery: 60,
+  timeoutMs: 1000,
+  fill: false,
+  progress: true,
+};
+
+/** What one run measured. */
+export interface UdpLoadResult {
+  /** Seconds measured. */
+  seconds: number;
+  /** Valid responses in the measured window. */
+  responses: number;
+  /** `responses / seconds`. */
+  perSecond: number;
+  /** Valid responses over the whole run, warm-up included (for CPU per response). */
+  total: number;
+  /** Valid responses by type in the measured window. */
+  byType: { connect: number; announce: number; scrape: number };
+  /** Requests without an answer within `timeoutMs`. */
+  lost: number;
+  /** Replies with a wrong action, size or error response. */
+  invalid: number;
+  /** Replies that came after their request was given up. */
+  late: number;
+  /** A few error messages or problems seen, for the report. */
+  problems: string[];
+}
+
+const KIND_CONNECT = 0, KIND_ANNOUNCE = 1, KIND_SCRAPE = 2;
+
+/** The 20-byte info hash of torrent `t` (the bench's population; also opentracker's allow list). */
+export function benchInfoHash(
+  t: number,
+  out: Uint8Array = new Uint8Array(20),
+  off = 0,
+): Uint8Array {
+  setU32BE(out, off, t);
+  // A fixed, arbitrary tail so hashes look like hashes, not small integers.
+  for (let i = 4; i < 20; i++) out[off + i] = (i * 37 + 11) & 0xff;
+  return out;
+}
+
+class Client {
+  readonly sock: DatagramSocket;
+  readonly gen: Uint32Array;
+  readonly kind: Uint8Array;
+  readonly hashes: Uint16Array;
+  readonly sentAt: Float64Array;
+  cid = new Uint8Array(8);
+  /** When the connection ID was received; -Infinity until the first one. */
+  cidAt = -Infinity;
+  /** A connect is in flight. */
+  connecting = false;
+  constructor(sock: DatagramSocket, inflight: number) {
+    this.sock = sock;
+    this.gen = new Uint32Array(inflight);
+    this.kind = new Uint8Array(inflight);
+    this.hashes = new Uint16Array(inflight);
+    this.sentAt = new Float64Array(inflight);
+  }
+}
+
+/** Runs the load; resolves with what it measured. */
+export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
+  const parsed = parseSocketAddress(o.target);
+  if (typeof parsed === "string") throw new Error(`--target: ${parsed}`);
+  const family = parsed.family;
+  const target = new Uint8Array(18);
+  encodeAddr(parsed.hostname, parsed.port, target, 0);
+  let w = 1, wBits = 0;
+  while (w < o.inflight) {
+    w *= 2;
+    wBits++;
+  }
+  const slotMask = w - 1;
+
+  // The population: each peer belongs to one torrent, by skewed popularity.
+  const torrentOf = new Int32Array(o.peers);
+  for (let p = 0; p < o.peers; p++) {
+    torrentOf[p] = Math.min(o.torrents - 1, Math.floor(o.torrents * Math.random() ** o.skew));
+  }
+  const peerIdPrefix = new TextEncoder().encode("-SB0001-");
+
+  const clients: Client[] = [];
+  for (let i = 0; i < o.sockets; i++) {
+    const sock = openFfiSocket({
+      hostname: family === 4 ? "127.0.0.1" : "::1",
+      port: 0,
+      family,
+      reusePort: false,
+      recvBufferSize: 4 << 20,
+      checkFree: false,
+      batchSize: 64,
+    });
+    clients.push(new Client(sock, w));
+  }
+
+  const announce = encodeAnnounceRequest({
+    connectionId: new Uint8Array(8),
+    transactionId: 0,
+    infoHash: new Uint8Array(20),
+    peerId: new Uint8Array(20),
+    left: 0n,
+    port: 1,
+    numWant: o.numwant,
+  });
+  const scrape = new Uint8Array(16 + 20 * Math.max(1, o.scrapeMax));
+  setU32BE(scrape, 8, 2);
+  const connect = encodeConnectRequest(0);
+
+  const counts = { connect: 0, announce: 0, scrape: 0 };
+  let lost = 0, invalid = 0, late = 0;
+  const problems: string[] = [];
+  const problem = (s: string) => {
+    if (problems.length < 5 && !problems.includes(s)) problems.push(s);
+  };
+  let nextFillPeer = 0;
+  let running = true;
+  let fillDone: () => void = () => {};
+  const fillFinished = new Promise<void>((r) => (fillDone = r));
+
+  const send = (c: Client, ci: number, slot: number, now: number) => {
+    const gen = (c.gen[slot] = (c.gen[slot] + 1) & ((1 << (31 - wBits)) - 1));
+    const tid = (gen << wBits) | slot;
+    c.sentAt[slot] = now;
+    if (!c.connecting && now - c.cidAt > o.connectEvery * 1000) {
+      // The first ID, or a fresh one as the old ages, as clients do.
+      c.connecting = true;
+      c.kind[slot] = KIND_CONNECT;
+      setU32BE(connect, 12, tid);
+      c.sock.send(connect, 0, 16, target, 0);
+      return;
+    }
+    if (c.cidAt === -Infinity) {
+      c.kind[slot] = 255; // no ID yet: this slot waits for the first connect
+      return;
+    }
+    if (o.fill) {
+      if (nextFillPeer >= o.peers) {
+        c.kind[slot] = 255; // idle slot
+        return;
+      }
+      writeAnnounce(c, nextFillPeer++, tid, 2);
+      c.kind[slot] = KIND_ANNOUNCE;
+      c.sock.send(announce, 0, announce.length, target, 0);
+      return;
+    }
+    if (Math.random() < o.scrapeShare) {
+      const n = 1 + Math.floor(Math.random() * Math.max(1, o.scrapeMax));
+      scrape.set(c.cid, 0);
+      setU32BE(scrape, 12, tid);
+      // Distinct hashes (as a client scraping its torrents would send).
+      let first = Math.min(o.torrents - 1, Math.floor(o.torrents * Math.random() ** o.skew));
+      if (first + n > o.torrents) first = Math.max(0, o.torrents - n);
+      for (let k = 0; k < n; k++) benchInfoHash(first + k, scrape, 16 + 20 * k);
+      c.kind[slot] = KIND_SCRAPE;
+      c.hashes[slot] = n;
+      c.sock.send(scrape, 0, 16 + 20 * n, target, 0);
+      return;
+    }
+    // A peer of this socket's share of the population (so its address stays the same).
+    let p = Math.floor(Math.random() * o.peers);
+    p -= p % o.sockets;
+    p = Math.min(o.peers - 1, p + ci);
+    writeAnnounce(c, p, tid, 0);
+    c.kind[slot] = KIND_ANNOUNCE;
+    c.sock.send(announce, 0, announce.length, target, 0);
+  };
+
+  const writeAnnounce = (c: Client, p: number, tid: number, event: number) => {
+    announce.set(c.cid, 0);
+    setU32BE(announce, 12, tid);
+    benchInfoHash(torrentOf[p], announce, OFF_INFO_HASH);
+    announce.set(peerIdPrefix, 36);
+    setU32BE(announce, 44, 0);
+    setU32BE(announce, 48, 0);
+    setU32BE(announce, 52, p);
+    // left: 0 for seeders (a stable share of the population), else 1 MiB.
+    const seeder = (p * 2654435761 >>> 0) / 4294967296 < o.seederShare;
+    setU32BE(announce, 68, seeder ? 0 : 1 << 20);
+    setU32BE(announce, 80, event);
+    announce[96] = (1 + (p % 65535)) >> 8;
+    announce[97] = (1 + (p % 65535)) & 0xff;
+  };
+
+  const started = performance.now();
+  const measureFrom = started + o.warmup * 1000;
+  const end = measureFrom + o.seconds * 1000;
+  let measuring = false;
+  const window = { connect: 0, announce: 0, scrape: 0 };
+
+  const onReplies = (c: Client, ci: number) => (b: PacketBatch) => {
+    const now = performance.now();
+    if (!measuring && now >= measureFrom) {
+      measuring = true;
+      window.connect = counts.connect;
+      window.announce = counts.announce;
+      window.scrape = counts.scrape;
+    }
+    for (let i = 0; i < b.count; i++) {
+      const off = b.offsets[i], len = b.lengths[i];
+      if (len < 8) {
+        invalid++;
+        continue;
+      }
+      const action = getI32BE(b.data, off), tid = getU32BE(b.data, off + 4);
+      const slot = tid & slotMask, gen = tid >>> wBits;
+      if (c.gen[slot] !== gen || c.kind[slot] === 255) {
+        late++;
+        continue;
+      }
+      const kind = c.kind[slot];
+      let ok = false;
+      if (action === 3) {
+        problem(`error response: ${new TextDecoder().decode(b.data.subarray(off + 8, off + len))}`);
+      } else if (kind === KIND_CONNECT) {
+        ok = action === 0 && len === 16;
+        c.connecting = false;
+        if (ok) {
+          c.cid.set(b.data.subarray(off + 8, off + 16));
+          c.cidAt = now;
+          counts.connect++;
+        }
+      } else if (kind === KIND_ANNOUNCE) {
+        const size = family === 4 ? 6 : 18;
+        ok = action === 1 && len >= 20 && (len - 20) % size === 0;
+        if (ok) counts.announce++;
+      } else {
+        ok = action === 2 && len === 8 + 12 * c.hashes[slot];
+        if (ok) counts.scrape++;
+      }
+      if (!ok) {
+        invalid++;
+        if (action !== 3) problem(`bad reply: action ${action}, ${len} bytes for kind ${kind}`);
+      }
+      if (running) send(c, ci, slot, now);
+      else c.kind[slot] = 255;
+    }
+    c.sock.flush();
+    if (o.fill && nextFillPeer >= o.peers && clients.every((x) => x.kind.every((k) => k === 255))) {
+      fillDone();
+    }
+  };
+
+  // Connect every socket first, then fill its slots.
+  const serving = clients.map((c, ci) => c.sock.serve(onReplies(c, ci)));
+  await Promise.all(clients.map(async (c, ci) => {
+    const deadline = performance.now() + 5000;
+    while (c.cidAt === -Infinity) {
+      if (performance.now() > deadline) throw new Error(`no connect response from ${o.target}`);
+      c.connecting = false;
+      send(c, ci, 0, performance.now());
+      c.sock.flush();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }));
+  clients.forEach((c, ci) => {
+    for (let s = 0; s < w; s++) send(c, ci, s, performance.now());
+    c.sock.flush();
+  });
+
+  // Lost requests are replaced; progress once a second.
+  let last = { ...counts }, lastAt = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    for (let ci = 0; ci < clients.length; ci++) {
+      const c = clients[ci];
+      for (let s = 0; s < w; s++) {
+        if (c.kind[s] !== 255 && now - c.sentAt[s] > o.timeoutMs) {
+          lost++;
+          if (c.kind[s] === KIND_CONNECT) c.connecting = false;
+          if (running) send(c, ci, s, now);
+          else c.kind[s] = 255;
+        }
+      }
+      c.sock.flush();
+    }
+    if (o.progress && now - lastAt >= 1000) {
+      const dt = (now - lastAt) / 1000;
+      const r = (k: keyof typeof counts) => Math.round((counts[k] - last[k]) / dt);
+      console.error(
+        `udp load: ${r("announce") + r("scrape") + r("connect")} responses/s (announce ${
+          r("announce")
+        }, scrape ${r("scrape")}, connect ${r("connect")}), lost ${lost}, invalid ${invalid}`,
+      );
+      last = { ...counts };
+      lastAt = now;
+    }
+  }, 100);
+
+  if (o.fill) await fillFinished;
+  else await new Promise((r) => setTimeout(r, Math.max(0, end - performance.now())));
+  running = false;
+  const stoppedAt = performance.now();
+  clearInterval(timer);
+  const seconds = o.fill ? (stoppedAt - started) / 1000 : (stoppedAt - measureFrom) / 1000;
+  const byType = o.fill ? { ...counts } : {
+    connect: counts.connect - window.connect,
+    announce: counts.announce - window.announce,
+    scrape: counts.scrape - window.scrape,
+  };
+  // Let answers in flight land (they are not counted), then stop.
+  await new Promise((r) => setTimeout(r, 200));
+  clients.forEach((c) => c.sock.close());
+  await Promise.all(serving);
+  const responses = byType.connect + byType.announce + byType.scrape;
+  return {
+    seconds,
+    responses,
+    perSecond: Math.round(responses / seconds),
+    total: counts.connect + counts.announce + counts.scrape,
+    byType,
+    lost,
+    invalid,
+    late,
+    problems,
+  };
+}
+
+function usage(): string {
+  return `Usage: deno run --allow-ffi bench/udp_load.ts [options]
+${
+    Object.entries(UDP_LOAD_DEFAULTS).map(([k, v]) =>
+      `  --${k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())} ${v}`
+    ).join("\n")
+  }`;
+}
+
+/** Parses `--key value` flags over the defaults. */
+export function parseLoadArgs<T extends object>(args: string[], defaults: T): T {
+  const options: Record<string, { type: "string" | "boolean" }> = {};
+  for (const [k, v] of Object.entries(defaults)) {
+    options[k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())] = {
+      type: typeof v === "boolean" ? "boolean" : "string",
+    };
+  }
+  const { values } = parseArgs(
+    { args, options, allowNegative: true } as Parameters<typeof parseArgs>[0],
+  );
+  const out = { ...defaults } as Record<string, unknown>;
+  for (const [flag, v] of Object.entries(values)) {
+    const key = flag.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+    const d = (defaults as Record<string, unknown>)[key];
+    out[key] = typeof d === "number" ? Number(v) : v;
+    if (typeof d === "number" && !Number.isFinite(out[key])) {
+      throw new Error(`--${flag}: not a number`);
+    }
+  }
+  return out as T;
+}
+
+if (import.meta.main) {
+  if (Deno.args.includes("--help")) {
+    console.log(usage());
+    Deno.exit(0);
+  }
+  const result = await runUdpLoad(parseLoadArgs(Deno.args, UDP_LOAD_DEFAULTS));
+  console.log(JSON.stringify(result));
+  Deno.exit(0);
+}

@@ -1,0 +1,28 @@
+/**
+ * Holds `--connections` idle WebSocket connections to `--target` for the memory mode of the
+ * bench: prints `ready N` once they are all open, then waits until stdin closes.
+ *
+ * @module
+ */
+
+import { BenchWs } from "./ws_client.ts";
+import { parseLoadArgs } from "./udp_load.ts";
+import { parseSocketAddress } from "../shared/address.ts";
+
+const o = parseLoadArgs(Deno.args, { target: "127.0.0.1:3000", connections: 10000 });
+const addr = parseSocketAddress(o.target);
+if (typeof addr === "string") throw new Error(addr);
+const conns: BenchWs[] = [];
+for (let i = 0; i < o.connections; i += 100) {
+  const batch = await Promise.all(
+    Array.from(
+      { length: Math.min(100, o.connections - i) },
+      () => BenchWs.connect(addr.hostname, addr.port),
+    ),
+  );
+  conns.push(...batch);
+}
+console.log(`ready ${conns.length}`);
+// Wait for the bench to close our stdin.
+for await (const _ of Deno.stdin.readable) { /* nothing to read */ }
+conns.forEach((c) => c.close());
