@@ -1,6 +1,7 @@
 /**
- * The peers of one torrent in one address family, packed as fixed-size records in one
- * `Uint8Array`, so a million peers cost a million records rather than a million objects.
+ * The peers of every torrent in one address family, as fixed-size records in blocks of an
+ * `Arena`, with the per-torrent bookkeeping (block, count, seeders) in typed arrays indexed by
+ * torrent id. A million peers cost a million records and no object each.
  *
  * Record layout (`ipLen` is 4 or 16):
  *
@@ -20,6 +21,7 @@
  * @module
  */
 
+import { Arena } from "../shared/arena.ts";
 import { getU32LE as get32, setU32LE as set32 } from "../shared/bytes.ts";
 import type { HalfSipHash13 } from "../shared/hash.ts";
 
@@ -37,149 +39,212 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
-/** Peers of one torrent and one address family. */
-export class PeerList {
-  /** Number of peers. */
-  n = 0;
-  /** Number of peers with `left = 0`. */
-  seeders = 0;
-  /** Record storage; `n` records are in use. */
-  data: Uint8Array;
+/** The peer lists of one address family, by torrent id. */
+export class PeerLists {
   /** Bytes of IP: 4 or 16. */
   readonly ipLen: number;
   /** Bytes per record. */
   readonly recLen: number;
   /** Bytes of the identifying key (peer id + IP). */
   readonly keyLen: number;
-  #index: Int32Array | null = null;
+  /** The records. */
+  readonly arena: Arena;
+  /** Peers by torrent id. */
+  n: Uint32Array;
+  /** Seeders by torrent id. */
+  seeders: Uint32Array;
+  #addr: Uint32Array;
+  #cls: Int8Array; // size class of the block, -1 for none
+  #idx: Int32Array; // index of the hash index in #indexes, -1 for none
+  #indexes: (Int32Array | null)[] = [];
+  #freeIndexes: number[] = [];
   #hasher: HalfSipHash13;
+  #seenAt: number;
+  #flagsAt: number;
+  #hashAt: number;
 
-  /** Creates an empty list for `ipLen`-byte IPs, hashing keys with `hasher`. */
-  constructor(ipLen: 4 | 16, hasher: HalfSipHash13, capacity = 2) {
+  /** Creates lists for `ipLen`-byte IPs and `ids` torrent ids, hashing keys with `hasher`. */
+  constructor(ipLen: 4 | 16, hasher: HalfSipHash13, ids: number) {
     this.ipLen = ipLen;
     this.recLen = 32 + ipLen;
     this.keyLen = 20 + ipLen;
-    this.data = new Uint8Array(capacity * this.recLen);
+    this.#flagsAt = 22 + ipLen;
+    this.#seenAt = 24 + ipLen;
+    this.#hashAt = 28 + ipLen;
+    this.arena = new Arena(this.recLen);
     this.#hasher = hasher;
+    this.n = new Uint32Array(ids);
+    this.seeders = new Uint32Array(ids);
+    this.#addr = new Uint32Array(ids);
+    this.#cls = new Int8Array(ids).fill(-1);
+    this.#idx = new Int32Array(ids).fill(-1);
   }
 
-  /** Record capacity. */
-  get capacity(): number {
-    return this.data.length / this.recLen;
+  /** Follows the torrent table when its id space grows. */
+  grow(ids: number): void {
+    const grow32 = (a: Uint32Array) => {
+      const b = new Uint32Array(ids);
+      b.set(a);
+      return b;
+    };
+    this.n = grow32(this.n);
+    this.seeders = grow32(this.seeders);
+    this.#addr = grow32(this.#addr);
+    const cls = new Int8Array(ids).fill(-1);
+    cls.set(this.#cls);
+    this.#cls = cls;
+    const idx = new Int32Array(ids).fill(-1);
+    idx.set(this.#idx);
+    this.#idx = idx;
   }
 
-  /** Number of leechers. */
-  get leechers(): number {
-    return this.n - this.seeders;
+  /** Flags of record `r` of torrent `id`. */
+  flags(id: number, r: number): number {
+    const a = this.#addr[id];
+    return this.arena.chunk(a)[this.arena.offset(a) + r * this.recLen + this.#flagsAt];
   }
 
-  /** Flags of record `r`. */
-  flags(r: number): number {
-    return this.data[r * this.recLen + 22 + this.ipLen];
-  }
-
-  /** Last-announce time of record `r`. */
-  seen(r: number): number {
-    return get32(this.data, r * this.recLen + 24 + this.ipLen);
+  /** Last-announce time of record `r` of torrent `id`. */
+  seen(id: number, r: number): number {
+    const a = this.#addr[id];
+    return get32(this.arena.chunk(a), this.arena.offset(a) + r * this.recLen + this.#seenAt);
   }
 
   /** Record number of the peer whose key (peer id then IP) is at `key[k]`, or -1. */
-  find(key: Uint8Array, k: number): number {
-    const data = this.data, recLen = this.recLen, keyLen = this.keyLen;
-    const index = this.#index;
-    if (index === null) {
-      for (let r = 0, base = 0; r < this.n; r++, base += recLen) {
+  find(id: number, key: Uint8Array, k: number): number {
+    const n = this.n[id];
+    if (n === 0) return -1;
+    const a = this.#addr[id];
+    const data = this.arena.chunk(a), base = this.arena.offset(a);
+    const recLen = this.recLen, keyLen = this.keyLen;
+    const ix = this.#idx[id];
+    if (ix < 0) {
+      for (let r = 0, at = base; r < n; r++, at += recLen) {
         let j = 0;
-        while (j < keyLen && data[base + j] === key[k + j]) j++;
+        while (j < keyLen && data[at + j] === key[k + j]) j++;
         if (j === keyLen) return r;
       }
       return -1;
     }
+    const index = this.#indexes[ix]!, mask = index.length - 1;
     const h = this.#hasher.hash(key, k, keyLen);
-    const mask = index.length - 1;
     for (let s = h & mask;; s = (s + 1) & mask) {
       const e = index[s];
       if (e === 0) return -1;
-      const base = (e - 1) * recLen;
-      if (get32(data, base + 28 + this.ipLen) !== h) continue;
+      const at = base + (e - 1) * recLen;
+      if (get32(data, at + this.#hashAt) !== h) continue;
       let j = 0;
-      while (j < keyLen && data[base + j] === key[k + j]) j++;
+      while (j < keyLen && data[at + j] === key[k + j]) j++;
       if (j === keyLen) return e - 1;
     }
   }
 
   /**
-   * Adds a peer with the key at `key[k]`, port bytes `portHi`/`portLo`, `flags` and time `now`;
-   * returns its record number. The key must not be in the list.
+   * Adds a peer with the key at `key[k]`, port bytes, `flags` and time `now` to torrent `id`;
+   * returns its record number, or -1 when the list cannot grow (its largest block is full).
    */
-  add(key: Uint8Array, k: number, portHi: number, portLo: number, flags: number, now: number) {
-    if (this.n === this.capacity) this.#grow(this.n * 2);
-    const r = this.n++;
-    const data = this.data, base = r * this.recLen, ipLen = this.ipLen;
-    for (let j = 0; j < this.keyLen; j++) data[base + j] = key[k + j];
-    data[base + 20 + ipLen] = portHi;
-    data[base + 21 + ipLen] = portLo;
-    data[base + 22 + ipLen] = flags;
-    set32(data, base + 24 + ipLen, now);
-    const h = this.#index !== null || this.n > INDEX_AT
-      ? this.#hasher.hash(key, k, this.keyLen)
-      : 0;
-    set32(data, base + 28 + ipLen, h);
-    if (flags & FLAG_SEEDER) this.seeders++;
-    if (this.#index !== null) this.#indexInsert(r, h);
-    else if (this.n > INDEX_AT) this.#buildIndex();
+  add(
+    id: number,
+    key: Uint8Array,
+    k: number,
+    portHi: number,
+    portLo: number,
+    flags: number,
+    now: number,
+  ): number {
+    const r = this.n[id];
+    if (this.#cls[id] < 0 || r === this.arena.capacities[this.#cls[id]]) {
+      if (!this.#resize(id, r + 1)) return -1;
+    }
+    const a = this.#addr[id];
+    const data = this.arena.chunk(a), at = this.arena.offset(a) + r * this.recLen;
+    for (let j = 0; j < this.keyLen; j++) data[at + j] = key[k + j];
+    data[at + 20 + this.ipLen] = portHi;
+    data[at + 21 + this.ipLen] = portLo;
+    data[at + this.#flagsAt] = flags;
+    set32(data, at + this.#seenAt, now);
+    this.n[id] = r + 1;
+    if (flags & FLAG_SEEDER) this.seeders[id]++;
+    const ix = this.#idx[id];
+    if (ix >= 0) {
+      const h = this.#hasher.hash(key, k, this.keyLen);
+      set32(data, at + this.#hashAt, h);
+      this.#indexInsert(this.#indexes[ix]!, h, r);
+    } else if (r + 1 > INDEX_AT) {
+      this.#buildIndex(id);
+    }
     return r;
   }
 
-  /** Updates record `r` after a repeated announce. */
-  update(r: number, portHi: number, portLo: number, flags: number, now: number): void {
-    const data = this.data, base = r * this.recLen, ipLen = this.ipLen;
-    const was = data[base + 22 + ipLen];
-    this.seeders += (flags & FLAG_SEEDER) - (was & FLAG_SEEDER);
-    data[base + 20 + ipLen] = portHi;
-    data[base + 21 + ipLen] = portLo;
-    data[base + 22 + ipLen] = flags;
-    set32(data, base + 24 + ipLen, now);
+  /** Updates record `r` of torrent `id` after a repeated announce. */
+  update(id: number, r: number, portHi: number, portLo: number, flags: number, now: number) {
+    const a = this.#addr[id];
+    const data = this.arena.chunk(a), at = this.arena.offset(a) + r * this.recLen;
+    const was = data[at + this.#flagsAt];
+    this.seeders[id] += (flags & FLAG_SEEDER) - (was & FLAG_SEEDER);
+    data[at + 20 + this.ipLen] = portHi;
+    data[at + 21 + this.ipLen] = portLo;
+    data[at + this.#flagsAt] = flags;
+    set32(data, at + this.#seenAt, now);
   }
 
-  /** Removes record `r`; the last record takes its place. */
-  remove(r: number): void {
-    const data = this.data, recLen = this.recLen, ipLen = this.ipLen;
-    const base = r * recLen;
-    if (data[base + 22 + ipLen] & FLAG_SEEDER) this.seeders--;
-    const last = this.n - 1;
-    if (this.#index !== null) {
-      this.#indexDelete(r, get32(data, base + 28 + ipLen));
-      if (r !== last) this.#indexRenumber(last, r, get32(data, last * recLen + 28 + ipLen));
+  /** Removes record `r` of torrent `id`; the last record takes its place. */
+  remove(id: number, r: number): void {
+    const a = this.#addr[id], recLen = this.recLen;
+    const data = this.arena.chunk(a), base = this.arena.offset(a), at = base + r * recLen;
+    if (data[at + this.#flagsAt] & FLAG_SEEDER) this.seeders[id]--;
+    const last = this.n[id] - 1;
+    const ix = this.#idx[id];
+    if (ix >= 0) {
+      const index = this.#indexes[ix]!;
+      this.#indexDelete(index, data, base, r);
+      if (r !== last) {
+        index[this.#indexSlot(index, get32(data, base + last * recLen + this.#hashAt), last)] = r +
+          1;
+      }
     }
-    if (r !== last) data.copyWithin(base, last * recLen, last * recLen + recLen);
-    this.n = last;
-    if (this.#index !== null && this.n < INDEX_AT / 2) this.#index = null;
+    if (r !== last) data.copyWithin(at, base + last * recLen, base + last * recLen + recLen);
+    this.n[id] = last;
+    if (ix >= 0 && last < INDEX_AT / 2) this.#dropIndex(id);
   }
 
-  /** Removes peers last seen before `cutoff`; returns how many were removed. */
-  removeOlderThan(cutoff: number): number {
+  /** Removes peers of torrent `id` last seen before `cutoff`; returns how many. */
+  removeOlderThan(id: number, cutoff: number): number {
     let removed = 0;
-    for (let r = this.n - 1; r >= 0; r--) {
-      if (this.seen(r) < cutoff) {
-        this.remove(r);
+    for (let r = this.n[id] - 1; r >= 0; r--) {
+      if (this.seen(id, r) < cutoff) {
+        this.remove(id, r);
         removed++;
       }
     }
-    if (this.n * 4 < this.capacity && this.capacity > 4) this.#grow(Math.max(2, this.n * 2));
+    const n = this.n[id], c = this.#cls[id];
+    if (n === 0) this.release(id);
+    else if (c > 0 && n * 4 < this.arena.capacities[c]) this.#resize(id, n * 2);
     return removed;
   }
 
+  /** Frees the block and index of torrent `id` (its list must be empty or be dropped). */
+  release(id: number): void {
+    if (this.#cls[id] >= 0) this.arena.free(this.#addr[id], this.#cls[id]);
+    this.#cls[id] = -1;
+    this.n[id] = 0;
+    this.seeders[id] = 0;
+    if (this.#idx[id] >= 0) this.#dropIndex(id);
+  }
+
   /**
-   * Writes up to `want` compact peers (IP then port) into `out[o]`, leaving out record `skip`
-   * (-1 for none). Picks a random start and a random stride coprime with `n`, so every call
-   * returns a different selection when there are more peers than wanted. Returns the count.
+   * Writes up to `want` compact peers (IP then port) of torrent `id` into `out[o]`, leaving
+   * out record `skip` (-1 for none). Picks a random start and a random stride coprime with the
+   * count, so every call returns a different selection when there are more peers than wanted.
+   * Returns how many it wrote.
    */
-  select(out: Uint8Array, o: number, want: number, skip: number): number {
-    const n = this.n, data = this.data, recLen = this.recLen;
-    const compactLen = this.ipLen + 2;
+  select(id: number, out: Uint8Array, o: number, want: number, skip: number): number {
+    const n = this.n[id];
     const avail = skip >= 0 ? n - 1 : n;
     if (avail <= 0 || want <= 0) return 0;
+    const a = this.#addr[id];
+    const data = this.arena.chunk(a), base = this.arena.offset(a) + 20;
+    const recLen = this.recLen, compactLen = this.ipLen + 2;
     let r = 0, stride = 1;
     if (want < avail) {
       r = Math.floor(Math.random() * n);
@@ -188,10 +253,9 @@ export class PeerList {
     } else {
       want = avail;
     }
-    let written = 0;
-    while (written < want) {
+    for (let written = 0; written < want;) {
       if (r !== skip) {
-        const src = r * recLen + 20;
+        const src = base + r * recLen;
         for (let j = 0; j < compactLen; j++) out[o + j] = data[src + j];
         o += compactLen;
         written++;
@@ -199,58 +263,82 @@ export class PeerList {
       r += stride;
       if (r >= n) r -= n;
     }
-    return written;
+    return want;
   }
 
-  #grow(capacity: number): void {
-    const data = new Uint8Array(capacity * this.recLen);
-    data.set(this.data.subarray(0, this.n * this.recLen));
-    this.data = data;
-    if (this.#index !== null) this.#buildIndex();
+  /** Moves the list of `id` into the smallest class holding `units`; false if none does. */
+  #resize(id: number, units: number): boolean {
+    const c = this.arena.classFor(units);
+    if (c < 0) return false;
+    const old = this.#cls[id];
+    if (c === old) return true;
+    const addr = this.arena.alloc(c);
+    if (addr < 0) return false;
+    if (old >= 0) {
+      const from = this.#addr[id];
+      const src = this.arena.chunk(from), s = this.arena.offset(from);
+      this.arena.chunk(addr).set(
+        src.subarray(s, s + this.n[id] * this.recLen),
+        this.arena.offset(addr),
+      );
+      this.arena.free(from, old);
+    }
+    this.#addr[id] = addr;
+    this.#cls[id] = c;
+    if (this.#idx[id] >= 0) this.#buildIndex(id);
+    return true;
   }
 
-  #buildIndex(): void {
+  #buildIndex(id: number): void {
+    const cap = this.arena.capacities[this.#cls[id]];
     let size = 64;
-    while (size < this.capacity * 2) size *= 2;
-    this.#index = new Int32Array(size);
-    const data = this.data, recLen = this.recLen, ipLen = this.ipLen;
-    for (let r = 0; r < this.n; r++) {
-      const base = r * recLen;
-      const h = this.#hasher.hash(data, base, this.keyLen);
-      set32(data, base + 28 + ipLen, h);
-      this.#indexInsert(r, h);
+    while (size < cap * 2) size *= 2;
+    let ix = this.#idx[id];
+    if (ix < 0) {
+      ix = this.#freeIndexes.length > 0 ? this.#freeIndexes.pop()! : this.#indexes.length;
+      this.#idx[id] = ix;
+    }
+    const index = new Int32Array(size);
+    this.#indexes[ix] = index;
+    const a = this.#addr[id];
+    const data = this.arena.chunk(a), base = this.arena.offset(a);
+    for (let r = 0; r < this.n[id]; r++) {
+      const at = base + r * this.recLen;
+      const h = this.#hasher.hash(data, at, this.keyLen);
+      set32(data, at + this.#hashAt, h);
+      this.#indexInsert(index, h, r);
     }
   }
 
-  #indexInsert(r: number, h: number): void {
-    const index = this.#index!;
-    if (index.length < this.capacity * 2) return this.#buildIndex();
+  #dropIndex(id: number): void {
+    const ix = this.#idx[id];
+    this.#indexes[ix] = null;
+    this.#freeIndexes.push(ix);
+    this.#idx[id] = -1;
+  }
+
+  #indexInsert(index: Int32Array, h: number, r: number): void {
     const mask = index.length - 1;
     let s = h & mask;
     while (index[s] !== 0) s = (s + 1) & mask;
     index[s] = r + 1;
   }
 
-  #indexSlot(r: number, h: number): number {
-    const index = this.#index!, mask = index.length - 1;
+  #indexSlot(index: Int32Array, h: number, r: number): number {
+    const mask = index.length - 1;
     let s = h & mask;
     while (index[s] !== r + 1) s = (s + 1) & mask;
     return s;
   }
 
-  #indexRenumber(from: number, to: number, h: number): void {
-    this.#index![this.#indexSlot(from, h)] = to + 1;
-  }
-
   /** Backward-shift deletion of record `r`'s slot. */
-  #indexDelete(r: number, h: number): void {
-    const index = this.#index!, mask = index.length - 1;
-    const data = this.data, recLen = this.recLen, hashAt = 28 + this.ipLen;
-    let hole = this.#indexSlot(r, h);
+  #indexDelete(index: Int32Array, data: Uint8Array, base: number, r: number): void {
+    const mask = index.length - 1, recLen = this.recLen, hashAt = this.#hashAt;
+    let hole = this.#indexSlot(index, get32(data, base + r * recLen + hashAt), r);
     for (let j = (hole + 1) & mask;; j = (j + 1) & mask) {
       const e = index[j];
       if (e === 0) break;
-      const home = get32(data, (e - 1) * recLen + hashAt) & mask;
+      const home = get32(data, base + (e - 1) * recLen + hashAt) & mask;
       const stays = hole <= j ? home > hole && home <= j : home > hole || home <= j;
       if (stays) continue;
       index[hole] = e;

@@ -1,6 +1,6 @@
 import assert from "assert";
 import { Swarms } from "../../udp/swarms.ts";
-import { PeerList } from "../../udp/peer_list.ts";
+import { PeerLists } from "../../udp/peer_list.ts";
 import { HalfSipHash13 } from "../../shared/hash.ts";
 import { AnnounceEvent, decodeResponse, encodeAnnounceRequest } from "../../udp/codec.ts";
 import { encodeAddr } from "../../shared/address.ts";
@@ -122,7 +122,7 @@ Deno.test("announce: stopped removes, completed counts once per peer", () => {
   assert.deepEqual(scrape(s, 1), { seeders: 1, completed: 1, leechers: 0 });
   announce(s, { peer: 3, event: AnnounceEvent.Stopped });
   announce(s, { torrent: 5, peer: 3, event: AnnounceEvent.Stopped });
-  assert.equal(s.torrents.get(ih(5), 0), undefined, "stopped does not create a torrent");
+  assert.equal(s.torrents.find(ih(5), 0), -1, "stopped does not create a torrent");
   assert.equal(s.peers, 1);
   assert.equal(s.seeders, 1);
 });
@@ -174,35 +174,55 @@ Deno.test("cleaning removes old peers, then empty torrents, in slices", () => {
   assert.equal(s.seeders, 0);
 });
 
-Deno.test("PeerList: the index stays consistent through adds, removes and ageing", () => {
-  const list = new PeerList(4, new HalfSipHash13(3, 4));
+Deno.test("PeerLists: the index stays consistent through adds, removes, growth and ageing", () => {
+  const lists = new PeerLists(4, new HalfSipHash13(3, 4), 4);
   const key = (n: number) => {
     const k = new Uint8Array(24);
     k.set(pid(n), 0);
     k.set([10, 1, n >> 8, n & 255], 20);
     return k;
   };
-  const live = new Set<number>();
+  // Two torrents side by side in the same arena, so blocks of both move around.
+  const live = [new Set<number>(), new Set<number>()];
   let seed = 7;
   const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
-  for (let step = 0; step < 20000; step++) {
-    const n = rand() % 600;
-    const r = list.find(key(n), 0);
-    assert.equal(r >= 0, live.has(n), `find ${n} at step ${step}`);
+  for (let step = 0; step < 30000; step++) {
+    const id = rand() % 2, n = rand() % 600;
+    const r = lists.find(id, key(n), 0);
+    assert.equal(r >= 0, live[id].has(n), `find ${n} in ${id} at step ${step}`);
     if (r >= 0 && rand() % 2 === 0) {
-      list.remove(r);
-      live.delete(n);
+      lists.remove(id, r);
+      live[id].delete(n);
     } else if (r < 0) {
-      list.add(key(n), 0, 0x1a, 0xe1, n % 3 === 0 ? 1 : 0, step);
-      live.add(n);
+      assert.ok(lists.add(id, key(n), 0, 0x1a, 0xe1, n % 3 === 0 ? 1 : 0, step) >= 0);
+      live[id].add(n);
     }
   }
-  assert.equal(list.n, live.size);
-  assert.equal(list.seeders, [...live].filter((n) => n % 3 === 0).length);
-  for (const n of live) assert.ok(list.find(key(n), 0) >= 0);
-  const removed = list.removeOlderThan(15000);
-  assert.equal(list.n, live.size - removed);
-  for (let r = 0; r < list.n; r++) assert.ok(list.seen(r) >= 15000);
-  const out = new Uint8Array(6 * list.n);
-  assert.equal(list.select(out, 0, list.n, -1), list.n);
+  for (const id of [0, 1]) {
+    assert.equal(lists.n[id], live[id].size);
+    assert.equal(lists.seeders[id], [...live[id]].filter((n) => n % 3 === 0).length);
+    for (const n of live[id]) assert.ok(lists.find(id, key(n), 0) >= 0);
+    const removed = lists.removeOlderThan(id, 20000);
+    assert.equal(lists.n[id], live[id].size - removed);
+    for (let r = 0; r < lists.n[id]; r++) assert.ok(lists.seen(id, r) >= 20000);
+    const out = new Uint8Array(6 * lists.n[id]);
+    assert.equal(lists.select(id, out, 0, lists.n[id], -1), lists.n[id]);
+  }
+  // Released lists give their blocks back for reuse.
+  const used = lists.arena.usedBytes;
+  lists.release(0);
+  assert.ok(lists.arena.usedBytes < used);
+  assert.equal(lists.n[0], 0);
+  assert.equal(lists.find(0, key(1), 0), -1);
+});
+
+Deno.test("Swarms: a million peer records cost no object each (arena, typed arrays)", () => {
+  const s = swarms();
+  for (let p = 1; p <= 3000; p++) announce(s, { torrent: 1 + (p % 200), peer: p });
+  assert.equal(s.torrents.size, 200);
+  assert.equal(s.peers, 3000);
+  // All records sit in the IPv4 arena's one chunk.
+  assert.equal(s.v4.arena.chunks.length, 1);
+  assert.ok(s.v4.arena.usedBytes >= 3000 * s.v4.recLen);
+  assert.ok(s.v4.arena.usedBytes <= 2 * 3000 * s.v4.recLen, "size classes waste less than half");
 });
