@@ -16,3 +16,15 @@ export class OperatorError extends Error {
     this.name = "OperatorError";
   }
 }
+
+/** Error thrown when a socket cannot be opened; `code` is a short reason such as `EADDRINUSE`. */
+export class SocketOpenError extends Error {
+  /** Short machine-readable reason, e.g. `EADDRINUSE`, `EAFNOSUPPORT`, `EACCES`. */
+  readonly code: string;
+  /** Creates the error. */
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "SocketOpenError";
+    this.code = code;
+  }
+}

@@ -81,17 +81,8 @@ export interface DatagramSocket {
   close(): void;
 }
 
-/** Error thrown when a socket cannot be opened; `code` is a short reason such as `EADDRINUSE`. */
-export class SocketOpenError extends Error {
-  /** Short machine-readable reason, e.g. `EADDRINUSE`, `EAFNOSUPPORT`, `EACCES`. */
-  readonly code: string;
-  /** Creates the error. */
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = "SocketOpenError";
-    this.code = code;
-  }
-}
+/** Error thrown when a socket cannot be opened (see `shared/errors.ts`). */
+export { SocketOpenError } from "../shared/errors.ts";
 
 /** The backend `network.io = "auto"` picks: ffi on Linux, deno elsewhere. */
 export function defaultIo(): "ffi" | "deno" {

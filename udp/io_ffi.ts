@@ -14,167 +14,29 @@
  * @module
  */
 
+import { ADDR_LEN, type DatagramSocket, type PacketBatch, type SocketOptions } from "./io.ts";
 import {
-  ADDR_LEN,
-  type DatagramSocket,
-  type PacketBatch,
-  SocketOpenError,
-  type SocketOptions,
-} from "./io.ts";
-import { parseIPv4, parseIPv6 } from "../shared/address.ts";
+  addressOf,
+  AF_INET,
+  AF_INET6,
+  bindSocket,
+  boundPort,
+  checkPortFree,
+  EAGAIN,
+  EINTR,
+  errno,
+  lib,
+  MSG_DONTWAIT,
+  MSG_TRUNC,
+  pinned,
+  POLLIN,
+  SOCK_DGRAM,
+  writePtr,
+} from "../shared/libc.ts";
 import { macrotask } from "../shared/yield.ts";
 
-const AF_INET = 2, AF_INET6 = 10;
-const SOCK_DGRAM = 2, SOCK_NONBLOCK = 0o4000, SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_SNDBUF = 7, SO_RCVBUF = 8, SO_REUSEPORT = 15;
-const IPPROTO_IPV6 = 41, IPV6_V6ONLY = 26;
-const MSG_DONTWAIT = 0x40, MSG_TRUNC = 0x20;
-const POLLIN = 1;
 /** Longest park, so that `close()` is noticed. */
 const POLL_MS = 100;
-const EAGAIN = 11, EINTR = 4;
-
-const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM",
-  4: "EINTR",
-  9: "EBADF",
-  11: "EAGAIN",
-  12: "ENOMEM",
-  13: "EACCES",
-  22: "EINVAL",
-  24: "EMFILE",
-  90: "EMSGSIZE",
-  93: "EPROTONOSUPPORT",
-  97: "EAFNOSUPPORT",
-  98: "EADDRINUSE",
-  99: "EADDRNOTAVAIL",
-  105: "ENOBUFS",
-  111: "ECONNREFUSED",
-};
-
-const ERRNO_TEXT: Record<string, string> = {
-  EACCES: "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
-  EADDRINUSE: "address already in use",
-  EADDRNOTAVAIL: "address not available on this host",
-  EAFNOSUPPORT: "address family not supported by this host",
-};
-
-const SYMBOLS = {
-  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
-  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
-  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
-  close: { parameters: ["i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let libc: Libc | null = null;
-let errnoView: Deno.UnsafePointerView | null = null;
-
-/** Opens libc once per worker. */
-function lib(): Libc {
-  if (libc === null) {
-    libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-    // errno is thread-local; this worker's JS always runs on one thread, so its address is fixed.
-    errnoView = new Deno.UnsafePointerView(libc.__errno_location()!);
-  }
-  return libc;
-}
-
-function errno(): number {
-  return errnoView!.getInt32();
-}
-
-function errnoName(e: number): string {
-  return ERRNO_NAMES[e] ?? `errno ${e}`;
-}
-
-/**
- * A zeroed buffer whose address may be handed to C: V8 keeps typed arrays of up to 64 bytes on
- * its (moving) heap, so anything smaller is padded.
- */
-function pinned(bytes: number): Uint8Array {
-  return new Uint8Array(Math.max(bytes, 256));
-}
-
-/** Address of `buf`'s first byte as a number (user-space pointers fit in 53 bits). */
-function addressOf(buf: Uint8Array): number {
-  return Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
-}
-
-function writePtr(u32: Uint32Array, byteOff: number, p: number): void {
-  u32[byteOff >> 2] = p % 0x100000000;
-  u32[(byteOff >> 2) + 1] = Math.floor(p / 0x100000000);
-}
-
-/** Writes a sockaddr for `hostname:port` into `out`; returns its length. */
-function sockaddr(family: 4 | 6, hostname: string, port: number, out: Uint8Array): number {
-  out.fill(0);
-  if (family === 4) {
-    out[0] = AF_INET;
-    out[2] = port >> 8;
-    out[3] = port & 0xff;
-    if (!parseIPv4(hostname, out, 4)) throw new SocketOpenError("EINVAL", `bad IPv4 ${hostname}`);
-    return 16;
-  }
-  out[0] = AF_INET6;
-  out[2] = port >> 8;
-  out[3] = port & 0xff;
-  if (!parseIPv6(hostname, out, 8)) throw new SocketOpenError("EINVAL", `bad IPv6 ${hostname}`);
-  return 28;
-}
-
-function label(opts: SocketOptions, port = opts.port): string {
-  return opts.family === 6 ? `[${opts.hostname}]:${port}` : `${opts.hostname}:${port}`;
-}
-
-function setInt(fd: number, level: number, name: number, value: number): boolean {
-  const v = new Int32Array([value]);
-  return lib().setsockopt(fd, level, name, new Uint8Array(v.buffer), 4) === 0;
-}
-
-/** Creates, configures and binds a socket; throws `SocketOpenError`. */
-function bindSocket(opts: SocketOptions, reusePort: boolean, port: number): number {
-  const c = lib();
-  const fd = c.socket(
-    opts.family === 4 ? AF_INET : AF_INET6,
-    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-    0,
-  );
-  if (fd < 0) {
-    const code = errnoName(errno());
-    throw new SocketOpenError(code, `cannot open a UDP socket for ${label(opts)}: ${code}`);
-  }
-  const fail = (what: string): never => {
-    const code = errnoName(errno());
-    c.close(fd);
-    throw new SocketOpenError(code, `${what} ${label(opts, port)}: ${ERRNO_TEXT[code] ?? code}`);
-  };
-  if (opts.family === 6 && !setInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)) fail("IPV6_V6ONLY on");
-  if (reusePort) {
-    if (!setInt(fd, SOL_SOCKET, SO_REUSEADDR, 1)) fail("SO_REUSEADDR on");
-    if (!setInt(fd, SOL_SOCKET, SO_REUSEPORT, 1)) fail("SO_REUSEPORT on");
-  }
-  // Buffer sizes are best effort: the kernel caps them at rmem_max/wmem_max.
-  if (opts.recvBufferSize > 0) setInt(fd, SOL_SOCKET, SO_RCVBUF, opts.recvBufferSize);
-  setInt(fd, SOL_SOCKET, SO_SNDBUF, 4 << 20);
-  const addr = new Uint8Array(28);
-  const len = sockaddr(opts.family, opts.hostname, port, addr);
-  if (c.bind(fd, addr, len) !== 0) fail("cannot bind");
-  return fd;
-}
-
-function boundPort(fd: number): number {
-  const addr = new Uint8Array(28);
-  const len = new Uint32Array([28]);
-  lib().getsockname(fd, addr, new Uint8Array(len.buffer));
-  return (addr[2] << 8) | addr[3];
-}
 
 /** Bytes of one receive slot: a 400-hash scrape (8016 bytes) fits. */
 const SLOT = 8192;
@@ -376,10 +238,9 @@ class FfiSocket implements DatagramSocket {
 
 /** Opens a UDP socket on the libc fast path; throws `SocketOpenError` when it cannot. */
 export function openFfiSocket(opts: SocketOptions): DatagramSocket {
-  if (opts.checkFree && opts.port !== 0) {
-    // A plain bind fails if anyone holds the port, even a SO_REUSEPORT group we could join.
-    lib().close(bindSocket(opts, false, opts.port));
-  }
-  const fd = bindSocket(opts, opts.reusePort, opts.port);
+  const o = { ...opts, v6only: true };
+  // A plain bind first fails if anyone holds the port, even a SO_REUSEPORT group we could join.
+  if (opts.checkFree) checkPortFree(SOCK_DGRAM, o);
+  const fd = bindSocket(SOCK_DGRAM, o);
   return new FfiSocket(fd, opts.family, boundPort(fd), opts.batchSize ?? 64);
 }
