@@ -78,8 +78,9 @@ const SYMBOLS = {
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
   sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  // ssize_t results fit an i32 here (reads and writes are below 2 GiB), which keeps them numbers.
+  read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   epoll_create1: { parameters: ["i32"], result: "i32" },
   epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
@@ -108,6 +109,17 @@ export function lib(): Libc {
     errnoView = new Deno.UnsafePointerView(libc.__errno_location()!);
   }
   return libc;
+}
+
+/** `read(2)`: bytes read, 0 at the end of the stream, -1 on error (see `errno`). */
+export function readFd(fd: number, buf: Uint8Array, len: number): number {
+  // Deno types 64-bit parameters as bigint, but takes numbers; a bigint per call would allocate.
+  return lib().read(fd, buf, len as unknown as bigint);
+}
+
+/** `send(2)`: bytes sent, or -1 on error (see `errno`). */
+export function sendFd(fd: number, buf: Uint8Array, len: number, flags: number): number {
+  return lib().send(fd, buf, len as unknown as bigint, flags);
 }
 
 /** The calling thread's errno (read right after the failing call). */

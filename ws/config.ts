@@ -44,7 +44,12 @@ export const wsSchema = {
       'an address like "[::]:3000" or "0.0.0.0:3000"',
       address,
     ),
-    ipv6_only: bool(false, "With an IPv6 address, refuse IPv4 (v4-mapped) clients."),
+    ipv6_only: bool(false, "With an IPv6 address, refuse IPv4 clients (IPV6_V6ONLY)."),
+    io: oneOf(
+      "auto",
+      "Connection I/O: ffi (libc epoll, Linux, plain TCP), deno (portable, also TLS), auto (ffi on Linux without TLS).",
+      ["auto", "ffi", "deno"] as const,
+    ),
     use_tls: bool(false, "Serve wss:// (TLS) with the PEM files below."),
     tls_certificate_path: str("", "PEM certificate chain (e.g. Let's Encrypt fullchain.pem)."),
     tls_private_key_path: str("", "PEM private key (e.g. Let's Encrypt privkey.pem)."),

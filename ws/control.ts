@@ -20,6 +20,8 @@ export interface WsSocketInit {
   hostname: string;
   /** Port to bind (0 only for the first socket worker). */
   port: number;
+  /** Transport: libc epoll (plain TCP on Linux) or Deno's listeners. */
+  io: "ffi" | "deno";
   /** Check that no other process holds the port (first socket worker only). */
   checkFree: boolean;
   /** PEM certificate and key when serving wss. */

@@ -75,6 +75,15 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
     bind = { hostname: "0.0.0.0", port: parsed.port };
   }
   const tls = config.network.use_tls ? await readTls(config) : null;
+  if (config.network.io === "ffi" && (tls || Deno.build.os !== "linux")) {
+    throw new OperatorError(
+      `network.io = "ffi" serves plain TCP on Linux only; use "auto" or "deno"` +
+        (tls ? " with use_tls" : ""),
+    );
+  }
+  const io = config.network.io === "auto"
+    ? (tls || Deno.build.os !== "linux" ? "deno" : "ffi")
+    : config.network.io;
   if (config.privileges.drop_privileges) {
     throw new OperatorError("privileges.drop_privileges = true is not supported yet");
   }
@@ -110,6 +119,7 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
         config,
         hostname: bind.hostname,
         port,
+        io,
         checkFree,
         tls,
         shardKey,
@@ -136,7 +146,7 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
     // Always printed, whatever the log level: operators and tests need the bound address.
     console.log(`listening on ${scheme}://${formatSocketAddress(bind)}`);
     log.info(
-      `shoal ws: ${socketWorkers} socket worker(s), ${requestWorkers} request worker(s)` +
+      `shoal ws: ${socketWorkers} socket worker(s), ${requestWorkers} request worker(s), io ${io}` +
         (tls ? ", TLS" : ""),
     );
   } catch (err) {

@@ -1,7 +1,10 @@
 /**
- * WebSocket socket worker: TCP or TLS listeners on a port shared with the other socket workers
- * (`reusePort`), the lean WebSocket server of `websocket.ts` feeding `Connections`, one batch
- * per request worker per turn, and delivery of what request workers send back. TLS
+ * WebSocket socket worker: a listener on a port shared with the other socket workers
+ * (`SO_REUSEPORT`), the WebSocket engine of `wire.ts` feeding `Connections`, one batch per
+ * request worker per turn, and delivery of what request workers send back.
+ *
+ * Plain TCP goes through libc `epoll` (`transport_ffi.ts`) on Linux unless `network.io` says
+ * otherwise; TLS and other platforms use Deno's listeners (`transport_deno.ts`). TLS
  * certificates are swapped by opening a new listener and closing the old one; open
  * connections stay where they are.
  *
@@ -13,7 +16,10 @@
 import { Logger } from "../shared/log.ts";
 import { macrotask } from "../shared/yield.ts";
 import { Close, Connections } from "./connections.ts";
-import { acceptLoop, type WebSocketHandlers, type WebSocketOptions } from "./websocket.ts";
+import type { WireHandlers, WireOptions } from "./wire.ts";
+import { acceptLoop } from "./transport_deno.ts";
+import { EpollServer } from "./transport_ffi.ts";
+import { SocketOpenError } from "../shared/errors.ts";
 import { Sharder, type ToSocket } from "./messages.ts";
 import type { WsBound, WsSocketInit, WsSocketStats, WsTlsUpdate } from "./control.ts";
 
@@ -73,13 +79,13 @@ function start(init: WsSocketInit): (msg: { type: string }) => void {
     };
   }
 
-  const wsOptions: WebSocketOptions = {
+  const wsOptions: WireOptions = {
     maxFrameSize: net.websocket_max_frame_size,
     maxMessageSize: net.websocket_max_message_size,
     healthCheck: net.enable_http_health_check,
     ipHeader: net.runs_behind_reverse_proxy ? net.reverse_proxy_ip_header_name : null,
   };
-  const handlers: WebSocketHandlers = {
+  const handlers: WireHandlers = {
     open: (ws, ip) => {
       if (net.ipv6_only && isIPv4Client(ip)) return false;
       ws.id = conns.open(ws, nowSeconds());
@@ -88,23 +94,50 @@ function start(init: WsSocketInit): (msg: { type: string }) => void {
     text: (ws, text) => conns.text(ws.id, text, nowSeconds()),
     closed: (ws, code) => conns.closed(ws.id, code),
   };
-  const listen = (port: number, tls: { cert: string; key: string } | null): Deno.Listener => {
-    const listener = tls
-      ? Deno.listenTls({ hostname: init.hostname, port, reusePort: true, ...tls })
-      : Deno.listen({ hostname: init.hostname, port, reusePort: true });
-    acceptLoop(listener, wsOptions, handlers);
-    return listener;
+  // Deno's listeners (TLS, or io = "deno"), or the epoll server (plain TCP, io = "ffi").
+  let listener: { close(): void };
+  let port: number;
+  const listenDeno = (p: number, tls: { cert: string; key: string } | null): Deno.Listener => {
+    const l = tls
+      ? Deno.listenTls({ hostname: init.hostname, port: p, reusePort: true, ...tls })
+      : Deno.listen({ hostname: init.hostname, port: p, reusePort: true });
+    acceptLoop(l, wsOptions, handlers);
+    return l;
   };
-
-  let listener: Deno.Listener;
   try {
-    if (init.checkFree && init.port !== 0) {
-      // A plain bind fails if anyone holds the port, even a reusePort group we could join.
-      Deno.listen({ hostname: init.hostname, port: init.port }).close();
+    if (init.io === "ffi") {
+      const server = new EpollServer(
+        {
+          hostname: init.hostname,
+          port: init.port,
+          family: init.hostname.includes(":") ? 6 : 4,
+          reusePort: true,
+          v6only: net.ipv6_only,
+          recvBufferSize: 0,
+        },
+        init.checkFree,
+        wsOptions,
+        handlers,
+      );
+      server.serve().catch((err) => {
+        log.error(`epoll loop failed: ${err instanceof Error ? err.stack : err}`);
+        throw err;
+      });
+      listener = server;
+      port = server.port;
+    } else {
+      if (init.checkFree && init.port !== 0) {
+        // A plain bind fails if anyone holds the port, even a reusePort group we could join.
+        Deno.listen({ hostname: init.hostname, port: init.port }).close();
+      }
+      const l = listenDeno(init.port, init.tls);
+      listener = l;
+      port = (l.addr as Deno.NetAddr).port;
     }
-    listener = listen(init.port, init.tls);
   } catch (err) {
-    const code = err instanceof Deno.errors.AddrInUse
+    const code = err instanceof SocketOpenError
+      ? err.code
+      : err instanceof Deno.errors.AddrInUse
       ? "EADDRINUSE"
       : err instanceof Deno.errors.AddrNotAvailable
       ? "EADDRNOTAVAIL"
@@ -117,7 +150,6 @@ function start(init: WsSocketInit): (msg: { type: string }) => void {
     self.postMessage({ type: "bound", code, message } satisfies WsBound);
     return () => {};
   }
-  const port = (listener.addr as Deno.NetAddr).port;
   self.postMessage({ type: "bound", port } satisfies WsBound);
 
   setInterval(
@@ -145,7 +177,7 @@ function start(init: WsSocketInit): (msg: { type: string }) => void {
       const { cert, key } = msg as WsTlsUpdate;
       try {
         const old = listener;
-        listener = listen(port, { cert, key });
+        listener = listenDeno(port, { cert, key });
         // New connections now reach the new listener; open ones keep their TLS sessions.
         old.close();
         log.info("TLS certificate reloaded");

@@ -1,0 +1,117 @@
+/**
+ * The portable WebSocket transport: `Deno.listen` / `Deno.listenTls` listeners (shared with
+ * other workers through `reusePort`) and one read loop per connection feeding a
+ * `WireConnection`. Serves TLS, and every platform Deno runs on.
+ *
+ * @module
+ */
+
+import { type Transport, WireConnection, type WireHandlers, type WireOptions } from "./wire.ts";
+
+/** Bytes an idle connection keeps for its next read. */
+const IDLE_READ = 1024;
+/** Largest read while a big message arrives. */
+const MAX_READ = 65536;
+
+/** Writes through a `Deno.Conn`, coalescing what queues up while a write is pending. */
+class ConnTransport implements Transport {
+  queued = 0;
+  #conn: Deno.Conn;
+  #q: Uint8Array[] = [];
+  #writing = false;
+  #ending = false;
+  #closed = false;
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  write(b: Uint8Array, off: number, len: number): void {
+    if (this.#closed || this.#ending) return;
+    this.#q.push(b.slice(off, off + len));
+    this.queued += len;
+    if (!this.#writing) this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#q.length > 0 && !this.#closed) {
+        const q = this.#q;
+        this.#q = [];
+        let chunk = q[0];
+        if (q.length > 1) {
+          chunk = new Uint8Array(q.reduce((n, x) => n + x.length, 0));
+          let o = 0;
+          for (const x of q) {
+            chunk.set(x, o);
+            o += x.length;
+          }
+        }
+        let off = 0;
+        while (off < chunk.length) off += await this.#conn.write(chunk.subarray(off));
+        this.queued -= chunk.length;
+      }
+    } catch {
+      this.close();
+    } finally {
+      this.#writing = false;
+    }
+    if (this.#ending) this.close();
+  }
+
+  end(): void {
+    this.#ending = true;
+    if (!this.#writing) this.close();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
+/** Serves one accepted connection until it ends. Never throws. */
+export async function serveConn(
+  conn: Deno.Conn,
+  opts: WireOptions,
+  handlers: WireHandlers,
+): Promise<void> {
+  const t = new ConnTransport(conn);
+  const ws = new WireConnection(t, opts, handlers, (conn.remoteAddr as Deno.NetAddr).hostname);
+  let buf = new Uint8Array(IDLE_READ);
+  try {
+    while (!ws.done) {
+      // Small reads while idle; up to a whole frame while a big one arrives.
+      const want = ws.need > IDLE_READ ? Math.min(ws.need, MAX_READ) : IDLE_READ;
+      if (buf.length !== want) buf = new Uint8Array(want);
+      const n = await conn.read(buf);
+      if (n === null) break;
+      ws.receive(buf, 0, n);
+    }
+  } catch { /* reset or closed by us */ }
+  ws.gone(); // ends the transport once what is queued (a close frame, a response) is written
+}
+
+/** Accepts connections from `listener` until it is closed. */
+export async function acceptLoop(
+  listener: Deno.Listener,
+  opts: WireOptions,
+  handlers: WireHandlers,
+): Promise<void> {
+  while (true) {
+    let conn: Deno.Conn;
+    try {
+      conn = await listener.accept();
+    } catch (err) {
+      if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) return;
+      continue; // e.g. EMFILE or a failed TLS accept: keep serving the others
+    }
+    // shoal coalesces its writes itself; Nagle would hold replies back (~40 ms on loopback).
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+    serveConn(conn, opts, handlers);
+  }
+}

@@ -1,0 +1,285 @@
+/**
+ * The fast WebSocket transport on Linux: plain TCP through libc (`accept4`, `epoll`, `read`,
+ * `send`) over FFI, feeding the same `WireConnection` engine as the Deno transport.
+ *
+ * One loop per socket worker: `epoll_wait` without blocking while events flow, parked on a
+ * nonblocking `epoll_wait` (a helper thread) when idle, so the event loop keeps handling the
+ * request workers' messages. All connections read into one shared buffer; a connection keeps
+ * bytes only while a frame is incomplete, and queues output only when the kernel's send buffer
+ * is full. An idle connection is a small object and a file descriptor: no pending read, no
+ * buffer, no promise.
+ *
+ * @module
+ */
+
+import {
+  type BindOptions,
+  bindSocket,
+  boundPort,
+  checkPortFree,
+  EAGAIN,
+  EINTR,
+  EMFILE,
+  ENFILE,
+  EPOLL_DATA_AT,
+  EPOLL_EVENT_SIZE,
+  errno,
+  lib,
+  MSG_NOSIGNAL,
+  pinned,
+  readFd,
+  sendFd,
+  SOCK_STREAM,
+} from "../shared/libc.ts";
+import { formatAddrIp } from "../shared/address.ts";
+import { macrotask } from "../shared/yield.ts";
+import { type Transport, WireConnection, type WireHandlers, type WireOptions } from "./wire.ts";
+
+const EPOLLIN = 0x1, EPOLLOUT = 0x4, EPOLLERR = 0x8, EPOLLHUP = 0x10, EPOLLRDHUP = 0x2000;
+const EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
+const EPOLL_CLOEXEC = 0o2000000;
+const SOCK_NONBLOCK = 0o4000, SOCK_CLOEXEC = 0o2000000;
+const IPPROTO_TCP = 6, TCP_NODELAY = 1;
+const MSG_DONTWAIT = 0x40;
+/** Events handled per `epoll_wait`. */
+const MAX_EVENTS = 256;
+/** Bytes read from one connection per event. */
+const READ_BYTES = 65536;
+/** Longest park, so that `close()` is noticed. */
+const PARK_MS = 100;
+
+/** One accepted connection. */
+class FfiConn implements Transport {
+  queued = 0;
+  ws!: WireConnection;
+  /** Tells this connection apart from a later one that reuses its descriptor. */
+  readonly gen: number;
+  #fd: number;
+  #server: EpollServer;
+  #q: Uint8Array[] = [];
+  #ending = false;
+  #closed = false;
+
+  constructor(fd: number, gen: number, server: EpollServer) {
+    this.#fd = fd;
+    this.gen = gen;
+    this.#server = server;
+  }
+
+  write(b: Uint8Array, off: number, len: number): void {
+    if (this.#closed || this.#ending) return;
+    if (this.#q.length === 0) {
+      const n = sendFd(this.#fd, off === 0 ? b : b.subarray(off), len, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n === len) return;
+      if (n < 0) {
+        const e = errno();
+        if (e !== EAGAIN && e !== EINTR) return this.close(); // EPIPE, ECONNRESET
+      }
+      const sent = Math.max(0, n);
+      this.#q.push(b.slice(off + sent, off + len));
+      this.queued += len - sent;
+      this.#server.watchWrites(this.#fd, this.gen, true);
+      return;
+    }
+    this.#q.push(b.slice(off, off + len));
+    this.queued += len;
+  }
+
+  /** The socket is writable again: send what queued up. */
+  writable(): void {
+    while (this.#q.length > 0 && !this.#closed) {
+      const chunk = this.#q[0];
+      const n = sendFd(this.#fd, chunk, chunk.length, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) {
+        const e = errno();
+        if (e === EAGAIN || e === EINTR) return;
+        return this.close();
+      }
+      this.queued -= n;
+      if (n < chunk.length) {
+        this.#q[0] = chunk.slice(n);
+        return;
+      }
+      this.#q.shift();
+    }
+    if (this.#closed) return;
+    this.#server.watchWrites(this.#fd, this.gen, false);
+    if (this.#ending) this.close();
+  }
+
+  end(): void {
+    this.#ending = true;
+    if (this.#q.length === 0) this.close();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#q = [];
+    this.queued = 0;
+    this.#server.forget(this.#fd);
+    this.ws.gone();
+  }
+}
+
+/** A listening socket and its connections, served by one epoll loop. */
+export class EpollServer {
+  /** The port bound. */
+  readonly port: number;
+  #fd: number;
+  #ep: number;
+  #family: 4 | 6;
+  #opts: WireOptions;
+  #handlers: WireHandlers;
+  #conns: (FfiConn | undefined)[] = [];
+  #events = pinned(MAX_EVENTS * EPOLL_EVENT_SIZE);
+  #parked = pinned(MAX_EVENTS * EPOLL_EVENT_SIZE);
+  #readBuf = pinned(READ_BYTES);
+  #ev = pinned(16);
+  #addr = pinned(28);
+  #addrLen = pinned(4);
+  #closed = false;
+  #acceptPaused = false;
+  #gen = 0;
+  #open = 0;
+
+  /**
+   * Binds and listens on `bind` (joining its `SO_REUSEPORT` group; with `checkFree`, first
+   * making sure nobody else holds the port). Throws `SocketOpenError`.
+   */
+  constructor(bind: BindOptions, checkFree: boolean, opts: WireOptions, handlers: WireHandlers) {
+    const c = lib();
+    if (checkFree) checkPortFree(SOCK_STREAM, bind);
+    this.#fd = bindSocket(SOCK_STREAM, bind);
+    c.listen(this.#fd, 4096);
+    this.port = boundPort(this.#fd);
+    this.#family = bind.family;
+    this.#ep = c.epoll_create1(EPOLL_CLOEXEC);
+    this.#opts = opts;
+    this.#handlers = handlers;
+    this.#ctl(EPOLL_CTL_ADD, this.#fd, EPOLLIN);
+  }
+
+  /** Open connections. */
+  get connections(): number {
+    return this.#open;
+  }
+
+  /** Registers `fd` for `events`; the event data carries the fd and its generation. */
+  #ctl(op: number, fd: number, events: number, gen = 0): void {
+    const v = new DataView(this.#ev.buffer);
+    v.setUint32(0, events, true);
+    v.setUint32(EPOLL_DATA_AT, fd, true);
+    v.setUint32(EPOLL_DATA_AT + 4, gen, true);
+    lib().epoll_ctl(this.#ep, op, fd, this.#ev);
+  }
+
+  /** Turns write-readiness events of `fd` on or off. */
+  watchWrites(fd: number, gen: number, on: boolean): void {
+    this.#ctl(EPOLL_CTL_MOD, fd, EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0), gen);
+  }
+
+  /** Closes `fd` and forgets its connection. */
+  forget(fd: number): void {
+    if (this.#conns[fd] === undefined) return;
+    this.#conns[fd] = undefined;
+    this.#open--;
+    lib().close(fd); // also leaves the epoll set
+  }
+
+  #accept(): void {
+    const c = lib();
+    const len32 = new Uint32Array(this.#addrLen.buffer, 0, 1);
+    while (!this.#closed) {
+      len32[0] = 28;
+      const fd = c.accept4(this.#fd, this.#addr, this.#addrLen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        const e = errno();
+        if (e === EMFILE || e === ENFILE) {
+          // Out of descriptors: stop accepting for a moment rather than spin on the backlog.
+          this.#acceptPaused = true;
+          this.#ctl(EPOLL_CTL_MOD, this.#fd, 0);
+          setTimeout(() => {
+            this.#acceptPaused = false;
+            if (!this.#closed) this.#ctl(EPOLL_CTL_MOD, this.#fd, EPOLLIN);
+          }, 100);
+        }
+        return;
+      }
+      const one = new Int32Array([1]);
+      c.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, new Uint8Array(one.buffer), 4);
+      const gen = this.#gen = (this.#gen + 1) >>> 0;
+      const conn = new FfiConn(fd, gen, this);
+      this.#conns[fd] = conn;
+      this.#open++;
+      this.#ctl(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP, gen);
+      conn.ws = new WireConnection(conn, this.#opts, this.#handlers, this.#peerIp());
+    }
+  }
+
+  #peerIp(): string {
+    const a = this.#addr, rec = new Uint8Array(18);
+    if (this.#family === 4 || a[0] === 2) {
+      rec[10] = rec[11] = 0xff;
+      rec.set(a.subarray(4, 8), 12);
+    } else {
+      rec.set(a.subarray(8, 24), 0);
+    }
+    return formatAddrIp(rec, 0);
+  }
+
+  #handle(events: Uint8Array, n: number): void {
+    const v = new DataView(events.buffer);
+    for (let i = 0; i < n; i++) {
+      const at = i * EPOLL_EVENT_SIZE;
+      const ev = v.getUint32(at, true), fd = v.getUint32(at + EPOLL_DATA_AT, true);
+      if (fd === this.#fd) {
+        if (!this.#acceptPaused) this.#accept();
+        continue;
+      }
+      // An event for a descriptor closed (and maybe reused) earlier in this batch is stale.
+      const conn = this.#conns[fd];
+      if (conn === undefined || conn.gen !== v.getUint32(at + EPOLL_DATA_AT + 4, true)) continue;
+      if (ev & EPOLLOUT) conn.writable();
+      if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        const r = readFd(fd, this.#readBuf, READ_BYTES);
+        if (r > 0) {
+          conn.ws.receive(this.#readBuf, 0, r);
+        } else if (r === 0 || (errno() !== EAGAIN && errno() !== EINTR)) {
+          conn.close(); // end of stream, or reset
+        }
+      }
+    }
+  }
+
+  /** Runs the loop until `close()`. */
+  async serve(): Promise<void> {
+    const c = lib();
+    let idle = 0;
+    while (!this.#closed) {
+      const n = c.epoll_wait(this.#ep, this.#events, MAX_EVENTS, 0);
+      if (n > 0) {
+        this.#handle(this.#events, n);
+        idle = 0;
+        await macrotask(); // let the request workers' answers in
+        continue;
+      }
+      if (++idle < 3) {
+        await macrotask();
+        continue;
+      }
+      const m = await c.epoll_park(this.#ep, this.#parked, MAX_EVENTS, PARK_MS);
+      if (m > 0 && !this.#closed) this.#handle(this.#parked, m);
+    }
+  }
+
+  /** Stops listening, closes every connection and the loop. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const conn of this.#conns) conn?.close();
+    this.#ctl(EPOLL_CTL_DEL, this.#fd, 0);
+    lib().close(this.#fd);
+    lib().close(this.#ep);
+  }
+}
