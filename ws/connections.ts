@@ -80,8 +80,10 @@ interface Conn {
   lastSeen: number;
   invalidInARow: number;
   pendingScrapes: number;
-  /** Request workers that may hold peers of this connection. */
-  shards: Set<number>;
+  /** Request workers (below 31) that may hold peers of this connection, as bits. */
+  shardBits: number;
+  /** Request workers from 31 up, rarely used. */
+  moreShards: Set<number> | null;
 }
 
 interface PendingScrape {
@@ -150,7 +152,8 @@ export class Connections {
       lastSeen: now,
       invalidInARow: 0,
       pendingScrapes: 0,
-      shards: new Set(),
+      shardBits: 0,
+      moreShards: null,
     });
     this.counters.accepted++;
     return id;
@@ -192,7 +195,10 @@ export class Connections {
     this.#conns.delete(id);
     this.counters.closed++;
     if (VIOLATIONS.has(code)) this.counters.violations++;
-    for (const s of c.shards) this.#push(s, { c: id, closed: true });
+    for (let s = 0; s < 31 && c.shardBits >>> s; s++) {
+      if (c.shardBits & (1 << s)) this.#push(s, { c: id, closed: true });
+    }
+    for (const s of c.moreShards ?? []) this.#push(s, { c: id, closed: true });
   }
 
   /** Handles one text message from connection `id`. */
@@ -227,7 +233,8 @@ export class Connections {
         if (m.kind === "announce") this.counters.announces++;
         else this.counters.answers++;
         const s = this.#sharder.shardOf(m.infoHash);
-        c.shards.add(s);
+        if (s < 31) c.shardBits |= 1 << s;
+        else (c.moreShards ??= new Set()).add(s);
         return this.#push(s, { c: id, r: m });
       }
       case "scrape":

@@ -56,7 +56,7 @@ class FfiConn implements Transport {
   readonly gen: number;
   #fd: number;
   #server: EpollServer;
-  #q: Uint8Array[] = [];
+  #q: Uint8Array[] | null = null; // only while the kernel's send buffer is full
   #ending = false;
   #closed = false;
 
@@ -68,7 +68,7 @@ class FfiConn implements Transport {
 
   write(b: Uint8Array, off: number, len: number): void {
     if (this.#closed || this.#ending) return;
-    if (this.#q.length === 0) {
+    if (this.#q === null) {
       const n = sendFd(this.#fd, off === 0 ? b : b.subarray(off), len, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n === len) return;
       if (n < 0) {
@@ -76,7 +76,7 @@ class FfiConn implements Transport {
         if (e !== EAGAIN && e !== EINTR) return this.close(); // EPIPE, ECONNRESET
       }
       const sent = Math.max(0, n);
-      this.#q.push(b.slice(off + sent, off + len));
+      this.#q = [b.slice(off + sent, off + len)];
       this.queued += len - sent;
       this.#server.watchWrites(this.#fd, this.gen, true);
       return;
@@ -87,8 +87,9 @@ class FfiConn implements Transport {
 
   /** The socket is writable again: send what queued up. */
   writable(): void {
-    while (this.#q.length > 0 && !this.#closed) {
-      const chunk = this.#q[0];
+    const q = this.#q;
+    while (q !== null && q.length > 0 && !this.#closed) {
+      const chunk = q[0];
       const n = sendFd(this.#fd, chunk, chunk.length, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0) {
         const e = errno();
@@ -97,25 +98,26 @@ class FfiConn implements Transport {
       }
       this.queued -= n;
       if (n < chunk.length) {
-        this.#q[0] = chunk.slice(n);
+        q[0] = chunk.slice(n);
         return;
       }
-      this.#q.shift();
+      q.shift();
     }
     if (this.#closed) return;
+    this.#q = null;
     this.#server.watchWrites(this.#fd, this.gen, false);
     if (this.#ending) this.close();
   }
 
   end(): void {
     this.#ending = true;
-    if (this.#q.length === 0) this.close();
+    if (this.#q === null) this.close();
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#q = [];
+    this.#q = null;
     this.queued = 0;
     this.#server.forget(this.#fd);
     this.ws.gone();

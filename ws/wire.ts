@@ -130,7 +130,7 @@ export class WireConnection {
   #pending: Uint8Array | null = null;
   #pendingLen = 0;
   #need = 0;
-  #fragments: Uint8Array[] = [];
+  #fragments: Uint8Array[] | null = null;
   #fragmentBytes = 0;
   #fragmentOpcode = 0;
   #closedCode: number = CloseCode.Normal;
@@ -259,13 +259,14 @@ export class WireConnection {
         this.#fragmentOpcode = opcode;
       }
       if (!fin) {
-        this.#fragments.push(payload.slice()); // the buffer is reused by the next read
+        // The buffer is reused by the next read: keep a copy.
+        (this.#fragments ??= []).push(payload.slice());
         this.#fragmentBytes += size;
         continue;
       }
-      const whole = this.#fragments.length === 0 ? payload : concat([...this.#fragments, payload]);
+      const whole = this.#fragments === null ? payload : concat([...this.#fragments, payload]);
       const kind = this.#fragmentOpcode;
-      this.#fragments = [];
+      this.#fragments = null;
       this.#fragmentBytes = 0;
       this.#fragmentOpcode = 0;
       // This protocol is JSON text only.

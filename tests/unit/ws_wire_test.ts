@@ -1,0 +1,198 @@
+/** The WebSocket engine alone, with a recording transport: handshake, frames, limits, closes. */
+import assert from "assert";
+import { CloseCode, type Transport, WireConnection, type WireOptions } from "../../ws/wire.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+class Recorder implements Transport {
+  out: number[] = [];
+  queued = 0;
+  ended = false;
+  write(b: Uint8Array, off: number, len: number): void {
+    for (let i = 0; i < len; i++) this.out.push(b[off + i]);
+  }
+  end(): void {
+    this.ended = true;
+  }
+  text(): string {
+    return dec.decode(new Uint8Array(this.out));
+  }
+  /** Server frames written after the HTTP head: [opcode, payload]. */
+  frames(): [number, Uint8Array][] {
+    const b = new Uint8Array(this.out);
+    let p = new TextDecoder("latin1").decode(b).indexOf("\r\n\r\n") + 4;
+    const frames: [number, Uint8Array][] = [];
+    while (p + 2 <= b.length) {
+      let n = b[p + 1] & 0x7f, at = p + 2;
+      if (n === 126) {
+        n = (b[p + 2] << 8) | b[p + 3];
+        at = p + 4;
+      }
+      frames.push([b[p] & 0x0f, b.slice(at, at + n)]);
+      p = at + n;
+    }
+    return frames;
+  }
+}
+
+const OPTS: WireOptions = {
+  maxFrameSize: 1000,
+  maxMessageSize: 3000,
+  healthCheck: true,
+  ipHeader: "x-forwarded-for",
+};
+const UPGRADE =
+  "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n" +
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Forwarded-For: 203.0.113.9, 10.0.0.1\r\n\r\n";
+
+function frame(opcode: number, payload: Uint8Array, fin = true, masked = true): Uint8Array {
+  const n = payload.length;
+  const head = [(fin ? 0x80 : 0) | opcode];
+  if (n < 126) head.push((masked ? 0x80 : 0) | n);
+  else head.push((masked ? 0x80 : 0) | 126, n >> 8, n & 255);
+  const mask = masked ? [0x11, 0x22, 0x33, 0x44] : [];
+  const body = payload.map((x, i) => (masked ? x ^ mask[i & 3] : x));
+  return new Uint8Array([...head, ...mask, ...body]);
+}
+
+function setup(opts = OPTS) {
+  const t = new Recorder();
+  const texts: string[] = [];
+  const closes: number[] = [];
+  let ip = "";
+  const ws = new WireConnection(t, opts, {
+    open: (_w, i) => {
+      ip = i;
+      return true;
+    },
+    text: (_w, s) => texts.push(s),
+    closed: (_w, code) => closes.push(code),
+  }, "192.0.2.1");
+  return { t, ws, texts, closes, ip: () => ip };
+}
+
+function feed(ws: WireConnection, bytes: Uint8Array, step = bytes.length) {
+  for (let i = 0; i < bytes.length; i += step) {
+    const chunk = bytes.slice(i, i + step); // a fresh buffer each time, as a reused read buffer
+    ws.receive(chunk, 0, chunk.length);
+  }
+}
+
+Deno.test("wire: the upgrade answers RFC 6455's accept and takes the proxy's client IP", () => {
+  const { t, ws, ip } = setup();
+  feed(ws, enc.encode(UPGRADE));
+  assert.match(t.text(), /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+  assert.match(t.text(), /Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/);
+  assert.equal(ip(), "203.0.113.9");
+  ws.gone();
+});
+
+Deno.test("wire: messages in any split, fragmented, with pings; replies framed", () => {
+  const { t, ws, texts } = setup();
+  const msg = '{"a":"é😀"}'.repeat(20);
+  const bytes = new Uint8Array([
+    ...enc.encode(UPGRADE),
+    ...frame(1, enc.encode("hello")),
+    ...frame(9, enc.encode("pi")),
+    ...frame(1, enc.encode(msg).slice(0, 100), false),
+    ...frame(9, enc.encode("ng")), // a control frame between fragments
+    ...frame(0, enc.encode(msg).slice(100, 250), false),
+    ...frame(0, enc.encode(msg).slice(250), true),
+  ]);
+  for (const step of [bytes.length, 1, 7, 64]) {
+    const s = setup();
+    feed(s.ws, bytes, step);
+    assert.deepEqual(s.texts, ["hello", msg], `step ${step}`);
+    assert.deepEqual(s.t.frames().map(([op, p]) => [op, dec.decode(p)]), [[10, "pi"], [10, "ng"]]);
+    s.ws.gone();
+  }
+  feed(ws, enc.encode(UPGRADE));
+  ws.send("ünïcode ".repeat(40));
+  const [[op, payload]] = t.frames();
+  assert.equal(op, 1);
+  assert.equal(dec.decode(payload), "ünïcode ".repeat(40));
+  assert.equal(texts.length, 0);
+  ws.gone();
+});
+
+Deno.test("wire: violations close with the right code, judged from the frame header", () => {
+  const cases: [string, Uint8Array, number][] = [
+    ["binary", frame(2, new Uint8Array(3)), CloseCode.Unsupported],
+    ["unmasked", frame(1, enc.encode("x"), true, false), CloseCode.Protocol],
+    ["reserved bits", new Uint8Array([0xc1, 0x81, 0, 0, 0, 0, 0x78]), CloseCode.Protocol],
+    ["continuation first", frame(0, enc.encode("x")), CloseCode.Protocol],
+    ["unknown opcode", frame(3, enc.encode("x")), CloseCode.Protocol],
+    ["long ping", frame(9, new Uint8Array(126)), CloseCode.Protocol],
+    ["invalid UTF-8", frame(1, new Uint8Array([0xc3, 0x28])), CloseCode.InvalidData],
+    // Only the header of a 1001-byte frame: refused before the payload arrives.
+    ["frame too big", frame(1, new Uint8Array(1001)).slice(0, 8), CloseCode.TooBig],
+    ["64-bit length", new Uint8Array([0x81, 0xff, 0, 0, 1, 0, 0, 0, 0, 0]), CloseCode.TooBig],
+    [
+      "message too big",
+      new Uint8Array([
+        ...frame(1, new Uint8Array(900), false),
+        ...frame(0, new Uint8Array(900), false),
+        ...frame(0, new Uint8Array(900), false),
+        ...frame(0, new Uint8Array(900)),
+      ]),
+      CloseCode.TooBig,
+    ],
+  ];
+  for (const [name, bytes, code] of cases) {
+    const { t, ws, texts, closes } = setup();
+    feed(ws, enc.encode(UPGRADE));
+    feed(ws, bytes);
+    feed(ws, frame(1, enc.encode("ignored after the violation")));
+    const frames = t.frames();
+    assert.equal(frames.length, 1, name);
+    assert.equal(frames[0][0], 8, `${name}: a close frame`);
+    assert.equal((frames[0][1][0] << 8) | frames[0][1][1], code, name);
+    assert.deepEqual(texts, [], name);
+    ws.gone();
+    assert.deepEqual(closes, [code], `${name}: closed once with the code`);
+  }
+});
+
+Deno.test("wire: the closing handshake, both ways", () => {
+  const a = setup();
+  feed(a.ws, enc.encode(UPGRADE));
+  feed(a.ws, frame(8, new Uint8Array([0x03, 0xe8])));
+  assert.deepEqual(a.t.frames()[0][0], 8, "the close is answered");
+  assert.ok(a.t.ended);
+  assert.deepEqual(a.closes, [1000]);
+  const b = setup();
+  feed(b.ws, enc.encode(UPGRADE));
+  b.ws.close(4000, "bye");
+  b.ws.send("not after close");
+  assert.equal(b.t.frames().length, 1);
+  assert.equal(b.t.ended, false, "waits for the client's close");
+  feed(b.ws, frame(8, new Uint8Array([0x0f, 0xa0])));
+  assert.ok(b.t.ended);
+  assert.deepEqual(b.closes, [4000]);
+});
+
+Deno.test("wire: HTTP without an upgrade: health check, 426, bad requests, huge heads", () => {
+  const cases: [string, RegExp][] = [
+    ["GET /health HTTP/1.1\r\nHost: x\r\n\r\n", /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nok\n$/],
+    ["GET /health?x=1 HTTP/1.1\r\n\r\n", /^HTTP\/1\.1 200 OK/],
+    ["GET / HTTP/1.1\r\nHost: x\r\n\r\n", /^HTTP\/1\.1 426 Upgrade Required/],
+    ["garbage\r\n\r\n", /^HTTP\/1\.1 400 Bad Request/],
+    [
+      "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+      /^HTTP\/1\.1 400 Bad Request/,
+    ],
+    ["GET / HTTP/1.1\r\nX: " + "y".repeat(9000), /^HTTP\/1\.1 431/],
+  ];
+  for (const [req, re] of cases) {
+    const { t, ws, closes } = setup();
+    feed(ws, enc.encode(req), 100);
+    assert.match(t.text(), re, req.slice(0, 40));
+    assert.ok(t.ended, "the connection ends after the response");
+    ws.gone();
+    assert.deepEqual(closes, [], "never opened");
+  }
+  const noHealth = setup({ ...OPTS, healthCheck: false });
+  feed(noHealth.ws, enc.encode("GET /health HTTP/1.1\r\n\r\n"));
+  assert.match(noHealth.t.text(), /^HTTP\/1\.1 426/);
+});
