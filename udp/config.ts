@@ -72,7 +72,7 @@ export const udpSchema = {
       1 << 30,
     ),
     recv_batch_size: int(
-      64,
+      256,
       "Datagrams read per recvmmsg call (ffi backend).",
       1,
       1024,

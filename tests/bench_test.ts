@@ -1,0 +1,60 @@
+/**
+ * The bench runs in CI, briefly, so that it cannot rot: `deno task bench -- --quick` drives
+ * shoal (and, where they are installed, opentracker and bittorrent-tracker) with both load
+ * generators and both memory modes, and must print a full table.
+ */
+import assert from "assert";
+import { ROOT } from "./helpers/shoal.ts";
+
+async function hasOpentracker(): Promise<boolean> {
+  try {
+    await Deno.stat("/usr/bin/opentracker");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const compare = await hasOpentracker();
+if (!compare) {
+  console.log(
+    "bench test: /usr/bin/opentracker is missing (apt-get install opentracker; .ci/run does): " +
+      "running without --compare",
+  );
+}
+
+Deno.test({
+  name: "deno task bench -- --quick runs every load and memory mode and prints the table",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "--quiet", "bench", "--quick", "--memory", ...(compare ? ["--compare"] : [])],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    const err = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, `${text}\n${err}`);
+    const row = (target: string, protocol: string) => {
+      const m = new RegExp(`^\\| ${target} \\| ${protocol} \\| ([\\d.]+k?) \\| ([\\d.]+) \\|`, "m")
+        .exec(text);
+      assert.ok(m, `no ${target} ${protocol} row in:\n${text}`);
+      const rate = m[1].endsWith("k") ? Number(m[1].slice(0, -1)) * 1000 : Number(m[1]);
+      assert.ok(rate > 0, `${target} ${protocol}: ${m[1]}/s`);
+      assert.ok(Number(m[2]) > 0, `${target} ${protocol}: CPU per response measured`);
+    };
+    row("shoal", "udp");
+    row("shoal", "ws");
+    if (compare) {
+      row("opentracker", "udp");
+      row("bittorrent-tracker", "udp");
+      row("C limit", "udp");
+      row("bittorrent-tracker", "ws");
+    }
+    const perPeer = /resident bytes per peer .*\| (\d+) \|/.exec(text);
+    assert.ok(perPeer && Number(perPeer[1]) > 0, `memory per peer missing:\n${text}`);
+    assert.match(text, /resident bytes per idle WebSocket connection \(\d+\) \| \d+ \|/);
+  },
+});
