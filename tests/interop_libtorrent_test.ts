@@ -1,18 +1,33 @@
 /**
  * A real third-party client: two libtorrent sessions (Debian's python3-libtorrent) with DHT,
- * LSD, UPnP and NAT-PMP off find each other only through `shoal udp` and move a file; the
- * scrape then counts them.
+ * LSD, PEX, UPnP and NAT-PMP off, listening on loopback only, find each other only through
+ * `shoal udp` and move a file; the leecher's scrape then counts them. The client side is
+ * `tests/interop/libtorrent_transfer.py`, which prints one JSON line.
+ *
+ * Ignored, with the reason printed, when `/usr/bin/python3 -c "import libtorrent"` fails.
  */
 import assert from "assert";
-import { ROOT, startShoal, writeConfig } from "./helpers/shoal.ts";
+import { ROOT, type RunningShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
 
+/** Debian's interpreter: python3-libtorrent lives there, not in a pyenv python3 on PATH. */
 const PYTHON = "/usr/bin/python3";
+const SCRIPT = `${ROOT}tests/interop/libtorrent_transfer.py`;
+/** Seconds the script may spend; the test kills it a while after that. */
+const TRANSFER_TIMEOUT_S = 60;
+const PAYLOAD_BYTES = 3 * 1024 * 1024;
 
+/** Why libtorrent can't be used here, or null when it can. */
 async function libtorrentMissing(): Promise<string | null> {
   try {
-    const r = await new Deno.Command(PYTHON, { args: ["-c", "import libtorrent"], stderr: "piped" })
-      .output();
-    return r.success ? null : new TextDecoder().decode(r.stderr).trim().split("\n").pop()!;
+    const r = await new Deno.Command(PYTHON, {
+      args: ["-c", "import libtorrent"],
+      stdout: "null",
+      stderr: "piped",
+      stdin: "null",
+    }).output();
+    if (r.success) return null;
+    const last = new TextDecoder().decode(r.stderr).trim().split("\n").pop();
+    return `${PYTHON} -c "import libtorrent" failed: ${last || `exit ${r.code}`}`;
   } catch (e) {
     return `${PYTHON} cannot run: ${(e as Error).message}`;
   }
@@ -21,19 +36,25 @@ async function libtorrentMissing(): Promise<string | null> {
 const missing = await libtorrentMissing();
 if (missing) {
   console.log(
-    `SKIPPED libtorrent interop: python3-libtorrent is not installed (${missing}); ` +
-      "install it with apt-get install python3-libtorrent (.ci/run does)",
+    `IGNORED libtorrent interop tests: ${missing}. ` +
+      "Install python3-libtorrent (apt-get install python3-libtorrent; .ci/run does).",
   );
 }
 
-for (const family of [4, 6] as const) {
-  Deno.test({
-    name: `libtorrent peers find each other through shoal udp and move a file (IPv${family})`,
-    ignore: missing !== null,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async () => {
-      const file = await writeConfig(`socket_workers = 2
+/** The script's JSON line. */
+interface Report {
+  ok: boolean;
+  bytes: number;
+  sha1_match: boolean;
+  seconds: number | null;
+  scrape: { complete: number; incomplete: number; downloaded: number | null } | null;
+  peers_seen: number;
+  errors: string[];
+  warnings?: string[];
+  reason?: string | null;
+}
+
+const CONFIG = `socket_workers = 2
 request_workers = 2
 [network]
 address = "127.0.0.1:0"
@@ -43,40 +64,77 @@ io = "ffi"
 peer_announce_interval = 60
 [statistics]
 interval = 0
-`);
-      const shoal = await startShoal(["udp", "-c", file], 2);
+`;
+
+for (const family of [4, 6] as const) {
+  Deno.test({
+    name: `libtorrent peers find each other through shoal udp and move a file (IPv${family})`,
+    ignore: missing !== null,
+    fn: async () => {
+      const config = await writeConfig(CONFIG);
+      let shoal: RunningShoal;
       try {
-        const l = shoal.listening.find((x) => x.hostname.includes(":") === (family === 6))!;
+        shoal = await startShoal(["udp", "-c", config], 2);
+      } catch (e) {
+        await Deno.remove(config);
+        throw e;
+      }
+      let stopCode: number | undefined;
+      try {
+        const l = shoal.listening.find((x) =>
+          x.scheme === "udp" && x.hostname.includes(":") === (family === 6)
+        );
+        assert.ok(l, `no IPv${family} listening line in:\n${shoal.output.join("\n")}`);
         const host = family === 6 ? `[${l.hostname}]` : l.hostname;
+        const tracker = `udp://${host}:${l.port}/announce`;
+
         const out = await new Deno.Command(PYTHON, {
           args: [
-            `${ROOT}tests/interop/libtorrent_transfer.py`,
+            SCRIPT,
             "--tracker",
-            `udp://${host}:${l.port}/announce`,
+            tracker,
             "--timeout",
-            "60",
+            String(TRANSFER_TIMEOUT_S),
+            "--size",
+            String(PAYLOAD_BYTES),
             ...(family === 6 ? ["--ipv6"] : []),
           ],
           stdout: "piped",
           stderr: "piped",
+          stdin: "null",
+          // The script bounds itself (plus its own watchdog); this is the last resort.
+          signal: AbortSignal.timeout((TRANSFER_TIMEOUT_S + 60) * 1000),
         }).output();
         const stdout = new TextDecoder().decode(out.stdout).trim();
-        const stderr = new TextDecoder().decode(out.stderr);
-        const report = JSON.parse(stdout.split("\n").pop() || "{}");
-        assert.equal(out.code, 0, `transfer failed: ${stdout}\n${stderr}`);
-        assert.equal(report.ok, true);
-        assert.equal(report.sha1_match, true, "downloaded bytes differ");
-        assert.equal(report.bytes, 3 * 1024 * 1024);
-        assert.ok(report.peers_seen >= 1, "the leecher got the seeder from the tracker");
-        assert.deepEqual(report.errors, []);
-        assert.ok(report.scrape, `no scrape reply: ${stdout}`);
-        assert.equal(report.scrape.complete, 2, "both peers seed after the transfer");
-        assert.equal(report.scrape.incomplete, 0);
-        assert.ok(report.scrape.downloaded >= 1, "the completed event was counted");
+        const stderr = new TextDecoder().decode(out.stderr).trim();
+        const context =
+          `tracker ${tracker}, exit ${out.code}${out.signal ? ` (${out.signal})` : ""}` +
+          `\nstdout: ${stdout}\nstderr: ${stderr}\nshoal:\n${shoal.output.join("\n")}`;
+
+        let report: Report;
+        try {
+          report = JSON.parse(stdout.split("\n").pop()!);
+        } catch {
+          throw new Error(`the script printed no JSON line; ${context}`);
+        }
+        assert.equal(out.code, 0, `transfer failed: ${report.reason}; ${context}`);
+        assert.equal(report.ok, true, context);
+        assert.equal(report.sha1_match, true, `downloaded bytes differ; ${context}`);
+        assert.equal(report.bytes, PAYLOAD_BYTES, context);
+        assert.ok(report.peers_seen >= 1, `the leecher got no peer from the tracker; ${context}`);
+        assert.deepEqual(report.errors, [], context);
+        assert.ok(report.scrape, `no scrape reply; ${context}`);
+        assert.equal(report.scrape.complete, 2, `both peers seed after the transfer; ${context}`);
+        assert.equal(report.scrape.incomplete, 0, context);
+        assert.ok(
+          (report.scrape.downloaded ?? 0) >= 1,
+          `the leecher's completed event was not counted; ${context}`,
+        );
       } finally {
-        assert.equal(await shoal.stop(), 0);
-        await Deno.remove(file);
+        stopCode = await shoal.stop();
+        await Deno.remove(config);
       }
+      assert.equal(stopCode, 0, `shoal exited with ${stopCode}:\n${shoal.output.join("\n")}`);
     },
   });
 }
