@@ -22,7 +22,9 @@ export class Pool {
   readonly workers: PoolWorker[] = [];
   #log: Logger;
   #stopping = false;
-  #collecting: { type: string; replies: unknown[]; done: () => void } | null = null;
+  #collecting: { type: string; replies: unknown[]; expected: number; done: () => void } | null =
+    null;
+  #queue: Promise<void> = Promise.resolve();
 
   /** Creates an empty pool that logs failures to `log`. */
   constructor(log: Logger) {
@@ -60,7 +62,7 @@ export class Pool {
         const c = this.#collecting;
         if (c !== null && e.data?.type === c.type) {
           c.replies.push(e.data);
-          if (c.replies.length === this.workers.length) c.done();
+          if (c.replies.length === c.expected) c.done();
         }
       };
       worker.onerror = (e: ErrorEvent) => {
@@ -80,21 +82,27 @@ export class Pool {
   }
 
   /**
-   * Posts `request` to every worker and resolves with their replies of type `replyType`: all of
-   * them, or those that came within `timeoutMs`.
+   * Posts `request` to every worker whose name starts with `prefix` (all by default) and
+   * resolves with their replies of type `replyType`: all of them, or those that came within
+   * `timeoutMs`. Collections run one at a time, so replies cannot mix.
    */
-  collect(request: unknown, replyType: string, timeoutMs = 1000): Promise<unknown[]> {
-    return new Promise((resolve) => {
-      const replies: unknown[] = [];
-      const done = () => {
-        clearTimeout(timer);
-        if (this.#collecting?.replies === replies) this.#collecting = null;
-        resolve(replies);
-      };
-      const timer = setTimeout(done, timeoutMs);
-      this.#collecting = { type: replyType, replies, done };
-      for (const { worker } of this.workers) worker.postMessage(request);
-    });
+  collect(request: unknown, replyType: string, prefix = "", timeoutMs = 1000): Promise<unknown[]> {
+    const run = () =>
+      new Promise<unknown[]>((resolve) => {
+        const targets = this.workers.filter((w) => w.name.startsWith(prefix));
+        const replies: unknown[] = [];
+        const done = () => {
+          clearTimeout(timer);
+          this.#collecting = null;
+          resolve(replies);
+        };
+        const timer = setTimeout(done, timeoutMs);
+        this.#collecting = { type: replyType, replies, expected: targets.length, done };
+        for (const { worker } of targets) worker.postMessage(request);
+      });
+    const result = this.#queue.then(run);
+    this.#queue = result.then(() => {}, () => {});
+    return result;
   }
 
   /** Stops everything and exits with status 1, saying why. */

@@ -5,6 +5,13 @@
  */
 
 import { bool, type ConfigOf, int, oneOf, str } from "../shared/config.ts";
+import {
+  accessListSection,
+  logLevel,
+  metricsSection,
+  privilegesSection,
+  statisticsSection,
+} from "../shared/common_config.ts";
 import { parseSocketAddress } from "../shared/address.ts";
 
 function addressOf(family: 4 | 6) {
@@ -35,16 +42,7 @@ export const udpSchema = {
     1,
     256,
   ),
-  log_level: oneOf(
-    "info",
-    "Log level: error, warn, info or debug.",
-    [
-      "error",
-      "warn",
-      "info",
-      "debug",
-    ] as const,
-  ),
+  log_level: logLevel(),
   network: {
     address: str(
       "0.0.0.0:3000",
@@ -98,10 +96,9 @@ export const udpSchema = {
       86400,
     ),
   },
-  statistics: {
-    interval: int(5, "Seconds between statistics summaries; 0 turns them off.", 0, 86400),
-    print_to_stdout: bool(true, "Print the statistics summary to stdout every `interval`."),
-  },
+  statistics: statisticsSection(),
+  metrics: metricsSection(),
+  access_list: accessListSection(),
   cleaning: {
     interval: int(30, "Seconds between cleaning passes over the swarms.", 1, 86400),
     max_peer_age: int(
@@ -117,11 +114,7 @@ export const udpSchema = {
       86400,
     ),
   },
-  privileges: {
-    drop_privileges: bool(false, "After binding sockets, chroot and switch to `user`."),
-    chroot_path: str(".", "Directory to chroot into when dropping privileges."),
-    user: str("nobody", "User to switch to when dropping privileges."),
-  },
+  privileges: privilegesSection(),
 };
 
 /** A loaded `shoal udp` configuration. */

@@ -110,6 +110,22 @@ export class PeerLists {
     return get32(this.arena.chunk(a), this.arena.offset(a) + r * this.recLen + this.#seenAt);
   }
 
+  /** The first 8 bytes of the peer id of record `r` of torrent `id`, as a string. */
+  peerIdPrefix(id: number, r: number): string {
+    const a = this.#addr[id], data = this.arena.chunk(a);
+    const at = this.arena.offset(a) + r * this.recLen;
+    return String.fromCharCode(
+      data[at],
+      data[at + 1],
+      data[at + 2],
+      data[at + 3],
+      data[at + 4],
+      data[at + 5],
+      data[at + 6],
+      data[at + 7],
+    );
+  }
+
   /** Record number of the peer whose key (peer id then IP) is at `key[k]`, or -1. */
   find(id: number, key: Uint8Array, k: number): number {
     const n = this.n[id];

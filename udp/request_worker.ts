@@ -14,6 +14,9 @@ import { type BatchCounts, handleRequestBatch } from "./request_batch.ts";
 import type { RequestStats } from "./stats.ts";
 import { Swarms } from "./swarms.ts";
 
+/** Largest swarms and sampled peers reported for the statistics page. */
+const DETAIL_TOP = 10, DETAIL_SAMPLE = 20000;
+
 /** Torrent slots visited per cleaning slice, so requests wait at most one slice. */
 const CLEAN_SLICE = 2048;
 
@@ -22,14 +25,14 @@ function nowSeconds(): number {
 }
 
 /** Answers the main thread's statistics requests once started. */
-let report: (() => void) | null = null;
+let report: ((what: string) => void) | null = null;
 
 self.onmessage = (e: MessageEvent<RequestWorkerInit | StatsRequest>) => {
   if (e.data?.type === "init") report = start(e.data);
-  else if (e.data?.type === "stats?") report?.();
+  else report?.(e.data?.type);
 };
 
-function start(init: RequestWorkerInit): () => void {
+function start(init: RequestWorkerInit): (what: string) => void {
   const { config, index, ports } = init;
   const log = new Logger(config.log_level, `request worker ${index}: `);
   const maxPeers = config.protocol.max_response_peers;
@@ -84,7 +87,12 @@ function start(init: RequestWorkerInit): () => void {
       throw new Error("injected fault (SHOAL_FAULT)");
     }, 300);
   }
-  return () => {
+  return (what) => {
+    if (what === "details?") {
+      self.postMessage({ type: "details", ...swarms.details(DETAIL_TOP, DETAIL_SAMPLE) });
+      return;
+    }
+    if (what !== "stats?") return;
     const msg: RequestStats = {
       type: "stats",
       role: "request",

@@ -20,6 +20,9 @@ import type {
   SocketWorkerInit,
 } from "./control.ts";
 import { defaultIo } from "./io.ts";
+import { cached, Rates, serveObservability } from "../shared/observe.ts";
+import { mergeDetails, type SwarmDetails } from "../shared/details.ts";
+import { udpMetrics, udpPage, type UdpStats, udpTotals } from "./observe.ts";
 import { formatSummary, type RequestStats, type SocketStats, STAT_COUNT } from "./stats.ts";
 
 function addressOf(config: UdpConfig, family: 4 | 6): SocketAddress {
@@ -135,6 +138,25 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
   }
 
   pool.stopOnSignals();
+
+  const started = performance.now();
+  const uptime = () => (performance.now() - started) / 1000;
+  const collectStats = async () => (await pool.collect({ type: "stats?" }, "stats")) as UdpStats[];
+  if (config.metrics.run_prometheus_endpoint) {
+    const rates = new Rates();
+    const details = cached(10000, async () =>
+      mergeDetails(
+        (await pool.collect({ type: "details?" }, "details", "request")) as SwarmDetails[],
+        10,
+      ));
+    serveObservability(config.metrics.prometheus_endpoint_address, {
+      metrics: async () => udpMetrics(await collectStats(), uptime()),
+      stats: async () => {
+        const replies = await collectStats();
+        return udpPage(replies, rates.update(udpTotals(replies)), await details(), uptime());
+      },
+    }, log);
+  }
 
   const interval = config.statistics.interval;
   if (interval > 0 && config.statistics.print_to_stdout) {

@@ -10,6 +10,8 @@
  */
 
 import { HalfSipHash13 } from "../shared/hash.ts";
+import { clientName, tally } from "../shared/clients.ts";
+import type { SwarmDetails, TopSwarm } from "../shared/details.ts";
 import {
   AnnounceEvent,
   isSeeder,
@@ -160,6 +162,45 @@ export class Swarms {
       this.torrents.completed[id],
       this.leechersOf(id),
     );
+  }
+
+  /**
+   * The `top` largest swarms, and client names counted over about `sample` peers spread over
+   * all torrents. Walks every torrent: call it rarely (the statistics page caches it).
+   */
+  details(top: number, sample: number): SwarmDetails {
+    const table = this.torrents, hash = new Uint8Array(20);
+    const largest: TopSwarm[] = [];
+    const clients = new Map<string, number>();
+    const stride = Math.max(1, Math.floor(this.peers / sample));
+    let skip = 0, sampled = 0;
+    for (let id = 0; id < table.idLimit; id++) {
+      if (!table.isLive(id)) continue;
+      const peers = this.v4.n[id] + this.v6.n[id];
+      if (
+        largest.length < top ||
+        peers > largest[largest.length - 1].seeders + largest[largest.length - 1].leechers
+      ) {
+        table.keyOf(id, hash, 0);
+        largest.push({
+          infoHash: [...hash].map((b) => b.toString(16).padStart(2, "0")).join(""),
+          seeders: this.seedersOf(id),
+          leechers: this.leechersOf(id),
+          completed: table.completed[id],
+        });
+        largest.sort((a, b) => b.seeders + b.leechers - (a.seeders + a.leechers));
+        if (largest.length > top) largest.pop();
+      }
+      for (const lists of [this.v4, this.v6]) {
+        for (let r = 0; r < lists.n[id]; r++) {
+          if (skip-- > 0) continue;
+          skip = stride - 1;
+          tally(clients, clientName(lists.peerIdPrefix(id, r)));
+          sampled++;
+        }
+      }
+    }
+    return { top: largest, clients: [...clients], sampled };
   }
 
   /**

@@ -6,6 +6,13 @@
  */
 
 import { bool, type ConfigOf, int, oneOf, str } from "../shared/config.ts";
+import {
+  accessListSection,
+  logLevel,
+  metricsSection,
+  privilegesSection,
+  statisticsSection,
+} from "../shared/common_config.ts";
 import { parseSocketAddress } from "../shared/address.ts";
 
 function address(v: string): string | null {
@@ -27,16 +34,7 @@ export const wsSchema = {
     1,
     256,
   ),
-  log_level: oneOf(
-    "info",
-    "Log level: error, warn, info or debug.",
-    [
-      "error",
-      "warn",
-      "info",
-      "debug",
-    ] as const,
-  ),
+  log_level: logLevel(),
   network: {
     address: str(
       "[::]:3000",
@@ -91,10 +89,9 @@ export const wsSchema = {
       86400,
     ),
   },
-  statistics: {
-    interval: int(5, "Seconds between statistics summaries; 0 turns them off.", 0, 86400),
-    print_to_stdout: bool(true, "Print the statistics summary to stdout every `interval`."),
-  },
+  statistics: statisticsSection(),
+  metrics: metricsSection(),
+  access_list: accessListSection(),
   cleaning: {
     interval: int(30, "Seconds between cleaning passes.", 1, 86400),
     max_peer_age: int(180, "Seconds after its last announce that a peer is removed.", 1, 86400),
@@ -106,11 +103,7 @@ export const wsSchema = {
       86400,
     ),
   },
-  privileges: {
-    drop_privileges: bool(false, "After binding sockets, chroot and switch to `user`."),
-    chroot_path: str(".", "Directory to chroot into when dropping privileges."),
-    user: str("nobody", "User to switch to when dropping privileges."),
-  },
+  privileges: privilegesSection(),
 };
 
 /** A loaded `shoal ws` configuration. */

@@ -13,6 +13,9 @@ import type { WsRequestInit, WsRequestStats } from "./control.ts";
 import type { ToRequest, ToSocket } from "./messages.ts";
 import { WsSwarms } from "./swarms.ts";
 
+/** Largest swarms and sampled peers reported for the statistics page. */
+const DETAIL_TOP = 10, DETAIL_SAMPLE = 20000;
+
 /** Torrents visited per cleaning slice, so requests wait at most one slice. */
 const CLEAN_SLICE = 1000;
 
@@ -20,14 +23,14 @@ function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-let report: (() => void) | null = null;
+let report: ((what: string) => void) | null = null;
 
 self.onmessage = (e: MessageEvent<WsRequestInit | { type: string }>) => {
   if (e.data?.type === "init") report = start(e.data as WsRequestInit);
-  else if (e.data?.type === "stats?") report?.();
+  else report?.(e.data?.type);
 };
 
-function start(init: WsRequestInit): () => void {
+function start(init: WsRequestInit): (what: string) => void {
   const { config, index, ports } = init;
   const log = new Logger(config.log_level, `ws request worker ${index}: `);
   const outs: ToSocket[][] = ports.map(() => []);
@@ -83,7 +86,12 @@ function start(init: WsRequestInit): () => void {
       throw new Error("injected fault (SHOAL_FAULT)");
     }, 300);
   }
-  return () => {
+  return (what) => {
+    if (what === "details?") {
+      self.postMessage({ type: "details", ...swarms.details(DETAIL_TOP, DETAIL_SAMPLE) });
+      return;
+    }
+    if (what !== "stats?") return;
     self.postMessage(
       {
         type: "stats",

@@ -12,14 +12,10 @@ import { randomWords } from "../shared/hash.ts";
 import type { Logger } from "../shared/log.ts";
 import { faultTarget, Pool } from "../shared/pool.ts";
 import type { WsConfig } from "./config.ts";
-import type {
-  WsBound,
-  WsRequestInit,
-  WsRequestStats,
-  WsSocketInit,
-  WsSocketStats,
-  WsTlsUpdate,
-} from "./control.ts";
+import type { WsBound, WsRequestInit, WsSocketInit, WsTlsUpdate } from "./control.ts";
+import { cached, Rates, serveObservability } from "../shared/observe.ts";
+import { mergeDetails, type SwarmDetails } from "../shared/details.ts";
+import { wsMetrics, wsPage, wsSizes, type WsStats, wsTotals } from "./observe.ts";
 
 /** Reads the PEM files named in the config; unreadable or non-PEM files are operator errors. */
 async function readTls(config: WsConfig): Promise<{ cert: string; key: string }> {
@@ -170,41 +166,43 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
     });
   }
 
+  const started = performance.now();
+  const uptime = () => (performance.now() - started) / 1000;
+  const collectStats = async () => (await pool.collect({ type: "stats?" }, "stats")) as WsStats[];
+  if (config.metrics.run_prometheus_endpoint) {
+    const rates = new Rates();
+    const details = cached(10000, async () =>
+      mergeDetails(
+        (await pool.collect({ type: "details?" }, "details", "request")) as SwarmDetails[],
+        10,
+      ));
+    serveObservability(config.metrics.prometheus_endpoint_address, {
+      metrics: async () => wsMetrics(await collectStats(), uptime()),
+      stats: async () => {
+        const replies = await collectStats();
+        return wsPage(replies, rates.update(wsTotals(replies)), await details(), uptime());
+      },
+    }, log);
+  }
+
   const interval = config.statistics.interval;
   if (interval > 0 && config.statistics.print_to_stdout) {
-    let before = { in: 0, out: 0, offers: 0, answers: 0 };
-    let last = performance.now();
+    const rates = new Rates();
+    rates.update({});
     setInterval(async () => {
-      const replies = await pool.collect({ type: "stats?" }, "stats") as (
-        | WsSocketStats
-        | WsRequestStats
-      )[];
-      let connections = 0, msgIn = 0, msgOut = 0, offers = 0, answers = 0;
-      let torrents = 0, peers = 0, seeders = 0;
-      for (const r of replies) {
-        if (r.role === "socket") {
-          connections += r.connections;
-          msgIn += r.counters.messagesIn;
-          msgOut += r.counters.messagesOut;
-        } else {
-          torrents += r.torrents;
-          peers += r.peers;
-          seeders += r.seeders;
-          offers += r.counters.offersForwarded;
-          answers += r.counters.answersForwarded;
-        }
-      }
-      const t = performance.now(), dt = (t - last) / 1000;
-      const rate = (now: number, then: number) => Math.round((now - then) / dt);
+      const replies = await collectStats();
+      const r = rates.update(wsTotals(replies));
+      const s = wsSizes(replies);
+      const n = (k: string) => Math.round(r[k] ?? 0);
       console.log(
-        `stats: ${connections} connections; ${rate(msgIn, before.in)} messages/s in, ${
-          rate(msgOut, before.out)
-        } out (offers ${rate(offers, before.offers)}, answers ${
-          rate(answers, before.answers)
-        }); torrents ${torrents}, peers ${peers} (seeders ${seeders}, leechers ${peers - seeders})`,
+        `stats: ${s.connections} connections; ${n("messagesIn")} messages/s in, ${
+          n("messagesOut")
+        } out (offers ${n("offers")}, answers ${
+          n("answers")
+        }); torrents ${s.torrents}, peers ${s.peers} (seeders ${s.seeders}, leechers ${
+          s.peers - s.seeders
+        })`,
       );
-      before = { in: msgIn, out: msgOut, offers, answers };
-      last = t;
     }, interval * 1000);
   }
 }

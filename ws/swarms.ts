@@ -9,6 +9,8 @@
  * @module
  */
 
+import { clientName, tally } from "../shared/clients.ts";
+import type { SwarmDetails, TopSwarm } from "../shared/details.ts";
 import {
   announceReply,
   type AnnounceRequest,
@@ -305,6 +307,38 @@ export class WsSwarms {
       set.delete(infoHash);
       if (set.size === 0) this.connTorrents.delete(p.key);
     }
+  }
+
+  /**
+   * The `top` largest swarms, and client names counted over about `sample` peers spread over
+   * all torrents. Walks every torrent: call it rarely (the statistics page caches it).
+   */
+  details(top: number, sample: number): SwarmDetails {
+    const largest: TopSwarm[] = [];
+    const clients = new Map<string, number>();
+    const stride = Math.max(1, Math.floor(this.peers / sample));
+    let skip = 0, sampled = 0;
+    for (const [h, t] of this.torrents) {
+      const size = t.ids.length;
+      const last = largest[largest.length - 1];
+      if (largest.length < top || size > last.seeders + last.leechers) {
+        largest.push({
+          infoHash: [...h].map((c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join(""),
+          seeders: t.seeders,
+          leechers: t.leechers,
+          completed: t.completed,
+        });
+        largest.sort((a, b) => b.seeders + b.leechers - (a.seeders + a.leechers));
+        if (largest.length > top) largest.pop();
+      }
+      for (const id of t.ids) {
+        if (skip-- > 0) continue;
+        skip = stride - 1;
+        tally(clients, clientName(id.slice(0, 8)));
+        sampled++;
+      }
+    }
+    return { top: largest, clients: [...clients], sampled };
   }
 
   /**

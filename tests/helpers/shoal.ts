@@ -40,7 +40,7 @@ export interface RunningShoal {
   stop(): Promise<number>;
 }
 
-const LISTEN_RE = /listening on (udp|ws|wss):\/\/(\[[^\]]+\]|[^:\s]+):(\d+)/;
+const LISTEN_RE = /listening on (udp|ws|wss|http):\/\/(\[[^\]]+\]|[^:\s]+):(\d+)/;
 
 /** Writes `toml` to a temp file and returns its path. */
 export async function writeConfig(toml: string): Promise<string> {

@@ -1,0 +1,77 @@
+/**
+ * Configuration sections both protocols share: log level, statistics, the metrics endpoint,
+ * the access list and privileges.
+ *
+ * @module
+ */
+
+import { bool, int, oneOf, str } from "./config.ts";
+import { parseSocketAddress } from "./address.ts";
+
+function address(v: string): string | null {
+  const a = parseSocketAddress(v);
+  return typeof a === "string" ? a : null;
+}
+
+/** `log_level`. */
+export function logLevel() {
+  return oneOf(
+    "info",
+    "Log level: error, warn, info or debug.",
+    [
+      "error",
+      "warn",
+      "info",
+      "debug",
+    ] as const,
+  );
+}
+
+/** `[statistics]`. */
+export function statisticsSection() {
+  return {
+    interval: int(5, "Seconds between statistics summaries; 0 turns them off.", 0, 86400),
+    print_to_stdout: bool(true, "Print the statistics summary to stdout every `interval`."),
+  };
+}
+
+/** `[metrics]`. */
+export function metricsSection() {
+  return {
+    run_prometheus_endpoint: bool(
+      false,
+      "Serve Prometheus metrics (/metrics) and the statistics page (/) over HTTP.",
+    ),
+    prometheus_endpoint_address: str(
+      "127.0.0.1:9000",
+      "Address of that HTTP endpoint (keep it private: it shows every swarm's size).",
+      'an address like "127.0.0.1:9000"',
+      address,
+    ),
+  };
+}
+
+/** `[access_list]`. */
+export function accessListSection() {
+  return {
+    mode: oneOf(
+      "off",
+      "off: serve every torrent; allow: only those listed; deny: all but those listed.",
+      ["off", "allow", "deny"] as const,
+    ),
+    path: str("", "File of hex info hashes, one per line (# comments); reloaded on SIGUSR1."),
+  };
+}
+
+/** `[privileges]`. */
+export function privilegesSection() {
+  return {
+    drop_privileges: bool(
+      false,
+      "After binding sockets, chroot and switch to `user` (Linux, started as root).",
+    ),
+    chroot_path: str(".", "Directory to chroot into when dropping privileges."),
+    user: str("nobody", "User to switch to when dropping privileges."),
+    group: str("", "Group to switch to; empty means the user's primary group."),
+  };
+}

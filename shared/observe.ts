@@ -1,0 +1,110 @@
+/**
+ * The observability endpoint on the main thread: Prometheus metrics at `/metrics`, the live
+ * statistics page at `/` and `/stats`, and its data at `/stats.json`. Everything comes from
+ * the workers on request (`Pool.collect`), so nothing is counted twice.
+ *
+ * @module
+ */
+
+import { formatSocketAddress, parseSocketAddress } from "./address.ts";
+import { OperatorError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import { STATS_PAGE } from "./stats_page.ts";
+
+/** What the endpoint serves, provided by the protocol's server. */
+export interface ObservabilitySource {
+  /** Prometheus text. */
+  metrics(): Promise<string>;
+  /** The statistics page's data. */
+  stats(): Promise<unknown>;
+}
+
+/** Starts the endpoint on `address`; an address in use is an operator error. */
+export function serveObservability(
+  address: string,
+  source: ObservabilitySource,
+  log: Logger,
+): Deno.HttpServer {
+  const a = parseSocketAddress(address);
+  if (typeof a === "string") throw new OperatorError(`metrics.prometheus_endpoint_address: ${a}`);
+  const handler = async (req: Request): Promise<Response> => {
+    const path = new URL(req.url).pathname;
+    if (req.method !== "GET") return new Response("method not allowed\n", { status: 405 });
+    try {
+      if (path === "/metrics") {
+        return new Response(await source.metrics(), {
+          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        });
+      }
+      if (path === "/stats.json") {
+        return new Response(JSON.stringify(await source.stats()), {
+          headers: { "content-type": "application/json", "cache-control": "no-store" },
+        });
+      }
+      if (path === "/" || path === "/stats") {
+        return new Response(STATS_PAGE, {
+          headers: { "content-type": "text/html; charset=utf-8" },
+        });
+      }
+    } catch (err) {
+      log.error(`observability endpoint: ${err instanceof Error ? err.message : err}`);
+      return new Response("statistics unavailable\n", { status: 503 });
+    }
+    return new Response("not found\n", { status: 404 });
+  };
+  try {
+    const server = Deno.serve({ hostname: a.hostname, port: a.port, onListen: () => {} }, handler);
+    console.log(
+      `listening on http://${
+        formatSocketAddress({ hostname: a.hostname, port: server.addr.port })
+      } (metrics)`,
+    );
+    return server;
+  } catch (err) {
+    const why = err instanceof Deno.errors.AddrInUse
+      ? "address already in use"
+      : (err as Error).message;
+    throw new OperatorError(
+      `metrics.prometheus_endpoint_address: cannot listen on ${formatSocketAddress(a)}: ${why}`,
+    );
+  }
+}
+
+/** Caches an async value for `ms`, so a busy page cannot make workers walk their swarms often. */
+export function cached<T>(ms: number, f: () => Promise<T>): () => Promise<T> {
+  let at = -Infinity;
+  let value: Promise<T> | null = null;
+  return () => {
+    const now = performance.now();
+    if (value === null || now - at > ms) {
+      at = now;
+      value = f();
+    }
+    return value;
+  };
+}
+
+/** Per-second rates from successive samples of cumulative counters. */
+export class Rates {
+  #last = new Map<string, number>();
+  #at = 0;
+  #rates = new Map<string, number>();
+
+  /** Records `counters` (name → cumulative value) and returns rates since the last sample. */
+  update(counters: Record<string, number>): Record<string, number> {
+    const now = performance.now();
+    const dt = (now - this.#at) / 1000;
+    // Samples closer than half a second apart would give noisy rates: keep the last ones.
+    if (this.#at !== 0 && dt < 0.5) return Object.fromEntries(this.#rates);
+    for (const [k, v] of Object.entries(counters)) {
+      const before = this.#last.get(k);
+      this.#rates.set(
+        k,
+        before === undefined || this.#at === 0 ? 0 : Math.max(0, (v - before) / dt),
+      );
+      this.#last.set(k, v);
+    }
+    this.#at = now;
+    return Object.fromEntries(this.#rates);
+  }
+}
