@@ -2,7 +2,7 @@
  * The torrents one request worker owns, and the announce and scrape logic over them. Pure:
  * bytes in, bytes out, no sockets or workers.
  *
- * A torrent is an id in a `TorrentTable`, with one peer list per address family in
+ * A torrent is an id in a `InfoHashTable`, with one peer list per address family in
  * `PeerLists` (a peer only ever sees peers of its own family) and a completed count. Seeder
  * and leecher counts in responses cover both families.
  *
@@ -25,7 +25,7 @@ import {
   writeScrapeEntry,
 } from "./codec.ts";
 import { FLAG_COMPLETED, FLAG_SEEDER, PeerLists } from "./peer_list.ts";
-import { TorrentTable } from "./torrent_table.ts";
+import { InfoHashTable } from "../shared/info_hash_table.ts";
 
 /** Settings the swarm logic needs. */
 export interface SwarmSettings {
@@ -38,7 +38,7 @@ export interface SwarmSettings {
 /** The torrents of one request worker. */
 export class Swarms {
   /** Torrents by info hash. */
-  readonly torrents: TorrentTable;
+  readonly torrents: InfoHashTable;
   /** IPv4 peer lists by torrent id. */
   readonly v4: PeerLists;
   /** IPv6 peer lists by torrent id. */
@@ -57,7 +57,7 @@ export class Swarms {
   constructor(settings: SwarmSettings, key: Uint32Array) {
     this.#settings = settings;
     const hasher = new HalfSipHash13(key[2], key[3]);
-    this.torrents = new TorrentTable(key[0], key[1], (ids) => {
+    this.torrents = new InfoHashTable(key[0], key[1], (ids) => {
       this.v4.grow(ids);
       this.v6.grow(ids);
     });

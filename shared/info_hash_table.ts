@@ -1,18 +1,19 @@
 /**
- * The torrents of a request worker as dense ids: a hash index from 20-byte info hashes to ids
- * (open addressing, linear probing, backward-shift deletion), and the info hash and completed
- * count of each id in typed arrays. No object exists per torrent; the peer lists of an id live
- * in `PeerLists`. Hashes are keyed so that chosen info hashes cannot pile up.
+ * Info hashes as dense ids: a hash index from 20-byte info hashes to ids (open addressing,
+ * linear probing, backward-shift deletion), and the info hash and completed count of each id
+ * in typed arrays. The UDP swarms use it for their torrents (no object per torrent; the peer
+ * lists of an id live in `PeerLists`), the access list as a set. Hashes are keyed so that
+ * chosen info hashes cannot pile up.
  *
  * @module
  */
 
-import { HalfSipHash13 } from "../shared/hash.ts";
+import { HalfSipHash13 } from "./hash.ts";
 
 const MIN_SLOTS = 16;
 
-/** Info hash → torrent id. */
-export class TorrentTable {
+/** Info hash → dense id. */
+export class InfoHashTable {
   /** Torrents held. */
   size = 0;
   /** Completed downloads by id. */
