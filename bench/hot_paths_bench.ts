@@ -11,6 +11,7 @@ import { encodeAddr } from "../shared/address.ts";
 import { encodeAnnounceRequest } from "../udp/codec.ts";
 import { handleRequestBatch } from "../udp/request_batch.ts";
 import { BatchWriter } from "../shared/channel.ts";
+import { AccessList } from "../shared/access_list.ts";
 
 const NOW = Math.floor(Date.now() / 1000);
 const addr = new Uint8Array(18);
@@ -83,12 +84,13 @@ for (let i = 0; i < 64; i++) {
 }
 const nobody: Sender = { send() {} };
 const back = new BatchWriter();
+const access = new AccessList();
 const counts = { announces: 0, scrapes: 0 };
 Deno.bench("route 64 announces, handle them, route 64 responses", () => {
   router.handleBatch(batch, 4, nobody, NOW);
   for (const w of router.writers) {
     const b = w.buf.subarray(0, w.len);
-    handleRequestBatch(swarms, b, back, NOW, 50, counts);
+    handleRequestBatch(swarms, access, b, back, NOW, 50, counts);
     router.handleResponses(back.buf.subarray(0, back.len), [nobody, null]);
     back.len = 0;
     back.count = 0;

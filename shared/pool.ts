@@ -122,6 +122,18 @@ export class Pool {
     if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
   }
 
+  /** Runs `f` on SIGUSR1 (reload the access list, the TLS certificate). */
+  onReload(f: () => void): void {
+    if (Deno.build.os !== "windows") Deno.addSignalListener("SIGUSR1", f);
+  }
+
+  /** Posts `msg` to every worker whose name starts with `prefix`. */
+  broadcast(msg: unknown, prefix = ""): void {
+    for (const { name, worker } of this.workers) {
+      if (name.startsWith(prefix)) worker.postMessage(msg);
+    }
+  }
+
   /** Terminates every worker. */
   terminate(): void {
     this.#stopping = true;

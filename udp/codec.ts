@@ -100,6 +100,7 @@ export const Problem = {
   BadAction: 3,
   BadEvent: 4,
   PortZero: 5,
+  NotAllowed: 6,
 } as const;
 
 /** Why an announce with a valid header is refused, or 0 when it is acceptable. */
@@ -119,6 +120,7 @@ export const PROBLEM_TEXT: readonly Uint8Array[] = [
   enc.encode("invalid action"),
   enc.encode("invalid announce request: unknown event"),
   enc.encode("invalid announce request: port 0"),
+  enc.encode("info hash not allowed"),
 ];
 
 /** True when `left` (i64) is zero: the announcing peer is a seeder. */

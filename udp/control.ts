@@ -7,6 +7,7 @@
 
 import type { UdpConfig } from "./config.ts";
 import type { Family } from "./io.ts";
+import type { AccessListData } from "../shared/access_list.ts";
 
 /** An address a socket worker should bind. */
 export interface Bind {
@@ -52,6 +53,8 @@ export interface RequestWorkerInit {
   config: UdpConfig;
   /** Hash table key (4 words). */
   swarmKey: Uint32Array;
+  /** The access list. */
+  access: AccessListData;
   /** One port per socket worker. */
   ports: MessagePort[];
   /** Throw an uncaught error soon after start (fault-injection for tests). */

@@ -35,6 +35,21 @@ import {
 } from "../shared/libc.ts";
 import { macrotask } from "../shared/yield.ts";
 
+const SHUT_RDWR = 2;
+let shutdownFn: ((fd: number, how: number) => number) | null = null;
+
+/**
+ * `shutdown(2)`, which `shared/libc.ts` does not bind: on an unconnected UDP socket it fails with
+ * ENOTCONN but still wakes every `poll` on the socket (see `inet_shutdown`), so a parked `serve`
+ * returns at once on `close()` instead of at its poll timeout.
+ */
+function shutdown(fd: number): void {
+  shutdownFn ??= Deno.dlopen("libc.so.6", {
+    shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  }).symbols.shutdown;
+  shutdownFn(fd, SHUT_RDWR);
+}
+
 /** Longest park, so that `close()` is noticed. */
 const POLL_MS = 100;
 
@@ -56,6 +71,8 @@ class FfiSocket implements DatagramSocket {
   #family: 4 | 6;
   #closed = false;
   #batchSize: number;
+  /** Datagrams the last receive call filled: only their msg_namelen needs resetting. */
+  #lastGot: number;
   // Receive side.
   #rHdr: Uint8Array;
   #rHdr32: Uint32Array;
@@ -80,6 +97,7 @@ class FfiSocket implements DatagramSocket {
     this.#family = family;
     this.port = port;
     this.#batchSize = batchSize;
+    this.#lastGot = batchSize;
     this.#nameLen = family === 4 ? 16 : 28;
 
     const n = batchSize;
@@ -132,8 +150,10 @@ class FfiSocket implements DatagramSocket {
   /** Reads one batch; returns the count, 0 when drained, -1 on any other error. */
   #receive(): number {
     const n = this.#batchSize, hdr32 = this.#rHdr32;
-    for (let i = 0; i < n; i++) hdr32[(i * MMSG + 8) >> 2] = NAME; // msg_namelen is in/out
+    // msg_namelen is in/out: the kernel shrank it in the slots it filled last time.
+    for (let i = 0; i < this.#lastGot; i++) hdr32[(i * MMSG + 8) >> 2] = NAME;
     const got = lib().recvmmsg(this.#fd, this.#rHdr, n, MSG_DONTWAIT, null);
+    this.#lastGot = got > 0 ? got : 0;
     if (got <= 0) {
       if (got < 0) {
         const e = errno();
@@ -232,6 +252,7 @@ class FfiSocket implements DatagramSocket {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    shutdown(this.#fd); // wakes a parked poll now
     lib().close(this.#fd);
   }
 }

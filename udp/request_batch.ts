@@ -7,7 +7,16 @@
 
 import type { BatchWriter } from "../shared/channel.ts";
 import { getU16LE, getU32LE, setU16LE, setU32LE } from "../shared/bytes.ts";
-import { ANNOUNCE_RESPONSE_HEADER_LEN } from "./codec.ts";
+import type { AccessList } from "../shared/access_list.ts";
+import {
+  ANNOUNCE_RESPONSE_HEADER_LEN,
+  OFF_INFO_HASH,
+  Problem,
+  PROBLEM_TEXT,
+  readI32,
+  writeErrorResponse,
+  writeScrapeEntry,
+} from "./codec.ts";
 import { ADDR_LEN } from "./io.ts";
 import {
   REC_ADDR,
@@ -33,10 +42,12 @@ export interface BatchCounts {
 
 /**
  * Applies the batch `b` to `swarms` at time `now` and appends the answers to `w`; `maxPeers`
- * bounds the size of one announce response. Stops at the first malformed record.
+ * bounds the size of one announce response. Torrents the access list refuses get an error
+ * response (announce) or zeros (scrape). Stops at the first malformed record.
  */
 export function handleRequestBatch(
   swarms: Swarms,
+  access: AccessList,
   b: Uint8Array,
   w: BatchWriter,
   now: number,
@@ -50,16 +61,14 @@ export function handleRequestBatch(
     if (type === REQ_ANNOUNCE && p + REQ_ANNOUNCE_LEN <= b.length) {
       const at = w.reserve(maxAnnounce);
       const out = w.buf;
-      const len = swarms.announce(
-        b,
-        p + REC_BODY,
-        b,
-        p + REC_ADDR,
-        family,
-        now,
-        out,
-        at + REC_BODY,
-      );
+      const len = access.allows(b, p + REC_BODY + OFF_INFO_HASH)
+        ? swarms.announce(b, p + REC_BODY, b, p + REC_ADDR, family, now, out, at + REC_BODY)
+        : writeErrorResponse(
+          out,
+          at + REC_BODY,
+          readI32(b, p + REC_BODY + 12),
+          PROBLEM_TEXT[Problem.NotAllowed],
+        );
       out[at] = RES_SEND;
       out[at + 1] = family;
       setU16LE(out, at + 2, len);
@@ -82,7 +91,8 @@ export function handleRequestBatch(
       for (let k = 0; k < n; k++, p += REQ_SCRAPE_ITEM, at += RES_SCRAPE_ITEM) {
         out[at] = b[p];
         out[at + 1] = b[p + 1];
-        swarms.scrape(b, p + 2, out, at + 2);
+        if (access.allows(b, p + 2)) swarms.scrape(b, p + 2, out, at + 2);
+        else writeScrapeEntry(out, at + 2, 0, 0, 0); // as if unknown
       }
       w.len = at;
       w.count++;

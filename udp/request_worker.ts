@@ -10,6 +10,7 @@
 import { BatchWriter } from "../shared/channel.ts";
 import { Logger } from "../shared/log.ts";
 import type { ReadyMessage, RequestWorkerInit, StatsRequest } from "./control.ts";
+import { AccessList, type AccessListData, type AccessUpdate } from "../shared/access_list.ts";
 import { type BatchCounts, handleRequestBatch } from "./request_batch.ts";
 import type { RequestStats } from "./stats.ts";
 import { Swarms } from "./swarms.ts";
@@ -25,14 +26,14 @@ function nowSeconds(): number {
 }
 
 /** Answers the main thread's statistics requests once started. */
-let report: ((what: string) => void) | null = null;
+let report: ((what: string, data: unknown) => void) | null = null;
 
-self.onmessage = (e: MessageEvent<RequestWorkerInit | StatsRequest>) => {
+self.onmessage = (e: MessageEvent<RequestWorkerInit | StatsRequest | AccessUpdate>) => {
   if (e.data?.type === "init") report = start(e.data);
-  else report?.(e.data?.type);
+  else report?.(e.data?.type, e.data);
 };
 
-function start(init: RequestWorkerInit): (what: string) => void {
+function start(init: RequestWorkerInit): (what: string, data: unknown) => void {
   const { config, index, ports } = init;
   const log = new Logger(config.log_level, `request worker ${index}: `);
   const maxPeers = config.protocol.max_response_peers;
@@ -42,12 +43,15 @@ function start(init: RequestWorkerInit): (what: string) => void {
   }, init.swarmKey);
   const writers = ports.map(() => new BatchWriter());
   const counts: BatchCounts = { announces: 0, scrapes: 0 };
+  const access = new AccessList();
+  access.update(init.access);
 
   ports.forEach((port, i) => {
     port.onmessage = (m: MessageEvent<ArrayBuffer>) => {
       try {
         handleRequestBatch(
           swarms,
+          access,
           new Uint8Array(m.data),
           writers[i],
           nowSeconds(),
@@ -67,7 +71,7 @@ function start(init: RequestWorkerInit): (what: string) => void {
   let cleaning = false;
   const cleanSlice = () => {
     const cutoff = nowSeconds() - config.cleaning.max_peer_age;
-    if (swarms.clean(cutoff, CLEAN_SLICE)) {
+    if (swarms.clean(cutoff, CLEAN_SLICE, (b, off) => access.allows(b, off))) {
       cleaning = false;
       log.debug(`cleaned: ${swarms.torrents.size} torrents, ${swarms.peers} peers`);
     } else {
@@ -87,7 +91,12 @@ function start(init: RequestWorkerInit): (what: string) => void {
       throw new Error("injected fault (SHOAL_FAULT)");
     }, 300);
   }
-  return (what) => {
+  return (what, data) => {
+    if (what === "access") {
+      access.update(data as AccessListData);
+      log.info(`access list updated: ${access.size} info hashes`);
+      return;
+    }
     if (what === "details?") {
       self.postMessage({ type: "details", ...swarms.details(DETAIL_TOP, DETAIL_SAMPLE) });
       return;

@@ -11,6 +11,7 @@ import { OperatorError } from "../shared/errors.ts";
 import { randomWords } from "../shared/hash.ts";
 import type { Logger } from "../shared/log.ts";
 import { faultTarget, Pool } from "../shared/pool.ts";
+import { type AccessUpdate, loadAccessList } from "../shared/access_list.ts";
 import type { UdpConfig } from "./config.ts";
 import type {
   Bind,
@@ -58,6 +59,7 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
     throw new OperatorError("privileges.drop_privileges = true is not supported yet");
   }
 
+  const access = await loadAccessList(config.access_list.mode, config.access_list.path);
   const fault = faultTarget();
   const pool = new Pool(log);
 
@@ -78,6 +80,7 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
         index: j,
         config,
         swarmKey: randomWords(4),
+        access,
         ports,
         fault: fault?.role === "request" && fault.index === j,
       };
@@ -138,6 +141,16 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
   }
 
   pool.stopOnSignals();
+  pool.onReload(async () => {
+    if (config.access_list.mode === "off") return;
+    try {
+      const fresh = await loadAccessList(config.access_list.mode, config.access_list.path);
+      pool.broadcast({ type: "access", ...fresh } satisfies AccessUpdate, "request");
+      log.info(`SIGUSR1: access list reloaded (${fresh.hashes.length / 20} info hashes)`);
+    } catch (err) {
+      log.error(`SIGUSR1: ${(err as Error).message}; keeping the old access list`);
+    }
+  });
 
   const started = performance.now();
   const uptime = () => (performance.now() - started) / 1000;

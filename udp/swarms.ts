@@ -205,16 +205,23 @@ export class Swarms {
 
   /**
    * Continues the cleaning pass: visits up to `budget` torrent ids, removing peers last seen
-   * before `cutoff` and torrents left without peers. Returns true when the pass is complete.
+   * before `cutoff`, torrents `allowed` refuses (after an access list change), and torrents
+   * left without peers. Returns true when the pass is complete.
    */
-  clean(cutoff: number, budget: number): boolean {
-    const table = this.torrents;
+  clean(
+    cutoff: number,
+    budget: number,
+    allowed: (b: Uint8Array, off: number) => boolean = () => true,
+  ): boolean {
+    const table = this.torrents, key = this.#key;
     let id = this.#cleanCursor;
     const end = Math.min(table.idLimit, id + budget);
     for (; id < end; id++) {
       if (!table.isLive(id)) continue;
-      this.#cleanList(this.v4, id, cutoff);
-      this.#cleanList(this.v6, id, cutoff);
+      table.keyOf(id, key, 0);
+      const drop = allowed(key, 0) ? cutoff : Infinity; // Infinity: every peer is too old
+      this.#cleanList(this.v4, id, drop);
+      this.#cleanList(this.v6, id, drop);
       if (this.v4.n[id] === 0 && this.v6.n[id] === 0) {
         this.v4.release(id);
         this.v6.release(id);

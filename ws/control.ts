@@ -5,6 +5,7 @@
  */
 
 import type { WsConfig } from "./config.ts";
+import type { AccessListData } from "../shared/access_list.ts";
 import type { ConnectionCounters } from "./connections.ts";
 import type { WsSwarmCounters } from "./swarms.ts";
 
@@ -42,6 +43,8 @@ export interface WsRequestInit {
   index: number;
   /** The whole configuration. */
   config: WsConfig;
+  /** The access list. */
+  access: AccessListData;
   /** One port per socket worker. */
   ports: MessagePort[];
   /** Throw an uncaught error soon after start (fault-injection for tests). */

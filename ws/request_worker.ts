@@ -12,6 +12,7 @@ import { macrotask } from "../shared/yield.ts";
 import type { WsRequestInit, WsRequestStats } from "./control.ts";
 import type { ToRequest, ToSocket } from "./messages.ts";
 import { WsSwarms } from "./swarms.ts";
+import { AccessList, type AccessListData } from "../shared/access_list.ts";
 
 /** Largest swarms and sampled peers reported for the statistics page. */
 const DETAIL_TOP = 10, DETAIL_SAMPLE = 20000;
@@ -23,17 +24,19 @@ function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-let report: ((what: string) => void) | null = null;
+let report: ((what: string, data: unknown) => void) | null = null;
 
 self.onmessage = (e: MessageEvent<WsRequestInit | { type: string }>) => {
   if (e.data?.type === "init") report = start(e.data as WsRequestInit);
-  else report?.(e.data?.type);
+  else report?.(e.data?.type, e.data);
 };
 
-function start(init: WsRequestInit): (what: string) => void {
+function start(init: WsRequestInit): (what: string, data: unknown) => void {
   const { config, index, ports } = init;
   const log = new Logger(config.log_level, `ws request worker ${index}: `);
   const outs: ToSocket[][] = ports.map(() => []);
+  const access = new AccessList();
+  access.update(init.access);
   const swarms = new WsSwarms({
     interval: config.protocol.peer_announce_interval,
     maxOfferAge: config.cleaning.max_offer_age,
@@ -41,7 +44,7 @@ function start(init: WsRequestInit): (what: string) => void {
   }, {
     send: (worker, conn, m) => outs[worker].push({ c: conn, m }),
     scrape: (worker, conn, id, files) => outs[worker].push({ c: conn, id, files }),
-  });
+  }, access);
 
   ports.forEach((port, w) => {
     port.onmessage = (e: MessageEvent<ToRequest[]>) => {
@@ -86,7 +89,12 @@ function start(init: WsRequestInit): (what: string) => void {
       throw new Error("injected fault (SHOAL_FAULT)");
     }, 300);
   }
-  return (what) => {
+  return (what, data) => {
+    if (what === "access") {
+      access.update(data as AccessListData);
+      log.info(`access list updated: ${access.size} info hashes`);
+      return;
+    }
     if (what === "details?") {
       self.postMessage({ type: "details", ...swarms.details(DETAIL_TOP, DETAIL_SAMPLE) });
       return;

@@ -11,6 +11,7 @@ import { OperatorError } from "../shared/errors.ts";
 import { randomWords } from "../shared/hash.ts";
 import type { Logger } from "../shared/log.ts";
 import { faultTarget, Pool } from "../shared/pool.ts";
+import { type AccessUpdate, loadAccessList } from "../shared/access_list.ts";
 import type { WsConfig } from "./config.ts";
 import type { WsBound, WsRequestInit, WsSocketInit, WsTlsUpdate } from "./control.ts";
 import { cached, Rates, serveObservability } from "../shared/observe.ts";
@@ -83,6 +84,7 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
   if (config.privileges.drop_privileges) {
     throw new OperatorError("privileges.drop_privileges = true is not supported yet");
   }
+  const access = await loadAccessList(config.access_list.mode, config.access_list.path);
   const fault = faultTarget();
   const pool = new Pool(log);
   const channels = Array.from(
@@ -100,6 +102,7 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
         type: "init",
         index: j,
         config,
+        access,
         ports,
         fault: fault?.role === "request" && fault.index === j,
       };
@@ -151,20 +154,27 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
   }
 
   pool.stopOnSignals();
-  if (tls && Deno.build.os !== "windows") {
-    Deno.addSignalListener("SIGUSR1", async () => {
+  // SIGUSR1 reloads the TLS certificate and the access list, each kept as it was on error.
+  pool.onReload(async () => {
+    if (tls) {
       try {
         const fresh = await readTls(config);
-        const msg: WsTlsUpdate = { type: "tls", ...fresh };
-        for (const { name, worker } of pool.workers) {
-          if (name.startsWith("socket")) worker.postMessage(msg);
-        }
+        pool.broadcast({ type: "tls", ...fresh } satisfies WsTlsUpdate, "socket");
         log.info("SIGUSR1: reloading the TLS certificate");
       } catch (err) {
         log.error(`SIGUSR1: ${(err as Error).message}; keeping the old certificate`);
       }
-    });
-  }
+    }
+    if (config.access_list.mode !== "off") {
+      try {
+        const fresh = await loadAccessList(config.access_list.mode, config.access_list.path);
+        pool.broadcast({ type: "access", ...fresh } satisfies AccessUpdate, "request");
+        log.info(`SIGUSR1: access list reloaded (${fresh.hashes.length / 20} info hashes)`);
+      } catch (err) {
+        log.error(`SIGUSR1: ${(err as Error).message}; keeping the old access list`);
+      }
+    }
+  });
 
   const started = performance.now();
   const uptime = () => (performance.now() - started) / 1000;

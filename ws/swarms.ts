@@ -9,6 +9,7 @@
  * @module
  */
 
+import { AccessList } from "../shared/access_list.ts";
 import { clientName, tally } from "../shared/clients.ts";
 import type { SwarmDetails, TopSwarm } from "../shared/details.ts";
 import {
@@ -138,12 +139,21 @@ export class WsSwarms {
   };
   #s: WsSwarmSettings;
   #out: Outbox;
+  #access: AccessList;
+  #hashBytes = new Uint8Array(20);
   #cleaning: Iterator<[string, WsTorrent]> | null = null;
 
-  /** Creates empty swarms that send through `out`. */
-  constructor(settings: WsSwarmSettings, out: Outbox) {
+  /** Creates empty swarms that send through `out` and serve what `access` allows. */
+  constructor(settings: WsSwarmSettings, out: Outbox, access: AccessList = new AccessList()) {
     this.#s = settings;
     this.#out = out;
+    this.#access = access;
+  }
+
+  #allowed(infoHash: string): boolean {
+    const b = this.#hashBytes;
+    for (let i = 0; i < 20; i++) b[i] = infoHash.charCodeAt(i);
+    return this.#access.allows(b, 0);
   }
 
   #fail(worker: number, conn: number, reason: string, infoHash: string): void {
@@ -159,6 +169,9 @@ export class WsSwarms {
   /** Handles an announce from connection `conn` of socket worker `worker` at time `now`. */
   announce(worker: number, conn: number, r: AnnounceRequest, now: number): void {
     this.counters.announces++;
+    if (!this.#allowed(r.infoHash)) {
+      return this.#fail(worker, conn, "info hash not allowed", r.infoHash);
+    }
     const key = connKey(worker, conn);
     let t = this.torrents.get(r.infoHash);
     if (r.event === WsEvent.Stopped) {
@@ -240,6 +253,9 @@ export class WsSwarms {
   /** Routes an answer to the offerer, if that offer was really sent to the answerer. */
   answer(worker: number, conn: number, r: AnswerRequest, now: number): void {
     this.counters.answers++;
+    if (!this.#allowed(r.infoHash)) {
+      return this.#fail(worker, conn, "info hash not allowed", r.infoHash);
+    }
     const t = this.torrents.get(r.infoHash);
     const me = t?.peers.get(r.peerId);
     if (t === undefined || me === undefined || me.key !== connKey(worker, conn)) {
@@ -269,7 +285,7 @@ export class WsSwarms {
   scrape(worker: number, conn: number, id: number, infoHashes: string[]): void {
     this.counters.scrapes++;
     const files: ScrapeEntry[] = infoHashes.map((h) => {
-      const t = this.torrents.get(h);
+      const t = this.#allowed(h) ? this.torrents.get(h) : undefined;
       return t ? [h, t.seeders, t.leechers, t.completed] : [h, 0, 0, 0];
     });
     this.#out.scrape(worker, conn, id, files);
@@ -354,10 +370,12 @@ export class WsSwarms {
         return true;
       }
       const [h, t] = next.value;
+      // A torrent the access list no longer allows loses every peer.
+      const drop = this.#allowed(h) ? cutoff : Infinity;
       for (let i = t.ids.length - 1; i >= 0; i--) {
         if (i >= t.ids.length) continue;
         const p = t.peers.get(t.ids[i])!;
-        if (p.seen < cutoff) this.#remove(h, t, p);
+        if (p.seen < drop) this.#remove(h, t, p);
       }
       for (const [k, o] of t.offers) if (o.expires < now) t.offers.delete(k);
       if (t.ids.length === 0) this.torrents.delete(h);

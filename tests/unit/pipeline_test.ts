@@ -18,6 +18,7 @@ import {
   type Response,
 } from "../../udp/codec.ts";
 import { Stat } from "../../udp/stats.ts";
+import { AccessList } from "../../shared/access_list.ts";
 
 const NOW = 1_700_000_000;
 
@@ -34,6 +35,7 @@ class Harness {
   swarms: Swarms[];
   back: BatchWriter[];
   sock = new Recorder();
+  access = new AccessList();
   constructor(shards: number, maxScrape = 255) {
     this.router = new Router({
       requestWorkers: shards,
@@ -74,7 +76,7 @@ class Harness {
       w.len = 0;
       w.count = 0;
       const counts = { announces: 0, scrapes: 0 };
-      handleRequestBatch(this.swarms[j], msg, this.back[j], now, 50, counts);
+      handleRequestBatch(this.swarms[j], this.access, msg, this.back[j], now, 50, counts);
       const res = this.back[j];
       this.router.handleResponses(res.buf.slice(0, res.len), [this.sock, this.sock]);
       res.len = 0;
