@@ -42,11 +42,13 @@ export const ENFILE = 23;
 
 const ERRNO_NAMES: Record<number, string> = {
   1: "EPERM",
+  2: "ENOENT",
   4: "EINTR",
   9: "EBADF",
   11: "EAGAIN",
   12: "ENOMEM",
   13: "EACCES",
+  20: "ENOTDIR",
   22: "EINVAL",
   23: "ENFILE",
   24: "EMFILE",

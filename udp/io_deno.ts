@@ -19,7 +19,7 @@ import {
   SocketOpenError,
   type SocketOptions,
 } from "./io.ts";
-import { encodeAddr, formatAddrIp, isV4Mapped } from "../shared/address.ts";
+import { encodeAddr, formatAddrIp, isV4Mapped, parseIPv6 } from "../shared/address.ts";
 import { macrotask } from "../shared/yield.ts";
 
 /** Concurrent `receive()` calls: the measured best case needs several in flight. */
@@ -146,10 +146,19 @@ class DenoSocket implements DatagramSocket {
   }
 }
 
+/** True for `::`, whose dual-stack socket would also take the port on `0.0.0.0`. */
+function isUnspecifiedV6(hostname: string): boolean {
+  const b = new Uint8Array(16);
+  return parseIPv6(hostname, b, 0) && b.every((x) => x === 0);
+}
+
 /** Opens a UDP socket on `Deno.listenDatagram`; throws `SocketOpenError` when it cannot. */
 export function openDenoSocket(opts: SocketOptions): DatagramSocket {
   try {
-    if (opts.checkFree && opts.port !== 0 && opts.family === 4) {
+    // On `::` the probe would collide with this worker's own IPv4 socket on 0.0.0.0 (Deno does
+    // not set IPV6_V6ONLY), so the dual-stack case goes unchecked.
+    const probe = opts.family === 4 || !isUnspecifiedV6(opts.hostname);
+    if (opts.checkFree && opts.port !== 0 && probe) {
       // Without SO_REUSEADDR this fails if anyone holds the port, even with SO_REUSEADDR.
       Deno.listenDatagram({ transport: "udp", hostname: opts.hostname, port: opts.port }).close();
     }

@@ -11,6 +11,7 @@ import { OperatorError } from "../shared/errors.ts";
 import { randomWords } from "../shared/hash.ts";
 import type { Logger } from "../shared/log.ts";
 import { faultTarget, Pool } from "../shared/pool.ts";
+import { dropPrivileges } from "../shared/privileges.ts";
 import { type AccessUpdate, loadAccessList } from "../shared/access_list.ts";
 import type { UdpConfig } from "./config.ts";
 import type {
@@ -54,9 +55,6 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
     throw new OperatorError(
       "network.use_ipv4 and network.use_ipv6 are both false: nothing to serve",
     );
-  }
-  if (config.privileges.drop_privileges) {
-    throw new OperatorError("privileges.drop_privileges = true is not supported yet");
   }
 
   const access = await loadAccessList(config.access_list.mode, config.access_list.path);
@@ -169,6 +167,19 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
         return udpPage(replies, rates.update(udpTotals(replies)), await details(), uptime());
       },
     }, log);
+  }
+
+  // Last, once every port is bound: chroot and switch user.
+  try {
+    const who = dropPrivileges(config.privileges);
+    if (who) {
+      log.info(
+        `dropped privileges: chroot ${config.privileges.chroot_path}, uid ${who.uid}, gid ${who.gid}`,
+      );
+    }
+  } catch (err) {
+    pool.terminate();
+    throw err;
   }
 
   const interval = config.statistics.interval;

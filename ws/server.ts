@@ -11,6 +11,7 @@ import { OperatorError } from "../shared/errors.ts";
 import { randomWords } from "../shared/hash.ts";
 import type { Logger } from "../shared/log.ts";
 import { faultTarget, Pool } from "../shared/pool.ts";
+import { dropPrivileges } from "../shared/privileges.ts";
 import { type AccessUpdate, loadAccessList } from "../shared/access_list.ts";
 import type { WsConfig } from "./config.ts";
 import type { WsBound, WsRequestInit, WsSocketInit, WsTlsUpdate } from "./control.ts";
@@ -81,9 +82,6 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
   const io = config.network.io === "auto"
     ? (tls || Deno.build.os !== "linux" ? "deno" : "ffi")
     : config.network.io;
-  if (config.privileges.drop_privileges) {
-    throw new OperatorError("privileges.drop_privileges = true is not supported yet");
-  }
   const access = await loadAccessList(config.access_list.mode, config.access_list.path);
   const fault = faultTarget();
   const pool = new Pool(log);
@@ -193,6 +191,19 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
         return wsPage(replies, rates.update(wsTotals(replies)), await details(), uptime());
       },
     }, log);
+  }
+
+  // Last, once every port is bound: chroot and switch user.
+  try {
+    const who = dropPrivileges(config.privileges);
+    if (who) {
+      log.info(
+        `dropped privileges: chroot ${config.privileges.chroot_path}, uid ${who.uid}, gid ${who.gid}`,
+      );
+    }
+  } catch (err) {
+    pool.terminate();
+    throw err;
   }
 
   const interval = config.statistics.interval;
