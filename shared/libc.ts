@@ -29,6 +29,8 @@ export const MSG_DONTWAIT = 0x40;
 export const MSG_TRUNC = 0x20;
 /** `send` flag: no SIGPIPE on a closed peer. */
 export const MSG_NOSIGNAL = 0x4000;
+/** `shutdown` both directions. */
+export const SHUT_RDWR = 2;
 /** `poll` event: readable. */
 export const POLLIN = 1;
 /** errno: interrupted. */
@@ -93,6 +95,7 @@ const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
@@ -122,6 +125,53 @@ export function readFd(fd: number, buf: Uint8Array, len: number): number {
 /** `send(2)`: bytes sent, or -1 on error (see `errno`). */
 export function sendFd(fd: number, buf: Uint8Array, len: number, flags: number): number {
   return lib().send(fd, buf, len as unknown as bigint, flags);
+}
+
+// Descriptors this worker opened, in a bitmap the main thread can read: if the worker dies,
+// libc descriptors are not closed with it (they belong to the process), so the main thread
+// closes them before starting a replacement.
+let registry: Int32Array | null = null;
+
+/** A bitmap for `trackFds`, large enough for `maxFds` descriptors. */
+export function fdRegistry(maxFds = 1 << 20): SharedArrayBuffer {
+  return new SharedArrayBuffer(Math.ceil(maxFds / 32) * 4);
+}
+
+/** Records this worker's libc descriptors in `shared` from now on. */
+export function trackFds(shared: SharedArrayBuffer): void {
+  registry = new Int32Array(shared);
+}
+
+/** Notes that `fd` is open (no-op without a registry). */
+export function noteOpen(fd: number): void {
+  if (registry !== null && fd >= 0 && (fd >> 5) < registry.length) {
+    Atomics.or(registry, fd >> 5, 1 << (fd & 31));
+  }
+}
+
+/** Closes `fd` and notes it. */
+export function closeFd(fd: number): number {
+  if (registry !== null && fd >= 0 && (fd >> 5) < registry.length) {
+    Atomics.and(registry, fd >> 5, ~(1 << (fd & 31)));
+  }
+  return lib().close(fd);
+}
+
+/** Closes every descriptor recorded in `shared` (by a worker that died); returns how many. */
+export function closeTracked(shared: SharedArrayBuffer): number {
+  const words = new Int32Array(shared);
+  let n = 0;
+  for (let w = 0; w < words.length; w++) {
+    const bits = Atomics.exchange(words, w, 0);
+    if (bits === 0) continue;
+    for (let b = 0; b < 32; b++) {
+      if (bits & (1 << b)) {
+        lib().close(w * 32 + b);
+        n++;
+      }
+    }
+  }
+  return n;
 }
 
 /** The calling thread's errno (read right after the failing call). */
@@ -215,9 +265,10 @@ export function bindSocket(type: number, o: BindOptions, reusePort = o.reusePort
     const code = errnoName(errno());
     throw new SocketOpenError(code, `cannot open a socket for ${label(o)}: ${code}`);
   }
+  noteOpen(fd);
   const fail = (what: string): never => {
     const code = errnoName(errno());
-    c.close(fd);
+    closeFd(fd);
     throw new SocketOpenError(code, `${what} ${label(o)}: ${ERRNO_TEXT[code] ?? code}`);
   };
   if (o.family === 6 && !setInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, o.v6only ? 1 : 0)) {
@@ -241,7 +292,7 @@ export function bindSocket(type: number, o: BindOptions, reusePort = o.reusePort
  * `SO_REUSEPORT` group that we could otherwise silently join.
  */
 export function checkPortFree(type: number, o: BindOptions): void {
-  if (o.port !== 0) lib().close(bindSocket(type, o, false));
+  if (o.port !== 0) closeFd(bindSocket(type, o, false));
 }
 
 /** Bytes of one `struct epoll_event`: packed on x86_64, padded elsewhere. */

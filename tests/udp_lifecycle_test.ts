@@ -1,6 +1,6 @@
 /** `shoal udp` start-up, shutdown, supervision, cleaning and statistics. */
 import assert from "assert";
-import { ROOT, RUN_FLAGS, startShoal, writeConfig } from "./helpers/shoal.ts";
+import { startShoal, writeConfig } from "./helpers/shoal.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
 
 const BASE = `request_workers = 2
@@ -25,27 +25,6 @@ Deno.test("SIGTERM and SIGINT stop the tracker cleanly and promptly", async () =
     await Deno.remove(file);
   }
 });
-
-for (const target of ["request:1", "socket:0"]) {
-  Deno.test(`a worker that dies stops the process with a reason (${target})`, async () => {
-    const file = await writeConfig(`socket_workers = 1\n${BASE}`);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...RUN_FLAGS, `${ROOT}main.ts`, "udp", "-c", file],
-      env: { SHOAL_FAULT: target },
-      stdout: "piped",
-      stderr: "piped",
-    });
-    const out = await child.output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 1, stderr);
-    const [role, index] = target.split(":");
-    assert.match(
-      stderr,
-      new RegExp(`${role} worker ${index} failed: .*injected fault.*; stopping`),
-    );
-    await Deno.remove(file);
-  });
-}
 
 Deno.test("cleaning drops peers after max_peer_age; statistics are printed", async () => {
   const file = await writeConfig(`socket_workers = 1

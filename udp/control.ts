@@ -39,8 +39,10 @@ export interface SocketWorkerInit {
   shardKey: Uint32Array;
   /** One port per request worker. */
   ports: MessagePort[];
-  /** Throw an uncaught error soon after start (fault-injection for tests). */
-  fault: boolean;
+  /** Where the worker records its libc descriptors (closed by the main thread if it dies). */
+  fds: SharedArrayBuffer;
+  /** "", or "throw@MS"/"hang@MS": misbehave MS ms after start (fault injection, tests). */
+  fault: string;
 }
 
 /** Start-up message of a request worker. */
@@ -57,8 +59,8 @@ export interface RequestWorkerInit {
   access: AccessListData;
   /** One port per socket worker. */
   ports: MessagePort[];
-  /** Throw an uncaught error soon after start (fault-injection for tests). */
-  fault: boolean;
+  /** "", or "throw@MS"/"hang@MS": misbehave MS ms after start (fault injection, tests). */
+  fault: string;
 }
 
 /** Result of binding one address. */
@@ -78,10 +80,4 @@ export interface BoundMessage {
 export interface ReadyMessage {
   /** Discriminator. */
   type: "ready";
-}
-
-/** The main thread asks every worker for its statistics; each answers with one stats message. */
-export interface StatsRequest {
-  /** Discriminator. */
-  type: "stats?";
 }

@@ -22,6 +22,7 @@ import {
   bindSocket,
   boundPort,
   checkPortFree,
+  closeFd,
   EAGAIN,
   EINTR,
   errno,
@@ -30,25 +31,11 @@ import {
   MSG_TRUNC,
   pinned,
   POLLIN,
+  SHUT_RDWR,
   SOCK_DGRAM,
   writePtr,
 } from "../shared/libc.ts";
 import { macrotask } from "../shared/yield.ts";
-
-const SHUT_RDWR = 2;
-let shutdownFn: ((fd: number, how: number) => number) | null = null;
-
-/**
- * `shutdown(2)`, which `shared/libc.ts` does not bind: on an unconnected UDP socket it fails with
- * ENOTCONN but still wakes every `poll` on the socket (see `inet_shutdown`), so a parked `serve`
- * returns at once on `close()` instead of at its poll timeout.
- */
-function shutdown(fd: number): void {
-  shutdownFn ??= Deno.dlopen("libc.so.6", {
-    shutdown: { parameters: ["i32", "i32"], result: "i32" },
-  }).symbols.shutdown;
-  shutdownFn(fd, SHUT_RDWR);
-}
 
 /** Longest park, so that `close()` is noticed. */
 const POLL_MS = 100;
@@ -252,8 +239,10 @@ class FfiSocket implements DatagramSocket {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    shutdown(this.#fd); // wakes a parked poll now
-    lib().close(this.#fd);
+    // On an unconnected UDP socket shutdown(2) fails with ENOTCONN but still wakes every poll
+    // on it, so a parked serve() returns now rather than at its poll timeout.
+    lib().shutdown(this.#fd, SHUT_RDWR);
+    closeFd(this.#fd);
   }
 }
 

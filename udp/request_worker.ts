@@ -9,8 +9,9 @@
 
 import { BatchWriter } from "../shared/channel.ts";
 import { Logger } from "../shared/log.ts";
-import type { ReadyMessage, RequestWorkerInit, StatsRequest } from "./control.ts";
-import { AccessList, type AccessListData, type AccessUpdate } from "../shared/access_list.ts";
+import { type Control, type PortUpdate, serveWorker } from "../shared/worker_main.ts";
+import type { ReadyMessage, RequestWorkerInit } from "./control.ts";
+import { AccessList, type AccessListData } from "../shared/access_list.ts";
 import { type BatchCounts, handleRequestBatch } from "./request_batch.ts";
 import type { RequestStats } from "./stats.ts";
 import { Swarms } from "./swarms.ts";
@@ -25,15 +26,9 @@ function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-/** Answers the main thread's statistics requests once started. */
-let report: ((what: string, data: unknown) => void) | null = null;
+serveWorker(start);
 
-self.onmessage = (e: MessageEvent<RequestWorkerInit | StatsRequest | AccessUpdate>) => {
-  if (e.data?.type === "init") report = start(e.data);
-  else report?.(e.data?.type, e.data);
-};
-
-function start(init: RequestWorkerInit): (what: string, data: unknown) => void {
+function start(init: RequestWorkerInit): (msg: Control) => void {
   const { config, index, ports } = init;
   const log = new Logger(config.log_level, `request worker ${index}: `);
   const maxPeers = config.protocol.max_response_peers;
@@ -46,7 +41,7 @@ function start(init: RequestWorkerInit): (what: string, data: unknown) => void {
   const access = new AccessList();
   access.update(init.access);
 
-  ports.forEach((port, i) => {
+  const attach = (port: MessagePort, i: number) => {
     port.onmessage = (m: MessageEvent<ArrayBuffer>) => {
       try {
         handleRequestBatch(
@@ -66,7 +61,8 @@ function start(init: RequestWorkerInit): (what: string, data: unknown) => void {
       }
       writers[i].flushTo(port);
     };
-  });
+  };
+  ports.forEach(attach);
 
   let cleaning = false;
   const cleanSlice = () => {
@@ -86,14 +82,17 @@ function start(init: RequestWorkerInit): (what: string, data: unknown) => void {
 
   self.postMessage({ type: "ready" } satisfies ReadyMessage);
 
-  if (init.fault) {
-    setTimeout(() => {
-      throw new Error("injected fault (SHOAL_FAULT)");
-    }, 300);
-  }
-  return (what, data) => {
+  return (msg) => {
+    const what = msg.type;
+    if (what === "port") {
+      // Socket worker `index` was replaced; its successor sends on a new channel. (Writers
+      // are flushed within each batch, so nothing is left for the old one.)
+      const { index: i, port } = msg as PortUpdate;
+      attach(port, i);
+      return;
+    }
     if (what === "access") {
-      access.update(data as AccessListData);
+      access.update(msg as unknown as AccessListData);
       log.info(`access list updated: ${access.size} info hashes`);
       return;
     }
@@ -102,7 +101,7 @@ function start(init: RequestWorkerInit): (what: string, data: unknown) => void {
       return;
     }
     if (what !== "stats?") return;
-    const msg: RequestStats = {
+    const stats: RequestStats = {
       type: "stats",
       role: "request",
       index,
@@ -110,6 +109,6 @@ function start(init: RequestWorkerInit): (what: string, data: unknown) => void {
       peers: swarms.peers,
       seeders: swarms.seeders,
     };
-    self.postMessage(msg);
+    self.postMessage(stats);
   };
 }

@@ -11,16 +11,11 @@ import { OperatorError } from "../shared/errors.ts";
 import { randomWords } from "../shared/hash.ts";
 import type { Logger } from "../shared/log.ts";
 import { faultTarget, Pool } from "../shared/pool.ts";
+import { Mesh } from "../shared/mesh.ts";
 import { dropPrivileges } from "../shared/privileges.ts";
 import { type AccessUpdate, loadAccessList } from "../shared/access_list.ts";
 import type { UdpConfig } from "./config.ts";
-import type {
-  Bind,
-  BoundMessage,
-  ReadyMessage,
-  RequestWorkerInit,
-  SocketWorkerInit,
-} from "./control.ts";
+import type { Bind, BoundMessage, RequestWorkerInit, SocketWorkerInit } from "./control.ts";
 import { defaultIo } from "./io.ts";
 import { cached, Rates, serveObservability } from "../shared/observe.ts";
 import { mergeDetails, type SwarmDetails } from "../shared/details.ts";
@@ -57,61 +52,59 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
     );
   }
 
-  const access = await loadAccessList(config.access_list.mode, config.access_list.path);
-  const fault = faultTarget();
+  let currentAccess = await loadAccessList(config.access_list.mode, config.access_list.path);
   const pool = new Pool(log);
-
-  // One channel per (socket worker, request worker) pair.
-  const channels = Array.from(
-    { length: socketWorkers },
-    () => Array.from({ length: requestWorkers }, () => new MessageChannel()),
-  );
   const connectionKey = randomWords(4);
   const shardKey = randomWords(2);
+  // What socket workers bind: the configured addresses for the first one, which also checks
+  // that no other process holds them; then the resolved ports (port 0 resolved) for the
+  // others and for every replacement, which join the SO_REUSEPORT group.
+  let binds: Bind[] = wanted;
+  const mesh = new Mesh(pool, {
+    sockets: socketWorkers,
+    requests: requestWorkers,
+    socketUrl: new URL("./socket_worker.ts", import.meta.url),
+    requestUrl: new URL("./request_worker.ts", import.meta.url),
+    requestInit: (index, ports, fault): RequestWorkerInit => ({
+      type: "init",
+      index,
+      config,
+      // A replacement starts with empty swarms, rebuilt from the announces that follow.
+      swarmKey: randomWords(4),
+      access: currentAccess,
+      ports,
+      fault,
+    }),
+    socketInit: (index, ports, fds, fault, restart): SocketWorkerInit => ({
+      type: "init",
+      index,
+      config,
+      io,
+      binds,
+      checkFree: binds === wanted && !restart,
+      connectionKey,
+      shardKey,
+      ports,
+      fds,
+      fault,
+    }),
+    socketRestarted: (i, reply) => {
+      const bad = (reply as BoundMessage).results.find((r) => "code" in r);
+      if (bad && "code" in bad) {
+        throw new Error(`socket worker ${i} could not bind: ${bad.message}`);
+      }
+    },
+  }, faultTarget());
 
   try {
-    const requestUrl = new URL("./request_worker.ts", import.meta.url);
-    await Promise.all(Array.from({ length: requestWorkers }, (_, j) => {
-      const ports = channels.map((row) => row[j].port2);
-      const init: RequestWorkerInit = {
-        type: "init",
-        index: j,
-        config,
-        swarmKey: randomWords(4),
-        access,
-        ports,
-        fault: fault?.role === "request" && fault.index === j,
-      };
-      return pool.start<ReadyMessage>(`request worker ${j}`, requestUrl, init, ports, "ready");
-    }));
-
-    const socketUrl = new URL("./socket_worker.ts", import.meta.url);
-    const startSocket = (i: number, binds: Bind[], checkFree: boolean) => {
-      const ports = channels[i].map((c) => c.port1);
-      const init: SocketWorkerInit = {
-        type: "init",
-        index: i,
-        config,
-        io,
-        binds,
-        checkFree,
-        connectionKey,
-        shardKey,
-        ports,
-        fault: fault?.role === "socket" && fault.index === i,
-      };
-      return pool.start<BoundMessage>(`socket worker ${i}`, socketUrl, init, ports, "bound");
-    };
-
-    // The first socket worker binds (port 0 resolves here) and checks the ports are free;
-    // the others then join its SO_REUSEPORT group on the resolved ports.
-    const first = await startSocket(0, wanted, true);
-    const binds: Bind[] = [];
+    await mesh.startRequests();
+    const first = await mesh.startSocket<BoundMessage>(0);
+    const resolved: Bind[] = [];
     for (const r of first.results) {
       const want = wanted.find((w) => w.family === r.family)!;
       const key = r.family === 4 ? "network.address" : "network.address_ipv6";
       if ("port" in r) {
-        binds.push({ ...want, port: r.port });
+        resolved.push({ ...want, port: r.port });
       } else if (r.family === 6 && r.code === "EAFNOSUPPORT" && wanted.length === 2) {
         log.warn(`IPv6 is not available on this host (${r.message}); serving IPv4 only`);
       } else {
@@ -119,9 +112,10 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
         throw new OperatorError(`${key}: cannot listen on ${formatSocketAddress(want)}: ${why}`);
       }
     }
-    if (binds.length === 0) throw new OperatorError("no address could be bound");
+    if (resolved.length === 0) throw new OperatorError("no address could be bound");
+    binds = resolved;
     await Promise.all(Array.from({ length: socketWorkers - 1 }, async (_, k) => {
-      const reply = await startSocket(k + 1, binds, false);
+      const reply = await mesh.startSocket<BoundMessage>(k + 1);
       const bad = reply.results.find((r) => "code" in r);
       if (bad && "code" in bad) {
         throw new Error(`socket worker ${k + 1} could not bind: ${bad.message}`);
@@ -139,10 +133,12 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
   }
 
   pool.stopOnSignals();
+  pool.heartbeat();
   pool.onReload(async () => {
     if (config.access_list.mode === "off") return;
     try {
       const fresh = await loadAccessList(config.access_list.mode, config.access_list.path);
+      currentAccess = fresh;
       pool.broadcast({ type: "access", ...fresh } satisfies AccessUpdate, "request");
       log.info(`SIGUSR1: access list reloaded (${fresh.hashes.length / 20} info hashes)`);
     } catch (err) {

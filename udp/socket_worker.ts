@@ -8,7 +8,9 @@
 /// <reference lib="deno.worker" />
 
 import { Logger } from "../shared/log.ts";
-import type { BindResult, BoundMessage, SocketWorkerInit, StatsRequest } from "./control.ts";
+import { trackFds } from "../shared/libc.ts";
+import { type Control, type PortUpdate, serveWorker } from "../shared/worker_main.ts";
+import type { BindResult, BoundMessage, SocketWorkerInit } from "./control.ts";
 import { type DatagramSocket, openSocket, SocketOpenError } from "./io.ts";
 import { Router } from "./router.ts";
 import type { SocketStats } from "./stats.ts";
@@ -17,16 +19,11 @@ function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-/** Answers the main thread's statistics requests once started. */
-let report: (() => void) | null = null;
+serveWorker(start);
 
-self.onmessage = (e: MessageEvent<SocketWorkerInit | StatsRequest>) => {
-  if (e.data?.type === "init") report = start(e.data);
-  else if (e.data?.type === "stats?") report?.();
-};
-
-function start(init: SocketWorkerInit): () => void {
+function start(init: SocketWorkerInit): (msg: Control) => void {
   const { config, index } = init;
+  trackFds(init.fds);
   const log = new Logger(config.log_level, `socket worker ${index}: `);
   const router = new Router({
     requestWorkers: config.request_workers,
@@ -87,7 +84,7 @@ function start(init: SocketWorkerInit): () => void {
     });
   }
 
-  for (const port of ports) {
+  const attach = (port: MessagePort) => {
     port.onmessage = (m: MessageEvent<ArrayBuffer>) => {
       try {
         router.handleResponses(new Uint8Array(m.data), socks);
@@ -96,23 +93,28 @@ function start(init: SocketWorkerInit): () => void {
       }
       flushSockets();
     };
-  }
+  };
+  ports.forEach(attach);
 
   setInterval(() => router.pending.expire(nowSeconds()), 1000);
 
-  if (init.fault) {
-    setTimeout(() => {
-      throw new Error("injected fault (SHOAL_FAULT)");
-    }, 300);
-  }
-  return () => {
-    const msg: SocketStats = {
+  return (msg) => {
+    if (msg.type === "port") {
+      // Request worker `index` was replaced: requests to it go to its successor from now on
+      // (scrapes waiting on the old one expire with the pending table).
+      const { index: j, port } = msg as PortUpdate;
+      ports[j] = port;
+      attach(port);
+      return;
+    }
+    if (msg.type !== "stats?") return;
+    const stats: SocketStats = {
       type: "stats",
       role: "socket",
       index,
       counters: router.counters,
       sendDrops: (socks[0]?.sendDrops ?? 0) + (socks[1]?.sendDrops ?? 0),
     };
-    self.postMessage(msg);
+    self.postMessage(stats);
   };
 }

@@ -31,8 +31,10 @@ export interface WsSocketInit {
   shardKey: Uint32Array;
   /** One port per request worker. */
   ports: MessagePort[];
-  /** Throw an uncaught error soon after start (fault-injection for tests). */
-  fault: boolean;
+  /** Where the worker records its libc descriptors (closed by the main thread if it dies). */
+  fds: SharedArrayBuffer;
+  /** "", or "throw@MS"/"hang@MS": misbehave MS ms after start (fault injection, tests). */
+  fault: string;
 }
 
 /** Start-up message of a ws request worker. */
@@ -47,8 +49,8 @@ export interface WsRequestInit {
   access: AccessListData;
   /** One port per socket worker. */
   ports: MessagePort[];
-  /** Throw an uncaught error soon after start (fault-injection for tests). */
-  fault: boolean;
+  /** "", or "throw@MS"/"hang@MS": misbehave MS ms after start (fault injection, tests). */
+  fault: string;
 }
 
 /** A socket worker's reply to its init: the bound port, or why it could not bind. */

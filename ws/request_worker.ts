@@ -10,6 +10,7 @@
 import { Logger } from "../shared/log.ts";
 import { macrotask } from "../shared/yield.ts";
 import type { WsRequestInit, WsRequestStats } from "./control.ts";
+import { type Control, type PortUpdate, serveWorker } from "../shared/worker_main.ts";
 import type { ToRequest, ToSocket } from "./messages.ts";
 import { WsSwarms } from "./swarms.ts";
 import { AccessList, type AccessListData } from "../shared/access_list.ts";
@@ -24,14 +25,9 @@ function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-let report: ((what: string, data: unknown) => void) | null = null;
+serveWorker(start);
 
-self.onmessage = (e: MessageEvent<WsRequestInit | { type: string }>) => {
-  if (e.data?.type === "init") report = start(e.data as WsRequestInit);
-  else report?.(e.data?.type, e.data);
-};
-
-function start(init: WsRequestInit): (what: string, data: unknown) => void {
+function start(init: WsRequestInit): (msg: Control) => void {
   const { config, index, ports } = init;
   const log = new Logger(config.log_level, `ws request worker ${index}: `);
   const outs: ToSocket[][] = ports.map(() => []);
@@ -46,7 +42,7 @@ function start(init: WsRequestInit): (what: string, data: unknown) => void {
     scrape: (worker, conn, id, files) => outs[worker].push({ c: conn, id, files }),
   }, access);
 
-  ports.forEach((port, w) => {
+  const attach = (port: MessagePort, w: number) => {
     port.onmessage = (e: MessageEvent<ToRequest[]>) => {
       const now = nowSeconds();
       for (const item of e.data) {
@@ -71,7 +67,8 @@ function start(init: WsRequestInit): (what: string, data: unknown) => void {
         outs[k] = [];
       }
     };
-  });
+  };
+  ports.forEach(attach);
 
   let cleaning = false;
   setInterval(async () => {
@@ -84,14 +81,20 @@ function start(init: WsRequestInit): (what: string, data: unknown) => void {
   }, config.cleaning.interval * 1000);
 
   self.postMessage({ type: "ready" });
-  if (init.fault) {
-    setTimeout(() => {
-      throw new Error("injected fault (SHOAL_FAULT)");
-    }, 300);
-  }
-  return (what, data) => {
+  return (msg) => {
+    const what = msg.type;
+    if (what === "port") {
+      // Socket worker `index` was replaced: its connections are gone, and so are their peers.
+      const { index: w, port } = msg as PortUpdate;
+      const dropped = swarms.socketGone(w);
+      log.info(`socket worker ${w} replaced: ${dropped} of its peers removed`);
+      ports[w] = port;
+      outs[w] = [];
+      attach(port, w);
+      return;
+    }
     if (what === "access") {
-      access.update(data as AccessListData);
+      access.update(msg as unknown as AccessListData);
       log.info(`access list updated: ${access.size} info hashes`);
       return;
     }

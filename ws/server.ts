@@ -11,6 +11,7 @@ import { OperatorError } from "../shared/errors.ts";
 import { randomWords } from "../shared/hash.ts";
 import type { Logger } from "../shared/log.ts";
 import { faultTarget, Pool } from "../shared/pool.ts";
+import { Mesh } from "../shared/mesh.ts";
 import { dropPrivileges } from "../shared/privileges.ts";
 import { type AccessUpdate, loadAccessList } from "../shared/access_list.ts";
 import type { WsConfig } from "./config.ts";
@@ -82,60 +83,59 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
   const io = config.network.io === "auto"
     ? (tls || Deno.build.os !== "linux" ? "deno" : "ffi")
     : config.network.io;
-  const access = await loadAccessList(config.access_list.mode, config.access_list.path);
-  const fault = faultTarget();
+  let currentAccess = await loadAccessList(config.access_list.mode, config.access_list.path);
   const pool = new Pool(log);
-  const channels = Array.from(
-    { length: socketWorkers },
-    () => Array.from({ length: requestWorkers }, () => new MessageChannel()),
-  );
   const shardKey = randomWords(2);
   const scheme = tls ? "wss" : "ws";
+  // The first socket worker binds the configured port and checks that no other process holds
+  // it; the others, and every replacement, join its SO_REUSEPORT group on the resolved port.
+  let resolved: number | null = null;
+  const mesh = new Mesh(pool, {
+    sockets: socketWorkers,
+    requests: requestWorkers,
+    socketUrl: new URL("./socket_worker.ts", import.meta.url),
+    requestUrl: new URL("./request_worker.ts", import.meta.url),
+    requestInit: (index, ports, fault): WsRequestInit => ({
+      type: "init",
+      index,
+      config,
+      access: currentAccess,
+      ports,
+      fault,
+    }),
+    socketInit: (index, ports, fds, fault): WsSocketInit => ({
+      type: "init",
+      index,
+      config,
+      hostname: bind.hostname,
+      port: resolved ?? bind.port,
+      io,
+      checkFree: resolved === null,
+      tls,
+      shardKey,
+      ports,
+      fds,
+      fault,
+    }),
+    socketRestarted: (i, reply) => {
+      const r = reply as WsBound;
+      if ("code" in r) throw new Error(`socket worker ${i} could not bind: ${r.message}`);
+    },
+  }, faultTarget());
 
   try {
-    const requestUrl = new URL("./request_worker.ts", import.meta.url);
-    await Promise.all(Array.from({ length: requestWorkers }, (_, j) => {
-      const ports = channels.map((row) => row[j].port2);
-      const init: WsRequestInit = {
-        type: "init",
-        index: j,
-        config,
-        access,
-        ports,
-        fault: fault?.role === "request" && fault.index === j,
-      };
-      return pool.start(`request worker ${j}`, requestUrl, init, ports, "ready");
-    }));
-
-    const socketUrl = new URL("./socket_worker.ts", import.meta.url);
-    const startSocket = (i: number, port: number, checkFree: boolean) => {
-      const ports = channels[i].map((c) => c.port1);
-      const init: WsSocketInit = {
-        type: "init",
-        index: i,
-        config,
-        hostname: bind.hostname,
-        port,
-        io,
-        checkFree,
-        tls,
-        shardKey,
-        ports,
-        fault: fault?.role === "socket" && fault.index === i,
-      };
-      return pool.start<WsBound>(`socket worker ${i}`, socketUrl, init, ports, "bound");
-    };
-
-    const first = await startSocket(0, bind.port, true);
+    await mesh.startRequests();
+    const first = await mesh.startSocket<WsBound>(0);
     if ("code" in first) {
       const why = first.code === "EADDRINUSE" ? "address already in use" : first.message;
       throw new OperatorError(
         `network.address: cannot listen on ${formatSocketAddress(bind)}: ${why}`,
       );
     }
+    resolved = first.port;
     bind = { hostname: bind.hostname, port: first.port };
     await Promise.all(Array.from({ length: socketWorkers - 1 }, async (_, k) => {
-      const reply = await startSocket(k + 1, bind.port, false);
+      const reply = await mesh.startSocket<WsBound>(k + 1);
       if ("code" in reply) {
         throw new Error(`socket worker ${k + 1} could not bind: ${reply.message}`);
       }
@@ -152,6 +152,7 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
   }
 
   pool.stopOnSignals();
+  pool.heartbeat();
   // SIGUSR1 reloads the TLS certificate and the access list, each kept as it was on error.
   pool.onReload(async () => {
     if (tls) {
@@ -166,6 +167,7 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
     if (config.access_list.mode !== "off") {
       try {
         const fresh = await loadAccessList(config.access_list.mode, config.access_list.path);
+        currentAccess = fresh;
         pool.broadcast({ type: "access", ...fresh } satisfies AccessUpdate, "request");
         log.info(`SIGUSR1: access list reloaded (${fresh.hashes.length / 20} info hashes)`);
       } catch (err) {

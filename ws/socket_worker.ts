@@ -14,6 +14,8 @@
 /// <reference lib="deno.worker" />
 
 import { Logger } from "../shared/log.ts";
+import { trackFds } from "../shared/libc.ts";
+import { type Control, type PortUpdate, serveWorker } from "../shared/worker_main.ts";
 import { macrotask } from "../shared/yield.ts";
 import { Close, Connections } from "./connections.ts";
 import type { WireHandlers, WireOptions } from "./wire.ts";
@@ -27,20 +29,16 @@ function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-let control: ((msg: { type: string }) => void) | null = null;
-
-self.onmessage = (e: MessageEvent<WsSocketInit | { type: string }>) => {
-  if (e.data?.type === "init") control = start(e.data as WsSocketInit);
-  else control?.(e.data);
-};
+serveWorker(start);
 
 /** True for an IPv4 client, also when it reached an IPv6 socket as v4-mapped. */
 function isIPv4Client(hostname: string): boolean {
   return hostname.startsWith("::ffff:") || /^\d+\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
-function start(init: WsSocketInit): (msg: { type: string }) => void {
+function start(init: WsSocketInit): (msg: Control) => void {
   const { config, index, ports } = init;
+  trackFds(init.fds);
   const net = config.network;
   const log = new Logger(config.log_level, `ws socket worker ${index}: `);
   let flushScheduled = false;
@@ -69,7 +67,7 @@ function start(init: WsSocketInit): (msg: { type: string }) => void {
     },
   );
 
-  for (const port of ports) {
+  const attach = (port: MessagePort) => {
     port.onmessage = (m: MessageEvent<ToSocket[]>) => {
       try {
         conns.deliver(m.data);
@@ -77,7 +75,8 @@ function start(init: WsSocketInit): (msg: { type: string }) => void {
         log.error(`delivery failed: ${err instanceof Error ? err.stack : err}`);
       }
     };
-  }
+  };
+  ports.forEach(attach);
 
   const wsOptions: WireOptions = {
     maxFrameSize: net.websocket_max_frame_size,
@@ -156,14 +155,14 @@ function start(init: WsSocketInit): (msg: { type: string }) => void {
     () => conns.sweep(nowSeconds()),
     Math.min(10, config.cleaning.max_connection_idle) * 1000,
   );
-  if (init.fault) {
-    setTimeout(() => {
-      throw new Error("injected fault (SHOAL_FAULT)");
-    }, 300);
-  }
-
   return (msg) => {
-    if (msg.type === "stats?") {
+    if (msg.type === "port") {
+      // Request worker `index` was replaced (its swarms start empty and refill from the
+      // announces that follow); batches for it go to its successor.
+      const { index: j, port } = msg as PortUpdate;
+      ports[j] = port;
+      attach(port);
+    } else if (msg.type === "stats?") {
       self.postMessage(
         {
           type: "stats",

@@ -304,6 +304,18 @@ export class WsSwarms {
     this.connTorrents.delete(key);
   }
 
+  /**
+   * Removes the peers of every connection socket worker `worker` held (it died, and its
+   * connections with it); returns how many were removed.
+   */
+  socketGone(worker: number): number {
+    const before = this.peers;
+    for (const key of [...this.connTorrents.keys()]) {
+      if (Math.floor(key / 0x100000000) === worker) this.closed(worker, key % 0x100000000);
+    }
+    return before - this.peers;
+  }
+
   #remove(infoHash: string, t: WsTorrent, p: Peer): void {
     const last = t.ids.pop()!;
     if (last !== p.peerId) {

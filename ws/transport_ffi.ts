@@ -17,6 +17,7 @@ import {
   bindSocket,
   boundPort,
   checkPortFree,
+  closeFd,
   EAGAIN,
   EINTR,
   EMFILE,
@@ -26,6 +27,7 @@ import {
   errno,
   lib,
   MSG_NOSIGNAL,
+  noteOpen,
   pinned,
   readFd,
   sendFd,
@@ -157,6 +159,7 @@ export class EpollServer {
     this.port = boundPort(this.#fd);
     this.#family = bind.family;
     this.#ep = c.epoll_create1(EPOLL_CLOEXEC);
+    noteOpen(this.#ep);
     this.#opts = opts;
     this.#handlers = handlers;
     this.#ctl(EPOLL_CTL_ADD, this.#fd, EPOLLIN);
@@ -186,7 +189,7 @@ export class EpollServer {
     if (this.#conns[fd] === undefined) return;
     this.#conns[fd] = undefined;
     this.#open--;
-    lib().close(fd); // also leaves the epoll set
+    closeFd(fd); // also leaves the epoll set
   }
 
   #accept(): void {
@@ -210,6 +213,7 @@ export class EpollServer {
       }
       const one = new Int32Array([1]);
       c.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, new Uint8Array(one.buffer), 4);
+      noteOpen(fd);
       const gen = this.#gen = (this.#gen + 1) >>> 0;
       const conn = new FfiConn(fd, gen, this);
       this.#conns[fd] = conn;
@@ -281,7 +285,7 @@ export class EpollServer {
     this.#closed = true;
     for (const conn of this.#conns) conn?.close();
     this.#ctl(EPOLL_CTL_DEL, this.#fd, 0);
-    lib().close(this.#fd);
-    lib().close(this.#ep);
+    closeFd(this.#fd);
+    closeFd(this.#ep);
   }
 }

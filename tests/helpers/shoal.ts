@@ -64,16 +64,19 @@ export async function runShoal(
 }
 
 /**
- * Starts `shoal <args>` and resolves once it has printed `expectListening` listening lines.
- * Rejects (and kills the child) if it exits first or takes longer than `ms`.
+ * Starts `shoal <args>` (with `env` added to the environment) and resolves once it has
+ * printed `expectListening` listening lines. Rejects (and kills the child) if it exits first
+ * or takes longer than `ms`.
  */
 export async function startShoal(
   args: string[],
   expectListening: number,
   ms = 15000,
+  env: Record<string, string> = {},
 ): Promise<RunningShoal> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...RUN_FLAGS, `${ROOT}main.ts`, ...args],
+    env,
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
