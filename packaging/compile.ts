@@ -34,6 +34,7 @@ export const RUNTIME_FLAGS = [
   "--unstable-net",
   "--allow-net",
   "--allow-read",
+  "--allow-write", // the state file
   "--allow-ffi",
   "--allow-env",
 ];

@@ -75,3 +75,13 @@ export function privilegesSection() {
     group: str("", "Group to switch to; empty means the user's primary group."),
   };
 }
+
+/** `[state]`. */
+export function stateSection() {
+  return {
+    path: str(
+      "",
+      "File the swarms are saved to on SIGTERM/SIGINT and loaded from at start; empty: off.",
+    ),
+  };
+}

@@ -10,6 +10,7 @@ import {
   logLevel,
   metricsSection,
   privilegesSection,
+  stateSection,
   statisticsSection,
 } from "../shared/common_config.ts";
 import { parseSocketAddress } from "../shared/address.ts";
@@ -115,6 +116,7 @@ export const udpSchema = {
     ),
   },
   privileges: privilegesSection(),
+  state: stateSection(),
 };
 
 /** A loaded `shoal udp` configuration. */

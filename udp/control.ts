@@ -57,6 +57,8 @@ export interface RequestWorkerInit {
   swarmKey: Uint32Array;
   /** The access list. */
   access: AccessListData;
+  /** This worker's share of the state file (`shared/state_file.ts` entries), if any. */
+  state: Uint8Array | null;
   /** One port per socket worker. */
   ports: MessagePort[];
   /** "", or "throw@MS"/"hang@MS": misbehave MS ms after start (fault injection, tests). */

@@ -110,6 +110,13 @@ export class PeerLists {
     return get32(this.arena.chunk(a), this.arena.offset(a) + r * this.recLen + this.#seenAt);
   }
 
+  /** Copies record `r` of torrent `id` up to its hash (`28 + ipLen` bytes) to `out[o]`. */
+  copyOut(id: number, r: number, out: Uint8Array, o: number): void {
+    const a = this.#addr[id];
+    const at = this.arena.offset(a) + r * this.recLen;
+    out.set(this.arena.chunk(a).subarray(at, at + this.#hashAt), o);
+  }
+
   /** The first 8 bytes of the peer id of record `r` of torrent `id`, as a string. */
   peerIdPrefix(id: number, r: number): string {
     const a = this.#addr[id], data = this.arena.chunk(a);

@@ -40,6 +40,10 @@ function start(init: RequestWorkerInit): (msg: Control) => void {
   const counts: BatchCounts = { announces: 0, scrapes: 0 };
   const access = new AccessList();
   access.update(init.access);
+  if (init.state !== null) {
+    const got = swarms.load(init.state, nowSeconds() - config.cleaning.max_peer_age);
+    log.info(`loaded ${got.torrents} torrents, ${got.peers} live peers from the state file`);
+  }
 
   const attach = (port: MessagePort, i: number) => {
     port.onmessage = (m: MessageEvent<ArrayBuffer>) => {
@@ -89,6 +93,11 @@ function start(init: RequestWorkerInit): (msg: Control) => void {
       // are flushed within each batch, so nothing is left for the old one.)
       const { index: i, port } = msg as PortUpdate;
       attach(port, i);
+      return;
+    }
+    if (what === "save?") {
+      const body = swarms.save();
+      self.postMessage({ type: "saved", body }, [body.buffer]);
       return;
     }
     if (what === "access") {

@@ -12,6 +12,7 @@ import { randomWords } from "../shared/hash.ts";
 import type { Logger } from "../shared/log.ts";
 import { faultTarget, Pool } from "../shared/pool.ts";
 import { Mesh } from "../shared/mesh.ts";
+import { loadState, saveState } from "../shared/state_file.ts";
 import { dropPrivileges } from "../shared/privileges.ts";
 import { type AccessUpdate, loadAccessList } from "../shared/access_list.ts";
 import type { UdpConfig } from "./config.ts";
@@ -60,6 +61,8 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
   // that no other process holds them; then the resolved ports (port 0 resolved) for the
   // others and for every replacement, which join the SO_REUSEPORT group.
   let binds: Bind[] = wanted;
+  const statePath = config.state.path;
+  let state = await loadState(statePath, "udp", shardKey, requestWorkers, log);
   const mesh = new Mesh(pool, {
     sockets: socketWorkers,
     requests: requestWorkers,
@@ -72,6 +75,7 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
       // A replacement starts with empty swarms, rebuilt from the announces that follow.
       swarmKey: randomWords(4),
       access: currentAccess,
+      state: state?.[index] ?? null,
       ports,
       fault,
     }),
@@ -113,6 +117,7 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
       }
     }
     if (resolved.length === 0) throw new OperatorError("no address could be bound");
+    state = null; // loaded by the request workers; replacements start empty
     binds = resolved;
     await Promise.all(Array.from({ length: socketWorkers - 1 }, async (_, k) => {
       const reply = await mesh.startSocket<BoundMessage>(k + 1);
@@ -132,7 +137,7 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
     throw err;
   }
 
-  pool.stopOnSignals();
+  pool.stopOnSignals(() => saveState(pool, statePath, "udp", requestWorkers, log));
   pool.heartbeat();
   pool.onReload(async () => {
     if (config.access_list.mode === "off") return;

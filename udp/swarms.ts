@@ -26,6 +26,9 @@ import {
 } from "./codec.ts";
 import { FLAG_COMPLETED, FLAG_SEEDER, PeerLists } from "./peer_list.ts";
 import { InfoHashTable } from "../shared/info_hash_table.ts";
+import { BatchWriter } from "../shared/channel.ts";
+import { getU32LE } from "../shared/bytes.ts";
+import { entries, peerRecordLength, take, writeEntry } from "../shared/state_file.ts";
 
 /** Settings the swarm logic needs. */
 export interface SwarmSettings {
@@ -235,6 +238,52 @@ export class Swarms {
     }
     this.#cleanCursor = id;
     return false;
+  }
+
+  /** Every torrent and peer, as state file entries (`shared/state_file.ts`). */
+  save(): Uint8Array<ArrayBuffer> {
+    const table = this.torrents, w = new BatchWriter(), hash = new Uint8Array(20);
+    for (let id = 0; id < table.idLimit; id++) {
+      if (!table.isLive(id)) continue;
+      table.keyOf(id, hash, 0);
+      writeEntry(w, hash, 0, table.completed[id], this.v4.n[id], this.v6.n[id]);
+      for (const lists of [this.v4, this.v6]) {
+        const len = peerRecordLength(lists.ipLen);
+        for (let r = 0; r < lists.n[id]; r++) lists.copyOut(id, r, w.buf, take(w, len));
+      }
+    }
+    return w.buf.slice(0, w.len);
+  }
+
+  /**
+   * Loads state file entries (already checked for length), keeping peers seen at or after
+   * `cutoff`. Returns how many torrents and peers were loaded.
+   */
+  load(body: Uint8Array, cutoff: number): { torrents: number; peers: number } {
+    const table = this.torrents;
+    let torrents = 0, peers = 0;
+    for (const e of entries(body)) {
+      let id = table.find(body, e.at);
+      if (id < 0) id = table.insert(body, e.at);
+      table.completed[id] = Math.max(table.completed[id], e.completed);
+      torrents++;
+      let at = e.peers;
+      for (const [lists, n] of [[this.v4, e.n4], [this.v6, e.n6]] as const) {
+        const ip = lists.ipLen, len = peerRecordLength(ip);
+        for (let k = 0; k < n; k++, at += len) {
+          const seen = getU32LE(body, at + 24 + ip);
+          if (seen < cutoff || lists.find(id, body, at) >= 0) continue;
+          const flags = body[at + 22 + ip] & (FLAG_SEEDER | FLAG_COMPLETED);
+          if (lists.add(id, body, at, body[at + 20 + ip], body[at + 21 + ip], flags, seen) < 0) {
+            continue;
+          }
+          this.peers++;
+          if (flags & FLAG_SEEDER) this.seeders++;
+          peers++;
+        }
+      }
+    }
+    return { torrents, peers };
   }
 
   #cleanList(lists: PeerLists, id: number, cutoff: number): void {

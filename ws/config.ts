@@ -11,6 +11,7 @@ import {
   logLevel,
   metricsSection,
   privilegesSection,
+  stateSection,
   statisticsSection,
 } from "../shared/common_config.ts";
 import { parseSocketAddress } from "../shared/address.ts";
@@ -104,6 +105,7 @@ export const wsSchema = {
     ),
   },
   privileges: privilegesSection(),
+  state: stateSection(),
 };
 
 /** A loaded `shoal ws` configuration. */

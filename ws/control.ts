@@ -47,6 +47,8 @@ export interface WsRequestInit {
   config: WsConfig;
   /** The access list. */
   access: AccessListData;
+  /** This worker's share of the state file (`shared/state_file.ts` entries), if any. */
+  state: Uint8Array | null;
   /** One port per socket worker. */
   ports: MessagePort[];
   /** "", or "throw@MS"/"hang@MS": misbehave MS ms after start (fault injection, tests). */

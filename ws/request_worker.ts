@@ -41,6 +41,10 @@ function start(init: WsRequestInit): (msg: Control) => void {
     send: (worker, conn, m) => outs[worker].push({ c: conn, m }),
     scrape: (worker, conn, id, files) => outs[worker].push({ c: conn, id, files }),
   }, access);
+  if (init.state !== null) {
+    const n = swarms.load(init.state, nowSeconds() + config.cleaning.max_peer_age);
+    log.info(`loaded ${n} torrents (completed counts) from the state file`);
+  }
 
   const attach = (port: MessagePort, w: number) => {
     port.onmessage = (e: MessageEvent<ToRequest[]>) => {
@@ -91,6 +95,11 @@ function start(init: WsRequestInit): (msg: Control) => void {
       ports[w] = port;
       outs[w] = [];
       attach(port, w);
+      return;
+    }
+    if (what === "save?") {
+      const body = swarms.save();
+      self.postMessage({ type: "saved", body }, [body.buffer]);
       return;
     }
     if (what === "access") {

@@ -12,6 +12,7 @@ import { randomWords } from "../shared/hash.ts";
 import type { Logger } from "../shared/log.ts";
 import { faultTarget, Pool } from "../shared/pool.ts";
 import { Mesh } from "../shared/mesh.ts";
+import { loadState, saveState } from "../shared/state_file.ts";
 import { dropPrivileges } from "../shared/privileges.ts";
 import { type AccessUpdate, loadAccessList } from "../shared/access_list.ts";
 import type { WsConfig } from "./config.ts";
@@ -90,6 +91,8 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
   // The first socket worker binds the configured port and checks that no other process holds
   // it; the others, and every replacement, join its SO_REUSEPORT group on the resolved port.
   let resolved: number | null = null;
+  const statePath = config.state.path;
+  let state = await loadState(statePath, "ws", shardKey, requestWorkers, log);
   const mesh = new Mesh(pool, {
     sockets: socketWorkers,
     requests: requestWorkers,
@@ -100,6 +103,7 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
       index,
       config,
       access: currentAccess,
+      state: state?.[index] ?? null,
       ports,
       fault,
     }),
@@ -133,6 +137,7 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
       );
     }
     resolved = first.port;
+    state = null; // loaded by the request workers; replacements start empty
     bind = { hostname: bind.hostname, port: first.port };
     await Promise.all(Array.from({ length: socketWorkers - 1 }, async (_, k) => {
       const reply = await mesh.startSocket<WsBound>(k + 1);
@@ -151,7 +156,7 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
     throw err;
   }
 
-  pool.stopOnSignals();
+  pool.stopOnSignals(() => saveState(pool, statePath, "ws", requestWorkers, log));
   pool.heartbeat();
   // SIGUSR1 reloads the TLS certificate and the access list, each kept as it was on error.
   pool.onReload(async () => {

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { BatchWriter } from "../shared/channel.ts";
+import { entries, writeEntry } from "../shared/state_file.ts";
 import { AccessList } from "../shared/access_list.ts";
 import { clientName, tally } from "../shared/clients.ts";
 import type { SwarmDetails, TopSwarm } from "../shared/details.ts";
@@ -90,6 +92,8 @@ export class WsTorrent {
   seeders = 0;
   /** Completed downloads (once per peer). */
   completed = 0;
+  /** Kept without peers until then (seconds): restored torrents wait for their peers. */
+  keepUntil = 0;
 
   /** Peers still downloading. */
   get leechers(): number {
@@ -390,8 +394,38 @@ export class WsSwarms {
         if (p.seen < drop) this.#remove(h, t, p);
       }
       for (const [k, o] of t.offers) if (o.expires < now) t.offers.delete(k);
-      if (t.ids.length === 0) this.torrents.delete(h);
+      if (t.ids.length === 0 && t.keepUntil < now) this.torrents.delete(h);
     }
     return false;
+  }
+
+  /**
+   * Every torrent's completed count, as state file entries (`shared/state_file.ts`). Peers
+   * are not saved: their connections end with the process.
+   */
+  save(): Uint8Array<ArrayBuffer> {
+    const w = new BatchWriter(), hash = new Uint8Array(20);
+    for (const [h, t] of this.torrents) {
+      for (let i = 0; i < 20; i++) hash[i] = h.charCodeAt(i);
+      writeEntry(w, hash, 0, t.completed, 0, 0);
+    }
+    return w.buf.slice(0, w.len);
+  }
+
+  /**
+   * Loads state file entries (already checked for length): torrents and completed counts,
+   * kept until `keepUntil` even if no peer comes back. Returns how many torrents.
+   */
+  load(body: Uint8Array, keepUntil: number): number {
+    let n = 0;
+    for (const e of entries(body)) {
+      const h = String.fromCharCode(...body.subarray(e.at, e.at + 20));
+      let t = this.torrents.get(h);
+      if (t === undefined) this.torrents.set(h, t = new WsTorrent());
+      t.completed = Math.max(t.completed, e.completed);
+      t.keepUntil = keepUntil;
+      n++;
+    }
+    return n;
   }
 }

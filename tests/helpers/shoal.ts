@@ -12,6 +12,7 @@ export const RUN_FLAGS = [
   "--unstable-net",
   "--allow-net",
   "--allow-read",
+  "--allow-write",
   "--allow-ffi",
   "--allow-env",
 ];
