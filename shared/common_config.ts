@@ -85,3 +85,21 @@ export function stateSection() {
     ),
   };
 }
+
+/** `[limits]` on swarms, shared by both protocols (ws adds connection limits). */
+export function swarmLimits(torrents: number, peers: number) {
+  return {
+    max_torrents: int(
+      torrents,
+      "Most torrents tracked; announces for new ones beyond it get an error.",
+      1,
+      1e9,
+    ),
+    max_peers_per_torrent: int(
+      peers,
+      "Most peers in one torrent; new peers beyond it get an error.",
+      1,
+      1e7,
+    ),
+  };
+}

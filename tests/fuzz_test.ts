@@ -182,7 +182,7 @@ Deno.test("fuzz: 100,000 mutated WebTorrent messages through connections and swa
   for (let i = 0; i < 20; i++) {
     const peer: Peer = { send: (t) => sent.push(t), close: () => {}, bufferedAmount: 0 };
     peers.push(peer);
-    ids.push(conns.open(peer, 1000));
+    ids.push(conns.open(peer, `10.0.0.${i}`, 1000));
   }
   const b20 = () => String.fromCharCode(...Array.from({ length: 20 }, () => rnd.below(256)));
   const hashes = Array.from({ length: 5 }, b20), peerIds = Array.from({ length: 20 }, b20);

@@ -101,6 +101,8 @@ export const Problem = {
   BadEvent: 4,
   PortZero: 5,
   NotAllowed: 6,
+  TooManyTorrents: 7,
+  TooManyPeers: 8,
 } as const;
 
 /** Why an announce with a valid header is refused, or 0 when it is acceptable. */
@@ -121,6 +123,8 @@ export const PROBLEM_TEXT: readonly Uint8Array[] = [
   enc.encode("invalid announce request: unknown event"),
   enc.encode("invalid announce request: port 0"),
   enc.encode("info hash not allowed"),
+  enc.encode("tracker full: too many torrents, try again later"),
+  enc.encode("torrent full: too many peers, try again later"),
 ];
 
 /** True when `left` (i64) is zero: the announcing peer is a seeder. */

@@ -12,6 +12,7 @@ import {
   privilegesSection,
   stateSection,
   statisticsSection,
+  swarmLimits,
 } from "../shared/common_config.ts";
 import { parseSocketAddress } from "../shared/address.ts";
 
@@ -115,6 +116,7 @@ export const udpSchema = {
       86400,
     ),
   },
+  limits: swarmLimits(10_000_000, 250_000),
   privileges: privilegesSection(),
   state: stateSection(),
 };

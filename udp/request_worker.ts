@@ -9,6 +9,7 @@
 
 import { BatchWriter } from "../shared/channel.ts";
 import { Logger } from "../shared/log.ts";
+import { LimitLog } from "../shared/limit_log.ts";
 import { type Control, type PortUpdate, serveWorker } from "../shared/worker_main.ts";
 import type { ReadyMessage, RequestWorkerInit } from "./control.ts";
 import { AccessList, type AccessListData } from "../shared/access_list.ts";
@@ -32,10 +33,20 @@ function start(init: RequestWorkerInit): (msg: Control) => void {
   const { config, index, ports } = init;
   const log = new Logger(config.log_level, `request worker ${index}: `);
   const maxPeers = config.protocol.max_response_peers;
+  const { max_torrents, max_peers_per_torrent } = config.limits;
   const swarms = new Swarms({
     interval: config.protocol.peer_announce_interval,
     maxResponsePeers: maxPeers,
+    // Info hashes spread evenly over the request workers: each keeps its share.
+    maxTorrents: Math.ceil(max_torrents / config.request_workers),
+    maxPeersPerTorrent: max_peers_per_torrent,
   }, init.swarmKey);
+  const limits = new LimitLog(log);
+  limits.watch(`limits.max_torrents = ${max_torrents}`, () => swarms.refusedTorrents);
+  limits.watch(
+    `limits.max_peers_per_torrent = ${max_peers_per_torrent}`,
+    () => swarms.refusedPeers,
+  );
   const writers = ports.map(() => new BatchWriter());
   const counts: BatchCounts = { announces: 0, scrapes: 0 };
   const access = new AccessList();

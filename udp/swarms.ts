@@ -20,8 +20,11 @@ import {
   OFF_NUMWANT,
   OFF_PEER_ID,
   OFF_PORT,
+  Problem,
+  PROBLEM_TEXT,
   readI32,
   writeAnnounceHeader,
+  writeErrorResponse,
   writeScrapeEntry,
 } from "./codec.ts";
 import { FLAG_COMPLETED, FLAG_SEEDER, PeerLists } from "./peer_list.ts";
@@ -36,6 +39,10 @@ export interface SwarmSettings {
   interval: number;
   /** Peers sent when the client wants more than this or `numwant <= 0`. */
   maxResponsePeers: number;
+  /** Most torrents this store keeps; announces for new ones get an error. */
+  maxTorrents?: number;
+  /** Most peers (per address family) in one torrent; new peers get an error. */
+  maxPeersPerTorrent?: number;
 }
 
 /** The torrents of one request worker. */
@@ -52,13 +59,21 @@ export class Swarms {
   seeders = 0;
   /** Announces not stored because a torrent's list could not grow. */
   refused = 0;
+  /** Announces refused at `maxTorrents`. */
+  refusedTorrents = 0;
+  /** Announces refused at `maxPeersPerTorrent`. */
+  refusedPeers = 0;
   #settings: SwarmSettings;
+  #maxTorrents: number;
+  #maxPeers: number;
   #key = new Uint8Array(36);
   #cleanCursor = 0;
 
   /** Creates an empty store; `key` is four random words that key its hash tables. */
   constructor(settings: SwarmSettings, key: Uint32Array) {
     this.#settings = settings;
+    this.#maxTorrents = settings.maxTorrents ?? Infinity;
+    this.#maxPeers = settings.maxPeersPerTorrent ?? Infinity;
     const hasher = new HalfSipHash13(key[2], key[3]);
     this.torrents = new InfoHashTable(key[0], key[1], (ids) => {
       this.v4.grow(ids);
@@ -100,6 +115,10 @@ export class Swarms {
     let id = table.find(pkt, off + OFF_INFO_HASH);
     if (id < 0) {
       if (event === AnnounceEvent.Stopped) return writeAnnounceHeader(out, o, tid, interval, 0, 0);
+      if (table.size >= this.#maxTorrents) {
+        this.refusedTorrents++;
+        return writeErrorResponse(out, o, tid, PROBLEM_TEXT[Problem.TooManyTorrents]);
+      }
       id = table.insert(pkt, off + OFF_INFO_HASH);
     }
     const lists = family === 4 ? this.v4 : this.v6;
@@ -121,6 +140,10 @@ export class Swarms {
       return writeAnnounceHeader(out, o, tid, interval, this.leechersOf(id), this.seedersOf(id));
     }
 
+    if (r < 0 && lists.n[id] >= this.#maxPeers) {
+      this.refusedPeers++;
+      return writeErrorResponse(out, o, tid, PROBLEM_TEXT[Problem.TooManyPeers]);
+    }
     const seeder = isSeeder(pkt, off);
     const before = r >= 0 ? lists.flags(id, r) : 0;
     let flags = (before & FLAG_COMPLETED) | (seeder ? FLAG_SEEDER : 0);

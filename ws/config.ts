@@ -13,6 +13,7 @@ import {
   privilegesSection,
   stateSection,
   statisticsSection,
+  swarmLimits,
 } from "../shared/common_config.ts";
 import { parseSocketAddress } from "../shared/address.ts";
 
@@ -102,6 +103,21 @@ export const wsSchema = {
       "Seconds without a message after which a connection is closed.",
       1,
       86400,
+    ),
+  },
+  limits: {
+    ...swarmLimits(1_000_000, 20_000),
+    max_connections: int(
+      100_000,
+      "Most open WebSocket connections; more are closed at once (1013, try again later).",
+      1,
+      1e8,
+    ),
+    max_connections_per_ip: int(
+      256,
+      "Most open connections from one IP address, per socket worker (NATs share addresses).",
+      1,
+      1e8,
     ),
   },
   privileges: privilegesSection(),

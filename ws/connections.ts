@@ -26,6 +26,10 @@ export interface ConnectionLimits extends ProtocolLimits {
   maxOutgoingBuffer: number;
   /** Seconds without a message before a connection is closed. */
   maxIdle: number;
+  /** Most open connections (of this socket worker). */
+  maxConnections?: number;
+  /** Most open connections from one IP (of this socket worker). */
+  maxConnectionsPerIp?: number;
 }
 
 /** Invalid-JSON messages in a row after which a connection is closed. */
@@ -77,6 +81,7 @@ export interface ConnectionCounters {
 
 interface Conn {
   peer: Peer;
+  ip: string;
   lastSeen: number;
   invalidInARow: number;
   pendingScrapes: number;
@@ -114,7 +119,12 @@ export class Connections {
     idle: 0,
     undeliverable: 0,
   };
+  /** Connections refused at `maxConnections`. */
+  refusedTotal = 0;
+  /** Connections refused at `maxConnectionsPerIp`. */
+  refusedPerIp = 0;
   #conns = new Map<number, Conn>();
+  #perIp = new Map<string, number>();
   #nextId = 1;
   #sharder: Sharder;
   #limits: ConnectionLimits;
@@ -143,12 +153,26 @@ export class Connections {
     return this.#conns.size;
   }
 
-  /** Registers a new connection; returns its id. */
-  open(peer: Peer, now: number): number {
+  /**
+   * Registers a new connection from `ip`; returns its id, or 0 when a connection limit
+   * refuses it (the caller closes it).
+   */
+  open(peer: Peer, ip: string, now: number): number {
+    if (this.#conns.size >= (this.#limits.maxConnections ?? Infinity)) {
+      this.refusedTotal++;
+      return 0;
+    }
+    const fromIp = this.#perIp.get(ip) ?? 0;
+    if (fromIp >= (this.#limits.maxConnectionsPerIp ?? Infinity)) {
+      this.refusedPerIp++;
+      return 0;
+    }
+    this.#perIp.set(ip, fromIp + 1);
     const id = this.#nextId;
     this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
     this.#conns.set(id, {
       peer,
+      ip,
       lastSeen: now,
       invalidInARow: 0,
       pendingScrapes: 0,
@@ -193,6 +217,9 @@ export class Connections {
     const c = this.#conns.get(id);
     if (c === undefined) return;
     this.#conns.delete(id);
+    const fromIp = this.#perIp.get(c.ip)! - 1;
+    if (fromIp === 0) this.#perIp.delete(c.ip);
+    else this.#perIp.set(c.ip, fromIp);
     this.counters.closed++;
     if (VIOLATIONS.has(code)) this.counters.violations++;
     for (let s = 0; s < 31 && c.shardBits >>> s; s++) {

@@ -27,6 +27,8 @@ export interface WsSocketInit {
   checkFree: boolean;
   /** PEM certificate and key when serving wss. */
   tls: { cert: string; key: string } | null;
+  /** This worker's share of `limits.max_connections`. */
+  maxConnections: number;
   /** Shard key (2 words), shared by all socket workers. */
   shardKey: Uint32Array;
   /** One port per request worker. */

@@ -8,6 +8,7 @@
 /// <reference lib="deno.worker" />
 
 import { Logger } from "../shared/log.ts";
+import { LimitLog } from "../shared/limit_log.ts";
 import { macrotask } from "../shared/yield.ts";
 import type { WsRequestInit, WsRequestStats } from "./control.ts";
 import { type Control, type PortUpdate, serveWorker } from "../shared/worker_main.ts";
@@ -37,10 +38,19 @@ function start(init: WsRequestInit): (msg: Control) => void {
     interval: config.protocol.peer_announce_interval,
     maxOfferAge: config.cleaning.max_offer_age,
     maxOffers: config.protocol.max_offers,
+    // Info hashes spread evenly over the request workers: each keeps its share.
+    maxTorrents: Math.ceil(config.limits.max_torrents / config.request_workers),
+    maxPeersPerTorrent: config.limits.max_peers_per_torrent,
   }, {
     send: (worker, conn, m) => outs[worker].push({ c: conn, m }),
     scrape: (worker, conn, id, files) => outs[worker].push({ c: conn, id, files }),
   }, access);
+  const limits = new LimitLog(log);
+  limits.watch(`limits.max_torrents = ${config.limits.max_torrents}`, () => swarms.refusedTorrents);
+  limits.watch(
+    `limits.max_peers_per_torrent = ${config.limits.max_peers_per_torrent}`,
+    () => swarms.refusedPeers,
+  );
   if (init.state !== null) {
     const n = swarms.load(init.state, nowSeconds() + config.cleaning.max_peer_age);
     log.info(`loaded ${n} torrents (completed counts) from the state file`);

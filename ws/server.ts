@@ -116,6 +116,8 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
       io,
       checkFree: resolved === null,
       tls,
+      // reusePort spreads connections evenly over the socket workers: each takes its share.
+      maxConnections: Math.ceil(config.limits.max_connections / socketWorkers),
       shardKey,
       ports,
       fds,

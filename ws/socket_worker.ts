@@ -14,6 +14,7 @@
 /// <reference lib="deno.worker" />
 
 import { Logger } from "../shared/log.ts";
+import { LimitLog } from "../shared/limit_log.ts";
 import { trackFds } from "../shared/libc.ts";
 import { type Control, type PortUpdate, serveWorker } from "../shared/worker_main.ts";
 import { macrotask } from "../shared/yield.ts";
@@ -59,6 +60,8 @@ function start(init: WsSocketInit): (msg: Control) => void {
       maxScrapeTorrents: config.protocol.max_scrape_torrents,
       maxOutgoingBuffer: net.max_outgoing_buffer,
       maxIdle: config.cleaning.max_connection_idle,
+      maxConnections: init.maxConnections,
+      maxConnectionsPerIp: config.limits.max_connections_per_ip,
     },
     () => {
       if (flushScheduled) return;
@@ -87,7 +90,8 @@ function start(init: WsSocketInit): (msg: Control) => void {
   const handlers: WireHandlers = {
     open: (ws, ip) => {
       if (net.ipv6_only && isIPv4Client(ip)) return false;
-      ws.id = conns.open(ws, nowSeconds());
+      ws.id = conns.open(ws, ip, nowSeconds());
+      if (ws.id === 0) ws.close(Close.TryAgainLater, "too many connections");
       return true;
     },
     text: (ws, text) => conns.text(ws.id, text, nowSeconds()),
@@ -151,6 +155,15 @@ function start(init: WsSocketInit): (msg: Control) => void {
   }
   self.postMessage({ type: "bound", port } satisfies WsBound);
 
+  const limits = new LimitLog(log);
+  limits.watch(
+    `limits.max_connections = ${config.limits.max_connections}`,
+    () => conns.refusedTotal,
+  );
+  limits.watch(
+    `limits.max_connections_per_ip = ${config.limits.max_connections_per_ip}`,
+    () => conns.refusedPerIp,
+  );
   setInterval(
     () => conns.sweep(nowSeconds()),
     Math.min(10, config.cleaning.max_connection_idle) * 1000,

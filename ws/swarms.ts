@@ -43,6 +43,10 @@ export interface WsSwarmSettings {
   maxOfferAge: number;
   /** Offers per announce (a peer keeps `PENDING_OFFERS_PER_ANNOUNCE` announces of offers). */
   maxOffers: number;
+  /** Most torrents kept; announces for new ones are refused. */
+  maxTorrents?: number;
+  /** Most peers in one torrent; new peers are refused. */
+  maxPeersPerTorrent?: number;
 }
 
 /**
@@ -132,6 +136,10 @@ export class WsSwarms {
   peers = 0;
   /** Seeders over all torrents. */
   seeders = 0;
+  /** Announces refused at `maxTorrents`. */
+  refusedTorrents = 0;
+  /** Announces refused at `maxPeersPerTorrent`. */
+  refusedPeers = 0;
   /** What was done, cumulative. */
   readonly counters: WsSwarmCounters = {
     announces: 0,
@@ -192,8 +200,16 @@ export class WsSwarms {
       return this.#fail(worker, conn, "one peer_id per torrent per connection", r.infoHash);
     }
     if (t === undefined) {
+      if (this.torrents.size >= (this.#s.maxTorrents ?? Infinity)) {
+        this.refusedTorrents++;
+        return this.#fail(worker, conn, "tracker full: too many torrents", r.infoHash);
+      }
       t = new WsTorrent();
       this.torrents.set(r.infoHash, t);
+    }
+    if (p === undefined && t.ids.length >= (this.#s.maxPeersPerTorrent ?? Infinity)) {
+      this.refusedPeers++;
+      return this.#fail(worker, conn, "torrent full: too many peers", r.infoHash);
     }
     if (p === undefined) {
       p = new Peer(r.peerId, worker, conn, key, t.ids.length, r.seeder, now);
