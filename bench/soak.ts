@@ -1,0 +1,290 @@
+/**
+ * `deno task soak`: mixed UDP and WebSocket load with churn against a real `shoal udp` and
+ * `shoal ws`, for minutes. UDP peers announce (started, updates, stopped, or vanish to be
+ * cleaned), scrape and reconnect; WebSocket clients announce with offers, answer the offers
+ * they get, scrape, and hang up and reconnect. At the end it checks that every request was
+ * answered and that each tracker's resident memory stayed flat after the warm-up, and exits
+ * 1 saying which check failed.
+ *
+ * `--seconds N` (default 300); `--warmup F` (fraction of the run, default 0.4).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  AnnounceEvent,
+  encodeAnnounceRequest,
+  encodeConnectRequest,
+  encodeScrapeRequest,
+} from "../udp/codec.ts";
+import { rssBytes } from "./procstat.ts";
+import { startShoal, type Tracker } from "./trackers.ts";
+import { BenchWs } from "./ws_client.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const rand = (n: number) => Math.floor(Math.random() * n);
+const id20 = () => crypto.getRandomValues(new Uint8Array(20));
+const bin20 = () => String.fromCharCode(...id20());
+
+/** What one protocol's clients did. */
+interface Tally {
+  sent: number;
+  answered: number;
+  unanswered: number;
+  failures: number;
+}
+
+const tally = (): Tally => ({ sent: 0, answered: 0, unanswered: 0, failures: 0 });
+
+/** One UDP client socket, closed-loop: one request in flight, 5 s to answer. */
+async function udpClient(port: number, hashes: Uint8Array[], until: number, t: Tally) {
+  const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const to: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port };
+  const myPort = (conn.addr as Deno.NetAddr).port;
+  let waiting = null as { tid: number; done: (b: Uint8Array | null) => void } | null;
+  const reader = (async () => {
+    try {
+      for (;;) {
+        const [b] = await conn.receive();
+        const tid = new DataView(b.buffer, b.byteOffset).getInt32(4);
+        if (waiting !== null && waiting.tid === tid) waiting.done(b);
+      }
+    } catch { /* closed */ }
+  })();
+  let tid = rand(1e9);
+  const ask = async (bytes: Uint8Array): Promise<Uint8Array | null> => {
+    t.sent++;
+    const reply = new Promise<Uint8Array | null>((done) => {
+      waiting = { tid: new DataView(bytes.buffer).getInt32(12), done };
+      setTimeout(() => done(null), 5000);
+    });
+    await conn.send(bytes, to);
+    const b = await reply;
+    waiting = null;
+    if (b === null) t.unanswered++;
+    else {
+      t.answered++;
+      if (b[3] === 3) t.failures++;
+    }
+    return b;
+  };
+
+  // Peer slots: each lives a few announces, then stops (or vanishes), and a new peer comes.
+  const slots = Array.from({ length: 200 }, () => ({ peer: id20(), hash: 0, age: 0 }));
+  let cid = new Uint8Array(8), step = 0;
+  while (Date.now() < until) {
+    if (step++ % 500 === 0) {
+      const r = await ask(encodeConnectRequest(tid = (tid + 1) | 0));
+      if (r !== null && r.length >= 16) cid = r.slice(8, 16);
+    }
+    if (step % 7 === 0) {
+      const some = Array.from({ length: 5 }, () => hashes[rand(hashes.length)]);
+      await ask(encodeScrapeRequest(cid, tid = (tid + 1) | 0, some));
+    } else {
+      const s = slots[step % slots.length];
+      if (s.age === 0) s.hash = rand(hashes.length);
+      const last = s.age === 5;
+      const event = s.age === 0 ? AnnounceEvent.Started : last && step % 3 !== 0 // a third vanish without stopping: cleaning removes them
+        ? AnnounceEvent.Stopped
+        : AnnounceEvent.None;
+      if (!last || event === AnnounceEvent.Stopped) {
+        await ask(encodeAnnounceRequest({
+          connectionId: cid,
+          transactionId: tid = (tid + 1) | 0,
+          infoHash: hashes[s.hash],
+          peerId: s.peer,
+          left: s.age % 2 === 0 ? 0n : 1000n,
+          port: myPort,
+          event,
+          numWant: 20,
+        }));
+      }
+      s.age = last ? 0 : s.age + 1;
+      if (last) s.peer = id20();
+    }
+    await sleep(2);
+  }
+  conn.close();
+  await reader;
+}
+
+/** One WebSocket client: announces with offers, answers offers, scrapes, reconnects. */
+async function wsClient(port: number, hashes: string[], until: number, t: Tally) {
+  while (Date.now() < until) {
+    const ws = await BenchWs.connect("127.0.0.1", port);
+    const peer = bin20();
+    let waiting = null as
+      | { match: (m: Record<string, unknown>) => boolean; done: () => void }
+      | null;
+    const reading = ws.read((text) => {
+      const m = JSON.parse(text);
+      if ("failure reason" in m) t.failures++;
+      if (m.offer !== undefined) {
+        // Answer the offer: the offerer gets it (no reply to us unless it fails).
+        t.sent++;
+        t.answered++; // counted as answered when it arrives; failures are counted above
+        ws.send(JSON.stringify({
+          action: "announce",
+          info_hash: m.info_hash,
+          peer_id: peer,
+          to_peer_id: m.peer_id,
+          offer_id: m.offer_id,
+          answer: { type: "answer", sdp: "v=0" },
+        })).catch(() => {});
+      }
+      if (waiting?.match(m)) waiting.done();
+    });
+    const ask = async (
+      msg: Record<string, unknown>,
+      match: (m: Record<string, unknown>) => boolean,
+    ) => {
+      t.sent++;
+      const ok = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 5000);
+        waiting = {
+          match,
+          done: () => {
+            clearTimeout(timer);
+            resolve(true);
+          },
+        };
+        ws.send(JSON.stringify(msg)).catch(() => resolve(false));
+      });
+      waiting = null;
+      if (ok) t.answered++;
+      else t.unanswered++;
+    };
+    // A connection lives 30 to 60 requests, then hangs up (its peers leave at once).
+    const life = 30 + rand(30);
+    for (let k = 0; k < life && Date.now() < until; k++) {
+      const h = hashes[rand(hashes.length)];
+      if (k % 10 === 9) {
+        await ask(
+          { action: "scrape", info_hash: [h, hashes[rand(hashes.length)]] },
+          (m) => m.action === "scrape",
+        );
+      } else {
+        const offers = Array.from({ length: 2 }, () => ({
+          offer_id: bin20(),
+          offer: { type: "offer", sdp: "v=0" },
+        }));
+        await ask(
+          { action: "announce", info_hash: h, peer_id: peer, left: k % 3, numwant: 2, offers },
+          (m) => m.info_hash === h && "interval" in m,
+        );
+      }
+      await sleep(5);
+    }
+    ws.close();
+    await reading;
+  }
+}
+
+/** Options of a soak run. */
+export interface SoakOptions {
+  /** Length of the run. */
+  seconds: number;
+  /** Fraction of the run that is warm-up (memory is judged after it). */
+  warmup: number;
+}
+
+/** What a soak run measured, and what failed (empty when all is well). */
+export interface SoakResult {
+  /** UDP and ws request counts. */
+  udp: Tally;
+  ws: Tally;
+  /** Resident MiB at the end of warm-up and the most after it, per tracker, and ten samples. */
+  memory: { name: string; warm: number; peak: number; end: number; trace: number[] }[];
+  /** Failed checks. */
+  failures: string[];
+}
+
+/** Runs the soak and returns what it saw. */
+export async function soak(o: SoakOptions): Promise<SoakResult> {
+  const cleaning = `[cleaning]\ninterval = 2\nmax_peer_age = 8\n`;
+  const trackers: Tracker[] = [
+    await startShoal("udp", `socket_workers = 1\nrequest_workers = 1\n${cleaning}`),
+    await startShoal(
+      "ws",
+      `socket_workers = 1\nrequest_workers = 1\n${cleaning}max_offer_age = 5\n`,
+    ),
+  ];
+  const names = ["shoal udp", "shoal ws"];
+  const rss: number[][] = [[], []];
+  const start = Date.now(), until = start + o.seconds * 1000;
+  const udp = tally(), ws = tally();
+  try {
+    const sampler = (async () => {
+      while (Date.now() < until) {
+        for (let k = 0; k < 2; k++) rss[k].push(await rssBytes(trackers[k].pid));
+        await sleep(1000);
+      }
+    })();
+    const udpHashes = Array.from({ length: 500 }, id20);
+    const wsHashes = Array.from({ length: 100 }, bin20);
+    await Promise.all([
+      ...Array.from({ length: 8 }, () => udpClient(trackers[0].udpPort!, udpHashes, until, udp)),
+      ...Array.from({ length: 32 }, () => wsClient(trackers[1].wsPort!, wsHashes, until, ws)),
+      sampler,
+    ]);
+  } finally {
+    for (const t of trackers) await t.stop();
+  }
+
+  const failures: string[] = [];
+  const memory = rss.map((samples, k) => {
+    const cut = Math.max(1, Math.floor(samples.length * o.warmup));
+    const warm = Math.max(...samples.slice(Math.max(0, cut - 3), cut));
+    const after = samples.slice(cut);
+    const peak = Math.max(...after);
+    const mib = (b: number) => Math.round(b / 1048576 * 10) / 10;
+    // Flat: no more than 10% (and 16 MiB of V8 heap-step slack) above the warm level.
+    if (peak > warm * 1.1 + 16 * 1048576) {
+      failures.push(`${names[k]}: resident memory grew from ${mib(warm)} to ${mib(peak)} MiB`);
+    }
+    const trace = Array.from(
+      { length: 10 },
+      (_, i) => mib(samples[Math.floor((i + 1) * samples.length / 10) - 1]),
+    );
+    return { name: names[k], warm: mib(warm), peak: mib(peak), end: mib(samples.at(-1)!), trace };
+  });
+  for (const [name, t] of [["udp", udp], ["ws", ws]] as const) {
+    if (t.unanswered > 0) {
+      failures.push(`${name}: ${t.unanswered} of ${t.sent} requests unanswered`);
+    }
+    if (t.sent < o.seconds * 100) failures.push(`${name}: only ${t.sent} requests sent`);
+  }
+  return { udp, ws, memory, failures };
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      seconds: { type: "string", default: "300" },
+      warmup: { type: "string", default: "0.4" },
+    },
+  });
+  const o = { seconds: Number(values.seconds), warmup: Number(values.warmup) };
+  if (!(o.seconds >= 5) || !(o.warmup > 0 && o.warmup < 1)) {
+    console.error("soak: --seconds must be at least 5 and --warmup between 0 and 1");
+    Deno.exit(2);
+  }
+  console.log(`soak: ${o.seconds} s of mixed UDP and WebSocket load with churn`);
+  const r = await soak(o);
+  console.log(
+    "| tracker | requests | answered | unanswered | error replies | RSS warm / peak / end (MiB) |",
+  );
+  console.log("|---|---|---|---|---|---|");
+  for (const [k, t] of [r.udp, r.ws].entries()) {
+    const m = r.memory[k];
+    console.log(
+      `| ${m.name} | ${t.sent} | ${t.answered} | ${t.unanswered} | ${t.failures} | ${m.warm} / ${m.peak} / ${m.end} |`,
+    );
+  }
+  for (const m of r.memory) console.log(`${m.name} RSS over the run (MiB): ${m.trace.join(" ")}`);
+  for (const f of r.failures) console.error(`soak: FAILED: ${f}`);
+  if (r.failures.length === 0) console.log("soak: passed");
+  Deno.exit(r.failures.length === 0 ? 0 : 1);
+}
