@@ -85,10 +85,12 @@ export class Pool {
       };
       this.#fail.set(worker, fail);
       worker.onmessage = (e: MessageEvent) => {
-        this.#lastSeen.set(worker, performance.now());
         const data = e.data;
-        if (!started && data?.type === spec.replyType) {
+        if (started) this.#lastSeen.set(worker, performance.now());
+        else if (data?.type === spec.replyType) {
+          // From now on the heartbeat watches it (module loading may take a while before).
           started = true;
+          this.#lastSeen.set(worker, performance.now());
           clearTimeout(timer);
           resolve(data as T);
           return;
@@ -137,8 +139,8 @@ export class Pool {
     setInterval(() => {
       const now = performance.now();
       for (const { worker, name } of [...this.workers]) {
-        const seen = this.#lastSeen.get(worker) ?? now;
-        if (!this.#lastSeen.has(worker)) this.#lastSeen.set(worker, now);
+        const seen = this.#lastSeen.get(worker);
+        if (seen === undefined) continue; // still starting: its start-up timeout applies
         if (now - seen > MISSED_BEATS * intervalMs) {
           this.#fail.get(worker)?.(`${name} stopped responding for ${Math.round(now - seen)} ms`);
         } else {
@@ -203,9 +205,9 @@ export class Pool {
   }
 
   /** Posts `msg` to every worker whose name starts with `prefix`. */
-  broadcast(msg: unknown, prefix = "", transfer: Transferable[] = []): void {
+  broadcast(msg: unknown, prefix = ""): void {
     for (const { name, worker } of this.workers) {
-      if (name.startsWith(prefix)) worker.postMessage(msg, transfer);
+      if (name.startsWith(prefix)) worker.postMessage(msg);
     }
   }
 
