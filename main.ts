@@ -90,7 +90,9 @@ async function run<S extends Section>(
 
 if (import.meta.main) {
   try {
-    await main(Deno.args);
+    // `deno task run-udp -- -p` hands the script a literal "--": shoal takes no operands, so
+    // it is dropped rather than refused.
+    await main(Deno.args.filter((a) => a !== "--"));
   } catch (e) {
     if (e instanceof OperatorError) {
       console.error(`shoal: ${e.message}`);

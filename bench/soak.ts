@@ -260,7 +260,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
 
 if (import.meta.main) {
   const { values } = parseArgs({
-    args: Deno.args,
+    args: Deno.args.filter((a) => a !== "--"), // `deno task soak -- --seconds 60` passes "--"
     options: {
       seconds: { type: "string", default: "300" },
       warmup: { type: "string", default: "0.4" },

@@ -306,7 +306,7 @@ async function load(o: EchoOptions, port: number, pid: number | null): Promise<E
 
 if (import.meta.main) {
   const { values } = parseArgs({
-    args: Deno.args,
+    args: Deno.args.filter((a) => a !== "--"),
     options: {
       serve: { type: "boolean", default: false },
       io: { type: "string", default: "both" },

@@ -403,6 +403,7 @@ ${
 
 /** Parses `--key value` flags over the defaults. */
 export function parseLoadArgs<T extends object>(args: string[], defaults: T): T {
+  args = args.filter((a) => a !== "--"); // `deno task bench -- --compare` passes the "--"
   const options: Record<string, { type: "string" | "boolean" }> = {};
   for (const [k, v] of Object.entries(defaults)) {
     options[k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())] = {

@@ -1,7 +1,7 @@
 /** The `shoal` command line and configuration files, through the real program. */
 import assert from "assert";
 import { parse } from "toml";
-import { runShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
+import { ROOT, runShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
 import { UdpClient } from "./helpers/udp_client.ts";
 import { defaults } from "../shared/config.ts";
 import { udpSchema } from "../udp/config.ts";
@@ -135,3 +135,24 @@ for (const io of ["ffi", "deno"]) {
     }
   });
 }
+
+Deno.test("the README's `deno task run-udp -- -p` and `run-ws -- -v` work as written", async () => {
+  // deno task forwards a literal "--" to the script.
+  const dec = new TextDecoder();
+  for (
+    const [task, flag, re] of [["run-udp", "-p", /^socket_workers = /m], [
+      "run-ws",
+      "-v",
+      /^shoal \d/,
+    ]] as const
+  ) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "-q", task, "--", flag],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, `deno task ${task} -- ${flag}: ${dec.decode(out.stderr)}`);
+    assert.match(dec.decode(out.stdout), re);
+  }
+});
