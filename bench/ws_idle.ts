@@ -1,6 +1,7 @@
 /**
  * Holds `--connections` idle WebSocket connections to `--target` for the memory mode of the
- * bench: prints `ready N` once they are all open, then waits until stdin closes.
+ * bench: prints `ready N` once they are all open, `open N` (those the server has not closed)
+ * for each line on stdin, and ends when stdin closes.
  *
  * @module
  */
@@ -22,7 +23,8 @@ for (let i = 0; i < o.connections; i += 100) {
   );
   conns.push(...batch);
 }
+let closed = 0;
+for (const c of conns) c.read(() => {}).then(() => closed++);
 console.log(`ready ${conns.length}`);
-// Wait for the bench to close our stdin.
-for await (const _ of Deno.stdin.readable) { /* nothing to read */ }
+for await (const _ of Deno.stdin.readable) console.log(`open ${conns.length - closed}`);
 conns.forEach((c) => c.close());
