@@ -33,8 +33,11 @@ export interface MeshPlan {
     fault: string,
     restart: boolean,
   ): unknown;
-  /** Checks a replacement socket worker's start-up reply; throws if it could not bind. */
-  socketRestarted?(i: number, reply: unknown): void;
+  /**
+   * Checks the start-up reply of a socket worker that joins the first one's ports (every
+   * other one, and every replacement); throws if it could not bind.
+   */
+  checkJoined(i: number, reply: unknown): void;
 }
 
 /** Starts and rewires the workers of one server. */
@@ -74,9 +77,12 @@ export class Mesh {
       })));
   }
 
-  /** Starts socket worker `i` and resolves with its start-up reply. */
-  startSocket<T>(i: number): Promise<T> {
-    return this.#pool.spawn<T>({
+  /**
+   * Starts socket worker `i` and resolves with its start-up reply (for the first one, which
+   * binds, the caller reads it; the others are checked with `checkJoined`).
+   */
+  async startSocket<T>(i: number): Promise<T> {
+    const reply = await this.#pool.spawn<T>({
       name: `socket worker ${i}`,
       url: this.#plan.socketUrl,
       replyType: "bound",
@@ -94,8 +100,10 @@ export class Mesh {
       // Its libc sockets belong to the process, not the worker: close them, or the kernel
       // keeps handing a share of the traffic to a socket nobody reads.
       gone: () => closeTracked(this.#fds[i]),
-      restarted: (reply) => this.#plan.socketRestarted?.(i, reply),
+      restarted: (reply) => this.#plan.checkJoined(i, reply),
     });
+    if (i > 0) this.#plan.checkJoined(i, reply);
+    return reply;
   }
 
   /**

@@ -92,7 +92,7 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
       fds,
       fault,
     }),
-    socketRestarted: (i, reply) => {
+    checkJoined: (i, reply) => {
       const bad = (reply as BoundMessage).results.find((r) => "code" in r);
       if (bad && "code" in bad) {
         throw new Error(`socket worker ${i} could not bind: ${bad.message}`);
@@ -119,13 +119,9 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
     if (resolved.length === 0) throw new OperatorError("no address could be bound");
     state = null; // loaded by the request workers; replacements start empty
     binds = resolved;
-    await Promise.all(Array.from({ length: socketWorkers - 1 }, async (_, k) => {
-      const reply = await mesh.startSocket<BoundMessage>(k + 1);
-      const bad = reply.results.find((r) => "code" in r);
-      if (bad && "code" in bad) {
-        throw new Error(`socket worker ${k + 1} could not bind: ${bad.message}`);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: socketWorkers - 1 }, (_, k) => mesh.startSocket(k + 1)),
+    );
 
     // Always printed, whatever the log level: operators and tests need the bound addresses.
     for (const b of binds) console.log(`listening on udp://${formatSocketAddress(b)}`);
