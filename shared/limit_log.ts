@@ -8,6 +8,22 @@
  */
 
 import type { Logger } from "./log.ts";
+import type { MetricsText } from "./prometheus.ts";
+
+/** Refusals so far by limit key (e.g. `max_torrents`), as workers report them. */
+export type Refusals = Record<string, number>;
+
+/** Adds `shoal_limit_refusals_total{limit, worker}` for one worker's `refused`. */
+export function refusalMetrics(m: MetricsText, refused: Refusals, worker: number): void {
+  for (const [limit, n] of Object.entries(refused)) {
+    m.counter(
+      "shoal_limit_refusals_total",
+      "Announces and connections refused at a [limits] setting, by limit.",
+      n,
+      { limit, worker },
+    );
+  }
+}
 
 /** Watches refusal counters and logs their growth, at most once per `intervalMs` each. */
 export class LimitLog {

@@ -4,9 +4,16 @@
  */
 import assert from "assert";
 import { AnnounceEvent } from "../udp/codec.ts";
-import { startShoal, writeConfig } from "./helpers/shoal.ts";
+import { type RunningShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
+import { parseMetrics, sumMetric } from "../shared/prometheus.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
 import { bin20, WsClient } from "./helpers/ws_client.ts";
+
+/** The tracker's /metrics, parsed. */
+async function metrics(s: RunningShoal): Promise<Map<string, number>> {
+  const l = s.listening.find((x) => x.scheme === "http")!;
+  return parseMetrics(await (await fetch(`http://${l.hostname}:${l.port}/metrics`)).text());
+}
 
 Deno.test("udp: max_torrents and max_peers_per_torrent refuse new entries with an error", async () => {
   const file = await writeConfig(`socket_workers = 1
@@ -17,8 +24,11 @@ use_ipv6 = false
 [limits]
 max_torrents = 4
 max_peers_per_torrent = 3
+[metrics]
+run_prometheus_endpoint = true
+prometheus_endpoint_address = "127.0.0.1:0"
 `);
-  const shoal = await startShoal(["udp", "-c", file], 1);
+  const shoal = await startShoal(["udp", "-c", file], 2);
   const c = new UdpClient(shoal.listening[0]);
   try {
     const cid = await c.connect();
@@ -45,6 +55,9 @@ max_peers_per_torrent = 3
     const now = await c.announce(cid, { infoHash: h, peerId: peers[3], left: 1n });
     assert.ok(now.action === 1, "room after a stop");
     await shoal.waitFor(/limits\.max_peers_per_torrent = 3 reached: refused 2/, 5000);
+    const m = await metrics(shoal);
+    assert.equal(m.get('shoal_limit_refusals_total{limit="max_torrents",worker="0"}'), 6);
+    assert.equal(m.get('shoal_limit_refusals_total{limit="max_peers_per_torrent",worker="0"}'), 2);
   } finally {
     c.close();
     assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
@@ -62,8 +75,11 @@ max_connections = 6
 max_connections_per_ip = 4
 max_torrents = 2
 max_peers_per_torrent = 2
+[metrics]
+run_prometheus_endpoint = true
+prometheus_endpoint_address = "127.0.0.1:0"
 `);
-  const shoal = await startShoal(["ws", "-c", file], 1);
+  const shoal = await startShoal(["ws", "-c", file], 2);
   const url = `ws://127.0.0.1:${shoal.listening[0].port}`;
   const open: WsClient[] = [];
   try {
@@ -99,6 +115,18 @@ max_peers_per_torrent = 2
       assert.equal(s.files[a].incomplete, 2);
     }
     await shoal.waitFor(/limits\.max_torrents = 2 reached: refused 1/, 5000);
+    const m = await metrics(shoal);
+    for (
+      const [limit, n] of [
+        ["max_connections_per_ip", 1],
+        ["max_connections", 1],
+        ["max_torrents", 1],
+        ["max_peers_per_torrent", 1],
+      ] as const
+    ) {
+      // Socket and request workers report separately: summed over them.
+      assert.equal(sumMetric(m, "shoal_limit_refusals_total", { limit }), n, limit);
+    }
   } finally {
     await Promise.all(open.map((o) => o.close()));
     assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));

@@ -6,6 +6,7 @@
  */
 
 import { MetricsText } from "../shared/prometheus.ts";
+import { refusalMetrics } from "../shared/limit_log.ts";
 import type { SwarmDetails } from "../shared/details.ts";
 import { VERSION } from "../shared/version.ts";
 import { type RequestStats, type SocketStats, Stat, STAT_COUNT, total } from "./stats.ts";
@@ -90,6 +91,7 @@ export function udpMetrics(replies: UdpStats[], uptime: number): string {
   for (const r of replies) {
     if (r.role !== "request") continue;
     m.gauge("shoal_torrents", "Torrents held, by request worker.", r.torrents, { worker: r.index });
+    refusalMetrics(m, r.refused, r.index);
     m.gauge("shoal_peers", "Peers held, by kind and request worker.", r.seeders, {
       kind: "seeder",
       worker: r.index,

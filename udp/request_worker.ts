@@ -128,6 +128,10 @@ function start(init: RequestWorkerInit): (msg: Control) => void {
       torrents: swarms.torrents.size,
       peers: swarms.peers,
       seeders: swarms.seeders,
+      refused: {
+        max_torrents: swarms.refusedTorrents,
+        max_peers_per_torrent: swarms.refusedPeers,
+      },
     };
     self.postMessage(stats);
   };

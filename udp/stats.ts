@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { Refusals } from "../shared/limit_log.ts";
+
 /** Counter indices of a socket worker, per address family. */
 export const Stat = {
   /** Datagrams received. */
@@ -65,6 +67,8 @@ export interface RequestStats {
   peers: number;
   /** Seeders among them. */
   seeders: number;
+  /** Announces refused so far, by limit. */
+  refused: Refusals;
 }
 
 /** Sums socket worker counters over both families. */

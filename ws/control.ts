@@ -8,6 +8,7 @@ import type { WsConfig } from "./config.ts";
 import type { AccessListData } from "../shared/access_list.ts";
 import type { ConnectionCounters } from "./connections.ts";
 import type { WsSwarmCounters } from "./swarms.ts";
+import type { Refusals } from "../shared/limit_log.ts";
 
 /** Start-up message of a ws socket worker. */
 export interface WsSocketInit {
@@ -84,6 +85,8 @@ export interface WsSocketStats {
   connections: number;
   /** Cumulative counters. */
   counters: ConnectionCounters;
+  /** Connections refused so far, by limit. */
+  refused: Refusals;
 }
 
 /** A request worker's statistics. */
@@ -102,4 +105,6 @@ export interface WsRequestStats {
   seeders: number;
   /** Cumulative counters. */
   counters: WsSwarmCounters;
+  /** Announces refused so far, by limit. */
+  refused: Refusals;
 }

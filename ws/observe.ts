@@ -6,6 +6,7 @@
  */
 
 import { MetricsText } from "../shared/prometheus.ts";
+import { refusalMetrics } from "../shared/limit_log.ts";
 import type { SwarmDetails } from "../shared/details.ts";
 import { VERSION } from "../shared/version.ts";
 import type { WsRequestStats, WsSocketStats } from "./control.ts";
@@ -54,11 +55,13 @@ export function wsMetrics(replies: WsStats[], uptime: number): string {
       worker,
     });
     m.counter("shoal_ws_sent_bytes_total", "Bytes of text messages sent.", c.bytesOut, { worker });
+    refusalMetrics(m, r.refused, worker);
   }
   for (const r of replies) {
     if (r.role !== "request") continue;
     const worker = r.index;
     m.gauge("shoal_torrents", "Torrents held, by request worker.", r.torrents, { worker });
+    refusalMetrics(m, r.refused, worker);
     m.gauge("shoal_peers", "Peers held, by kind and request worker.", r.seeders, {
       kind: "seeder",
       worker,

@@ -131,6 +131,10 @@ function start(init: WsRequestInit): (msg: Control) => void {
         peers: swarms.peers,
         seeders: swarms.seeders,
         counters: swarms.counters,
+        refused: {
+          max_torrents: swarms.refusedTorrents,
+          max_peers_per_torrent: swarms.refusedPeers,
+        },
       } satisfies WsRequestStats,
     );
   };

@@ -183,6 +183,10 @@ function start(init: WsSocketInit): (msg: Control) => void {
           index,
           connections: conns.size,
           counters: conns.counters,
+          refused: {
+            max_connections: conns.refusedTotal,
+            max_connections_per_ip: conns.refusedPerIp,
+          },
         } satisfies WsSocketStats,
       );
     } else if (msg.type === "tls") {
