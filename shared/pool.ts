@@ -137,6 +137,7 @@ export class Pool {
    */
   heartbeat(intervalMs = 1000): void {
     setInterval(() => {
+      if (this.#stopping) return; // e.g. request workers busy saving the state file
       const now = performance.now();
       for (const { worker, name } of [...this.workers]) {
         const seen = this.#lastSeen.get(worker);
@@ -183,10 +184,9 @@ export class Pool {
 
   /** Runs `before` (bounded by the caller), then stops and exits 0 on SIGINT or SIGTERM. */
   stopOnSignals(before: () => Promise<void> = async () => {}): void {
-    let stopping = false;
     const stop = async () => {
-      if (stopping) return;
-      stopping = true;
+      if (this.#stopping) return;
+      this.#stopping = true; // no more replacements or heartbeat verdicts
       try {
         await before();
       } catch (err) {
