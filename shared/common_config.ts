@@ -83,6 +83,12 @@ export function stateSection() {
       "",
       "File the swarms are saved to on SIGTERM/SIGINT and loaded from at start; empty: off.",
     ),
+    save_interval: int(
+      300,
+      "Seconds between saves while running (a crash loses at most this much); 0: only on stop.",
+      0,
+      86400,
+    ),
   };
 }
 

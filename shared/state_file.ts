@@ -206,14 +206,29 @@ export async function loadState(
  * Asks the request workers of `pool` for their swarms and saves them to `path` (nothing when
  * `path` is empty). Keeps the previous file if any worker does not answer within 10 s.
  */
-export async function saveState(
+export function saveState(
   pool: Pool,
   path: string,
   kind: StateKind,
   expected: number,
   log: Logger,
 ): Promise<void> {
-  if (path === "") return;
+  if (path === "") return Promise.resolve();
+  // One save at a time: a periodic save and the one on stop must not share the temp file.
+  const run = saving.then(() => save(pool, path, kind, expected, log));
+  saving = run.catch(() => {});
+  return run;
+}
+
+let saving: Promise<void> = Promise.resolve();
+
+async function save(
+  pool: Pool,
+  path: string,
+  kind: StateKind,
+  expected: number,
+  log: Logger,
+): Promise<void> {
   const replies = await pool.collect({ type: "save?" }, "saved", "request", 10000);
   if (replies.length !== expected) {
     // A partial snapshot would silently lose swarms.
@@ -223,4 +238,24 @@ export async function saveState(
   const parts = replies.map((r) => (r as { body: Uint8Array }).body);
   const bytes = await writeState(path, kind, parts);
   log.info(`state saved to ${path} (${bytes} bytes)`);
+}
+
+/**
+ * Saves on SIGTERM/SIGINT and every `intervalS` seconds (0: only on stop), when `path` is set.
+ */
+export function keepState(
+  pool: Pool,
+  path: string,
+  intervalS: number,
+  kind: StateKind,
+  expected: number,
+  log: Logger,
+): void {
+  pool.stopOnSignals(() => saveState(pool, path, kind, expected, log));
+  if (path === "" || intervalS === 0) return;
+  setInterval(() => {
+    saveState(pool, path, kind, expected, log).catch((err) =>
+      log.error(`state.path: periodic save failed: ${(err as Error).message}`)
+    );
+  }, intervalS * 1000);
 }

@@ -227,3 +227,31 @@ path = "${dir}/ws.state"
     await Deno.remove(file);
   }
 });
+
+Deno.test("state: periodic saves bound what a crash (SIGKILL) loses", async () => {
+  const dir = await Deno.makeTempDir();
+  const statePath = `${dir}/swarms.state`;
+  const file = await writeConfig(`${UDP(2, statePath)}save_interval = 1\n`);
+  let shoal = await startShoal(["udp", "-c", file], 1);
+  const hashes = Array.from({ length: 10 }, () => randomId());
+  try {
+    const c = new UdpClient(shoal.listening[0]);
+    const cid = await c.connect();
+    for (const h of hashes) await c.announce(cid, { infoHash: h, peerId: randomId() });
+    c.close();
+    await shoal.waitFor(/state saved to .*swarms\.state/, 5000);
+    shoal.child.kill("SIGKILL");
+    await shoal.stop();
+    shoal = await startShoal(["udp", "-c", file], 1);
+    await shoal.waitFor(/loaded \d+ torrents, \d+ live peers from the state file/);
+    const c2 = new UdpClient(shoal.listening[0]);
+    const s = await c2.scrape(await c2.connect(), hashes);
+    c2.close();
+    assert.ok(s.action === 2);
+    assert.deepEqual(s.torrents.map((t) => t.seeders), hashes.map(() => 1));
+  } finally {
+    assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(file);
+  }
+});

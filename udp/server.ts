@@ -12,7 +12,7 @@ import { randomWords } from "../shared/hash.ts";
 import type { Logger } from "../shared/log.ts";
 import { faultTarget, Pool } from "../shared/pool.ts";
 import { Mesh } from "../shared/mesh.ts";
-import { loadState, saveState } from "../shared/state_file.ts";
+import { keepState, loadState } from "../shared/state_file.ts";
 import { dropPrivileges } from "../shared/privileges.ts";
 import { type AccessUpdate, loadAccessList } from "../shared/access_list.ts";
 import type { UdpConfig } from "./config.ts";
@@ -133,7 +133,7 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
     throw err;
   }
 
-  pool.stopOnSignals(() => saveState(pool, statePath, "udp", requestWorkers, log));
+  keepState(pool, statePath, config.state.save_interval, "udp", requestWorkers, log);
   pool.heartbeat();
   pool.onReload(async () => {
     if (config.access_list.mode === "off") return;

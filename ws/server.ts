@@ -12,7 +12,7 @@ import { randomWords } from "../shared/hash.ts";
 import type { Logger } from "../shared/log.ts";
 import { faultTarget, Pool } from "../shared/pool.ts";
 import { Mesh } from "../shared/mesh.ts";
-import { loadState, saveState } from "../shared/state_file.ts";
+import { keepState, loadState } from "../shared/state_file.ts";
 import { dropPrivileges } from "../shared/privileges.ts";
 import { type AccessUpdate, loadAccessList } from "../shared/access_list.ts";
 import type { WsConfig } from "./config.ts";
@@ -155,7 +155,7 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
     throw err;
   }
 
-  pool.stopOnSignals(() => saveState(pool, statePath, "ws", requestWorkers, log));
+  keepState(pool, statePath, config.state.save_interval, "ws", requestWorkers, log);
   pool.heartbeat();
   // SIGUSR1 reloads the TLS certificate and the access list, each kept as it was on error.
   pool.onReload(async () => {
