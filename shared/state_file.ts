@@ -203,45 +203,10 @@ export async function loadState(
 }
 
 /**
- * Asks the request workers of `pool` for their swarms and saves them to `path` (nothing when
- * `path` is empty). Keeps the previous file if any worker does not answer within 10 s.
- */
-export function saveState(
-  pool: Pool,
-  path: string,
-  kind: StateKind,
-  expected: number,
-  log: Logger,
-): Promise<void> {
-  if (path === "") return Promise.resolve();
-  // One save at a time: a periodic save and the one on stop must not share the temp file.
-  const run = saving.then(() => save(pool, path, kind, expected, log));
-  saving = run.catch(() => {});
-  return run;
-}
-
-let saving: Promise<void> = Promise.resolve();
-
-async function save(
-  pool: Pool,
-  path: string,
-  kind: StateKind,
-  expected: number,
-  log: Logger,
-): Promise<void> {
-  const replies = await pool.collect({ type: "save?" }, "saved", "request", 10000);
-  if (replies.length !== expected) {
-    // A partial snapshot would silently lose swarms.
-    log.error(`state.path: ${replies.length} of ${expected} request workers answered; not saved`);
-    return;
-  }
-  const parts = replies.map((r) => (r as { body: Uint8Array }).body);
-  const bytes = await writeState(path, kind, parts);
-  log.info(`state saved to ${path} (${bytes} bytes)`);
-}
-
-/**
- * Saves on SIGTERM/SIGINT and every `intervalS` seconds (0: only on stop), when `path` is set.
+ * Saves the swarms of `pool`'s request workers to `path` on SIGTERM/SIGINT and every
+ * `intervalS` seconds (0: only on stop); nothing when `path` is empty. A save keeps the previous
+ * file if any worker does not answer within 10 s, and saves run one at a time (a periodic save
+ * and the one on stop must not share the temp file).
  */
 export function keepState(
   pool: Pool,
@@ -251,11 +216,28 @@ export function keepState(
   expected: number,
   log: Logger,
 ): void {
-  pool.stopOnSignals(() => saveState(pool, path, kind, expected, log));
-  if (path === "" || intervalS === 0) return;
+  if (path === "") return pool.stopOnSignals();
+  let saving = Promise.resolve();
+  const save = (): Promise<void> => {
+    const run = saving.then(async () => {
+      const replies = await pool.collect({ type: "save?" }, "saved", "request", 10000);
+      if (replies.length !== expected) {
+        // A partial snapshot would silently lose swarms.
+        log.error(
+          `state.path: ${replies.length} of ${expected} request workers answered; not saved`,
+        );
+        return;
+      }
+      const parts = replies.map((r) => (r as { body: Uint8Array }).body);
+      const bytes = await writeState(path, kind, parts);
+      log.info(`state saved to ${path} (${bytes} bytes)`);
+    });
+    saving = run.catch(() => {});
+    return run;
+  };
+  pool.stopOnSignals(save);
+  if (intervalS === 0) return;
   setInterval(() => {
-    saveState(pool, path, kind, expected, log).catch((err) =>
-      log.error(`state.path: periodic save failed: ${(err as Error).message}`)
-    );
+    save().catch((err) => log.error(`state.path: periodic save failed: ${(err as Error).message}`));
   }, intervalS * 1000);
 }
