@@ -19,6 +19,11 @@ const nobody = (await sh("getent", "passwd", "nobody")).split(":");
 const asRoot = uid === 0 && Deno.build.os === "linux" && nobody.length > 3;
 if (!asRoot) {
   console.log(`SKIPPED privilege drop tests: they need root on Linux (running as uid ${uid})`);
+} else {
+  console.log(
+    "SKIPPED the without-root refusal test: it needs a non-root uid (this run is root, and " +
+      "runs the drop tests instead)",
+  );
 }
 
 /** Uid of every thread of `pid` and the root directory it sees. */
