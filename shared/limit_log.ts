@@ -25,26 +25,34 @@ export function refusalMetrics(m: MetricsText, refused: Refusals, worker: number
   }
 }
 
-/** Watches refusal counters and logs their growth, at most once per `intervalMs` each. */
+/**
+ * Watches a worker's refusal counters and logs each one's growth as
+ * `limits.KEY = VALUE reached: refused N`, at most once per `intervalMs` per limit.
+ */
 export class LimitLog {
-  #watched: { limit: string; count: () => number; last: number; loggedAt: number }[] = [];
+  #last: Refusals;
+  #loggedAt = new Map<string, number>();
 
-  /** Logs through `log`. */
-  constructor(log: Logger, intervalMs = 10_000) {
+  /**
+   * Watches `refusals()` (the same counters the worker reports in its statistics), with the
+   * configured value of each limit in `settings`; logs through `log`.
+   */
+  constructor(
+    log: Logger,
+    settings: Record<string, number>,
+    refusals: () => Refusals,
+    intervalMs = 10_000,
+  ) {
+    this.#last = refusals();
     setInterval(() => {
-      const t = performance.now();
-      for (const w of this.#watched) {
-        const n = w.count();
-        if (n === w.last || t - w.loggedAt < intervalMs) continue;
-        log.warn(`${w.limit} reached: refused ${n - w.last}`);
-        w.last = n;
-        w.loggedAt = t;
+      const t = performance.now(), now = refusals();
+      for (const [limit, n] of Object.entries(now)) {
+        const last = this.#last[limit];
+        if (n === last || t - (this.#loggedAt.get(limit) ?? -Infinity) < intervalMs) continue;
+        log.warn(`limits.${limit} = ${settings[limit]} reached: refused ${n - last}`);
+        this.#last[limit] = n;
+        this.#loggedAt.set(limit, t);
       }
     }, 1000);
-  }
-
-  /** Watches `count`, the refusals because of `limit` (e.g. `limits.max_torrents = 1000`). */
-  watch(limit: string, count: () => number): void {
-    this.#watched.push({ limit, count, last: count(), loggedAt: -Infinity });
   }
 }

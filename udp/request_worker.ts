@@ -9,7 +9,7 @@
 
 import { BatchWriter } from "../shared/channel.ts";
 import { Logger } from "../shared/log.ts";
-import { LimitLog } from "../shared/limit_log.ts";
+import { LimitLog, type Refusals } from "../shared/limit_log.ts";
 import { type Control, type PortUpdate, serveWorker } from "../shared/worker_main.ts";
 import type { ReadyMessage, RequestWorkerInit } from "./control.ts";
 import { AccessList, type AccessListData } from "../shared/access_list.ts";
@@ -41,12 +41,11 @@ function start(init: RequestWorkerInit): (msg: Control) => void {
     maxTorrents: Math.ceil(max_torrents / config.request_workers),
     maxPeersPerTorrent: max_peers_per_torrent,
   }, init.swarmKey);
-  const limits = new LimitLog(log);
-  limits.watch(`limits.max_torrents = ${max_torrents}`, () => swarms.refusedTorrents);
-  limits.watch(
-    `limits.max_peers_per_torrent = ${max_peers_per_torrent}`,
-    () => swarms.refusedPeers,
-  );
+  const refusals = (): Refusals => ({
+    max_torrents: swarms.refusedTorrents,
+    max_peers_per_torrent: swarms.refusedPeers,
+  });
+  new LimitLog(log, config.limits, refusals);
   const writers = ports.map(() => new BatchWriter());
   const counts: BatchCounts = { announces: 0, scrapes: 0 };
   const access = new AccessList();
@@ -128,10 +127,7 @@ function start(init: RequestWorkerInit): (msg: Control) => void {
       torrents: swarms.torrents.size,
       peers: swarms.peers,
       seeders: swarms.seeders,
-      refused: {
-        max_torrents: swarms.refusedTorrents,
-        max_peers_per_torrent: swarms.refusedPeers,
-      },
+      refused: refusals(),
     };
     self.postMessage(stats);
   };

@@ -8,7 +8,7 @@
 /// <reference lib="deno.worker" />
 
 import { Logger } from "../shared/log.ts";
-import { LimitLog } from "../shared/limit_log.ts";
+import { LimitLog, type Refusals } from "../shared/limit_log.ts";
 import { macrotask } from "../shared/yield.ts";
 import type { WsRequestInit, WsRequestStats } from "./control.ts";
 import { type Control, type PortUpdate, serveWorker } from "../shared/worker_main.ts";
@@ -45,12 +45,11 @@ function start(init: WsRequestInit): (msg: Control) => void {
     send: (worker, conn, m) => outs[worker].push({ c: conn, m }),
     scrape: (worker, conn, id, files) => outs[worker].push({ c: conn, id, files }),
   }, access);
-  const limits = new LimitLog(log);
-  limits.watch(`limits.max_torrents = ${config.limits.max_torrents}`, () => swarms.refusedTorrents);
-  limits.watch(
-    `limits.max_peers_per_torrent = ${config.limits.max_peers_per_torrent}`,
-    () => swarms.refusedPeers,
-  );
+  const refusals = (): Refusals => ({
+    max_torrents: swarms.refusedTorrents,
+    max_peers_per_torrent: swarms.refusedPeers,
+  });
+  new LimitLog(log, config.limits, refusals);
   if (init.state !== null) {
     const n = swarms.load(init.state, nowSeconds() + config.cleaning.max_peer_age);
     log.info(`loaded ${n} torrents (completed counts) from the state file`);
@@ -131,10 +130,7 @@ function start(init: WsRequestInit): (msg: Control) => void {
         peers: swarms.peers,
         seeders: swarms.seeders,
         counters: swarms.counters,
-        refused: {
-          max_torrents: swarms.refusedTorrents,
-          max_peers_per_torrent: swarms.refusedPeers,
-        },
+        refused: refusals(),
       } satisfies WsRequestStats,
     );
   };

@@ -14,7 +14,7 @@
 /// <reference lib="deno.worker" />
 
 import { Logger } from "../shared/log.ts";
-import { LimitLog } from "../shared/limit_log.ts";
+import { LimitLog, type Refusals } from "../shared/limit_log.ts";
 import { trackFds } from "../shared/libc.ts";
 import { type Control, type PortUpdate, serveWorker } from "../shared/worker_main.ts";
 import { macrotask } from "../shared/yield.ts";
@@ -155,15 +155,11 @@ function start(init: WsSocketInit): (msg: Control) => void {
   }
   self.postMessage({ type: "bound", port } satisfies WsBound);
 
-  const limits = new LimitLog(log);
-  limits.watch(
-    `limits.max_connections = ${config.limits.max_connections}`,
-    () => conns.refusedTotal,
-  );
-  limits.watch(
-    `limits.max_connections_per_ip = ${config.limits.max_connections_per_ip}`,
-    () => conns.refusedPerIp,
-  );
+  const refusals = (): Refusals => ({
+    max_connections: conns.refusedTotal,
+    max_connections_per_ip: conns.refusedPerIp,
+  });
+  new LimitLog(log, config.limits, refusals);
   setInterval(
     () => conns.sweep(nowSeconds()),
     Math.min(10, config.cleaning.max_connection_idle) * 1000,
@@ -183,10 +179,7 @@ function start(init: WsSocketInit): (msg: Control) => void {
           index,
           connections: conns.size,
           counters: conns.counters,
-          refused: {
-            max_connections: conns.refusedTotal,
-            max_connections_per_ip: conns.refusedPerIp,
-          },
+          refused: refusals(),
         } satisfies WsSocketStats,
       );
     } else if (msg.type === "tls") {
