@@ -31,7 +31,10 @@ Deno.bench("HalfSipHash-1-3 of 20 bytes", () => {
 });
 
 // A swarm store with 10k torrents; announces spread over them with 50 peers wanted.
-const swarms = new Swarms({ interval: 900, maxResponsePeers: 50 }, new Uint32Array([1, 2, 3, 4]));
+const swarms = new Swarms(
+  { interval: 900, maxResponsePeers: { 4: 50, 6: 50 } },
+  new Uint32Array([1, 2, 3, 4]),
+);
 const packets: Uint8Array[] = [];
 const addrs: Uint8Array[] = [];
 for (let i = 0; i < 20000; i++) {
@@ -90,7 +93,7 @@ Deno.bench("route 64 announces, handle them, route 64 responses", () => {
   router.handleBatch(batch, 4, nobody, NOW);
   for (const w of router.writers) {
     const b = w.buf.subarray(0, w.len);
-    handleRequestBatch(swarms, access, b, back, NOW, 50, counts);
+    handleRequestBatch(swarms, access, b, back, NOW, { 4: 50, 6: 50 }, counts);
     router.handleResponses(back.buf.subarray(0, back.len), [nobody, null]);
     back.len = 0;
     back.count = 0;

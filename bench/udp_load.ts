@@ -149,10 +149,16 @@ export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
   }
   const slotMask = w - 1;
 
-  // The population: each peer belongs to one torrent, by skewed popularity.
+  // The population: each peer belongs to one torrent, by skewed popularity. Every client
+  // shares this host's IP and a tracker knows a peer by its address, so the peers of a
+  // torrent announce distinct ports (a torrent holds at most 65,535 of them).
   const torrentOf = new Int32Array(o.peers);
+  const portOf = new Uint16Array(o.peers);
+  const inTorrent = new Int32Array(o.torrents);
   for (let p = 0; p < o.peers; p++) {
-    torrentOf[p] = Math.min(o.torrents - 1, Math.floor(o.torrents * Math.random() ** o.skew));
+    const t = Math.min(o.torrents - 1, Math.floor(o.torrents * Math.random() ** o.skew));
+    torrentOf[p] = t;
+    portOf[p] = 1 + (inTorrent[t]++ % 65535);
   }
   const peerIdPrefix = new TextEncoder().encode("-SB0001-");
 
@@ -254,8 +260,8 @@ export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
     const seeder = (p * 2654435761 >>> 0) / 4294967296 < o.seederShare;
     setU32BE(announce, 68, seeder ? 0 : 1 << 20);
     setU32BE(announce, 80, event);
-    announce[96] = (1 + (p % 65535)) >> 8;
-    announce[97] = (1 + (p % 65535)) & 0xff;
+    announce[96] = portOf[p] >> 8;
+    announce[97] = portOf[p] & 0xff;
   };
 
   const started = performance.now();

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { monotonicMs } from "./clock.ts";
 import type { Logger } from "./log.ts";
 
 /** How to start (and restart) one worker. */
@@ -105,6 +106,8 @@ export class Pool {
         e.preventDefault();
         fail(`${name} failed: ${e.message}${e.filename ? ` (${e.filename}:${e.lineno})` : ""}`);
       };
+      // The worker's clock starts with it: align it with the process clock (`clock.ts`).
+      worker.postMessage({ type: "clock", ms: monotonicMs() });
       worker.postMessage(init, transfer);
     });
   }
@@ -145,7 +148,7 @@ export class Pool {
         if (now - seen > MISSED_BEATS * intervalMs) {
           this.#fail.get(worker)?.(`${name} stopped responding for ${Math.round(now - seen)} ms`);
         } else {
-          worker.postMessage({ type: "ping" });
+          worker.postMessage({ type: "ping", ms: monotonicMs() });
         }
       }
     }, intervalMs);

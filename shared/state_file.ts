@@ -7,7 +7,7 @@
  *
  * | bytes | field |
  * |---|---|
- * | 8 | magic `SHOALST1` |
+ * | 8 | magic `SHOALST2` (the last digit is the format version) |
  * | 1 | kind: 1 udp, 2 ws |
  * | 3 | zero |
  * | 4 | saved at, Unix seconds |
@@ -16,9 +16,10 @@
  * | 4 | FNV-1a of the body |
  *
  * A torrent entry is its info hash (20), completed count (u32), IPv4 and IPv6 peer counts
- * (u32 each), then that many peer records of `peerRecordLength(4|16)` bytes: peer id, IP,
- * port (big-endian), flags, one spare byte, last announce (u32 seconds). ws saves no peers
- * (their connections do not survive a restart), only torrents and completed counts.
+ * (u32 each), then that many peer records of `peerRecordLength(4|16)` bytes: IP, port
+ * (big-endian), peer id, flags, one spare byte, last announce (u32 wall-clock seconds). ws
+ * saves no peers (their connections do not survive a restart), only torrents and completed
+ * counts. Format 1 (peer id before the IP) is refused with a message saying so.
  *
  * @module
  */
@@ -29,7 +30,7 @@ import { HalfSipHash13 } from "./hash.ts";
 import type { Logger } from "./log.ts";
 import type { Pool } from "./pool.ts";
 
-const MAGIC = "SHOALST1";
+const MAGIC = "SHOALST2";
 const HEADER = 20;
 /** Bytes of a torrent entry before its peer records. */
 export const ENTRY_HEADER = 32;
@@ -161,9 +162,11 @@ export async function readState(path: string, kind: StateKind): Promise<Uint8Arr
     if (err instanceof Deno.errors.NotFound) return null;
     throw new Error(`cannot read it: ${(err as Error).message}`);
   }
-  if (file.length < HEADER + 4 || new TextDecoder().decode(file.subarray(0, 8)) !== MAGIC) {
-    throw new Error("not a shoal state file");
+  const magic = new TextDecoder().decode(file.subarray(0, 8));
+  if (magic === "SHOALST1") {
+    throw new Error("state format 1, written by an older shoal; this one reads format 2");
   }
+  if (file.length < HEADER + 4 || magic !== MAGIC) throw new Error("not a shoal state file");
   if (file[8] !== (kind === "udp" ? 1 : 2)) {
     throw new Error(`written by shoal ${kind === "udp" ? "ws" : "udp"}, not ${kind}`);
   }

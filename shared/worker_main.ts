@@ -1,10 +1,13 @@
 /**
  * The worker side of `pool.ts`: the message loop every worker runs. It starts the worker on
- * `init`, answers the main thread's heartbeat, and hands every other control message to the
+ * `init`, answers the main thread's heartbeat (aligning the worker's clock with the main
+ * thread's, `clock.ts`), and hands every other control message to the
  * worker's own handler.
  *
  * @module
  */
+
+import { syncClock } from "./clock.ts";
 
 /** The part of every worker's init message this loop reads. */
 export interface BaseInit {
@@ -34,11 +37,12 @@ export function serveWorker<I extends BaseInit>(start: (init: I) => (msg: Contro
   let control: ((msg: Control) => void) | null = null;
   scope.onmessage = (e: MessageEvent) => {
     const data = e.data as Control;
-    if (data?.type === "init") {
+    if (data?.type === "clock" || data?.type === "ping") {
+      syncClock((data as unknown as { ms: number }).ms);
+      if (data.type === "ping") scope.postMessage({ type: "pong" });
+    } else if (data?.type === "init") {
       control = start(data as I);
       injectFault((data as I).fault);
-    } else if (data?.type === "ping") {
-      scope.postMessage({ type: "pong" });
     } else {
       control?.(data);
     }

@@ -51,7 +51,7 @@ Deno.test("fuzz: 1,000,000 random and mutated UDP datagrams through the whole da
     shardKey: new Uint32Array([5, 6]),
   });
   const swarms = [0, 1].map((i) =>
-    new Swarms({ interval: 900, maxResponsePeers: 50 }, new Uint32Array([i, 7, 8, 9]))
+    new Swarms({ interval: 900, maxResponsePeers: { 4: 50, 6: 50 } }, new Uint32Array([i, 7, 8, 9]))
   );
   const back = new BatchWriter(), access = new AccessList();
   const counts = { announces: 0, scrapes: 0 };
@@ -135,7 +135,15 @@ Deno.test("fuzz: 1,000,000 random and mutated UDP datagrams through the whole da
     router.handleBatch(batch, 4, sock, NOW);
     router.writers.forEach((w, j) => {
       if (w.count === 0) return;
-      handleRequestBatch(swarms[j], access, w.buf.slice(0, w.len), back, NOW, 50, counts);
+      handleRequestBatch(
+        swarms[j],
+        access,
+        w.buf.slice(0, w.len),
+        back,
+        NOW,
+        { 4: 50, 6: 50 },
+        counts,
+      );
       w.len = w.count = 0;
       router.handleResponses(back.buf.slice(0, back.len), [sock, null]);
       back.len = back.count = 0;

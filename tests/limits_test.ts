@@ -42,17 +42,24 @@ prometheus_endpoint_address = "127.0.0.1:0"
     assert.ok(refusal.action === 3 && /tracker full: too many torrents/.test(refusal.message));
     await shoal.waitFor(/limits\.max_torrents = 4 reached: refused 6/, 5000);
 
-    // Peers per torrent: three fit, the fourth is refused; a stop makes room again.
-    const h = hashes[0], peers = [randomId(), randomId(), randomId(), randomId()];
+    // Peers per torrent: three fit, the fourth is refused; a stop makes room again. A peer is
+    // its address: each announces its own port.
+    const h = hashes[0], ports = [7001, 7002, 7003, 7004];
+    const as = (k: number, more = {}) => ({
+      infoHash: h,
+      peerId: randomId(),
+      port: ports[k],
+      ...more,
+    });
     const r = [];
-    for (const p of peers) r.push(await c.announce(cid, { infoHash: h, peerId: p, left: 1n }));
+    for (let k = 0; k < 4; k++) r.push(await c.announce(cid, as(k, { left: 1n })));
     // hashes[0] already holds one peer from above: two more fit.
     assert.deepEqual(r.map((x) => x.action), [1, 1, 3, 3]);
     assert.ok(r[2].action === 3 && /torrent full: too many peers/.test(r[2].message));
-    const again = await c.announce(cid, { infoHash: h, peerId: peers[0], left: 1n });
+    const again = await c.announce(cid, as(0, { left: 1n }));
     assert.ok(again.action === 1, "a peer already in keeps announcing");
-    await c.announce(cid, { infoHash: h, peerId: peers[0], event: AnnounceEvent.Stopped });
-    const now = await c.announce(cid, { infoHash: h, peerId: peers[3], left: 1n });
+    await c.announce(cid, as(0, { event: AnnounceEvent.Stopped }));
+    const now = await c.announce(cid, as(3, { left: 1n }));
     assert.ok(now.action === 1, "room after a stop");
     await shoal.waitFor(/limits\.max_peers_per_torrent = 3 reached: refused 2/, 5000);
     const m = await metrics(shoal);

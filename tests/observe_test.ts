@@ -56,7 +56,8 @@ prometheus_endpoint_address = "127.0.0.1:0"
       const [ca, cb] = [await a.connect(), await b.connect()];
       const hashes = Array.from({ length: 5 }, randomId);
       for (const h of hashes) await a.announce(ca, { infoHash: h, peerId: randomId(), left: 0n });
-      await a.announce(ca, { infoHash: hashes[0], peerId: randomId(), left: 7n });
+      // Another peer behind the same socket: a peer is its address, so another port.
+      await a.announce(ca, { infoHash: hashes[0], peerId: randomId(), left: 7n, port: 7007 });
       await b.announce(cb, { infoHash: hashes[0], peerId: randomId(), left: 0n });
       await a.scrape(ca, hashes);
       // One forged request (ignored) and one error response.

@@ -6,6 +6,7 @@ import assert from "assert";
 import { AnnounceEvent, encodeAnnounceRequest } from "../udp/codec.ts";
 import { readState, shardEntries, writeState } from "../shared/state_file.ts";
 import { Swarms } from "../udp/swarms.ts";
+import { monotonicSeconds } from "../shared/clock.ts";
 import { startShoal, writeConfig } from "./helpers/shoal.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
 import { bin20, WsClient } from "./helpers/ws_client.ts";
@@ -30,15 +31,16 @@ function announceInto(s: Swarms, hash: Uint8Array, ip: number, left: bigint, now
 
 Deno.test("state: swarms round-trip through save and load; expired peers are dropped", () => {
   const key = () => crypto.getRandomValues(new Uint32Array(4));
-  const a = new Swarms({ interval: 1800, maxResponsePeers: 50 }, key());
+  const a = new Swarms({ interval: 1800, maxResponsePeers: { 4: 50, 6: 50 } }, key());
   const hashes = Array.from({ length: 50 }, () => randomId());
+  const now = monotonicSeconds();
   hashes.forEach((h, k) => {
-    for (let p = 0; p < k % 7 + 1; p++) announceInto(a, h, k * 8 + p, p === 0 ? 0n : 5n, 1000);
-    announceInto(a, h, 4000 + k, 5n, 10); // seen long ago: expired by load time
+    for (let p = 0; p < k % 7 + 1; p++) announceInto(a, h, k * 8 + p, p === 0 ? 0n : 5n, now);
+    announceInto(a, h, 4000 + k, 5n, now - 1000); // seen long ago: expired by load time
   });
   const body = a.save();
-  const b = new Swarms({ interval: 1800, maxResponsePeers: 50 }, key());
-  const got = b.load(body, 500);
+  const b = new Swarms({ interval: 1800, maxResponsePeers: { 4: 50, 6: 50 } }, key());
+  const got = b.load(body, now - 500);
   assert.equal(got.torrents, 50);
   assert.equal(b.peers, a.peers - 50);
   assert.equal(b.seeders, a.seeders);
@@ -50,7 +52,7 @@ Deno.test("state: swarms round-trip through save and load; expired peers are dro
   }
   // Re-sharding over 3 workers keeps every entry exactly once.
   const parts = shardEntries(body, crypto.getRandomValues(new Uint32Array(2)), 3);
-  const c = new Swarms({ interval: 1800, maxResponsePeers: 50 }, key());
+  const c = new Swarms({ interval: 1800, maxResponsePeers: { 4: 50, 6: 50 } }, key());
   let torrents = 0;
   for (const p of parts) torrents += c.load(p, 0).torrents;
   assert.equal(torrents, 50);
@@ -58,8 +60,8 @@ Deno.test("state: swarms round-trip through save and load; expired peers are dro
 });
 
 Deno.test("state: a truncated, corrupt or foreign file is refused with the reason", async () => {
-  const s = new Swarms({ interval: 1800, maxResponsePeers: 50 }, new Uint32Array(4));
-  for (let k = 0; k < 10; k++) announceInto(s, randomId(), k, 0n, 1000);
+  const s = new Swarms({ interval: 1800, maxResponsePeers: { 4: 50, 6: 50 } }, new Uint32Array(4));
+  for (let k = 0; k < 10; k++) announceInto(s, randomId(), k, 0n, monotonicSeconds());
   const path = await Deno.makeTempFile({ suffix: ".state" });
   await writeState(path, "udp", [s.save()]);
   const good = await Deno.readFile(path);
@@ -100,9 +102,17 @@ Deno.test("state: udp swarms and completed counts survive a restart under load",
   for (const [k, h] of kept.entries()) {
     for (let p = 0; p <= k % 3; p++) {
       const peerId = randomId();
-      await c.announce(cid, { infoHash: h, peerId, left: 100n });
+      // A peer is its address: each peer of a torrent announces its own port.
+      const port = 20000 + p;
+      await c.announce(cid, { infoHash: h, peerId, left: 100n, port });
       if (p === 0) {
-        await c.announce(cid, { infoHash: h, peerId, left: 0n, event: AnnounceEvent.Completed });
+        await c.announce(cid, {
+          infoHash: h,
+          peerId,
+          left: 0n,
+          port,
+          event: AnnounceEvent.Completed,
+        });
       }
     }
   }

@@ -30,6 +30,9 @@ export const MAX_SCRAPE_HASHES = 400;
 /** Most peers that fit one UDP response (65507 bytes) at 18 bytes per IPv6 peer. */
 export const MAX_RESPONSE_PEERS = 3000;
 
+/** Largest UDP payload. */
+const MAX_UDP_PAYLOAD = 65507;
+
 /** Schema of the `shoal udp` configuration. */
 export const udpSchema = {
   socket_workers: int(
@@ -80,16 +83,22 @@ export const udpSchema = {
   },
   protocol: {
     max_scrape_torrents: int(
-      255,
-      "Most info hashes answered per scrape request; further hashes are ignored.",
+      74,
+      "Most info hashes answered per scrape request (the first ones; the rest are ignored). 74 keeps the reply (8 + 12 per hash) within 1,220 bytes, as BEP 15 advises.",
       1,
       MAX_SCRAPE_HASHES,
     ),
     max_response_peers: int(
-      255,
-      "Most peers in one announce response (also used when the client asks for numwant <= 0).",
+      200,
+      "Most peers in one announce response, also when the client asks for numwant <= 0; max_response_size may allow fewer.",
       1,
       MAX_RESPONSE_PEERS,
+    ),
+    max_response_size: int(
+      1220,
+      "Largest announce response in bytes of UDP payload: 20 + 6 per IPv4 peer or 18 per IPv6 peer, so 1220 gives at most 200 IPv4 or 66 IPv6 peers and fits one packet at the IPv6 minimum MTU of 1280 (no fragments, which networks often drop). Raise it only where fragments get through.",
+      20 + 18,
+      MAX_UDP_PAYLOAD,
     ),
     peer_announce_interval: int(
       900,
@@ -123,3 +132,15 @@ export const udpSchema = {
 
 /** A loaded `shoal udp` configuration. */
 export type UdpConfig = ConfigOf<typeof udpSchema>;
+
+/**
+ * Most peers in one announce response by family: `max_response_peers`, and no more than
+ * `max_response_size` holds at 6 bytes per IPv4 and 18 per IPv6 peer.
+ */
+export function responsePeers(p: UdpConfig["protocol"]): { 4: number; 6: number } {
+  const fit = (entry: number) => Math.floor((p.max_response_size - 20) / entry);
+  return {
+    4: Math.min(p.max_response_peers, fit(6)),
+    6: Math.min(p.max_response_peers, fit(18)),
+  };
+}

@@ -25,7 +25,11 @@ export interface PacketBatch {
   data: Uint8Array;
   /** Start of datagram `i` in `data`. */
   offsets: Int32Array;
-  /** Length of datagram `i`; -1 when the datagram was truncated (larger than the slot). */
+  /**
+   * Bytes of datagram `i`. A datagram longer than its receive slot (8192 bytes) is cut to
+   * the slot: that prefix holds all that shoal answers (an announce's 98 bytes, the first 408
+   * hashes of a scrape, more than `max_scrape_torrents` can be).
+   */
   lengths: Int32Array;
   /** Source address of datagram `i` at `addrs[i * ADDR_LEN]`, in the 18-byte layout. */
   addrs: Uint8Array;

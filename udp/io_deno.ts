@@ -83,12 +83,11 @@ class DenoSocket implements DatagramSocket {
     if (!encodeAddr(addr.hostname, addr.port, b.addrs, a)) return;
     // An IPv6 socket on "::" also sees IPv4 as v4-mapped; the IPv4 socket serves those.
     if (this.#family === 6 && isV4Mapped(b.addrs, a)) return;
-    if (data.length > SLOT) {
-      b.lengths[i] = -1;
-    } else {
-      b.data.set(data, i * SLOT);
-      b.lengths[i] = data.length;
-    }
+    // A longer datagram keeps its first SLOT bytes (the receive buffer is one byte longer
+    // only to tell): all that shoal answers is there.
+    const len = Math.min(data.length, SLOT);
+    b.data.set(len === data.length ? data : data.subarray(0, len), i * SLOT);
+    b.lengths[i] = len;
     b.count++;
     if (b.count === MAX_BATCH) this.#deliver();
     else if (!this.#flushScheduled) {

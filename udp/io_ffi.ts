@@ -28,7 +28,6 @@ import {
   errno,
   lib,
   MSG_DONTWAIT,
-  MSG_TRUNC,
   pinned,
   POLLIN,
   SHUT_RDWR,
@@ -150,8 +149,9 @@ class FfiSocket implements DatagramSocket {
     }
     const b = this.#batch, names = this.#rNames, addrs = b.addrs;
     for (let i = 0; i < got; i++) {
-      const flags = hdr32[(i * MMSG + 48) >> 2];
-      b.lengths[i] = flags & MSG_TRUNC ? -1 : hdr32[(i * MMSG + 56) >> 2];
+      // msg_len: the bytes in the slot, also for a longer datagram (MSG_TRUNC), which keeps
+      // its first SLOT bytes: all that shoal answers is there.
+      b.lengths[i] = hdr32[(i * MMSG + 56) >> 2];
       const s = i * NAME, a = i * ADDR_LEN;
       if (this.#family === 4) {
         for (let j = 0; j < 10; j++) addrs[a + j] = 0;

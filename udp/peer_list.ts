@@ -7,16 +7,17 @@
  *
  * | offset | bytes | field |
  * |---|---|---|
- * | 0 | 20 | peer id |
- * | 20 | ipLen | IP |
- * | 20 + ipLen | 2 | port (big-endian, so IP+port is the compact peer of the response) |
- * | 22 + ipLen | 1 | flags: seeder, sent `completed` |
- * | 24 + ipLen | 4 | last announce, seconds (little-endian) |
- * | 28 + ipLen | 4 | keyed hash of (peer id, IP), for the index |
+ * | 0 | ipLen | IP |
+ * | ipLen | 2 | port (big-endian: IP and port are the compact peer of a response) |
+ * | ipLen + 2 | 20 | peer id |
+ * | ipLen + 22 | 1 | flags: seeder, sent `completed` |
+ * | ipLen + 24 | 4 | last announce, monotonic seconds (little-endian) |
+ * | ipLen + 28 | 4 | keyed hash of (IP, port), for the index |
  *
- * A peer is identified by (peer id, IP), as aquatic does: another host cannot replace or stop
- * it, and a client that changes its port keeps its place. Small lists are scanned; lists over
- * `INDEX_AT` peers also keep an open-addressing index of record numbers.
+ * A peer is identified by its address, IP and port, as opentracker and aquatic do: a client
+ * that restarts with a new peer id on the same address replaces its old record. (Spoofed
+ * sources cannot: UDP connection IDs authenticate the IP.) Small lists are scanned; lists
+ * over `INDEX_AT` peers also keep an open-addressing index of record numbers.
  *
  * @module
  */
@@ -45,7 +46,7 @@ export class PeerLists {
   readonly ipLen: number;
   /** Bytes per record. */
   readonly recLen: number;
-  /** Bytes of the identifying key (peer id + IP). */
+  /** Bytes of the identifying key, the compact address (IP + port). */
   readonly keyLen: number;
   /** The records. */
   readonly arena: Arena;
@@ -59,6 +60,7 @@ export class PeerLists {
   #indexes: (Int32Array | null)[] = [];
   #freeIndexes: number[] = [];
   #hasher: HalfSipHash13;
+  #peerIdAt: number;
   #seenAt: number;
   #flagsAt: number;
   #hashAt: number;
@@ -67,7 +69,8 @@ export class PeerLists {
   constructor(ipLen: 4 | 16, hasher: HalfSipHash13, ids: number) {
     this.ipLen = ipLen;
     this.recLen = 32 + ipLen;
-    this.keyLen = 20 + ipLen;
+    this.keyLen = 2 + ipLen;
+    this.#peerIdAt = 2 + ipLen;
     this.#flagsAt = 22 + ipLen;
     this.#seenAt = 24 + ipLen;
     this.#hashAt = 28 + ipLen;
@@ -110,17 +113,17 @@ export class PeerLists {
     return get32(this.arena.chunk(a), this.arena.offset(a) + r * this.recLen + this.#seenAt);
   }
 
-  /** Copies record `r` of torrent `id` up to its hash (`28 + ipLen` bytes) to `out[o]`. */
+  /** Copies the address (IP, port) and peer id of record `r` of torrent `id` to `out[o]`. */
   copyOut(id: number, r: number, out: Uint8Array, o: number): void {
     const a = this.#addr[id];
     const at = this.arena.offset(a) + r * this.recLen;
-    out.set(this.arena.chunk(a).subarray(at, at + this.#hashAt), o);
+    out.set(this.arena.chunk(a).subarray(at, at + this.#peerIdAt + 20), o);
   }
 
   /** The first 8 bytes of the peer id of record `r` of torrent `id`, as a string. */
   peerIdPrefix(id: number, r: number): string {
     const a = this.#addr[id], data = this.arena.chunk(a);
-    const at = this.arena.offset(a) + r * this.recLen;
+    const at = this.arena.offset(a) + r * this.recLen + this.#peerIdAt;
     return String.fromCharCode(
       data[at],
       data[at + 1],
@@ -133,7 +136,7 @@ export class PeerLists {
     );
   }
 
-  /** Record number of the peer whose key (peer id then IP) is at `key[k]`, or -1. */
+  /** Record number of the peer whose address (IP then port) is at `key[k]`, or -1. */
   find(id: number, key: Uint8Array, k: number): number {
     const n = this.n[id];
     if (n === 0) return -1;
@@ -163,15 +166,16 @@ export class PeerLists {
   }
 
   /**
-   * Adds a peer with the key at `key[k]`, port bytes, `flags` and time `now` to torrent `id`;
-   * returns its record number, or -1 when the list cannot grow (its largest block is full).
+   * Adds a peer with the address (IP, port) at `key[k]`, the peer id at `pid[p]`, `flags` and
+   * time `now` to torrent `id`; returns its record number, or -1 when the list cannot grow
+   * (its largest block is full).
    */
   add(
     id: number,
     key: Uint8Array,
     k: number,
-    portHi: number,
-    portLo: number,
+    pid: Uint8Array,
+    p: number,
     flags: number,
     now: number,
   ): number {
@@ -182,8 +186,8 @@ export class PeerLists {
     const a = this.#addr[id];
     const data = this.arena.chunk(a), at = this.arena.offset(a) + r * this.recLen;
     for (let j = 0; j < this.keyLen; j++) data[at + j] = key[k + j];
-    data[at + 20 + this.ipLen] = portHi;
-    data[at + 21 + this.ipLen] = portLo;
+    const pidAt = at + this.#peerIdAt;
+    for (let j = 0; j < 20; j++) data[pidAt + j] = pid[p + j];
     data[at + this.#flagsAt] = flags;
     set32(data, at + this.#seenAt, now);
     this.n[id] = r + 1;
@@ -199,14 +203,17 @@ export class PeerLists {
     return r;
   }
 
-  /** Updates record `r` of torrent `id` after a repeated announce. */
-  update(id: number, r: number, portHi: number, portLo: number, flags: number, now: number) {
+  /**
+   * Updates record `r` of torrent `id` after a repeated announce: the peer id at `pid[p]` (a
+   * client that restarted has a new one), `flags` and time `now`.
+   */
+  update(id: number, r: number, pid: Uint8Array, p: number, flags: number, now: number): void {
     const a = this.#addr[id];
     const data = this.arena.chunk(a), at = this.arena.offset(a) + r * this.recLen;
     const was = data[at + this.#flagsAt];
     this.seeders[id] += (flags & FLAG_SEEDER) - (was & FLAG_SEEDER);
-    data[at + 20 + this.ipLen] = portHi;
-    data[at + 21 + this.ipLen] = portLo;
+    const pidAt = at + this.#peerIdAt;
+    for (let j = 0; j < 20; j++) data[pidAt + j] = pid[p + j];
     data[at + this.#flagsAt] = flags;
     set32(data, at + this.#seenAt, now);
   }
@@ -266,8 +273,8 @@ export class PeerLists {
     const avail = skip >= 0 ? n - 1 : n;
     if (avail <= 0 || want <= 0) return 0;
     const a = this.#addr[id];
-    const data = this.arena.chunk(a), base = this.arena.offset(a) + 20;
-    const recLen = this.recLen, compactLen = this.ipLen + 2;
+    const data = this.arena.chunk(a), base = this.arena.offset(a);
+    const recLen = this.recLen, compactLen = this.keyLen;
     let r = 0, stride = 1;
     if (want < avail) {
       r = Math.floor(Math.random() * n);

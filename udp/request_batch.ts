@@ -42,7 +42,7 @@ export interface BatchCounts {
 
 /**
  * Applies the batch `b` to `swarms` at time `now` and appends the answers to `w`; `maxPeers`
- * bounds the size of one announce response. Torrents the access list refuses get an error
+ * (by family) bounds the size of one announce response. Torrents the access list refuses get an error
  * response (announce) or zeros (scrape). Stops at the first malformed record.
  */
 export function handleRequestBatch(
@@ -51,10 +51,11 @@ export function handleRequestBatch(
   b: Uint8Array,
   w: BatchWriter,
   now: number,
-  maxPeers: number,
+  maxPeers: { 4: number; 6: number },
   counts: BatchCounts,
 ): void {
-  const maxAnnounce = REC_BODY + ANNOUNCE_RESPONSE_HEADER_LEN + 18 * maxPeers;
+  const maxAnnounce = REC_BODY + ANNOUNCE_RESPONSE_HEADER_LEN +
+    Math.max(6 * maxPeers[4], 18 * maxPeers[6]);
   let p = 0;
   while (p < b.length) {
     const type = b[p], family = b[p + 1] === 6 ? 6 : 4;

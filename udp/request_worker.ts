@@ -9,6 +9,7 @@
 
 import { BatchWriter } from "../shared/channel.ts";
 import { Logger } from "../shared/log.ts";
+import { monotonicSeconds } from "../shared/clock.ts";
 import { LimitLog, type Refusals } from "../shared/limit_log.ts";
 import { type Control, type PortUpdate, serveWorker } from "../shared/worker_main.ts";
 import type { ReadyMessage, RequestWorkerInit } from "./control.ts";
@@ -16,6 +17,7 @@ import { AccessList, type AccessListData } from "../shared/access_list.ts";
 import { type BatchCounts, handleRequestBatch } from "./request_batch.ts";
 import type { RequestStats } from "./stats.ts";
 import { Swarms } from "./swarms.ts";
+import { responsePeers } from "./config.ts";
 
 /** Largest swarms and sampled peers reported for the statistics page. */
 const DETAIL_TOP = 10, DETAIL_SAMPLE = 20000;
@@ -23,16 +25,12 @@ const DETAIL_TOP = 10, DETAIL_SAMPLE = 20000;
 /** Torrent slots visited per cleaning slice, so requests wait at most one slice. */
 const CLEAN_SLICE = 2048;
 
-function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
-}
-
 serveWorker(start);
 
 function start(init: RequestWorkerInit): (msg: Control) => void {
   const { config, index, ports } = init;
   const log = new Logger(config.log_level, `request worker ${index}: `);
-  const maxPeers = config.protocol.max_response_peers;
+  const maxPeers = responsePeers(config.protocol);
   const { max_torrents, max_peers_per_torrent } = config.limits;
   const swarms = new Swarms({
     interval: config.protocol.peer_announce_interval,
@@ -51,7 +49,7 @@ function start(init: RequestWorkerInit): (msg: Control) => void {
   const access = new AccessList();
   access.update(init.access);
   if (init.state !== null) {
-    const got = swarms.load(init.state, nowSeconds() - config.cleaning.max_peer_age);
+    const got = swarms.load(init.state, monotonicSeconds() - config.cleaning.max_peer_age);
     log.info(`loaded ${got.torrents} torrents, ${got.peers} live peers from the state file`);
   }
 
@@ -63,7 +61,7 @@ function start(init: RequestWorkerInit): (msg: Control) => void {
           access,
           new Uint8Array(m.data),
           writers[i],
-          nowSeconds(),
+          monotonicSeconds(),
           maxPeers,
           counts,
         );
@@ -80,7 +78,7 @@ function start(init: RequestWorkerInit): (msg: Control) => void {
 
   let cleaning = false;
   const cleanSlice = () => {
-    const cutoff = nowSeconds() - config.cleaning.max_peer_age;
+    const cutoff = monotonicSeconds() - config.cleaning.max_peer_age;
     if (swarms.clean(cutoff, CLEAN_SLICE, (b, off) => access.allows(b, off))) {
       cleaning = false;
       log.debug(`cleaned: ${swarms.torrents.size} torrents, ${swarms.peers} peers`);

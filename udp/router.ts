@@ -106,10 +106,6 @@ export class Router {
     for (let i = 0; i < batch.count; i++) {
       const off = batch.offsets[i], len = batch.lengths[i], a = i * ADDR_LEN;
       c[base + Stat.Received]++;
-      if (len < 0) {
-        c[base + Stat.Invalid]++;
-        continue;
-      }
       c[base + Stat.ReceivedBytes] += len;
       const kind = classify(data, off, len);
       if (kind === Kind.Ignore) {

@@ -8,16 +8,13 @@
 /// <reference lib="deno.worker" />
 
 import { Logger } from "../shared/log.ts";
+import { monotonicSeconds } from "../shared/clock.ts";
 import { trackFds } from "../shared/libc.ts";
 import { type Control, type PortUpdate, serveWorker } from "../shared/worker_main.ts";
 import type { BindResult, BoundMessage, SocketWorkerInit } from "./control.ts";
 import { type DatagramSocket, openSocket, SocketOpenError } from "./io.ts";
 import { Router } from "./router.ts";
 import type { SocketStats } from "./stats.ts";
-
-function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
-}
 
 serveWorker(start);
 
@@ -71,7 +68,7 @@ function start(init: SocketWorkerInit): (msg: Control) => void {
     const family = f === 0 ? 4 : 6;
     sock.serve((batch) => {
       try {
-        router.handleBatch(batch, family, sock, nowSeconds());
+        router.handleBatch(batch, family, sock, monotonicSeconds());
       } catch (err) {
         // A bug must not take the worker down with it; log and carry on with the next batch.
         log.error(`receive batch failed: ${err instanceof Error ? err.stack : err}`);
@@ -96,7 +93,7 @@ function start(init: SocketWorkerInit): (msg: Control) => void {
   };
   ports.forEach(attach);
 
-  setInterval(() => router.pending.expire(nowSeconds()), 1000);
+  setInterval(() => router.pending.expire(monotonicSeconds()), 1000);
 
   return (msg) => {
     if (msg.type === "port") {

@@ -4,7 +4,10 @@
  *
  * A torrent is an id in a `InfoHashTable`, with one peer list per address family in
  * `PeerLists` (a peer only ever sees peers of its own family) and a completed count. Seeder
- * and leecher counts in responses cover both families.
+ * and leecher counts in responses cover both families. A torrent whose last peer has gone
+ * keeps its completed count (scrape's `downloaded`); such torrents still count against
+ * `maxTorrents`, and the one emptied longest ago makes room for a new torrent when the table
+ * is full.
  *
  * @module
  */
@@ -29,16 +32,24 @@ import {
 } from "./codec.ts";
 import { FLAG_COMPLETED, FLAG_SEEDER, PeerLists } from "./peer_list.ts";
 import { InfoHashTable } from "../shared/info_hash_table.ts";
+import { IdList } from "../shared/id_list.ts";
+import { fromWallSeconds, monotonicSeconds, toWallSeconds } from "../shared/clock.ts";
 import { BatchWriter } from "../shared/channel.ts";
-import { getU32LE } from "../shared/bytes.ts";
+import { getU32LE, setU32LE } from "../shared/bytes.ts";
 import { entries, peerRecordLength, take, writeEntry } from "../shared/state_file.ts";
+
+/** Offsets after the IP in a saved peer record: flags, and the last announce (wall clock). */
+const SAVED_FLAGS = 22, SAVED_SEEN = 24;
 
 /** Settings the swarm logic needs. */
 export interface SwarmSettings {
   /** Announce interval to send, seconds. */
   interval: number;
-  /** Peers sent when the client wants more than this or `numwant <= 0`. */
-  maxResponsePeers: number;
+  /**
+   * Most peers in one announce response to an IPv4 and to an IPv6 peer (`[4]`, `[6]`), also
+   * sent when the client wants more or `numwant <= 0`.
+   */
+  maxResponsePeers: { 4: number; 6: number };
   /** Most torrents this store keeps; announces for new ones get an error. */
   maxTorrents?: number;
   /** Most peers (per address family) in one torrent; new peers get an error. */
@@ -63,6 +74,8 @@ export class Swarms {
   refusedTorrents = 0;
   /** Announces refused at `maxPeersPerTorrent`. */
   refusedPeers = 0;
+  /** Torrents without peers, kept for their completed count; emptied longest ago first. */
+  readonly empty: IdList;
   #settings: SwarmSettings;
   #maxTorrents: number;
   #maxPeers: number;
@@ -78,9 +91,11 @@ export class Swarms {
     this.torrents = new InfoHashTable(key[0], key[1], (ids) => {
       this.v4.grow(ids);
       this.v6.grow(ids);
+      this.empty.grow(ids);
     });
     this.v4 = new PeerLists(4, hasher, this.torrents.idCapacity);
     this.v6 = new PeerLists(16, hasher, this.torrents.idCapacity);
+    this.empty = new IdList(this.torrents.idCapacity);
   }
 
   /** Seeders of torrent `id` over both families. */
@@ -115,7 +130,7 @@ export class Swarms {
     let id = table.find(pkt, off + OFF_INFO_HASH);
     if (id < 0) {
       if (event === AnnounceEvent.Stopped) return writeAnnounceHeader(out, o, tid, interval, 0, 0);
-      if (table.size >= this.#maxTorrents) {
+      if (table.size >= this.#maxTorrents && !this.#evictEmpty()) {
         this.refusedTorrents++;
         return writeErrorResponse(out, o, tid, PROBLEM_TEXT[Problem.TooManyTorrents]);
       }
@@ -123,12 +138,14 @@ export class Swarms {
     }
     const lists = family === 4 ? this.v4 : this.v6;
 
-    // Key: peer id then the IP (IPv4 is the last 4 bytes of its v4-mapped record).
+    // The peer is its address: the packet's source IP (IPv4 is the last 4 bytes of its
+    // v4-mapped record) and the port it announced.
     const key = this.#key;
-    for (let j = 0; j < 20; j++) key[j] = pkt[off + OFF_PEER_ID + j];
     const ipFrom = family === 4 ? a + 12 : a;
     const ipLen = lists.ipLen;
-    for (let j = 0; j < ipLen; j++) key[20 + j] = addrs[ipFrom + j];
+    for (let j = 0; j < ipLen; j++) key[j] = addrs[ipFrom + j];
+    key[ipLen] = pkt[off + OFF_PORT];
+    key[ipLen + 1] = pkt[off + OFF_PORT + 1];
 
     let r = lists.find(id, key, 0);
     if (event === AnnounceEvent.Stopped) {
@@ -151,14 +168,15 @@ export class Swarms {
       flags |= FLAG_COMPLETED;
       table.completed[id]++;
     }
-    const portHi = pkt[off + OFF_PORT], portLo = pkt[off + OFF_PORT + 1];
     let stored = true;
     if (r >= 0) {
-      lists.update(id, r, portHi, portLo, flags, now);
+      lists.update(id, r, pkt, off + OFF_PEER_ID, flags, now);
     } else {
-      r = lists.add(id, key, 0, portHi, portLo, flags, now);
-      if (r >= 0) this.peers++;
-      else {
+      r = lists.add(id, key, 0, pkt, off + OFF_PEER_ID, flags, now);
+      if (r >= 0) {
+        this.peers++;
+        this.empty.remove(id);
+      } else {
         stored = false;
         this.refused++;
       }
@@ -166,7 +184,7 @@ export class Swarms {
     if (stored) this.seeders += (flags & FLAG_SEEDER) - (before & FLAG_SEEDER);
 
     let want = readI32(pkt, off + OFF_NUMWANT);
-    const max = this.#settings.maxResponsePeers;
+    const max = this.#settings.maxResponsePeers[family];
     if (want <= 0 || want > max) want = max;
     // The announcer is neither in its own peer list nor in its own counts.
     const self = stored ? 1 : 0;
@@ -175,6 +193,22 @@ export class Swarms {
     let len = writeAnnounceHeader(out, o, tid, interval, leechers, seeders);
     len += lists.select(id, out, o + len, want, r) * (ipLen + 2);
     return len;
+  }
+
+  /** Makes room for a torrent by dropping the one emptied longest ago; false if none is. */
+  #evictEmpty(): boolean {
+    const id = this.empty.oldest();
+    if (id < 0) return false;
+    this.#drop(id);
+    return true;
+  }
+
+  /** Removes torrent `id` with everything it holds. */
+  #drop(id: number): void {
+    this.empty.remove(id);
+    this.v4.release(id);
+    this.v6.release(id);
+    this.torrents.remove(id);
   }
 
   /** Writes the scrape entry for the info hash at `b[off]` (zeros when unknown). */
@@ -232,7 +266,8 @@ export class Swarms {
   /**
    * Continues the cleaning pass: visits up to `budget` torrent ids, removing peers last seen
    * before `cutoff`, torrents `allowed` refuses (after an access list change), and torrents
-   * left without peers. Returns true when the pass is complete.
+   * left without peers that have no completed count to keep (those that have one join
+   * `empty`). Returns true when the pass is complete.
    */
   clean(
     cutoff: number,
@@ -245,13 +280,13 @@ export class Swarms {
     for (; id < end; id++) {
       if (!table.isLive(id)) continue;
       table.keyOf(id, key, 0);
-      const drop = allowed(key, 0) ? cutoff : Infinity; // Infinity: every peer is too old
+      const allows = allowed(key, 0);
+      const drop = allows ? cutoff : Infinity; // Infinity: every peer is too old
       this.#cleanList(this.v4, id, drop);
       this.#cleanList(this.v6, id, drop);
       if (this.v4.n[id] === 0 && this.v6.n[id] === 0) {
-        this.v4.release(id);
-        this.v6.release(id);
-        table.remove(id);
+        if (table.completed[id] === 0 || !allows) this.#drop(id);
+        else if (!this.empty.has(id)) this.empty.push(id);
       }
     }
     if (id >= table.idLimit) {
@@ -263,7 +298,11 @@ export class Swarms {
     return false;
   }
 
-  /** Every torrent and peer, as state file entries (`shared/state_file.ts`). */
+  /**
+   * Every torrent and peer, as state file entries (`shared/state_file.ts`). A saved peer is
+   * `peerRecordLength(ipLen)` bytes: IP, port, peer id (as in memory), flags, a spare byte,
+   * and its last announce in wall-clock seconds (`SAVED_SEEN`).
+   */
   save(): Uint8Array<ArrayBuffer> {
     const table = this.torrents, w = new BatchWriter(), hash = new Uint8Array(20);
     for (let id = 0; id < table.idLimit; id++) {
@@ -271,8 +310,13 @@ export class Swarms {
       table.keyOf(id, hash, 0);
       writeEntry(w, hash, 0, table.completed[id], this.v4.n[id], this.v6.n[id]);
       for (const lists of [this.v4, this.v6]) {
-        const len = peerRecordLength(lists.ipLen);
-        for (let r = 0; r < lists.n[id]; r++) lists.copyOut(id, r, w.buf, take(w, len));
+        const ip = lists.ipLen, len = peerRecordLength(ip);
+        for (let r = 0; r < lists.n[id]; r++) {
+          const at = take(w, len); // may move w.buf: read it after
+          lists.copyOut(id, r, w.buf, at);
+          w.buf[at + ip + SAVED_FLAGS] = lists.flags(id, r);
+          setU32LE(w.buf, at + ip + SAVED_SEEN, toWallSeconds(lists.seen(id, r)));
+        }
       }
     }
     return w.buf.slice(0, w.len);
@@ -280,10 +324,10 @@ export class Swarms {
 
   /**
    * Loads state file entries (already checked for length), keeping peers seen at or after
-   * `cutoff`. Returns how many torrents and peers were loaded.
+   * `cutoff` (monotonic seconds). Returns how many torrents and peers were loaded.
    */
   load(body: Uint8Array, cutoff: number): { torrents: number; peers: number } {
-    const table = this.torrents;
+    const table = this.torrents, now = monotonicSeconds();
     let torrents = 0, peers = 0;
     for (const e of entries(body)) {
       let id = table.find(body, e.at);
@@ -294,17 +338,17 @@ export class Swarms {
       for (const [lists, n] of [[this.v4, e.n4], [this.v6, e.n6]] as const) {
         const ip = lists.ipLen, len = peerRecordLength(ip);
         for (let k = 0; k < n; k++, at += len) {
-          const seen = getU32LE(body, at + 24 + ip);
+          // A time in the future (the wall clock went back) counts as now.
+          const seen = Math.min(now, fromWallSeconds(getU32LE(body, at + ip + SAVED_SEEN)));
           if (seen < cutoff || lists.find(id, body, at) >= 0) continue;
-          const flags = body[at + 22 + ip] & (FLAG_SEEDER | FLAG_COMPLETED);
-          if (lists.add(id, body, at, body[at + 20 + ip], body[at + 21 + ip], flags, seen) < 0) {
-            continue;
-          }
+          const flags = body[at + ip + SAVED_FLAGS] & (FLAG_SEEDER | FLAG_COMPLETED);
+          if (lists.add(id, body, at, body, at + ip + 2, flags, seen) < 0) continue;
           this.peers++;
           if (flags & FLAG_SEEDER) this.seeders++;
           peers++;
         }
       }
+      if (this.v4.n[id] + this.v6.n[id] === 0 && !this.empty.has(id)) this.empty.push(id);
     }
     return { torrents, peers };
   }

@@ -8,6 +8,7 @@
 /// <reference lib="deno.worker" />
 
 import { Logger } from "../shared/log.ts";
+import { monotonicSeconds } from "../shared/clock.ts";
 import { LimitLog, type Refusals } from "../shared/limit_log.ts";
 import { macrotask } from "../shared/yield.ts";
 import type { WsRequestInit, WsRequestStats } from "./control.ts";
@@ -21,10 +22,6 @@ const DETAIL_TOP = 10, DETAIL_SAMPLE = 20000;
 
 /** Torrents visited per cleaning slice, so requests wait at most one slice. */
 const CLEAN_SLICE = 1000;
-
-function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
-}
 
 serveWorker(start);
 
@@ -51,13 +48,13 @@ function start(init: WsRequestInit): (msg: Control) => void {
   });
   new LimitLog(log, config.limits, refusals);
   if (init.state !== null) {
-    const n = swarms.load(init.state, nowSeconds() + config.cleaning.max_peer_age);
+    const n = swarms.load(init.state, monotonicSeconds() + config.cleaning.max_peer_age);
     log.info(`loaded ${n} torrents (completed counts) from the state file`);
   }
 
   const attach = (port: MessagePort, w: number) => {
     port.onmessage = (e: MessageEvent<ToRequest[]>) => {
-      const now = nowSeconds();
+      const now = monotonicSeconds();
       for (const item of e.data) {
         try {
           if ("r" in item) {
@@ -87,7 +84,7 @@ function start(init: WsRequestInit): (msg: Control) => void {
   setInterval(async () => {
     if (cleaning) return;
     cleaning = true;
-    const now = nowSeconds();
+    const now = monotonicSeconds();
     const cutoff = now - config.cleaning.max_peer_age;
     while (!swarms.clean(now, cutoff, CLEAN_SLICE)) await macrotask();
     cleaning = false;

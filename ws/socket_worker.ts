@@ -14,6 +14,7 @@
 /// <reference lib="deno.worker" />
 
 import { Logger } from "../shared/log.ts";
+import { monotonicSeconds } from "../shared/clock.ts";
 import { LimitLog, type Refusals } from "../shared/limit_log.ts";
 import { trackFds } from "../shared/libc.ts";
 import { type Control, type PortUpdate, serveWorker } from "../shared/worker_main.ts";
@@ -25,10 +26,6 @@ import { EpollServer } from "./transport_ffi.ts";
 import { SocketOpenError } from "../shared/errors.ts";
 import { Sharder, type ToSocket } from "./messages.ts";
 import type { WsBound, WsSocketInit, WsSocketStats, WsTlsUpdate } from "./control.ts";
-
-function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
-}
 
 serveWorker(start);
 
@@ -90,11 +87,11 @@ function start(init: WsSocketInit): (msg: Control) => void {
   const handlers: WireHandlers = {
     open: (ws, ip) => {
       if (net.ipv6_only && isIPv4Client(ip)) return false;
-      ws.id = conns.open(ws, ip, nowSeconds());
+      ws.id = conns.open(ws, ip, monotonicSeconds());
       if (ws.id === 0) ws.close(Close.TryAgainLater, "too many connections");
       return true;
     },
-    text: (ws, text) => conns.text(ws.id, text, nowSeconds()),
+    text: (ws, text) => conns.text(ws.id, text, monotonicSeconds()),
     closed: (ws, code) => conns.closed(ws.id, code),
   };
   // Deno's listeners (TLS, or io = "deno"), or the epoll server (plain TCP, io = "ffi").
@@ -161,7 +158,7 @@ function start(init: WsSocketInit): (msg: Control) => void {
   });
   new LimitLog(log, config.limits, refusals);
   setInterval(
-    () => conns.sweep(nowSeconds()),
+    () => conns.sweep(monotonicSeconds()),
     Math.min(10, config.cleaning.max_connection_idle) * 1000,
   );
   return (msg) => {

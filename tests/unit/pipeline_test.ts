@@ -46,7 +46,11 @@ class Harness {
     });
     this.swarms = Array.from(
       { length: shards },
-      (_, i) => new Swarms({ interval: 900, maxResponsePeers: 50 }, new Uint32Array([i, 2, 3, 4])),
+      (_, i) =>
+        new Swarms(
+          { interval: 900, maxResponsePeers: { 4: 50, 6: 50 } },
+          new Uint32Array([i, 2, 3, 4]),
+        ),
     );
     this.back = this.swarms.map(() => new BatchWriter());
   }
@@ -76,7 +80,15 @@ class Harness {
       w.len = 0;
       w.count = 0;
       const counts = { announces: 0, scrapes: 0 };
-      handleRequestBatch(this.swarms[j], this.access, msg, this.back[j], now, 50, counts);
+      handleRequestBatch(
+        this.swarms[j],
+        this.access,
+        msg,
+        this.back[j],
+        now,
+        { 4: 50, 6: 50 },
+        counts,
+      );
       const res = this.back[j];
       this.router.handleResponses(res.buf.slice(0, res.len), [this.sock, this.sock]);
       res.len = 0;

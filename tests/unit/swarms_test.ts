@@ -61,7 +61,10 @@ function scrape(s: Swarms, torrent: number) {
 }
 
 function swarms(maxResponsePeers = 50) {
-  return new Swarms({ interval: 900, maxResponsePeers }, KEY);
+  return new Swarms({
+    interval: 900,
+    maxResponsePeers: { 4: maxResponsePeers, 6: maxResponsePeers },
+  }, KEY);
 }
 
 Deno.test("announce: the announcer is never in its own list nor counts", () => {
@@ -139,18 +142,40 @@ Deno.test("announce: families are separate lists but counted together", () => {
   assert.deepEqual([r6.seeders, r6.leechers], [1, 2]);
 });
 
-Deno.test("announce: a peer is (peer id, IP); the port can change", () => {
+Deno.test("announce: a peer is its address (IP, port); a new peer id replaces the record", () => {
   const s = swarms();
-  announce(s, { peer: 1, host: "10.0.0.1", port: 1000 });
+  announce(s, { peer: 1, host: "10.0.0.1", port: 1000, left: 0n });
+  announce(s, { peer: 2, host: "10.0.0.2", port: 1000 });
+  // The client at 10.0.0.1:1000 restarts with a new peer id (and is now a leecher).
+  let r = announce(s, { peer: 11, host: "10.0.0.1", port: 1000 });
+  assert.equal(s.peers, 2, "the restarted client replaced its record");
+  assert.deepEqual(r.peers, ["10.0.0.2:1000"], "it never gets its own address back");
+  assert.deepEqual([r.seeders, r.leechers], [0, 1], "counts do not grow");
+  assert.equal(s.seeders, 0, "its seeder flag was replaced too");
+  r = announce(s, { peer: 3, host: "10.0.0.3", port: 1000 });
+  assert.deepEqual(r.peers.sort(), ["10.0.0.1:1000", "10.0.0.2:1000"], "nobody sees it twice");
+  assert.deepEqual(s.details(10, 100).clients.length > 0, true);
+  // Another port on the same IP is another peer.
   announce(s, { peer: 1, host: "10.0.0.1", port: 2000 });
-  assert.equal(s.peers, 1);
-  announce(s, { peer: 1, host: "10.0.0.9", port: 2000 });
-  assert.equal(s.peers, 2, "same peer id from another host is another peer");
-  const r = announce(s, { peer: 5 });
-  assert.deepEqual(r.peers.sort(), ["10.0.0.1:2000", "10.0.0.9:2000"]);
-  // Another host cannot stop peer 1.
-  announce(s, { peer: 1, host: "10.0.0.66", event: AnnounceEvent.Stopped });
-  assert.equal(s.peers, 3);
+  assert.equal(s.peers, 4);
+  // Another host cannot stop it: the address is the key, not the peer id.
+  announce(s, { peer: 11, host: "10.0.0.66", port: 1000, event: AnnounceEvent.Stopped });
+  assert.equal(s.peers, 4);
+  announce(s, { peer: 99, host: "10.0.0.1", port: 1000, event: AnnounceEvent.Stopped });
+  assert.equal(s.peers, 3, "stopped from its own address removes it, whatever the peer id");
+});
+
+Deno.test("announce: at most max_response_peers of the announcer's family, whatever numwant", () => {
+  const s = new Swarms({ interval: 900, maxResponsePeers: { 4: 200, 6: 66 } }, KEY);
+  for (let p = 1; p <= 300; p++) {
+    announce(s, { peer: p, host: `10.1.${p >> 8}.${p & 255}` });
+    announce(s, { peer: p, host: `2001:db8::${p.toString(16)}` });
+  }
+  for (const numWant of [-1, 0, 201, 1000, 100000]) {
+    assert.equal(announce(s, { peer: 1000, host: "10.9.9.9", numWant }).peers.length, 200);
+    assert.equal(announce(s, { peer: 1000, host: "2001:db8::ffff", numWant }).peers.length, 66);
+  }
+  assert.equal(announce(s, { peer: 1000, host: "2001:db8::ffff", numWant: 10 }).peers.length, 10);
 });
 
 Deno.test("cleaning removes old peers, then empty torrents, in slices", () => {
@@ -174,14 +199,64 @@ Deno.test("cleaning removes old peers, then empty torrents, in slices", () => {
   assert.equal(s.seeders, 0);
 });
 
+Deno.test("cleaning keeps the completed count of a torrent whose peers are all gone", () => {
+  const s = swarms();
+  announce(s, { torrent: 1, peer: 1, now: NOW });
+  announce(s, { torrent: 1, peer: 1, left: 0n, event: AnnounceEvent.Completed, now: NOW });
+  announce(s, { torrent: 1, peer: 2, left: 0n, event: AnnounceEvent.Completed, now: NOW });
+  announce(s, { torrent: 2, peer: 1, now: NOW });
+  while (!s.clean(NOW + 1000, 1000));
+  assert.equal(s.peers, 0);
+  assert.deepEqual(scrape(s, 1), { seeders: 0, completed: 2, leechers: 0 });
+  assert.equal(s.torrents.size, 1, "torrent 2 had nothing to keep");
+  assert.equal(s.empty.size, 1);
+  // It comes back to life with its count, and leaves the empty list.
+  const r = announce(s, { torrent: 1, peer: 3, now: NOW + 1000 });
+  assert.equal(s.empty.size, 0);
+  assert.deepEqual(scrape(s, 1), { seeders: 0, completed: 2, leechers: 1 });
+  assert.equal(r.leechers, 0);
+});
+
+Deno.test("a full table makes room by evicting the torrent emptied longest ago", () => {
+  const s = new Swarms(
+    { interval: 900, maxResponsePeers: { 4: 50, 6: 50 }, maxTorrents: 3 },
+    KEY,
+  );
+  const done = (torrent: number, now: number) =>
+    announce(s, { torrent, peer: 1, left: 0n, event: AnnounceEvent.Completed, now });
+  done(1, NOW);
+  done(2, NOW + 10);
+  while (!s.clean(NOW + 15, 1000)); // torrent 1 is empty now, then 2
+  while (!s.clean(NOW + 30, 1000));
+  done(3, NOW + 30);
+  assert.equal(s.torrents.size, 3);
+  announce(s, { torrent: 4, peer: 1, now: NOW + 31 });
+  assert.equal(s.torrents.size, 3);
+  assert.deepEqual(scrape(s, 1), { seeders: 0, completed: 0, leechers: 0 }, "1 was evicted");
+  assert.deepEqual(scrape(s, 2), { seeders: 0, completed: 1, leechers: 0 });
+  announce(s, { torrent: 5, peer: 1, now: NOW + 31 });
+  assert.deepEqual(scrape(s, 2), { seeders: 0, completed: 0, leechers: 0 }, "then 2");
+  // Only torrents with peers are left: the next new one is refused.
+  assert.equal(s.refusedTorrents, 0);
+  const pkt = encodeAnnounceRequest({
+    connectionId: new Uint8Array(8),
+    transactionId: 1,
+    infoHash: ih(6),
+    peerId: pid(1),
+    left: 1n,
+    port: 6881,
+  });
+  const addr = new Uint8Array(18);
+  encodeAddr("10.0.0.1", 6881, addr, 0);
+  const out = new Uint8Array(2000);
+  const len = s.announce(pkt, 0, addr, 0, 4, NOW + 32, out, 0);
+  assert.equal(decodeResponse(out.subarray(0, len), false).action, 3);
+  assert.equal(s.refusedTorrents, 1);
+});
+
 Deno.test("PeerLists: the index stays consistent through adds, removes, growth and ageing", () => {
   const lists = new PeerLists(4, new HalfSipHash13(3, 4), 4);
-  const key = (n: number) => {
-    const k = new Uint8Array(24);
-    k.set(pid(n), 0);
-    k.set([10, 1, n >> 8, n & 255], 20);
-    return k;
-  };
+  const key = (n: number) => new Uint8Array([10, 1, n >> 8, n & 255, 0x1a, 0xe1]);
   // Two torrents side by side in the same arena, so blocks of both move around.
   const live = [new Set<number>(), new Set<number>()];
   let seed = 7;
@@ -194,7 +269,7 @@ Deno.test("PeerLists: the index stays consistent through adds, removes, growth a
       lists.remove(id, r);
       live[id].delete(n);
     } else if (r < 0) {
-      assert.ok(lists.add(id, key(n), 0, 0x1a, 0xe1, n % 3 === 0 ? 1 : 0, step) >= 0);
+      assert.ok(lists.add(id, key(n), 0, pid(n), 0, n % 3 === 0 ? 1 : 0, step) >= 0);
       live[id].add(n);
     }
   }
