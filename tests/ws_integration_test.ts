@@ -74,6 +74,35 @@ for (const io of ["ffi", "deno"]) {
         });
 
         await t.step(
+          "optional fields set to null are absent, as other trackers take them",
+          async () => {
+            const c = await WsClient.connect(u);
+            open.push(c);
+            const info = bin20(), peer = bin20();
+            c.send({
+              action: "announce",
+              info_hash: info,
+              peer_id: peer,
+              event: null,
+              offers: null,
+              answer: null,
+              to_peer_id: null,
+              offer_id: null,
+              numwant: null,
+              left: null,
+            });
+            const r = await c.next((m) => m.info_hash === info);
+            assert.deepEqual(r, {
+              action: "announce",
+              info_hash: info,
+              interval: 77,
+              complete: 0,
+              incomplete: 1,
+            });
+          },
+        );
+
+        await t.step(
           "offers reach distinct random peers; answers route back to the offerer",
           async () => {
             const info = bin20();

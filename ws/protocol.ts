@@ -126,7 +126,9 @@ export function validate(msg: unknown, limits: ProtocolLimits): InMessage {
   if (!isBinary20(m.peer_id)) return fail("invalid peer_id", "announce", infoHash);
   const peerId = m.peer_id;
 
-  if (m.answer !== undefined) {
+  // Optional fields set to null count as absent, as bittorrent-tracker and aquatic_ws take them
+  // (some clients send `offers: null`, `event: null`, `answer: null`).
+  if (m.answer != null) {
     const answer = sdp(m.answer, "answer");
     if (answer === null) return fail("invalid answer", "announce", infoHash);
     if (!isBinary20(m.to_peer_id)) return fail("invalid to_peer_id", "announce", infoHash);
@@ -142,7 +144,7 @@ export function validate(msg: unknown, limits: ProtocolLimits): InMessage {
   }
 
   let event: number = WsEvent.None;
-  if (m.event !== undefined) {
+  if (m.event != null) {
     if (typeof m.event !== "string" || !Object.hasOwn(EVENTS, m.event)) {
       return fail("invalid event", "announce", infoHash);
     }
@@ -158,7 +160,7 @@ export function validate(msg: unknown, limits: ProtocolLimits): InMessage {
     }
   }
   const offers: Offer[] = [];
-  if (m.offers !== undefined) {
+  if (m.offers != null) {
     if (!Array.isArray(m.offers)) return fail("invalid offers", "announce", infoHash);
     const n = Math.min(m.offers.length, limits.maxOffers);
     for (let i = 0; i < n; i++) {
@@ -176,7 +178,7 @@ export function validate(msg: unknown, limits: ProtocolLimits): InMessage {
 
 function validateScrape(m: Record<string, unknown>, limits: ProtocolLimits): InMessage {
   const h = m.info_hash;
-  if (h === undefined) return fail("full scrapes are not allowed", "scrape");
+  if (h == null) return fail("full scrapes are not allowed", "scrape");
   const list = typeof h === "string" ? [h] : h;
   if (!Array.isArray(list) || list.length === 0) return fail("invalid info_hash", "scrape");
   const infoHashes: string[] = [];

@@ -5,6 +5,8 @@
  *
  * A peer lives on a connection, named by (socket worker, connection id). A connection may use
  * one peer id per torrent, and a peer id owned by one connection cannot be taken by another.
+ * A torrent whose peers are gone keeps its completed count; it still counts against
+ * `maxTorrents`, and the one emptied longest ago makes room when the table is full.
  *
  * @module
  */
@@ -154,6 +156,8 @@ export class WsSwarms {
   #access: AccessList;
   #hashBytes = new Uint8Array(20);
   #cleaning: Iterator<[string, WsTorrent]> | null = null;
+  /** Torrents without peers kept for their completed count, emptied longest ago first. */
+  readonly empty = new Set<string>();
 
   /** Creates empty swarms that send through `out` and serve what `access` allows. */
   constructor(settings: WsSwarmSettings, out: Outbox, access: AccessList = new AccessList()) {
@@ -200,7 +204,7 @@ export class WsSwarms {
       return this.#fail(worker, conn, "one peer_id per torrent per connection", r.infoHash);
     }
     if (t === undefined) {
-      if (this.torrents.size >= (this.#s.maxTorrents ?? Infinity)) {
+      if (this.torrents.size >= (this.#s.maxTorrents ?? Infinity) && !this.#evictEmpty()) {
         this.refusedTorrents++;
         return this.#fail(worker, conn, "tracker full: too many torrents", r.infoHash);
       }
@@ -212,6 +216,7 @@ export class WsSwarms {
       return this.#fail(worker, conn, "torrent full: too many peers", r.infoHash);
     }
     if (p === undefined) {
+      if (t.ids.length === 0) this.empty.delete(r.infoHash);
       p = new Peer(r.peerId, worker, conn, key, t.ids.length, r.seeder, now);
       t.ids.push(r.peerId);
       t.peers.set(r.peerId, p);
@@ -239,6 +244,18 @@ export class WsSwarms {
     }
     this.#reply(worker, conn, r.infoHash, t);
     if (r.offers.length > 0) this.#forwardOffers(r, t, p, now);
+  }
+
+  /** Makes room for a torrent by dropping the one emptied longest ago; false if none is. */
+  #evictEmpty(): boolean {
+    for (const h of this.empty) {
+      this.empty.delete(h);
+      const t = this.torrents.get(h);
+      if (t === undefined || t.ids.length > 0) continue; // (not expected: kept in step)
+      this.torrents.delete(h);
+      return true;
+    }
+    return false;
   }
 
   /** Sends each offer to a different random peer (a seeder's only to leechers). */
@@ -391,7 +408,8 @@ export class WsSwarms {
 
   /**
    * Continues the cleaning pass over up to `budget` torrents: drops peers last seen before
-   * `cutoff`, expired offers, and torrents left empty. Returns true when the pass is complete.
+   * `cutoff`, expired offers, and torrents left empty with no completed count to keep (those
+   * with one join `empty`). Returns true when the pass is complete.
    */
   clean(now: number, cutoff: number, budget: number): boolean {
     this.#cleaning ??= this.torrents.entries();
@@ -402,15 +420,22 @@ export class WsSwarms {
         return true;
       }
       const [h, t] = next.value;
-      // A torrent the access list no longer allows loses every peer.
-      const drop = this.#allowed(h) ? cutoff : Infinity;
+      // A torrent the access list no longer allows loses every peer, and its count.
+      const allowed = this.#allowed(h);
+      const drop = allowed ? cutoff : Infinity;
       for (let i = t.ids.length - 1; i >= 0; i--) {
         if (i >= t.ids.length) continue;
         const p = t.peers.get(t.ids[i])!;
         if (p.seen < drop) this.#remove(h, t, p);
       }
       for (const [k, o] of t.offers) if (o.expires < now) t.offers.delete(k);
-      if (t.ids.length === 0 && t.keepUntil < now) this.torrents.delete(h);
+      if (t.ids.length > 0 || (t.keepUntil >= now && allowed)) continue;
+      if (t.completed === 0 || !allowed) {
+        this.torrents.delete(h);
+        this.empty.delete(h);
+      } else if (!this.empty.has(h)) {
+        this.empty.add(h);
+      }
     }
     return false;
   }

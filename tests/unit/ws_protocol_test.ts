@@ -54,6 +54,27 @@ Deno.test("announce: valid forms are accepted with their fields", () => {
     L,
   );
   assert.ok(nulls.kind === "announce" && !nulls.seeder);
+  // Every optional field set to null is absent, as bittorrent-tracker and aquatic_ws take it.
+  const allNull = validate({
+    ...base,
+    event: null,
+    offers: null,
+    answer: null,
+    to_peer_id: null,
+    offer_id: null,
+    left: null,
+    numwant: null,
+  }, L);
+  assert.deepEqual(allNull, {
+    kind: "announce",
+    infoHash: H,
+    peerId: P,
+    event: WsEvent.None,
+    seeder: false,
+    offers: [],
+  });
+  const scrapeNull = validate({ action: "scrape", info_hash: null }, L);
+  assert.ok(scrapeNull.kind === "error" && /full scrapes/.test(scrapeNull.reason));
   // More offers than max_offers are cut, not refused.
   const many = validate({
     ...base,
@@ -70,7 +91,7 @@ Deno.test("announce: every field wrong in every way is refused with a reason", (
     assert.match(reason({ ...base, info_hash: v }), /invalid info_hash/);
     assert.match(reason({ ...base, peer_id: v }), /invalid peer_id/);
   }
-  for (const v of [5, null, "begin", "STARTED", "__proto__", "toString", []]) {
+  for (const v of [5, "begin", "STARTED", "__proto__", "toString", []]) {
     assert.match(reason({ ...base, event: v }), /invalid event/, String(v));
   }
   for (const v of ["0", -1, NaN, [], true]) {
@@ -81,7 +102,7 @@ Deno.test("announce: every field wrong in every way is refused with a reason", (
       assert.match(reason({ ...base, [k]: v }), new RegExp(`invalid ${k}`));
     }
   }
-  for (const v of ["x", 5, {}, null]) {
+  for (const v of ["x", 5, {}]) {
     assert.match(reason({ ...base, offers: v }), /invalid offers/);
   }
   const badOffers = [
@@ -122,9 +143,11 @@ Deno.test("answer: needs to_peer_id, offer_id and an answer object", () => {
   assert.match(reason({ ...ok, to_peer_id: undefined }), /invalid to_peer_id/);
   assert.match(reason({ ...ok, to_peer_id: "x" }), /invalid to_peer_id/);
   assert.match(reason({ ...ok, offer_id: undefined }), /invalid offer_id/);
-  for (const a of [null, "x", { type: "offer", sdp: "a" }, { type: "answer" }]) {
+  for (const a of ["x", { type: "offer", sdp: "a" }, { type: "answer" }]) {
     assert.match(reason({ ...ok, answer: a }), /invalid answer/);
   }
+  // A null answer is no answer: an announce (its to_peer_id and offer_id are ignored).
+  assert.equal(validate({ ...ok, answer: null }, L).kind, "announce");
 });
 
 Deno.test("scrape: a string or an array, cut at max_scrape_torrents; full scrape refused", () => {
@@ -136,7 +159,7 @@ Deno.test("scrape: a string or an array, cut at max_scrape_torrents; full scrape
   const r = validate({ action: "scrape", info_hash: six }, L);
   assert.ok(r.kind === "scrape" && r.infoHashes.length === 4);
   assert.match(reason({ action: "scrape" }), /full scrapes are not allowed/);
-  for (const v of [[], 5, null, [H, 5], ["x"], {}]) {
+  for (const v of [[], 5, [H, 5], ["x"], {}]) {
     assert.match(reason({ action: "scrape", info_hash: v }), /invalid info_hash/);
   }
   const e = validate({ action: "scrape" }, L);

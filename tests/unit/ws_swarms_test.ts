@@ -194,6 +194,32 @@ Deno.test("ws swarms: completed counts once; scrape; cleaning drops old peers an
   while (!s.clean(250, 0, 1));
   assert.equal(s.torrents.get(H)?.offers.size, 0, "offers expired");
   while (!s.clean(300, 200, 1));
-  assert.equal(s.torrents.size, 0);
   assert.equal(s.peers, 0);
+  assert.equal(s.torrents.size, 1, "kept for its completed count");
+  s.scrape(0, 9, 6, [H]);
+  assert.deepEqual(out.scrapes[1].files, [[H, 0, 0, 1]]);
+  s.announce(0, 3, ann(3), 300);
+  assert.equal(s.empty.size, 0, "back in use");
+  s.closed(0, 3);
+  s.announce(0, 4, ann(4, { infoHash: "z".repeat(20) }), 300);
+  while (!s.clean(400, 350, 1));
+  assert.equal(s.torrents.size, 1, "a torrent with nothing to keep goes");
+});
+
+Deno.test("ws swarms: a full table evicts the torrent emptied longest ago", () => {
+  const out = new Recorder();
+  const s = new WsSwarms({ interval: 120, maxOfferAge: 60, maxOffers: 10, maxTorrents: 2 }, out);
+  const t = (n: number) => String(n).repeat(20);
+  s.announce(0, 1, ann(1, { infoHash: t(1), event: 3, seeder: true }), 100);
+  s.announce(0, 1, ann(1, { infoHash: t(2), event: 3, seeder: true }), 100);
+  s.closed(0, 1);
+  while (!s.clean(110, 0, 1000));
+  assert.deepEqual([...s.empty], [t(1), t(2)]);
+  s.announce(0, 2, ann(2, { infoHash: t(3) }), 120);
+  assert.deepEqual([...s.torrents.keys()].sort(), [t(2), t(3)], "1 was evicted");
+  s.announce(0, 2, ann(2, { infoHash: t(2) }), 120); // 2 in use again: nothing to evict
+  out.take();
+  s.announce(0, 3, ann(3, { infoHash: t(4) }), 120);
+  assert.match(String(out.take()[0].msg["failure reason"]), /too many torrents/);
+  assert.equal(s.refusedTorrents, 1);
 });
