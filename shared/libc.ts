@@ -96,6 +96,7 @@ const SYMBOLS = {
     nonblocking: true,
   },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
@@ -172,6 +173,24 @@ export function closeTracked(shared: SharedArrayBuffer): number {
     }
   }
   return n;
+}
+
+const RLIMIT_NOFILE = 7;
+
+/**
+ * The soft limit on open descriptors (`ulimit -n`; Deno raises it to the hard limit at start),
+ * or null where it cannot be read (not Linux, or no FFI permission).
+ */
+export function openFileLimit(): number | null {
+  if (Deno.build.os !== "linux") return null;
+  try {
+    const rl = pinned(16);
+    if (lib().getrlimit(RLIMIT_NOFILE, rl) !== 0) return null;
+    const soft = new DataView(rl.buffer).getBigUint64(0, true);
+    return soft >= BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(soft);
+  } catch {
+    return null;
+  }
 }
 
 /** The calling thread's errno (read right after the failing call). */

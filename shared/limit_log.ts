@@ -27,7 +27,9 @@ export function refusalMetrics(m: MetricsText, refused: Refusals, worker: number
 
 /**
  * Watches a worker's refusal counters and logs each one's growth as
- * `limits.KEY = VALUE reached: refused N`, at most once per `intervalMs` per limit.
+ * `limits.KEY = VALUE reached: refused N`, at most once per `intervalMs` per limit. A key
+ * that is not a setting (`open_files`: the process's descriptor limit) is described by
+ * `others`.
  */
 export class LimitLog {
   #last: Refusals;
@@ -42,6 +44,7 @@ export class LimitLog {
     settings: Record<string, number>,
     refusals: () => Refusals,
     intervalMs = 10_000,
+    others: Record<string, string> = {},
   ) {
     this.#last = refusals();
     setInterval(() => {
@@ -49,7 +52,8 @@ export class LimitLog {
       for (const [limit, n] of Object.entries(now)) {
         const last = this.#last[limit];
         if (n === last || t - (this.#loggedAt.get(limit) ?? -Infinity) < intervalMs) continue;
-        log.warn(`limits.${limit} = ${settings[limit]} reached: refused ${n - last}`);
+        const what = others[limit] ?? `limits.${limit} = ${settings[limit]}`;
+        log.warn(`${what} reached: refused ${n - last}`);
         this.#last[limit] = n;
         this.#loggedAt.set(limit, t);
       }

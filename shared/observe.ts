@@ -10,6 +10,7 @@ import { formatSocketAddress, parseSocketAddress } from "./address.ts";
 import { OperatorError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { STATS_PAGE } from "./stats_page.ts";
+import { serveSmallHttp } from "./small_http.ts";
 
 /** What the endpoint serves, provided by the protocol's server. */
 export interface ObservabilitySource {
@@ -19,12 +20,15 @@ export interface ObservabilitySource {
   stats(): Promise<unknown>;
 }
 
-/** Starts the endpoint on `address`; an address in use is an operator error. */
+/**
+ * Starts the endpoint on `address` (closing the returned listener stops it); an address in
+ * use is an operator error.
+ */
 export function serveObservability(
   address: string,
   source: ObservabilitySource,
   log: Logger,
-): Deno.HttpServer {
+): Deno.Listener {
   const a = parseSocketAddress(address);
   if (typeof a === "string") throw new OperatorError(`metrics.prometheus_endpoint_address: ${a}`);
   const handler = async (req: Request): Promise<Response> => {
@@ -52,14 +56,9 @@ export function serveObservability(
     }
     return new Response("not found\n", { status: 404 });
   };
+  let listener: Deno.Listener;
   try {
-    const server = Deno.serve({ hostname: a.hostname, port: a.port, onListen: () => {} }, handler);
-    console.log(
-      `listening on http://${
-        formatSocketAddress({ hostname: a.hostname, port: server.addr.port })
-      } (metrics)`,
-    );
-    return server;
+    listener = Deno.listen({ hostname: a.hostname, port: a.port });
   } catch (err) {
     const why = err instanceof Deno.errors.AddrInUse
       ? "address already in use"
@@ -68,6 +67,12 @@ export function serveObservability(
       `metrics.prometheus_endpoint_address: cannot listen on ${formatSocketAddress(a)}: ${why}`,
     );
   }
+  const port = (listener.addr as Deno.NetAddr).port;
+  console.log(
+    `listening on http://${formatSocketAddress({ hostname: a.hostname, port })} (metrics)`,
+  );
+  serveSmallHttp(listener, handler);
+  return listener;
 }
 
 /** Caches an async value for `ms`, so a busy page cannot make workers walk their swarms often. */

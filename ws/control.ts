@@ -30,6 +30,8 @@ export interface WsSocketInit {
   tls: { cert: string; key: string } | null;
   /** This worker's share of `limits.max_connections`. */
   maxConnections: number;
+  /** `maxConnections` is what the open-file limit leaves room for (its refusals: `open_files`). */
+  connectionsFitFiles: boolean;
   /** Shard key (2 words), shared by all socket workers. */
   shardKey: Uint32Array;
   /** One port per request worker. */

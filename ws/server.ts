@@ -14,6 +14,7 @@ import { faultTarget, Pool } from "../shared/pool.ts";
 import { Mesh } from "../shared/mesh.ts";
 import { keepState, loadState } from "../shared/state_file.ts";
 import { dropPrivileges } from "../shared/privileges.ts";
+import { openFileLimit } from "../shared/libc.ts";
 import { type AccessUpdate, loadAccessList } from "../shared/access_list.ts";
 import type { WsConfig } from "./config.ts";
 import type { WsBound, WsRequestInit, WsSocketInit, WsTlsUpdate } from "./control.ts";
@@ -63,10 +64,37 @@ function ipv6Available(): boolean {
   }
 }
 
+/** Descriptors a process needs besides its connections: the runtime's, each worker's, listeners. */
+function baseDescriptors(workers: number): number {
+  return 64 + 8 * workers;
+}
+
+/**
+ * How many connections the open-file limit leaves room for, or null when it holds all of
+ * `max_connections`, with the one-line warning to log once serving. The socket workers stop
+ * accepting at that many (refusals counted as `open_files`), so descriptors stay free for the
+ * rest of the process (the metrics endpoint, the state file, a replacement worker).
+ */
+function connectionsThatFit(
+  config: WsConfig,
+  workers: number,
+): { fit: number; warning: string } | null {
+  const limit = openFileLimit();
+  const need = config.limits.max_connections + baseDescriptors(workers);
+  if (limit === null || limit >= need) return null;
+  const fit = Math.max(0, limit - baseDescriptors(workers));
+  const warning = `the open-file limit is ${limit} (ulimit -n), below the ${need} that ` +
+    `limits.max_connections = ${config.limits.max_connections} needs: about ${fit} ` +
+    `connections fit; raise it (ulimit -n, or LimitNOFILE= in the systemd unit) or lower ` +
+    `limits.max_connections`;
+  return { fit, warning };
+}
+
 /** Starts `shoal ws` with `config`; resolves once it is serving. */
 export async function runWs(config: WsConfig, log: Logger): Promise<void> {
   const socketWorkers = config.socket_workers || navigator.hardwareConcurrency || 1;
   const requestWorkers = config.request_workers;
+  const files = connectionsThatFit(config, socketWorkers + requestWorkers);
   const parsed = parseSocketAddress(config.network.address);
   if (typeof parsed === "string") throw new OperatorError(`network.address: ${parsed}`);
   let bind = { hostname: parsed.hostname, port: parsed.port };
@@ -117,7 +145,8 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
       checkFree: resolved === null,
       tls,
       // reusePort spreads connections evenly over the socket workers: each takes its share.
-      maxConnections: Math.ceil(config.limits.max_connections / socketWorkers),
+      maxConnections: Math.ceil((files?.fit ?? config.limits.max_connections) / socketWorkers),
+      connectionsFitFiles: files !== null,
       shardKey,
       ports,
       fds,
@@ -146,6 +175,7 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
     );
     // Always printed, whatever the log level: operators and tests need the bound address.
     console.log(`listening on ${scheme}://${formatSocketAddress(bind)}`);
+    if (files !== null) log.warn(files.warning);
     log.info(
       `shoal ws: ${socketWorkers} socket worker(s), ${requestWorkers} request worker(s), io ${io}` +
         (tls ? ", TLS" : ""),

@@ -16,7 +16,7 @@
 import { Logger } from "../shared/log.ts";
 import { monotonicSeconds } from "../shared/clock.ts";
 import { LimitLog, type Refusals } from "../shared/limit_log.ts";
-import { trackFds } from "../shared/libc.ts";
+import { openFileLimit, trackFds } from "../shared/libc.ts";
 import { type Control, type PortUpdate, serveWorker } from "../shared/worker_main.ts";
 import { macrotask } from "../shared/yield.ts";
 import { Close, Connections } from "./connections.ts";
@@ -84,6 +84,7 @@ function start(init: WsSocketInit): (msg: Control) => void {
     healthCheck: net.enable_http_health_check,
     ipHeader: net.runs_behind_reverse_proxy ? net.reverse_proxy_ip_header_name : null,
   };
+  let outOfFiles = 0; // connections refused for want of descriptors
   const handlers: WireHandlers = {
     open: (ws, ip) => {
       if (net.ipv6_only && isIPv4Client(ip)) return false;
@@ -93,6 +94,7 @@ function start(init: WsSocketInit): (msg: Control) => void {
     },
     text: (ws, text) => conns.text(ws.id, text, monotonicSeconds()),
     closed: (ws, code) => conns.closed(ws.id, code),
+    outOfFiles: () => outOfFiles++,
   };
   // Deno's listeners (TLS, or io = "deno"), or the epoll server (plain TCP, io = "ffi").
   let listener: { close(): void };
@@ -152,11 +154,18 @@ function start(init: WsSocketInit): (msg: Control) => void {
   }
   self.postMessage({ type: "bound", port } satisfies WsBound);
 
+  // At the share of connections the open-file limit leaves room for, refusals are for want
+  // of descriptors, as are failed accepts.
+  const files = init.connectionsFitFiles;
   const refusals = (): Refusals => ({
-    max_connections: conns.refusedTotal,
+    max_connections: files ? 0 : conns.refusedTotal,
     max_connections_per_ip: conns.refusedPerIp,
+    open_files: outOfFiles + (files ? conns.refusedTotal : 0),
   });
-  new LimitLog(log, config.limits, refusals);
+  const fileLimit = openFileLimit();
+  new LimitLog(log, config.limits, refusals, 10_000, {
+    open_files: `out of file descriptors: the open-file limit (ulimit -n ${fileLimit ?? "?"})`,
+  });
   setInterval(
     () => conns.sweep(monotonicSeconds()),
     Math.min(10, config.cleaning.max_connection_idle) * 1000,

@@ -96,6 +96,9 @@ export async function serveConn(
   ws.gone(); // ends the transport once what is queued (a close frame, a response) is written
 }
 
+/** How long accepting pauses when the process is out of descriptors. */
+const OUT_OF_FILES_PAUSE_MS = 50;
+
 /** Accepts connections from `listener` until it is closed. */
 export async function acceptLoop(
   listener: Deno.Listener,
@@ -108,7 +111,13 @@ export async function acceptLoop(
       conn = await listener.accept();
     } catch (err) {
       if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) return;
-      continue; // e.g. EMFILE or a failed TLS accept: keep serving the others
+      if (/os error 2[34]\b/.test(String(err))) {
+        // Out of descriptors (EMFILE, ENFILE): the connection stays in the backlog, and an
+        // accept right away would fail the same way. Look again shortly.
+        handlers.outOfFiles?.();
+        await new Promise((r) => setTimeout(r, OUT_OF_FILES_PAUSE_MS));
+      }
+      continue; // e.g. a failed TLS handshake: keep serving the others
     }
     // shoal coalesces its writes itself; Nagle would hold replies back (~40 ms on loopback).
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);

@@ -13,6 +13,7 @@
  */
 
 import {
+  AF_INET,
   type BindOptions,
   bindSocket,
   boundPort,
@@ -31,6 +32,7 @@ import {
   pinned,
   readFd,
   sendFd,
+  SOCK_DGRAM,
   SOCK_STREAM,
 } from "../shared/libc.ts";
 import { formatAddrIp } from "../shared/address.ts";
@@ -144,6 +146,8 @@ export class EpollServer {
   #addrLen = pinned(4);
   #closed = false;
   #acceptPaused = false;
+  /** A descriptor held in reserve, given up to accept and refuse a connection at EMFILE. */
+  #spare = -1;
   #gen = 0;
   #open = 0;
 
@@ -163,6 +167,45 @@ export class EpollServer {
     this.#opts = opts;
     this.#handlers = handlers;
     this.#ctl(EPOLL_CTL_ADD, this.#fd, EPOLLIN);
+    this.#spare = this.#openSpare();
+  }
+
+  /** A cheap descriptor to hold in reserve (an unbound UDP socket), or -1. */
+  #openSpare(): number {
+    const fd = lib().socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) noteOpen(fd);
+    return fd;
+  }
+
+  /**
+   * Out of descriptors: refuses the oldest pending connection by giving up the spare to
+   * accept and close it, so that the client learns at once instead of waiting in the backlog,
+   * and the backlog drains instead of waking this loop forever. False when there is no spare.
+   */
+  #refusePending(): boolean {
+    if (this.#spare < 0) this.#spare = this.#openSpare();
+    if (this.#spare < 0) return false;
+    closeFd(this.#spare);
+    const len32 = new Uint32Array(this.#addrLen.buffer, 0, 1);
+    len32[0] = 28;
+    const fd = lib().accept4(this.#fd, this.#addr, this.#addrLen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) lib().close(fd);
+    this.#spare = this.#openSpare();
+    return fd >= 0;
+  }
+
+  /** Stops accepting until a connection closes, or `ms` at most. */
+  #pauseAccept(ms: number): void {
+    if (this.#acceptPaused) return;
+    this.#acceptPaused = true;
+    this.#ctl(EPOLL_CTL_MOD, this.#fd, 0);
+    setTimeout(() => this.#resumeAccept(), ms);
+  }
+
+  #resumeAccept(): void {
+    if (!this.#acceptPaused || this.#closed) return;
+    this.#acceptPaused = false;
+    this.#ctl(EPOLL_CTL_MOD, this.#fd, EPOLLIN);
   }
 
   /** Open connections. */
@@ -190,6 +233,7 @@ export class EpollServer {
     this.#conns[fd] = undefined;
     this.#open--;
     closeFd(fd); // also leaves the epoll set
+    this.#resumeAccept(); // a descriptor is free again
   }
 
   #accept(): void {
@@ -201,13 +245,10 @@ export class EpollServer {
       if (fd < 0) {
         const e = errno();
         if (e === EMFILE || e === ENFILE) {
-          // Out of descriptors: stop accepting for a moment rather than spin on the backlog.
-          this.#acceptPaused = true;
-          this.#ctl(EPOLL_CTL_MOD, this.#fd, 0);
-          setTimeout(() => {
-            this.#acceptPaused = false;
-            if (!this.#closed) this.#ctl(EPOLL_CTL_MOD, this.#fd, EPOLLIN);
-          }, 100);
+          this.#handlers.outOfFiles?.();
+          if (this.#refusePending()) continue;
+          // Not even a spare: stop accepting rather than spin on the backlog.
+          this.#pauseAccept(100);
         }
         return;
       }
@@ -287,5 +328,6 @@ export class EpollServer {
     this.#ctl(EPOLL_CTL_DEL, this.#fd, 0);
     closeFd(this.#fd);
     closeFd(this.#ep);
+    if (this.#spare >= 0) closeFd(this.#spare);
   }
 }

@@ -71,6 +71,8 @@ export interface WireHandlers {
   text(ws: WireConnection, text: string): void;
   /** The connection ended (either side), with the close code; called once, after `open`. */
   closed(ws: WireConnection, code: number): void;
+  /** A connection could not be accepted: the process is out of file descriptors. */
+  outOfFiles?(): void;
 }
 
 const HANDSHAKE = 0, OPEN = 1, CLOSING = 2, DISCARDING = 3, DONE = 4;

@@ -65,18 +65,22 @@ export async function runShoal(
 }
 
 /**
- * Starts `shoal <args>` (with `env` added to the environment) and resolves once it has
- * printed `expectListening` listening lines. Rejects (and kills the child) if it exits first
- * or takes longer than `ms`.
+ * Starts `shoal <args>` (with `env` added to the environment, and under the command `prefix`,
+ * e.g. `prlimit --nofile=300 --`, when given) and resolves once it has printed
+ * `expectListening` listening lines. Rejects (and kills the child) if it exits first or takes
+ * longer than `ms`.
  */
 export async function startShoal(
   args: string[],
   expectListening: number,
   ms = 15000,
   env: Record<string, string> = {},
+  prefix: string[] = [],
 ): Promise<RunningShoal> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...RUN_FLAGS, `${ROOT}main.ts`, ...args],
+  const deno = [Deno.execPath(), "run", ...RUN_FLAGS, `${ROOT}main.ts`, ...args];
+  const command = [...prefix, ...deno];
+  const child = new Deno.Command(command[0], {
+    args: command.slice(1),
     env,
     stdout: "piped",
     stderr: "piped",
