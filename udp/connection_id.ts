@@ -42,11 +42,12 @@ export class ConnectionIds {
 
   /**
    * True when the 8 bytes at `b[o]` are an ID this tracker issued to this client's IP within
-   * `maxAge` seconds of `now` (one second of clock skew between workers is allowed).
+   * `maxAge` seconds of `now`. An ID up to 5 s in the future is accepted: a worker's clock
+   * may lag the process clock until its first heartbeat aligns it (`shared/clock.ts`).
    */
   check(b: Uint8Array, o: number, addrs: Uint8Array, addrOff: number, now: number): boolean {
     const time = readU32(b, o);
-    if (time > now + 1 || now - time > this.#maxAge) return false;
+    if (time > now + 5 || now - time > this.#maxAge) return false;
     return readU32(b, o + 4) === this.#tag(addrs, addrOff, time);
   }
 }
