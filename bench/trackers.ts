@@ -109,24 +109,55 @@ async function stopChild(child: Deno.ChildProcess): Promise<void> {
 /** Flags shoal runs with (as in the `run-udp`/`run-ws` tasks). */
 const SHOAL_FLAGS = ["--unstable-net", "--allow-net", "--allow-read", "--allow-ffi", "--allow-env"];
 
+/** Options of `startShoal`. */
+export interface ShoalOptions {
+  /** Serve the metrics endpoint (its port is `metricsPort`). */
+  metrics?: boolean;
+  /** Run with `--v8-flags=--expose-gc`, so each heap report collects garbage first. */
+  exposeGc?: boolean;
+}
+
 /** Starts `shoal udp` or `shoal ws` with `toml` (addresses are set here). */
-export async function startShoal(protocol: "udp" | "ws", toml: string): Promise<Tracker> {
+export async function startShoal(
+  protocol: "udp" | "ws",
+  toml: string,
+  opts: ShoalOptions = {},
+): Promise<Tracker & { metricsPort?: number }> {
   const file = await Deno.makeTempFile({ prefix: "shoal-bench-", suffix: ".toml" });
   const net = protocol === "udp"
     ? `[network]\naddress = "127.0.0.1:0"\nuse_ipv6 = false\n`
     : `[network]\naddress = "127.0.0.1:0"\n`;
-  await Deno.writeTextFile(file, `log_level = "warn"\n${toml}\n${net}[statistics]\ninterval = 0\n`);
-  const { child, match } = await spawn(
+  const metrics = opts.metrics
+    ? `[metrics]\nrun_prometheus_endpoint = true\nprometheus_endpoint_address = "127.0.0.1:0"\n`
+    : "";
+  await Deno.writeTextFile(
+    file,
+    `log_level = "warn"\n${toml}\n${net}[statistics]\ninterval = 0\n${metrics}`,
+  );
+  const served = /listening on (?:udp|ws):\/\/127\.0\.0\.1:(\d+)/;
+  const { child, match, output } = await spawn(
     `shoal ${protocol}`,
     Deno.execPath(),
-    ["run", ...SHOAL_FLAGS, `${ROOT}main.ts`, protocol, "-c", file],
-    /listening on (?:udp|ws):\/\/127\.0\.0\.1:(\d+)/,
+    [
+      "run",
+      ...SHOAL_FLAGS,
+      ...(opts.exposeGc ? ["--v8-flags=--expose-gc"] : []),
+      `${ROOT}main.ts`,
+      protocol,
+      "-c",
+      file,
+    ],
+    // The metrics line comes last.
+    opts.metrics ? /listening on http:\/\/127\.0\.0\.1:(\d+) \(metrics\)/ : served,
   );
-  const port = Number(match[1]);
+  const port = Number(
+    opts.metrics ? served.exec(output.find((l) => served.test(l))!)![1] : match[1],
+  );
   return {
     name: "shoal",
     pid: child.pid,
     ...(protocol === "udp" ? { udpPort: port } : { wsPort: port }),
+    ...(opts.metrics ? { metricsPort: Number(match[1]) } : {}),
     stop: async () => {
       await stopChild(child);
       await Deno.remove(file).catch(() => {});

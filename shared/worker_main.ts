@@ -8,6 +8,7 @@
  */
 
 import { syncClock } from "./clock.ts";
+import { heapReport } from "./heap.ts";
 
 /** The part of every worker's init message this loop reads. */
 export interface BaseInit {
@@ -40,6 +41,8 @@ export function serveWorker<I extends BaseInit>(start: (init: I) => (msg: Contro
     if (data?.type === "clock" || data?.type === "ping") {
       syncClock((data as unknown as { ms: number }).ms);
       if (data.type === "ping") scope.postMessage({ type: "pong" });
+    } else if (data?.type === "heap?") {
+      scope.postMessage(heapReport((globalThis as { name?: string }).name ?? "worker"));
     } else if (data?.type === "init") {
       control = start(data as I);
       injectFault((data as I).fault);

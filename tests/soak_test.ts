@@ -6,7 +6,7 @@ import assert from "assert";
 import { soak } from "../bench/soak.ts";
 
 Deno.test({
-  name: "soak: a minute of mixed load with churn; all answered, memory flat after warm-up",
+  name: "soak: a minute of mixed load with churn; all answered, live memory level after warm-up",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {

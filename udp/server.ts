@@ -19,6 +19,7 @@ import type { UdpConfig } from "./config.ts";
 import type { Bind, BoundMessage, RequestWorkerInit, SocketWorkerInit } from "./control.ts";
 import { defaultIo } from "./io.ts";
 import { cached, Rates, serveObservability } from "../shared/observe.ts";
+import { heapMetrics } from "../shared/heap.ts";
 import { mergeDetails, type SwarmDetails } from "../shared/details.ts";
 import { udpMetrics, udpPage, type UdpStats, udpTotals } from "./observe.ts";
 import { formatSummary, type RequestStats, type SocketStats, STAT_COUNT } from "./stats.ts";
@@ -158,7 +159,7 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
         10,
       ));
     serveObservability(config.metrics.prometheus_endpoint_address, {
-      metrics: async () => udpMetrics(await collectStats(), uptime()),
+      metrics: async () => udpMetrics(await collectStats(), uptime()) + await heapMetrics(pool),
       stats: async () => {
         const replies = await collectStats();
         return udpPage(replies, rates.update(udpTotals(replies)), await details(), uptime());

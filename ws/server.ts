@@ -19,6 +19,7 @@ import { type AccessUpdate, loadAccessList } from "../shared/access_list.ts";
 import type { WsConfig } from "./config.ts";
 import type { WsBound, WsRequestInit, WsSocketInit, WsTlsUpdate } from "./control.ts";
 import { cached, Rates, serveObservability } from "../shared/observe.ts";
+import { heapMetrics } from "../shared/heap.ts";
 import { mergeDetails, type SwarmDetails } from "../shared/details.ts";
 import { wsMetrics, wsPage, wsSizes, type WsStats, wsTotals } from "./observe.ts";
 
@@ -221,7 +222,7 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
         10,
       ));
     serveObservability(config.metrics.prometheus_endpoint_address, {
-      metrics: async () => wsMetrics(await collectStats(), uptime()),
+      metrics: async () => wsMetrics(await collectStats(), uptime()) + await heapMetrics(pool),
       stats: async () => {
         const replies = await collectStats();
         return wsPage(replies, rates.update(wsTotals(replies)), await details(), uptime());
