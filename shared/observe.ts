@@ -1,7 +1,9 @@
 /**
  * The observability endpoint on the main thread: Prometheus metrics at `/metrics`, the live
  * statistics page at `/` and `/stats`, and its data at `/stats.json`. Everything comes from
- * the workers on request (`Pool.collect`), so nothing is counted twice.
+ * the workers on request (`Pool.collect`), so nothing is counted twice. From the moment it is
+ * served, a timer also samples the workers into the last hour's history that the page graphs
+ * (see `history.ts`), so a page opened later still shows the past hour.
  *
  * @module
  */
@@ -10,13 +12,45 @@ import { formatSocketAddress, parseSocketAddress } from "./address.ts";
 import { OperatorError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { STATS_PAGE } from "./stats_page.ts";
+import { History, type HistorySample } from "./history.ts";
 
 /** What the endpoint serves, provided by the protocol's server. */
 export interface ObservabilitySource {
   /** Prometheus text. */
   metrics(): Promise<string>;
-  /** The statistics page's data. */
-  stats(): Promise<unknown>;
+  /** The statistics page's data (an object; `history` is added to it). */
+  stats(): Promise<object>;
+  /** Cumulative counters and current peers by worker, for the history's graphs. */
+  sample(): Promise<HistorySample>;
+}
+
+/**
+ * Samples `sample` into `history` now (the baseline) and then every `history.intervalMs`,
+ * one sample at a time: a tick while the last one is still waiting for the workers is
+ * skipped, and a failed one is logged at debug level; both leave a gap. Returns the stop.
+ */
+export function sampleEvery(
+  history: History,
+  sample: () => Promise<HistorySample>,
+  log: Logger,
+): () => void {
+  let busy = false;
+  const tick = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const s = await sample();
+      history.add(s, performance.now());
+    } catch (err) {
+      log.debug(`history sample: ${err instanceof Error ? err.message : err}`);
+    } finally {
+      busy = false;
+    }
+  };
+  tick();
+  const timer = setInterval(tick, history.intervalMs);
+  Deno.unrefTimer(timer);
+  return () => clearInterval(timer);
 }
 
 /** Starts the endpoint on `address`; an address in use is an operator error. */
@@ -27,6 +61,7 @@ export function serveObservability(
 ): Deno.HttpServer {
   const a = parseSocketAddress(address);
   if (typeof a === "string") throw new OperatorError(`metrics.prometheus_endpoint_address: ${a}`);
+  const history = new History();
   const handler = async (req: Request): Promise<Response> => {
     const path = new URL(req.url).pathname;
     if (req.method !== "GET") return new Response("method not allowed\n", { status: 405 });
@@ -37,7 +72,9 @@ export function serveObservability(
         });
       }
       if (path === "/stats.json") {
-        return new Response(JSON.stringify(await source.stats()), {
+        const stats = await source.stats();
+        const h = history.toJson(performance.now(), Date.now());
+        return new Response(JSON.stringify({ ...stats, history: h }), {
           headers: { "content-type": "application/json", "cache-control": "no-store" },
         });
       }
@@ -59,6 +96,8 @@ export function serveObservability(
         formatSocketAddress({ hostname: a.hostname, port: server.addr.port })
       } (metrics)`,
     );
+    const stop = sampleEvery(history, () => source.sample(), log);
+    server.finished.then(stop);
     return server;
   } catch (err) {
     const why = err instanceof Deno.errors.AddrInUse
