@@ -74,8 +74,15 @@ export function serveObservability(
       if (path === "/stats.json") {
         const stats = await source.stats();
         const h = history.toJson(performance.now(), Date.now());
-        return new Response(JSON.stringify({ ...stats, history: h }), {
-          headers: { "content-type": "application/json", "cache-control": "no-store" },
+        const json = JSON.stringify({ ...stats, history: h });
+        const headers = { "content-type": "application/json", "cache-control": "no-store" };
+        // An hour of history is about 20 KB, fetched every two seconds by each open page.
+        if (!/\bgzip\b/.test(req.headers.get("accept-encoding") ?? "")) {
+          return new Response(json, { headers });
+        }
+        const body = new Blob([json]).stream().pipeThrough(new CompressionStream("gzip"));
+        return new Response(body, {
+          headers: { ...headers, "content-encoding": "gzip", vary: "accept-encoding" },
         });
       }
       if (path === "/" || path === "/stats") {
