@@ -63,7 +63,15 @@ async function answer(conn: Deno.Conn, handler: (req: Request) => Promise<Respon
     if (head === "too large") return await send(conn, new Response("", { status: 431 }), false);
     const m = /^([A-Z]+) (\/\S*) HTTP\/1\.[01]\r\n/.exec(head);
     if (m === null) return await send(conn, new Response("", { status: 400 }), false);
-    const res = await handler(new Request(`http://endpoint${m[2]}`, { method: m[1] }));
+    const headers = new Headers();
+    for (const line of head.split("\r\n").slice(1)) {
+      const colon = line.indexOf(":");
+      if (colon <= 0) continue;
+      try {
+        headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+      } catch { /* not a valid header: ignored */ }
+    }
+    const res = await handler(new Request(`http://endpoint${m[2]}`, { method: m[1], headers }));
     await send(conn, res, m[1] !== "HEAD");
   } finally {
     clearTimeout(timer);

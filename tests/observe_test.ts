@@ -1,7 +1,9 @@
 /**
  * Observability against the running tracker: Prometheus metrics scraped and parsed after real
  * traffic, and the live statistics page rendered in headless Chromium (a screenshot, and the
- * numbers it shows checked against the metrics).
+ * numbers it shows checked against the metrics), with its graphs of the history drawn: in the
+ * DOM (one path point per sample) and in the pixels (the line's colour in the graph's
+ * element screenshot).
  */
 import assert from "assert";
 import { ROOT, type RunningShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
@@ -11,8 +13,45 @@ import { parseMetrics, sumMetric } from "../shared/prometheus.ts";
 import { browserMissing } from "./browser/requirements.ts";
 import { encodeAnnounceRequest } from "../udp/codec.ts";
 
+/** One graph as the browser driver reports it (see tests/browser/stats_page.ts). */
+interface Graph {
+  pathPoints: number;
+  dataPoints: number;
+  historyPoints: number;
+  length: number;
+  colour: string;
+  pixels: number;
+  otherPixels: number;
+}
+
 const missing = await browserMissing();
 if (missing) console.log(`SKIPPED statistics page in Chromium: ${missing}`);
+
+/** `/stats.json`'s history. */
+interface HistoryJson {
+  interval: number;
+  now: number;
+  points: [number, number | null, number | null, number][];
+}
+
+async function history(s: RunningShoal): Promise<HistoryJson> {
+  return (await (await fetch(`${http(s)}/stats.json`)).json()).history;
+}
+
+/** Polls the history until `ok` holds (a sample comes every 5 s), and returns it. */
+async function historyUntil(
+  s: RunningShoal,
+  ok: (h: HistoryJson) => boolean,
+  what: string,
+): Promise<HistoryJson> {
+  const deadline = Date.now() + 60_000; // twelve sampling intervals: only a broken sampler
+  for (;;) {
+    const h = await history(s);
+    if (ok(h)) return h;
+    assert.ok(Date.now() < deadline, `${what}: ${JSON.stringify(h)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
 
 function http(s: RunningShoal): string {
   const l = s.listening.find((x) => x.scheme === "http");
@@ -32,7 +71,8 @@ async function scrape(s: RunningShoal): Promise<Map<string, number>> {
 }
 
 Deno.test({
-  name: "udp: Prometheus metrics count real traffic by type and IP version; stats page agrees",
+  name:
+    "udp: Prometheus metrics count real traffic by type and IP version; stats page agrees and graphs it",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -48,14 +88,17 @@ prometheus_endpoint_address = "127.0.0.1:0"
 `);
     const shoal = await startShoal(["udp", "-c", file], 3);
     const clients: UdpClient[] = [];
+    let traffic: Promise<void> | null = null, more = true;
     try {
       const v4 = shoal.listening.find((l) => l.scheme === "udp" && !l.hostname.includes(":"))!;
       const v6 = shoal.listening.find((l) => l.scheme === "udp" && l.hostname.includes(":"))!;
       const a = new UdpClient(v4), b = new UdpClient(v6);
       clients.push(a, b);
       const [ca, cb] = [await a.connect(), await b.connect()];
-      const hashes = Array.from({ length: 5 }, randomId);
-      for (const h of hashes) await a.announce(ca, { infoHash: h, peerId: randomId(), left: 0n });
+      const hashes = Array.from({ length: 5 }, randomId), seeders = hashes.map(randomId);
+      for (const [k, h] of hashes.entries()) {
+        await a.announce(ca, { infoHash: h, peerId: seeders[k], left: 0n });
+      }
       // Another peer behind the same socket: a peer is its address, so another port.
       await a.announce(ca, { infoHash: hashes[0], peerId: randomId(), left: 7n, port: 7007 });
       await b.announce(cb, { infoHash: hashes[0], peerId: randomId(), left: 0n });
@@ -114,10 +157,31 @@ prometheus_endpoint_address = "127.0.0.1:0"
       assert.equal(stats.top[0].seeders + stats.top[0].leechers, 3, "the largest swarm first");
       assert.equal((await fetch(`${http(shoal)}/nothing`)).status, 404);
 
+      // From now on, steady traffic that changes no count of torrents or peers: a seeder
+      // announcing again, so the graphs have something to draw.
+      traffic = (async () => {
+        while (more) {
+          await a.announce(ca, { infoHash: hashes[1], peerId: seeders[1], left: 0n });
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      const seen = await historyUntil(
+        shoal,
+        (h) => h.points.some((p) => p[1]! > 0 && p[2]! > 0 && p[3] === 7),
+        "a sample with requests, responses and the 7 peers",
+      );
+      assert.equal(seen.interval, 5);
+      assert.ok(Math.abs(seen.now - Date.now() / 1000) < 60, "wall-clock seconds");
+      for (const [k, p] of seen.points.entries()) {
+        assert.ok(p[1] === null || p[1] >= 0, `no negative rate: ${p}`);
+        assert.ok(p[2] === null || p[2] >= 0, `no negative rate: ${p}`);
+        if (k > 0) assert.ok(p[0] > seen.points[k - 1][0], "oldest first");
+      }
+
       if (!missing) {
         const shot = await Deno.makeTempFile({ suffix: ".png" });
         const out = await new Deno.Command(Deno.execPath(), {
-          args: ["run", "-A", `${ROOT}tests/browser/stats_page.ts`, `${http(shoal)}/`, shot],
+          args: ["run", "-A", `${ROOT}tests/browser/stats_page.ts`, `${http(shoal)}/`, shot, "3"],
           cwd: ROOT,
           stdout: "piped",
           stderr: "piped",
@@ -126,6 +190,7 @@ prometheus_endpoint_address = "127.0.0.1:0"
         assert.equal(out.code, 0, `${text}\n${new TextDecoder().decode(out.stderr)}`);
         const page = JSON.parse(text.split("\n").pop()!);
         const after = await scrape(shoal);
+        const held = await history(shoal);
         assert.equal(page.error, "");
         assert.equal(page.external, 0, "no external assets");
         assert.match(page.title, /^shoal udp /);
@@ -134,12 +199,33 @@ prometheus_endpoint_address = "127.0.0.1:0"
         assert.equal(page.cards.seeders, sumMetric(after, "shoal_peers", { kind: "seeder" }));
         assert.equal(page.topRows, 5);
         assert.ok(page.clientRows.length >= 1);
-        const png = await Deno.readFile(shot);
-        assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG screenshot");
-        assert.ok(png.length > 5000, `screenshot of ${png.length} bytes`);
-        await Deno.remove(shot);
+        assert.equal(page.overflow, false, "nothing wider than the phone");
+        // Each graph, on the phone (light) and on the desktop (dark): one path point per
+        // sample the page fetched, and its line visibly drawn in its own colour.
+        for (const [where, graphs] of Object.entries(page.graphs)) {
+          for (const [id, g] of Object.entries(graphs as Record<string, Graph>)) {
+            const at = `${where} ${id}: ${JSON.stringify(g)}`;
+            assert.equal(g.pathPoints, g.historyPoints, at);
+            assert.equal(g.dataPoints, g.historyPoints, at);
+            assert.ok(g.historyPoints >= 3 && g.historyPoints <= held.points.length, at);
+            // Three samples span at least a sixth of the axis (a minute at first): tens of
+            // pixels of line, of which a 2 px stroke paints at least half in its exact colour.
+            assert.ok(g.length >= 20, at);
+            assert.ok(g.pixels >= g.length / 2, at);
+            assert.equal(g.otherPixels, 0, `only its own colour: ${at}`);
+          }
+        }
+        assert.notEqual(page.graphs.phone.requests.colour, page.graphs.desktop.requests.colour);
+        for (const file of page.screenshots) {
+          const png = await Deno.readFile(file);
+          assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG screenshot");
+          assert.ok(png.length > 5000, `screenshot of ${png.length} bytes`);
+          await Deno.remove(file);
+        }
       }
     } finally {
+      more = false;
+      await traffic;
       clients.forEach((c) => c.close());
       assert.equal(await shoal.stop(), 0);
       await Deno.remove(file);
@@ -222,6 +308,15 @@ prometheus_endpoint_address = "127.0.0.1:0"
       }
       assert.equal(sumMetric(after, "shoal_ws_connections"), 1);
       assert.equal(sumMetric(after, "shoal_peers"), 1, "the closed connection's peer left");
+      // The history: messages in and out per second, then the one peer left.
+      const h = await historyUntil(
+        shoal,
+        (h) => h.points.some((p) => p[1]! > 0 && p[2]! > 0) && h.points.at(-1)?.[3] === 1,
+        "a sample with messages in and out, and then 1 peer",
+      );
+      // 4 messages in (2 announces, an answer, junk) over the samples that saw them.
+      const messages = h.points.reduce((n, p) => n + (p[1] ?? 0) * h.interval, 0);
+      assert.ok(messages > 0 && messages <= 2 * 4, `${messages} messages in`);
     } finally {
       await Promise.all(open.map((c) => c.close()));
       assert.equal(await shoal.stop(), 0);

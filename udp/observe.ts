@@ -9,6 +9,7 @@ import { MetricsText } from "../shared/prometheus.ts";
 import { refusalMetrics } from "../shared/limit_log.ts";
 import type { SwarmDetails } from "../shared/details.ts";
 import { VERSION } from "../shared/version.ts";
+import type { HistorySample } from "../shared/history.ts";
 import { type RequestStats, type SocketStats, Stat, STAT_COUNT, total } from "./stats.ts";
 
 /** A statistics reply from any UDP worker. */
@@ -122,6 +123,23 @@ export function udpTotals(replies: UdpStats[]): Record<string, number> {
     bytesIn: t(Stat.ReceivedBytes),
     bytesOut: t(Stat.SentBytes),
   };
+}
+
+/** The history's sample: requests and responses by socket worker, peers by request worker. */
+export function udpSample(replies: UdpStats[]): HistorySample {
+  const requests: Record<number, number> = {}, responses: Record<number, number> = {};
+  const peers: Record<number, number> = {};
+  for (const r of replies) {
+    if (r.role === "request") {
+      peers[r.index] = r.peers;
+    } else {
+      const t = (k: number) => total(r.counters, k);
+      requests[r.index] = t(Stat.Connect) + t(Stat.Announce) + t(Stat.Scrape);
+      responses[r.index] = t(Stat.SentConnect) + t(Stat.SentAnnounce) + t(Stat.SentScrape) +
+        t(Stat.SentError);
+    }
+  }
+  return { requests, responses, peers };
 }
 
 /** The statistics page's data. */

@@ -21,7 +21,7 @@ import { defaultIo } from "./io.ts";
 import { cached, Rates, serveObservability } from "../shared/observe.ts";
 import { heapMetrics } from "../shared/heap.ts";
 import { mergeDetails, type SwarmDetails } from "../shared/details.ts";
-import { udpMetrics, udpPage, type UdpStats, udpTotals } from "./observe.ts";
+import { udpMetrics, udpPage, udpSample, type UdpStats, udpTotals } from "./observe.ts";
 import { formatSummary, type RequestStats, type SocketStats, STAT_COUNT } from "./stats.ts";
 
 function addressOf(config: UdpConfig, family: 4 | 6): SocketAddress {
@@ -164,6 +164,7 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
         const replies = await collectStats();
         return udpPage(replies, rates.update(udpTotals(replies)), await details(), uptime());
       },
+      sample: async () => udpSample(await collectStats()),
     }, log);
   }
 

@@ -9,6 +9,7 @@ import { MetricsText } from "../shared/prometheus.ts";
 import { refusalMetrics } from "../shared/limit_log.ts";
 import type { SwarmDetails } from "../shared/details.ts";
 import { VERSION } from "../shared/version.ts";
+import type { HistorySample } from "../shared/history.ts";
 import type { WsRequestStats, WsSocketStats } from "./control.ts";
 
 /** A statistics reply from any ws worker. */
@@ -107,6 +108,21 @@ export function wsTotals(replies: WsStats[]): Record<string, number> {
     }
   }
   return t;
+}
+
+/** The history's sample: messages in and out by socket worker, peers by request worker. */
+export function wsSample(replies: WsStats[]): HistorySample {
+  const requests: Record<number, number> = {}, responses: Record<number, number> = {};
+  const peers: Record<number, number> = {};
+  for (const r of replies) {
+    if (r.role === "request") {
+      peers[r.index] = r.peers;
+    } else {
+      requests[r.index] = r.counters.messagesIn;
+      responses[r.index] = r.counters.messagesOut;
+    }
+  }
+  return { requests, responses, peers };
 }
 
 /** Connections, torrents, peers and seeders over all workers. */

@@ -21,7 +21,7 @@ import type { WsBound, WsRequestInit, WsSocketInit, WsTlsUpdate } from "./contro
 import { cached, Rates, serveObservability } from "../shared/observe.ts";
 import { heapMetrics } from "../shared/heap.ts";
 import { mergeDetails, type SwarmDetails } from "../shared/details.ts";
-import { wsMetrics, wsPage, wsSizes, type WsStats, wsTotals } from "./observe.ts";
+import { wsMetrics, wsPage, wsSample, wsSizes, type WsStats, wsTotals } from "./observe.ts";
 
 /** Reads the PEM files named in the config; unreadable or non-PEM files are operator errors. */
 async function readTls(config: WsConfig): Promise<{ cert: string; key: string }> {
@@ -227,6 +227,7 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
         const replies = await collectStats();
         return wsPage(replies, rates.update(wsTotals(replies)), await details(), uptime());
       },
+      sample: async () => wsSample(await collectStats()),
     }, log);
   }
 
