@@ -176,7 +176,9 @@ static void announce(conn *c) {
   uint8_t seq[SEQ_LEN];
   c->seq++;
   put_hex(seq, c->seq, SEQ_LEN);
-  for (int k = 0; k < offers; k++) patch(c->ann, c->ann_head, c->oid_at[k] + SEQ_AT, seq, SEQ_LEN, c->mask);
+  for (int k = 0; k < offers; k++) {
+    patch(c->ann, c->ann_head, c->oid_at[k] + SEQ_AT, seq, SEQ_LEN, c->mask);
+  }
   queue(c, c->ann, c->ann_len);
 }
 
@@ -312,7 +314,8 @@ static void on_event(const struct epoll_event *ev) {
     char req[512];
     int n = snprintf(req, sizeof req,
                      "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n",
                      host);
     if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n) die("sending the upgrade request failed");
     c->state = HANDSHAKE;
@@ -368,7 +371,8 @@ static void build_conn(conn *c, int i, const char *sdp) {
     put_hex((uint8_t *)json + n + 6, (uint64_t)k, 2);
     put_hex((uint8_t *)json + n + SEQ_AT, 0, SEQ_LEN);
     n += 20;
-    n += (size_t)snprintf(json + n, cap - n, "\",\"offer\":{\"type\":\"offer\",\"sdp\":\"%s\"}}", sdp);
+    n += (size_t)snprintf(json + n, cap - n,
+                          "\",\"offer\":{\"type\":\"offer\",\"sdp\":\"%s\"}}", sdp);
   }
   n += (size_t)snprintf(json + n, cap - n, "]}");
   c->ann = malloc(n + 14);
@@ -381,14 +385,16 @@ static void build_conn(conn *c, int i, const char *sdp) {
   c->ans_to_at = (size_t)a;
   a += snprintf(json + a, cap - (size_t)a, "%s\",\"offer_id\":\"", x20);
   c->ans_oid_at = (size_t)a;
-  a += snprintf(json + a, cap - (size_t)a, "%s\",\"answer\":{\"type\":\"answer\",\"sdp\":\"%s\"}}", x20,
-                sdp);
+  a += snprintf(json + a, cap - (size_t)a,
+                "%s\",\"answer\":{\"type\":\"answer\",\"sdp\":\"%s\"}}", x20, sdp);
   c->ans = malloc((size_t)a + 14);
   c->ans_len = build_frame(c->ans, 0x1, (uint8_t *)json, (size_t)a, c->mask, &c->ans_head);
   free(json);
 }
 
-static uint64_t sum(const uint64_t *k) { return k[K_REPLY] + k[K_OFFER] + k[K_ANSWER] + k[K_FAILURE]; }
+static uint64_t sum(const uint64_t *k) {
+  return k[K_REPLY] + k[K_OFFER] + k[K_ANSWER] + k[K_FAILURE];
+}
 
 int main(int argc, char **argv) {
   int progress_flag = progress;

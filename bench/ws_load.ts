@@ -14,6 +14,7 @@
 import { parseLoadArgs } from "./udp_load.ts";
 import { BenchWs } from "./ws_client.ts";
 import { parseSocketAddress } from "../shared/address.ts";
+import process from "node:process";
 
 /** What the load generator does. */
 export interface WsLoadOptions {
@@ -145,7 +146,7 @@ export async function runWsLoad(o: WsLoadOptions): Promise<WsLoadResult> {
   conns.forEach((_, i) => announce(i));
   await new Promise((r) => setTimeout(r, o.warmup * 1000));
   const at = { ...counts };
-  const cpu0 = Deno.cpuUsage();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let last = { ...counts }, lastAt = t0;
   const timer = setInterval(() => {
@@ -164,7 +165,7 @@ export async function runWsLoad(o: WsLoadOptions): Promise<WsLoadResult> {
   }, 1000);
   await new Promise((r) => setTimeout(r, o.seconds * 1000));
   const seconds = (performance.now() - t0) / 1000;
-  const cpu1 = Deno.cpuUsage();
+  const cpu1 = process.cpuUsage();
   running = false;
   clearInterval(timer);
   const byKind = {
