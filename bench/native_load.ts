@@ -150,9 +150,9 @@ export async function runNativeLoad<T>(name: NativeLoad, args: string[]): Promis
   return JSON.parse(text.split("\n").pop()!) as T;
 }
 
-/** Runs `ws_load.c` (options as `ws_load.ts` takes them, plus `batchUs`). */
+/** Runs `ws_load.c` (options as `ws_load.ts` takes them, plus `batchUs`, `answerDelayMs`). */
 export function runNativeWsLoad(
-  o: Partial<WsLoadOptions> & { batchUs?: number },
+  o: Partial<WsLoadOptions> & { batchUs?: number; answerDelayMs?: number },
 ): Promise<NativeWsLoadResult> {
   return runNativeLoad("ws_load", toFlags(o));
 }

@@ -9,11 +9,15 @@
  * connection); per announce only the 12 changing characters of each offer id are patched in,
  * masked. Answers are a prebuilt masked template with info_hash, to_peer_id and offer_id patched
  * in. Server frames are parsed by their header and the message kind found with memmem, in the
- * order ws_load.ts tests it. What a connection sends while its events are handled goes out in
- * one send() at the end of the event loop's round, and the loop waits --batch-us (1000 µs) after
- * each round: on loopback the kernel's TCP path is nearly all of the cost, so fewer, fuller
- * reads and sends halve the generator's CPU per message. The closed loop barely notices (with
- * 256 connections a connection's round trip is tens of milliseconds); --batch-us 0 turns it off.
+ * order ws_load.ts tests it.
+ *
+ * On loopback the kernel's TCP path is nearly all of the generator's cost, so it makes fewer,
+ * fuller reads and sends: what a connection sends while its events are handled goes out in one
+ * send() at the end of the event loop's round; the loop waits --batch-us (1000 µs) after each
+ * round; and an answer waits for its connection's next announce to go in the same send, at most
+ * --answer-delay-ms (50; a browser answers after gathering ICE candidates, later than that). The
+ * closed loop of announces is not delayed beyond --batch-us (with 256 connections a connection's
+ * round trip is tens of milliseconds). --batch-us 0 --answer-delay-ms 0 turns both off.
  *
  * Ids are printable ASCII (as ws_load.ts makes them: base 36, 20 characters), so JSON carries
  * them as they are; an offer whose ids are escaped is not answered and is reported as a problem.
@@ -34,6 +38,8 @@ static const char *target = "127.0.0.1:3000";
 static double seconds = 10, warmup = 1, answer_share = 0.5, seeder_share = 0;
 /* Microseconds to wait after each round of events, so more messages arrive per read. */
 static int batch_us = 1000;
+/* Milliseconds an answer may wait for its connection's next announce, to go in one send. */
+static double answer_delay_ms = 50;
 static int connections = 256, torrents = 16, offers = 5, sdp_size = 300, progress = 1;
 
 enum { CONNECTING, HANDSHAKE, OPEN, DEAD };
@@ -44,7 +50,8 @@ enum { K_REPLY, K_OFFER, K_ANSWER, K_FAILURE, KINDS };
 #define SEQ_LEN 12
 
 typedef struct {
-  int fd, state, idx, out_armed, dirty;
+  int fd, state, idx, out_armed, dirty, held;
+  double held_at;
   uint8_t *rbuf, *wbuf;
   size_t rlen, rcap, woff, wlen, wcap;
   uint8_t mask[4];
@@ -59,7 +66,9 @@ typedef struct {
 
 static int ep;
 static conn *conns;
-static int *dirty_list, ndirty;
+static int *dirty_list, ndirty, *held_list, nheld;
+/* When the current round of events began. */
+static double round_t;
 static uint64_t counts[KINDS];
 static int running, load_started, closed_count, open_count;
 static struct sockaddr_storage addr;
@@ -136,13 +145,19 @@ static void conn_dead(conn *c, const char *why) {
   c->state = DEAD;
 }
 
-static void queue(conn *c, const uint8_t *data, size_t len) {
+/* Appends a frame to c's output: sent at the end of this round, or for an answer (`urgent` 0)
+ * with c's next announce or after --answer-delay-ms, whichever comes first. */
+static void queue(conn *c, const uint8_t *data, size_t len, int urgent) {
   grow(&c->wbuf, &c->wcap, c->wlen + len);
   memcpy(c->wbuf + c->wlen, data, len);
   c->wlen += len;
-  if (!c->dirty) {
+  if (urgent && !c->dirty) {
     c->dirty = 1;
     dirty_list[ndirty++] = c->idx;
+  } else if (!urgent && !c->dirty && !c->held) {
+    c->held = 1;
+    c->held_at = round_t;
+    held_list[nheld++] = c->idx;
   }
 }
 
@@ -179,7 +194,7 @@ static void announce(conn *c) {
   for (int k = 0; k < offers; k++) {
     patch(c->ann, c->ann_head, c->oid_at[k] + SEQ_AT, seq, SEQ_LEN, c->mask);
   }
-  queue(c, c->ann, c->ann_len);
+  queue(c, c->ann, c->ann_len, 1);
 }
 
 /* Finds `"key":"` and a 20-character string without escapes after it. */
@@ -200,7 +215,7 @@ static void answer(conn *c, const uint8_t *t, size_t n) {
     return;
   }
   size_t at = c->wlen;
-  queue(c, c->ans, c->ans_len);
+  queue(c, c->ans, c->ans_len, 0);
   uint8_t *f = c->wbuf + at;
   patch(f, c->ans_head, c->ans_hash_at, hash, 20, c->mask);
   patch(f, c->ans_head, c->ans_to_at, peer, 20, c->mask);
@@ -260,7 +275,7 @@ static void parse_frames(conn *c) {
       return;
     } else if (opcode == 0x9) {
       uint8_t pong[14 + 125];
-      if (size <= 125) queue(c, pong, build_frame(pong, 0xA, b + at, size, c->mask, NULL));
+      if (size <= 125) queue(c, pong, build_frame(pong, 0xA, b + at, size, c->mask, NULL), 1);
     } else if (opcode != 0xA) {
       problemf("unexpected frame: opcode %d, fin %d", opcode, fin ? 1 : 0);
     }
@@ -334,6 +349,20 @@ static void flush_dirty(void) {
     if (c->state != DEAD) flush(c);
   }
   ndirty = 0;
+  /* Held answers: gone with an announce, due, or still waiting. */
+  int keep = 0;
+  for (int i = 0; i < nheld; i++) {
+    conn *c = &conns[held_list[i]];
+    if (c->state == DEAD || c->woff == c->wlen) {
+      c->held = 0;
+    } else if (round_t >= c->held_at + answer_delay_ms / 1000.0) {
+      c->held = 0;
+      flush(c);
+    } else {
+      held_list[keep++] = c->idx;
+    }
+  }
+  nheld = keep;
 }
 
 static void open_conn(conn *c) {
@@ -410,6 +439,7 @@ int main(int argc, char **argv) {
       {"seeder-share", OPT_DOUBLE, &seeder_share},
       {"progress", OPT_BOOL, &progress_flag},
       {"batch-us", OPT_INT, &batch_us},
+      {"answer-delay-ms", OPT_DOUBLE, &answer_delay_ms},
   };
   parse_options(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
   progress = progress_flag;
@@ -428,6 +458,7 @@ int main(int argc, char **argv) {
 
   conns = calloc((size_t)connections, sizeof *conns);
   dirty_list = calloc((size_t)connections, sizeof *dirty_list);
+  held_list = calloc((size_t)connections, sizeof *held_list);
   for (int i = 0; i < connections; i++) {
     conns[i].idx = i;
     build_conn(&conns[i], i, sdp);
@@ -453,7 +484,7 @@ int main(int argc, char **argv) {
   uint64_t at[KINDS] = {0}, last[KINDS] = {0};
   int measuring = 0;
   for (;;) {
-    double t = now_s();
+    double t = round_t = now_s();
     if (!measuring && t >= warm_end) {
       measuring = 1;
       t_start = t_last = t;
@@ -480,7 +511,9 @@ int main(int argc, char **argv) {
     if (measuring && t_start + seconds < next) next = t_start + seconds;
     int timeout = (int)((next - t) * 1000) + 1;
     if (timeout > 100) timeout = 100;
+    if (nheld > 0 && timeout > answer_delay_ms) timeout = (int)answer_delay_ms + 1;
     int n = epoll_wait(ep, evs, 1024, timeout);
+    round_t = now_s();
     for (int i = 0; i < n; i++) on_event(&evs[i]);
     flush_dirty();
     if (batch_us > 0) {
