@@ -15,9 +15,11 @@
  * fuller reads and sends: what a connection sends while its events are handled goes out in one
  * send() at the end of the event loop's round; the loop waits --batch-us (1000 µs) after each
  * round; and an answer waits for its connection's next announce to go in the same send, at most
- * --answer-delay-ms (50; a browser answers after gathering ICE candidates, later than that). The
+ * --answer-delay-ms (20; a browser answers after gathering ICE candidates, later than that). The
  * closed loop of announces is not delayed beyond --batch-us (with 256 connections a connection's
- * round trip is tens of milliseconds). --batch-us 0 --answer-delay-ms 0 turns both off.
+ * round trip is tens of milliseconds). --batch-us 0 --answer-delay-ms 0 turns both off. Keep the
+ * delay short: shoal forgets a peer's offers after 8 more of its announces ("no such offer to
+ * answer"), and all connections announce at about the same pace.
  *
  * Ids are printable ASCII (as ws_load.ts makes them: base 36, 20 characters), so JSON carries
  * them as they are; an offer whose ids are escaped is not answered and is reported as a problem.
@@ -39,7 +41,7 @@ static double seconds = 10, warmup = 1, answer_share = 0.5, seeder_share = 0;
 /* Microseconds to wait after each round of events, so more messages arrive per read. */
 static int batch_us = 1000;
 /* Milliseconds an answer may wait for its connection's next announce, to go in one send. */
-static double answer_delay_ms = 50;
+static double answer_delay_ms = 20;
 static int connections = 256, torrents = 16, offers = 5, sdp_size = 300, progress = 1;
 
 enum { CONNECTING, HANDSHAKE, OPEN, DEAD };
