@@ -9,12 +9,15 @@
  *   connections on shoal and bittorrent-tracker (resident bytes per connection).
  * - `--write` saves the tables to `bench/results/<date>.md`.
  * - `--quick` runs everything for about a second with small populations (used by the tests).
+ * - `--ws-load c|ts` picks the ws load generator: `bench/ws_load.c` (default, a fraction of the
+ *   CPU per message) or `bench/ws_load.ts`.
  *
  * @module
  */
 
 import { parseLoadArgs, type UdpLoadResult } from "./udp_load.ts";
 import type { WsLoadResult } from "./ws_load.ts";
+import { runNativeLoad } from "./native_load.ts";
 import { cpuSeconds, rssBytes } from "./procstat.ts";
 import {
   ROOT,
@@ -56,6 +59,8 @@ export interface BenchOptions {
   wsRequestWorkers: number;
   /** WebSocket connections of the ws load. */
   wsConnections: number;
+  /** The ws load generator: `c` (bench/ws_load.c) or `ts` (bench/ws_load.ts). */
+  wsLoad: string;
   /** Peers of the UDP memory mode. */
   memoryPeers: number;
   /** Torrents of the UDP memory mode. */
@@ -80,6 +85,7 @@ export const BENCH_DEFAULTS: BenchOptions = {
   wsSocketWorkers: 1,
   wsRequestWorkers: 1,
   wsConnections: 256,
+  wsLoad: "c",
   memoryPeers: 1_000_000,
   memoryTorrents: 100_000,
   idleConnections: 10_000,
@@ -148,7 +154,7 @@ async function measureUdp(t: Tracker, o: BenchOptions): Promise<Row> {
 /** Drives `t` with the ws load and measures it. */
 async function measureWs(t: Tracker, o: BenchOptions): Promise<Row> {
   const cpu0 = await cpuSeconds(t.pid);
-  const r = await load<WsLoadResult>("ws_load.ts", [
+  const args = [
     "--target",
     `127.0.0.1:${t.wsPort}`,
     "--seconds",
@@ -157,7 +163,10 @@ async function measureWs(t: Tracker, o: BenchOptions): Promise<Row> {
     o.quick ? "0.3" : "1",
     "--connections",
     String(o.wsConnections),
-  ]);
+  ];
+  const r = o.wsLoad === "ts"
+    ? await load<WsLoadResult>("ws_load.ts", args)
+    : await runNativeLoad<WsLoadResult>("ws_load", args);
   const cpu = (await cpuSeconds(t.pid)) - cpu0;
   return {
     target: t.name,
@@ -294,7 +303,9 @@ export async function runBench(o: BenchOptions): Promise<string> {
     `Machine: ${await machine()}. Load generators on the same machine (loopback).`,
     "",
     `UDP load: ${o.peers} peers over ${o.torrents} torrents (skewed), 75% seeders, ~10% scrapes of 1–10 hashes, numwant ${o.numwant}, 16 sockets × 32 requests in flight. ` +
-    `ws load: ${o.wsConnections} connections over 16 torrents, announces with 5 offers of 300-byte SDP, half of offers answered. ` +
+    `ws load (${
+      o.wsLoad === "ts" ? "ws_load.ts" : "ws_load.c"
+    }): ${o.wsConnections} connections over 16 torrents, announces with 5 offers of 300-byte SDP, half of offers answered. ` +
     `shoal: udp ${o.udpSocketWorkers} socket + ${o.udpRequestWorkers} request worker(s), ws ${o.wsSocketWorkers} + ${o.wsRequestWorkers}. ${o.seconds} s each.`,
     "",
     "| tracker | protocol | responses/s (ws: messages/s) | tracker CPU µs per response | lost / closed | invalid / failures | shoal ÷ this |",
@@ -351,6 +362,7 @@ export async function runBench(o: BenchOptions): Promise<string> {
 
 if (import.meta.main) {
   let o = parseLoadArgs(Deno.args, BENCH_DEFAULTS);
+  if (o.wsLoad !== "c" && o.wsLoad !== "ts") throw new Error(`--ws-load: c or ts, not ${o.wsLoad}`);
   if (o.quick) {
     o = {
       ...o,

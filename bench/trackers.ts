@@ -22,6 +22,8 @@ export interface Tracker {
   udpPort?: number;
   /** WebSocket port, when it serves ws. */
   wsPort?: number;
+  /** HTTP tracker port, when it serves HTTP. */
+  httpPort?: number;
   /** Stops it and waits for it to exit. */
   stop(): Promise<void>;
 }
@@ -185,9 +187,10 @@ export async function startResponder(threads = 1): Promise<Tracker> {
 }
 
 /**
- * Starts Debian's opentracker on a free port. Its build serves only an allow list, so one is
- * written for the bench's `torrents`; it will not run as root, so it chroots into its own
- * directory and drops to `nobody`.
+ * Starts Debian's opentracker on a free port, for UDP and HTTP (the same port number). Its build
+ * serves only an allow list, so one is written for the bench's `torrents`; it will not run as
+ * root, so it chroots into its own directory and drops to `nobody`. Over HTTP it closes every
+ * connection after its reply.
  */
 export async function startOpentracker(torrents: number): Promise<Tracker> {
   const bin = "/usr/bin/opentracker";
@@ -244,6 +247,7 @@ export async function startOpentracker(torrents: number): Promise<Tracker> {
     name: "opentracker",
     pid: child.pid,
     udpPort: port,
+    httpPort: port,
     stop: async () => {
       await stopChild(child);
       await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -254,8 +258,13 @@ export async function startOpentracker(torrents: number): Promise<Tracker> {
 /** bittorrent-tracker's version used by the bench. */
 export const BITTORRENT_TRACKER_VERSION = "11.2.3";
 
-/** Installs bittorrent-tracker (npm, `--ignore-scripts`) and starts it for UDP and ws. */
-export async function startBittorrentTracker(): Promise<Tracker> {
+/**
+ * Installs bittorrent-tracker (npm, `--ignore-scripts`) and starts it for UDP and ws, and for
+ * HTTP too with `http: true` (ws then shares the HTTP server, on the same port).
+ */
+export async function startBittorrentTracker(
+  opts: { http?: boolean } = {},
+): Promise<Tracker> {
   const dir = `${CACHE}/node`;
   await Deno.mkdir(dir, { recursive: true });
   try {
@@ -273,7 +282,7 @@ export async function startBittorrentTracker(): Promise<Tracker> {
   const port = freePort();
   const script = `
 const { default: Server } = await import("bittorrent-tracker/server");
-const server = new Server({ udp: true, http: false, ws: true, stats: false });
+const server = new Server({ udp: true, http: ${opts.http === true}, ws: true, stats: false });
 server.on("error", (e) => { console.error("error", e.message); process.exit(2); });
 server.on("warning", () => {});
 server.listen(${port}, () => console.log("listening on ${port}"));
@@ -290,6 +299,7 @@ server.listen(${port}, () => console.log("listening on ${port}"));
     pid: child.pid,
     udpPort: port,
     wsPort: port,
+    ...(opts.http === true ? { httpPort: port } : {}),
     stop: () => stopChild(child),
   };
 }

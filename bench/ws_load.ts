@@ -14,6 +14,7 @@
 import { parseLoadArgs } from "./udp_load.ts";
 import { BenchWs } from "./ws_client.ts";
 import { parseSocketAddress } from "../shared/address.ts";
+import process from "node:process";
 
 /** What the load generator does. */
 export interface WsLoadOptions {
@@ -69,6 +70,8 @@ export interface WsLoadResult {
   closed: number;
   /** A few failure reasons seen. */
   problems: string[];
+  /** The load generator's own CPU (user + system) per message in the measured window, in µs. */
+  generatorCpuMicros: number;
 }
 
 function bin20(n: number): string {
@@ -143,6 +146,7 @@ export async function runWsLoad(o: WsLoadOptions): Promise<WsLoadResult> {
   conns.forEach((_, i) => announce(i));
   await new Promise((r) => setTimeout(r, o.warmup * 1000));
   const at = { ...counts };
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let last = { ...counts }, lastAt = t0;
   const timer = setInterval(() => {
@@ -161,6 +165,7 @@ export async function runWsLoad(o: WsLoadOptions): Promise<WsLoadResult> {
   }, 1000);
   await new Promise((r) => setTimeout(r, o.seconds * 1000));
   const seconds = (performance.now() - t0) / 1000;
+  const cpu1 = process.cpuUsage();
   running = false;
   clearInterval(timer);
   const byKind = {
@@ -181,6 +186,7 @@ export async function runWsLoad(o: WsLoadOptions): Promise<WsLoadResult> {
     byKind,
     closed,
     problems,
+    generatorCpuMicros: (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / Math.max(1, messages),
   };
 }
 
