@@ -1,7 +1,7 @@
 /**
- * IP addresses and endpoints written as text, parsed straight from bytes (no strings, no
- * regular expressions): for the `ip`, `ipv4` and `ipv6` announce parameters and for the
- * client-IP header of a reverse proxy.
+ * IP addresses and endpoints as text, straight from and to bytes (no strings, no regular
+ * expressions): parsed for the `ip`, `ipv4` and `ipv6` announce parameters and the client-IP
+ * header of a reverse proxy, written for the peers of non-compact announce answers.
  *
  * Results use shoal's 18-byte address record (`shared/address.ts`): a 16-byte IP (IPv4 as
  * v4-mapped `::ffff:a.b.c.d`) and a big-endian port, 0 when the text has none.
@@ -166,4 +166,60 @@ export function parseEndpointText(
 function writePort(out: Uint8Array, off: number, port: number): void {
   out[off + 16] = port >> 8;
   out[off + 17] = port & 0xff;
+}
+
+/** Writes `a.b.c.d` for the 4 bytes at `b[at]` into `out[o]`; returns the offset after it. */
+export function formatIPv4Text(b: Uint8Array, at: number, out: Uint8Array, o: number): number {
+  for (let i = 0; i < 4; i++) {
+    if (i > 0) out[o++] = 46;
+    const v = b[at + i];
+    if (v >= 100) out[o++] = 48 + Math.floor(v / 100);
+    if (v >= 10) out[o++] = 48 + (Math.floor(v / 10) % 10);
+    out[o++] = 48 + (v % 10);
+  }
+  return o;
+}
+
+const HEX = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
+
+/**
+ * Writes the 16-byte IPv6 address at `b[at]` as RFC 5952 text (lowercase, the longest run of
+ * two or more zero groups as `::`; v4-mapped as dotted IPv4) into `out[o]`, which needs 39
+ * bytes of room; returns the offset after it.
+ */
+export function formatIPv6Text(b: Uint8Array, at: number, out: Uint8Array, o: number): number {
+  let mapped = b[at + 10] === 0xff && b[at + 11] === 0xff;
+  for (let i = 0; i < 10 && mapped; i++) mapped = b[at + i] === 0;
+  if (mapped) return formatIPv4Text(b, at + 12, out, o);
+  // The longest run of two or more zero groups (the first of equals) becomes "::".
+  let best = -1, bestLen = 1;
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && b[at + 2 * j] === 0 && b[at + 2 * j + 1] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j > i ? j : i + 1;
+  }
+  const first = o;
+  for (let i = 0; i < 8; i++) {
+    if (i === best) {
+      out[o++] = 58;
+      out[o++] = 58;
+      i += bestLen - 1;
+      continue;
+    }
+    if (o > first && out[o - 1] !== 58) out[o++] = 58;
+    const g = (b[at + 2 * i] << 8) | b[at + 2 * i + 1];
+    let started = false;
+    for (let s = 12; s >= 0; s -= 4) {
+      const d = (g >> s) & 15;
+      if (d !== 0 || started || s === 0) {
+        out[o++] = HEX[d];
+        started = true;
+      }
+    }
+  }
+  return o;
 }
