@@ -29,8 +29,10 @@
  *   `Transfer-Encoding` ending in `chunked` is refused with 411 (send a length); any other
  *   `Transfer-Encoding`, or one beside `Content-Length`, with 400 (RFC 9112 §6.3). Differing
  *   repeated `Content-Length` values, or non-digits in it, are 400.
- * - The request line may be at most `maxRequestLine` bytes (414 past it) and the whole head
- *   `maxHead` bytes (431 past it), both found without buffering more than the bound.
+ * - The request line may be at most `maxRequestLine` bytes (414 past it, or when it has not
+ *   ended within `maxHead` bytes) and the whole head `maxHead` bytes (431 past it), both found
+ *   without looking at more than `maxHead` bytes, so the outcome is the same however the
+ *   bytes were split into chunks.
  *
  * Errors are outcomes, never exceptions: `next` returns `Parse.Error` with `error` set (see
  * `HTTP_ERROR_STATUS` and `HTTP_ERROR_TEXT`) and `mustClose` saying whether the connection
@@ -172,7 +174,9 @@ export class RequestParser {
     this.#pStart = this.#pEnd = 0;
     const chunk = this.#chunk, start = this.#pos;
     if (start >= this.#end) return Parse.More;
-    const r = this.#scan(chunk, start, this.#end);
+    // The scan sees no more than `maxHead` bytes, as a head kept between chunks would: the
+    // outcome never depends on how the bytes were split.
+    const r = this.#scan(chunk, start, Math.min(this.#end, start + this.#maxHead));
     if (r >= 0) {
       this.#pos = r;
       return this.#head(chunk, start);
@@ -262,8 +266,12 @@ export class RequestParser {
       let lf = b.indexOf(LF, line);
       if (lf < 0 || lf >= end) {
         this.#lineStart = line - base;
-        if (this.#requestLine < 0 && end - line > this.#maxLine + 1) return SCAN_URI_TOO_LONG;
-        return end - base >= this.#maxHead ? SCAN_HEAD_TOO_LARGE : SCAN_MORE;
+        const full = end - base >= this.#maxHead;
+        // A request line that has not ended within the bound is too long itself.
+        if (this.#requestLine < 0 && end > line && (full || end - line > this.#maxLine + 1)) {
+          return SCAN_URI_TOO_LONG;
+        }
+        return full ? SCAN_HEAD_TOO_LARGE : SCAN_MORE;
       }
       const empty = lf === line || (lf === line + 1 && b[line] === CR);
       if (this.#requestLine < 0) {
