@@ -56,49 +56,69 @@ export class ByteBuffer implements ByteSink {
 
 const I = 0x69, L = 0x6c, D = 0x64, E = 0x65, COLON = 0x3a, MINUS = 0x2d, ZERO = 0x30;
 
-/** Writes the decimal digits of the non-negative safe integer `n`. */
-function digits(w: ByteSink, n: number): void {
+/**
+ * Writes the decimal digits of the non-negative safe integer `n` at `b[o]` (room for 16 bytes
+ * must be there); returns the offset after them.
+ */
+export function putDigits(b: Uint8Array, o: number, n: number): number {
   let count = 1;
-  for (let x = n; x >= 10; x = Math.floor(x / 10)) count++;
-  const o = w.reserve(count);
-  const b = w.buf;
-  for (let i = o + count - 1; i >= o; i--) {
-    const q = Math.floor(n / 10);
-    b[i] = ZERO + (n - q * 10);
-    n = q;
+  if (n < 0x80000000) {
+    for (let x = n; x >= 10; x = (x / 10) | 0) count++;
+    for (let i = o + count - 1; i > o; i--) {
+      const q = (n / 10) | 0;
+      b[i] = ZERO + (n - q * 10);
+      n = q;
+    }
+  } else {
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) count++;
+    for (let i = o + count - 1; i > o; i--) {
+      const q = Math.floor(n / 10);
+      b[i] = ZERO + (n - q * 10);
+      n = q;
+    }
   }
-  w.len = o + count;
+  b[o] = ZERO + n;
+  return o + count;
+}
+
+/** Copies short runs byte by byte: `set(subarray(…))` creates a view object per call. */
+function copy(src: Uint8Array, off: number, len: number, dst: Uint8Array, at: number): void {
+  if (len > 64) {
+    dst.set(src.subarray(off, off + len), at);
+  } else {
+    for (let i = 0; i < len; i++) dst[at + i] = src[off + i];
+  }
 }
 
 /** Writes the integer `n` (`i…e`); `n` must be a safe integer. */
 export function writeInt(w: ByteSink, n: number): void {
-  let o = w.reserve(2);
-  w.buf[o++] = I;
+  let o = w.reserve(19);
+  const b = w.buf;
+  b[o++] = I;
   if (n < 0) {
-    w.buf[o++] = MINUS;
+    b[o++] = MINUS;
     n = -n;
   }
-  w.len = o;
-  digits(w, n);
-  o = w.reserve(1);
-  w.buf[o] = E;
+  o = putDigits(b, o, n);
+  b[o] = E;
   w.len = o + 1;
 }
 
 /** Writes the `len` bytes of `src` from `off` as a byte string (`len:bytes`). */
 export function writeByteString(w: ByteSink, src: Uint8Array, off: number, len: number): void {
-  digits(w, len);
-  const o = w.reserve(len + 1);
-  w.buf[o] = COLON;
-  w.buf.set(src.subarray(off, off + len), o + 1);
+  let o = w.reserve(len + 17);
+  const b = w.buf;
+  o = putDigits(b, o, len);
+  b[o] = COLON;
+  copy(src, off, len, b, o + 1);
   w.len = o + 1 + len;
 }
 
 /** Writes the string `s`, whose characters must all be below U+0100, one byte each. */
 export function writeAsciiString(w: ByteSink, s: string): void {
-  digits(w, s.length);
-  const o = w.reserve(s.length + 1);
+  let o = w.reserve(s.length + 17);
   const b = w.buf;
+  o = putDigits(b, o, s.length);
   b[o] = COLON;
   for (let i = 0; i < s.length; i++) b[o + 1 + i] = s.charCodeAt(i);
   w.len = o + 1 + s.length;
@@ -107,7 +127,7 @@ export function writeAsciiString(w: ByteSink, s: string): void {
 /** Copies `len` already-encoded bytes of `src` from `off` (e.g. a key from `bencodedString`). */
 export function writeRaw(w: ByteSink, src: Uint8Array, off: number, len: number): void {
   const o = w.reserve(len);
-  w.buf.set(src.subarray(off, off + len), o);
+  copy(src, off, len, w.buf, o);
   w.len = o + len;
 }
 

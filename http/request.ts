@@ -47,6 +47,7 @@ import {
   HTTP_ERROR_STATUS,
   HttpError,
   HttpRequest,
+  NO_BYTES,
   parseHead,
 } from "./request_head.ts";
 
@@ -57,8 +58,6 @@ export {
   HttpRequest,
   Method,
 } from "./request_head.ts";
-
-const LF = 10, CR = 13;
 
 /** Outcomes of `RequestParser.next`. */
 export const Parse = {
@@ -84,8 +83,15 @@ export interface RequestParserOptions {
   ipHeaderEntry?: "first" | "last";
 }
 
+const DEFAULTS: RequestParserOptions = {};
+/** Limits derived from each options object, computed once. */
+const derived = new WeakMap<
+  RequestParserOptions,
+  { maxHead: number; maxLine: number; rules: HeadRules }
+>();
+
 // Scan results besides a head end.
-const SCAN_MORE = -1, SCAN_URI_TOO_LONG = -2, SCAN_HEAD_TOO_LARGE = -3;
+const SCAN_MORE = -1, SCAN_URI_TOO_LONG = -2, SCAN_HEAD_TOO_LARGE = -3, SCAN_BARE_CR = -4;
 
 /** Parses the request heads of one connection; see the module documentation. */
 export class RequestParser {
@@ -100,7 +106,7 @@ export class RequestParser {
   readonly #maxLine: number;
   readonly #rules: HeadRules;
 
-  #chunk: Uint8Array = new Uint8Array(0);
+  #chunk: Uint8Array = NO_BYTES;
   #pos = 0;
   #end = 0;
   /** Unparsed bytes kept between chunks are `#pending[#pStart..#pEnd)`. */
@@ -111,18 +117,34 @@ export class RequestParser {
   #skip = 0;
   #dead = false;
   // Head scan state, relative to the start of the (partial) head.
+  #scanned = 0;
   #lineStart = 0;
+  #crAt = -1;
   #requestLine = -1;
+  #requestLineEnd = 0;
 
-  /** Creates a parser for one connection. */
-  constructor(options: RequestParserOptions = {}) {
-    this.#maxHead = Math.max(64, options.maxHead ?? 8192);
-    this.#maxLine = Math.min(this.#maxHead, Math.max(16, options.maxRequestLine ?? 8192));
-    this.#rules = headRules(
-      Math.max(0, options.maxBody ?? 1024),
-      options.ipHeader ?? null,
-      options.ipHeaderEntry ?? "last",
-    );
+  /**
+   * Creates a parser for one connection. Pass the same `options` object to every parser of a
+   * server: what is derived from it is computed once per object (it is read only then).
+   */
+  constructor(options: RequestParserOptions = DEFAULTS) {
+    let d = derived.get(options);
+    if (d === undefined) {
+      const maxHead = Math.max(64, options.maxHead ?? 8192);
+      d = {
+        maxHead,
+        maxLine: Math.min(maxHead, Math.max(16, options.maxRequestLine ?? 8192)),
+        rules: headRules(
+          Math.max(0, options.maxBody ?? 1024),
+          options.ipHeader ?? null,
+          options.ipHeaderEntry ?? "last",
+        ),
+      };
+      derived.set(options, d);
+    }
+    this.#maxHead = d.maxHead;
+    this.#maxLine = d.maxLine;
+    this.#rules = d.rules;
   }
 
   /** HTTP status to answer the last error with. */
@@ -258,38 +280,53 @@ export class RequestParser {
 
   /**
    * Looks for the end of the head that starts at `b[base]`, resuming where the last scan of
-   * this head stopped: returns the offset after its empty line, or a `SCAN_` code.
+   * this head stopped (each byte is looked at once): returns the offset after its empty line,
+   * or a `SCAN_` code. A line with a CR anywhere but right before its LF is refused here.
    */
   #scan(b: Uint8Array, base: number, end: number): number {
     let line = base + this.#lineStart;
-    for (;;) {
-      let lf = b.indexOf(LF, line);
-      if (lf < 0 || lf >= end) {
-        this.#lineStart = line - base;
-        const full = end - base >= this.#maxHead;
-        // A request line that has not ended within the bound is too long itself.
-        if (this.#requestLine < 0 && end > line && (full || end - line > this.#maxLine + 1)) {
-          return SCAN_URI_TOO_LONG;
-        }
-        return full ? SCAN_HEAD_TOO_LARGE : SCAN_MORE;
+    let cr = this.#crAt < 0 ? -1 : base + this.#crAt;
+    for (let i = base + this.#scanned; i < end; i++) {
+      const c = b[i];
+      if (c > 13) continue;
+      if (c === 13) {
+        if (cr < 0) cr = i;
+        continue;
       }
-      const empty = lf === line || (lf === line + 1 && b[line] === CR);
+      if (c !== 10) continue;
+      if (cr >= 0 && cr !== i - 1) return SCAN_BARE_CR;
+      const empty = i === line || (i === line + 1 && cr === line);
       if (this.#requestLine < 0) {
         if (!empty) {
-          if (lf - line - (b[lf - 1] === CR ? 1 : 0) > this.#maxLine) return SCAN_URI_TOO_LONG;
+          if (i - line - (cr >= 0 ? 1 : 0) > this.#maxLine) return SCAN_URI_TOO_LONG;
           this.#requestLine = line - base;
+          this.#requestLineEnd = i - base;
         }
       } else if (empty) {
-        lf++;
-        return lf - base > this.#maxHead ? SCAN_HEAD_TOO_LARGE : lf;
+        return i + 1 - base > this.#maxHead ? SCAN_HEAD_TOO_LARGE : i + 1;
       }
-      line = lf + 1;
-      if (line - base > this.#maxHead) return SCAN_HEAD_TOO_LARGE;
+      line = i + 1;
+      cr = -1;
     }
+    this.#scanned = end - base;
+    this.#lineStart = line - base;
+    this.#crAt = cr < 0 ? -1 : cr - base;
+    const full = end - base >= this.#maxHead;
+    // A request line that has not ended within the bound is too long itself.
+    if (this.#requestLine < 0 && end > line && (full || end - line > this.#maxLine + 1)) {
+      return SCAN_URI_TOO_LONG;
+    }
+    return full ? SCAN_HEAD_TOO_LARGE : SCAN_MORE;
   }
 
   #scanFailure(r: number): number {
-    return this.#fail(r === SCAN_URI_TOO_LONG ? HttpError.UriTooLong : HttpError.HeadTooLarge);
+    return this.#fail(
+      r === SCAN_URI_TOO_LONG
+        ? HttpError.UriTooLong
+        : r === SCAN_BARE_CR
+        ? HttpError.BareCR
+        : HttpError.HeadTooLarge,
+    );
   }
 
   /** Ends parsing for good: the connection is to be closed after answering `error`. */
@@ -313,9 +350,15 @@ export class RequestParser {
   /** Parses the complete head that starts at `b[start]` (the scan found its empty line). */
   #head(b: Uint8Array, start: number): number {
     const req = this.request;
-    const error = parseHead(b, start + this.#requestLine, req, this.#rules);
-    this.#lineStart = 0;
-    this.#requestLine = -1;
+    const error = parseHead(
+      b,
+      start + this.#requestLine,
+      start + this.#requestLineEnd,
+      req,
+      this.#rules,
+    );
+    this.#scanned = this.#lineStart = 0;
+    this.#crAt = this.#requestLine = -1;
     if (error !== HttpError.None) {
       if (error !== HttpError.MethodNotAllowed && error !== HttpError.MethodNotImplemented) {
         return this.#fail(error);

@@ -6,6 +6,9 @@
  * @module
  */
 
+/** An empty array shared by every new request (allocating typed arrays is not free). */
+export const NO_BYTES: Uint8Array = new Uint8Array(0);
+
 /** Request methods the tracker tells apart. */
 export const Method = { Other: 0, Get: 1, Head: 2 } as const;
 
@@ -63,7 +66,7 @@ export const HTTP_ERROR_TEXT: readonly string[] = [
 /** The request `next` gave; reused for every request of a connection. */
 export class HttpRequest {
   /** The bytes the offsets below point into; valid until the next `push` or `next`. */
-  buf: Uint8Array = new Uint8Array(0);
+  buf: Uint8Array = NO_BYTES;
   /** One of `Method`. */
   method: number = Method.Other;
   /** HTTP minor version: 0 for HTTP/1.0, otherwise 1 or more (served as 1.1). */
@@ -177,22 +180,26 @@ export function headRules(
 }
 
 /**
- * Parses the head whose request line starts at `b[ls]` and which is known to end with an empty
- * line, into `req`. Returns `HttpError.None`, a method error (`MethodNotAllowed` or
+ * Parses the head whose request line is `b[ls..lf)` (`lf` at its LF) into `req`. The caller
+ * has found the head's empty line and made sure that every CR in it ends a line
+ * (`RequestParser` does both). Returns `HttpError.None`, a method error (`MethodNotAllowed` or
  * `MethodNotImplemented`: the head is otherwise valid and `req` complete, `keepAlive`
  * included), or the error that makes the connection close.
  */
-export function parseHead(b: Uint8Array, ls: number, req: HttpRequest, rules: HeadRules): number {
+export function parseHead(
+  b: Uint8Array,
+  ls: number,
+  lf: number,
+  req: HttpRequest,
+  rules: HeadRules,
+): number {
   req.buf = b;
   req.keepAlive = false;
   req.method = Method.Other;
   req.minor = 1;
   req.contentLength = 0;
   req.ipStart = req.ipEnd = -1;
-  const lf = b.indexOf(LF, ls);
   const le = b[lf - 1] === CR ? lf - 1 : lf;
-  const bare = b.indexOf(CR, ls);
-  if (bare >= 0 && bare < le) return HttpError.BareCR;
 
   // Method: a token, then one space.
   let p = ls;
@@ -251,11 +258,10 @@ export function parseHead(b: Uint8Array, ls: number, req: HttpRequest, rules: He
   let line = lf + 1;
   const ipName = rules.ipName;
   for (;;) {
-    const nl = b.indexOf(LF, line);
+    let nl = line;
+    while (b[nl] !== LF) nl++;
     const e = nl > line && b[nl - 1] === CR ? nl - 1 : nl;
     if (e === line) break; // the empty line: end of head
-    const cr = b.indexOf(CR, line);
-    if (cr >= 0 && cr < e) return HttpError.BareCR;
     // Name: token characters up to the colon, hashed lowercased as they go.
     let h = 0, c = line;
     for (; c < e; c++) {

@@ -201,7 +201,7 @@ export function writeScrapeResponse(
   flags: number,
 ): number {
   if (order.length < count) order = new Uint32Array(count);
-  const idx = order.subarray(0, count);
+  const idx = order;
   for (let i = 0; i < count; i++) idx[i] = i;
   const cmp = (x: number, y: number) => {
     const a = hashesOff + 20 * x, b = hashesOff + 20 * y;
@@ -218,7 +218,7 @@ export function writeScrapeResponse(
       idx[j + 1] = v;
     }
   } else {
-    idx.sort(cmp);
+    idx.subarray(0, count).sort(cmp);
   }
   const start = beginResponse(w);
   writeDictStart(w);

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { ByteSink } from "./bencode.ts";
+import { type ByteSink, putDigits } from "./bencode.ts";
 import { HTTP_ERROR_STATUS, HTTP_ERROR_TEXT, HttpError, Method } from "./request_head.ts";
 
 /** Flags for the head of a response; see `responseFlags`. */
@@ -90,14 +90,7 @@ export function finishResponse(w: ByteSink, start: number, status: number, flags
   const bodyStart = start + HEAD_ROOM, bodyLen = w.len - bodyStart;
   const p = prefix(status);
   head.set(p, 0);
-  let h = p.length, n = bodyLen, digits = 1;
-  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
-  for (let i = h + digits - 1; i >= h; i--) {
-    const q = Math.floor(n / 10);
-    head[i] = 48 + n - q * 10;
-    n = q;
-  }
-  h += digits;
+  let h = putDigits(head, p.length, bodyLen);
   const conn = flags & Reply.Close ? CLOSE : flags & Reply.KeepAlive ? KEEP_ALIVE : CRLF;
   head.set(conn, h);
   h += conn.length;
@@ -108,7 +101,7 @@ export function finishResponse(w: ByteSink, start: number, status: number, flags
   head[h++] = 13;
   head[h++] = 10;
   const b = w.buf;
-  b.set(head.subarray(0, h), start);
+  for (let i = 0; i < h; i++) b[start + i] = head[i];
   if (flags & Reply.Head) {
     w.len = start + h;
   } else {
