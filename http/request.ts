@@ -286,7 +286,12 @@ export class RequestParser {
   #scan(b: Uint8Array, base: number, end: number): number {
     let line = base + this.#lineStart;
     let cr = this.#crAt < 0 ? -1 : base + this.#crAt;
-    for (let i = base + this.#scanned; i < end; i++) {
+    // The request line is refused at its (maxLine + 2)th byte without a LF, wherever the chunks
+    // split it, so that check comes before anything found at its end.
+    const lineLimit = this.#maxLine + 2;
+    let stop = this.#requestLine < 0 ? Math.min(end, line + lineLimit) : end;
+    let i = base + this.#scanned;
+    for (; i < stop; i++) {
       const c = b[i];
       if (c > 13) continue;
       if (c === 13) {
@@ -307,15 +312,15 @@ export class RequestParser {
       }
       line = i + 1;
       cr = -1;
+      stop = this.#requestLine < 0 ? Math.min(end, line + lineLimit) : end;
     }
+    if (this.#requestLine < 0 && i - line >= lineLimit) return SCAN_URI_TOO_LONG;
     this.#scanned = end - base;
     this.#lineStart = line - base;
     this.#crAt = cr < 0 ? -1 : cr - base;
     const full = end - base >= this.#maxHead;
-    // A request line that has not ended within the bound is too long itself.
-    if (this.#requestLine < 0 && end > line && (full || end - line > this.#maxLine + 1)) {
-      return SCAN_URI_TOO_LONG;
-    }
+    // A request line that has not ended within the head bound is too long itself.
+    if (this.#requestLine < 0 && end > line && full) return SCAN_URI_TOO_LONG;
     return full ? SCAN_HEAD_TOO_LARGE : SCAN_MORE;
   }
 

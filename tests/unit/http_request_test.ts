@@ -410,6 +410,12 @@ Deno.test("request line bound: 414, found without buffering past it", () => {
   assert.equal(p.held, 0);
   // In one large chunk.
   assert.equal(err(line(5000), o).error, HttpError.UriTooLong);
+  // Too long and with a bare CR: too long, whether it comes whole or in pieces (found by fuzzing).
+  const crLine = bytes(line(200).replace("aaaa", "a\ra") + "\r\n\r\n");
+  for (let i = 0; i <= crLine.length; i++) {
+    const r = run(new RequestParser(o), [crLine.subarray(0, i), crLine.subarray(i)]);
+    assert.deepEqual(r.map((x) => x.error), [HttpError.UriTooLong], `split at ${i}`);
+  }
   // The default bound is 8 KiB.
   assert.equal(one(line(8188) + "\r\n\r\n")[0].kind, Parse.Request);
   assert.equal(err(line(8189) + "\r\n\r\n").error, HttpError.HeadTooLarge);
