@@ -172,6 +172,48 @@ export function percentDecode(
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
+/** Where the last `decodeValue` (or value skip) stopped: the `&` after the value, or the end. */
+let valueEnd = 0;
+
+/**
+ * `percentDecode` of the value that starts at `b[start]` and runs to the next `&` (or `end`),
+ * in the same pass that finds its end (`valueEnd`).
+ */
+function decodeValue(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  out: Uint8Array,
+  at: number,
+  max: number,
+): number {
+  let n = 0, i = start;
+  for (; i < end; i++) {
+    let c = b[i];
+    if (c === AMP) break;
+    if (n === max) return -2;
+    if (c === PCT) {
+      if (i + 2 >= end) return -1;
+      const hi = HEX_VALUE[b[i + 1]], lo = HEX_VALUE[b[i + 2]];
+      if (hi < 0 || lo < 0) return -1;
+      c = (hi << 4) | lo;
+      i += 2;
+    } else if (c === PLUS) {
+      c = 0x20;
+    }
+    out[at + n++] = c;
+  }
+  valueEnd = i;
+  return n;
+}
+
+/** Finds the end of the value that starts at `b[start]` without reading it. */
+function skipValue(b: Uint8Array, start: number, end: number): void {
+  let i = start;
+  while (i < end && b[i] !== AMP) i++;
+  valueEnd = i;
+}
+
 // Parameter ids, as bit positions in the set of parameters seen.
 const P_INFO_HASH = 1, P_PEER_ID = 2, P_PORT = 3, P_UPLOADED = 4, P_DOWNLOADED = 5;
 const P_LEFT = 6, P_EVENT = 7, P_NUMWANT = 8, P_COMPACT = 9, P_NO_PEER_ID = 10, P_KEY = 11;
@@ -233,7 +275,7 @@ function paramId(b: Uint8Array, start: number, end: number): number {
  * if it is at most 2^63 - 1, else -1. Exact up to 2^53.
  */
 function parseCount(b: Uint8Array, start: number, end: number): number {
-  const n = percentDecode(b, start, end, scratch, 0, scratch.length);
+  const n = decodeValue(b, start, end, scratch, 0, scratch.length);
   if (n <= 0) return -1;
   let i = 0;
   while (i < n - 1 && scratch[i] === ZERO) i++;
@@ -251,33 +293,36 @@ function parseCount(b: Uint8Array, start: number, end: number): number {
   return above > 0 ? -1 : hi * 1e15 + lo;
 }
 
-/** Parses one recognised announce parameter into `q`; returns a `QueryFailure` or 0. */
+/**
+ * Parses the value of one recognised announce parameter, from `b[vs]` to the next `&`, into
+ * `q` (setting `valueEnd`); returns a `QueryFailure` or 0.
+ */
 function announceParam(
   id: number,
   b: Uint8Array,
   vs: number,
-  ve: number,
+  end: number,
   q: AnnounceQuery,
 ): number {
   switch (id) {
     case P_INFO_HASH:
-      return percentDecode(b, vs, ve, q.infoHash, 0, 20) === 20 ? 0 : QueryFailure.InvalidInfoHash;
+      return decodeValue(b, vs, end, q.infoHash, 0, 20) === 20 ? 0 : QueryFailure.InvalidInfoHash;
     case P_PEER_ID:
-      return percentDecode(b, vs, ve, q.peerId, 0, 20) === 20 ? 0 : QueryFailure.InvalidPeerId;
+      return decodeValue(b, vs, end, q.peerId, 0, 20) === 20 ? 0 : QueryFailure.InvalidPeerId;
     case P_PORT: {
-      const v = parseCount(b, vs, ve);
+      const v = parseCount(b, vs, end);
       if (v < 1 || v > 65535) return QueryFailure.InvalidPort;
       q.port = v;
       return 0;
     }
     case P_UPLOADED:
-      return (q.uploaded = parseCount(b, vs, ve)) < 0 ? QueryFailure.InvalidUploaded : 0;
+      return (q.uploaded = parseCount(b, vs, end)) < 0 ? QueryFailure.InvalidUploaded : 0;
     case P_DOWNLOADED:
-      return (q.downloaded = parseCount(b, vs, ve)) < 0 ? QueryFailure.InvalidDownloaded : 0;
+      return (q.downloaded = parseCount(b, vs, end)) < 0 ? QueryFailure.InvalidDownloaded : 0;
     case P_LEFT:
-      return (q.left = parseCount(b, vs, ve)) < 0 ? QueryFailure.InvalidLeft : 0;
+      return (q.left = parseCount(b, vs, end)) < 0 ? QueryFailure.InvalidLeft : 0;
     case P_EVENT: {
-      const n = percentDecode(b, vs, ve, scratch, 0, 12);
+      const n = decodeValue(b, vs, end, scratch, 0, 12);
       if (n === 0) return 0;
       for (const [name, event] of EVENTS) {
         if (equals(scratch, 0, n, name)) {
@@ -288,13 +333,13 @@ function announceParam(
       return QueryFailure.InvalidEvent;
     }
     case P_NUMWANT: {
-      const v = parseCount(b, vs, ve);
+      const v = parseCount(b, vs, end);
       if (v < 0) return QueryFailure.InvalidNumwant;
       q.numWant = Math.min(v, 0x7fffffff);
       return 0;
     }
     case P_COMPACT: {
-      const n = percentDecode(b, vs, ve, scratch, 0, 2);
+      const n = decodeValue(b, vs, end, scratch, 0, 2);
       if (n !== 1 || (scratch[0] !== ZERO && scratch[0] !== ZERO + 1)) {
         return QueryFailure.InvalidCompact;
       }
@@ -302,20 +347,21 @@ function announceParam(
       return 0;
     }
     case P_NO_PEER_ID:
-      q.noPeerId = !(ve - vs === 1 && b[vs] === ZERO);
+      skipValue(b, vs, end);
+      q.noPeerId = !(valueEnd - vs === 1 && b[vs] === ZERO);
       return 0;
     case P_KEY:
-      return (q.keyLen = percentDecode(b, vs, ve, q.key, 0, MAX_KEY_LEN)) < 0
+      return (q.keyLen = decodeValue(b, vs, end, q.key, 0, MAX_KEY_LEN)) < 0
         ? QueryFailure.InvalidKey
         : 0;
     case P_TRACKERID:
-      return (q.trackerIdLen = percentDecode(b, vs, ve, q.trackerId, 0, MAX_KEY_LEN)) < 0
+      return (q.trackerIdLen = decodeValue(b, vs, end, q.trackerId, 0, MAX_KEY_LEN)) < 0
         ? QueryFailure.InvalidTrackerId
         : 0;
     case P_IP:
     case P_IPV4:
     case P_IPV6: {
-      const n = percentDecode(b, vs, ve, scratch, 0, scratch.length);
+      const n = decodeValue(b, vs, end, scratch, 0, scratch.length);
       if (n === 0) return 0; // an empty value is as good as none
       const out = id === P_IP ? q.ip : id === P_IPV4 ? q.ipv4 : q.ipv6;
       const family = n < 0 ? 0 : parseEndpointText(scratch, 0, n, out, 0);
@@ -361,22 +407,21 @@ export function parseAnnounceQuery(
 ): number {
   reset(q);
   let seen = 0;
-  for (let i = start; i < end;) {
-    let eq = -1, pe = i;
-    for (; pe < end; pe++) {
-      const c = b[pe];
-      if (c === AMP) break;
-      if (c === EQ && eq < 0) eq = pe;
+  for (let i = start; i < end; i = valueEnd + 1) {
+    let p = i;
+    for (; p < end; p++) {
+      const c = b[p];
+      if (c === EQ || c === AMP) break;
     }
-    if (pe > i) {
-      const id = paramId(b, i, eq < 0 ? pe : eq);
-      if (id !== 0 && (seen & (1 << id)) === 0) {
-        seen |= 1 << id;
-        const failure = announceParam(id, b, eq < 0 ? pe : eq + 1, pe, q);
-        if (failure !== 0) return failure;
-      }
+    const id = p > i ? paramId(b, i, p) : 0;
+    const vs = p < end && b[p] === EQ ? p + 1 : p;
+    if (id !== 0 && (seen & (1 << id)) === 0) {
+      seen |= 1 << id;
+      const failure = announceParam(id, b, vs, end, q);
+      if (failure !== 0) return failure;
+    } else {
+      skipValue(b, vs, end);
     }
-    i = pe + 1;
   }
   if ((seen & (1 << P_INFO_HASH)) === 0) return QueryFailure.MissingInfoHash;
   if ((seen & (1 << P_PEER_ID)) === 0) return QueryFailure.MissingPeerId;
@@ -398,23 +443,25 @@ export function parseScrapeQuery(
 ): number {
   q.count = 0;
   q.truncated = false;
-  for (let i = start; i < end;) {
-    let eq = -1, pe = i;
-    for (; pe < end; pe++) {
-      const c = b[pe];
-      if (c === AMP) break;
-      if (c === EQ && eq < 0) eq = pe;
+  for (let i = start; i < end; i = valueEnd + 1) {
+    let p = i;
+    for (; p < end; p++) {
+      const c = b[p];
+      if (c === EQ || c === AMP) break;
     }
-    if (pe - i >= 9 && equals(b, i, eq < 0 ? pe : eq, N_INFO_HASH)) {
+    const vs = p < end && b[p] === EQ ? p + 1 : p;
+    if (p - i === 9 && equals(b, i, p, N_INFO_HASH)) {
       if (q.count === q.maxTorrents) {
         q.truncated = true;
         return QueryFailure.None;
       }
-      const n = percentDecode(b, eq < 0 ? pe : eq + 1, pe, q.hashes, 20 * q.count, 20);
-      if (n !== 20) return QueryFailure.InvalidInfoHash;
+      if (decodeValue(b, vs, end, q.hashes, 20 * q.count, 20) !== 20) {
+        return QueryFailure.InvalidInfoHash;
+      }
       q.count++;
+    } else {
+      skipValue(b, vs, end);
     }
-    i = pe + 1;
   }
   return QueryFailure.None;
 }
