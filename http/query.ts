@@ -16,7 +16,10 @@
  * @module
  */
 
-import { HEX_VALUE, parseEndpointText } from "./ip_text.ts";
+import { parseEndpointText } from "./ip_text.ts";
+import { decodeValue, skipValue, valueEnd } from "./percent.ts";
+
+export { percentDecode } from "./percent.ts";
 
 /** Why a query was refused (0: it was not); indexes into `QUERY_FAILURE_TEXT`. */
 export const QueryFailure = {
@@ -90,7 +93,7 @@ export class AnnounceQuery {
   /** One of `Event`. */
   event: number = Event.None;
   /** Peers wanted, or -1 when not given (values above 2^31 - 1 are cut to it). */
-  numWant = -1;
+  numWant: number = -1;
   /** Compact peers (BEP 23); true unless `compact=0`. */
   compact = true;
   /** `no_peer_id` was given (and not `0`): leave peer ids out of non-compact peer lists. */
@@ -98,11 +101,11 @@ export class AnnounceQuery {
   /** The decoded `key` in its first `keyLen` bytes. */
   readonly key: Uint8Array = new Uint8Array(MAX_KEY_LEN);
   /** Length of `key`, or -1 when it was not given. */
-  keyLen = -1;
+  keyLen: number = -1;
   /** The decoded `trackerid` in its first `trackerIdLen` bytes. */
   readonly trackerId: Uint8Array = new Uint8Array(MAX_KEY_LEN);
   /** Length of `trackerId`, or -1 when it was not given. */
-  trackerIdLen = -1;
+  trackerIdLen: number = -1;
   /** `ip` as an 18-byte address record (16-byte IP, v4-mapped for IPv4, then the port or 0). */
   readonly ip: Uint8Array = new Uint8Array(18);
   /** Family of `ip`: 4, 6, or 0 when not given (an empty value counts as not given). */
@@ -135,84 +138,12 @@ export class ScrapeQuery {
   }
 }
 
-const AMP = 0x26, EQ = 0x3d, PCT = 0x25, PLUS = 0x2b, ZERO = 0x30;
+const AMP = 0x26, EQ = 0x3d, ZERO = 0x30;
 
 /** Scratch for decoding numbers, events and addresses (the longest is `[v6]:port`). */
 const scratch = new Uint8Array(64);
 
-/**
- * Percent-decodes `b[start..end)` into `out` from `at`, at most `max` bytes. Returns the
- * bytes written, -1 for a bad escape, or -2 when the value decodes to more than `max` bytes.
- */
-export function percentDecode(
-  b: Uint8Array,
-  start: number,
-  end: number,
-  out: Uint8Array,
-  at: number,
-  max: number,
-): number {
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    if (n === max) return -2;
-    let c = b[i];
-    if (c === PCT) {
-      if (i + 2 >= end) return -1;
-      const hi = HEX_VALUE[b[i + 1]], lo = HEX_VALUE[b[i + 2]];
-      if (hi < 0 || lo < 0) return -1;
-      c = (hi << 4) | lo;
-      i += 2;
-    } else if (c === PLUS) {
-      c = 0x20;
-    }
-    out[at + n++] = c;
-  }
-  return n;
-}
-
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
-
-/** Where the last `decodeValue` (or value skip) stopped: the `&` after the value, or the end. */
-let valueEnd = 0;
-
-/**
- * `percentDecode` of the value that starts at `b[start]` and runs to the next `&` (or `end`),
- * in the same pass that finds its end (`valueEnd`).
- */
-function decodeValue(
-  b: Uint8Array,
-  start: number,
-  end: number,
-  out: Uint8Array,
-  at: number,
-  max: number,
-): number {
-  let n = 0, i = start;
-  for (; i < end; i++) {
-    let c = b[i];
-    if (c === AMP) break;
-    if (n === max) return -2;
-    if (c === PCT) {
-      if (i + 2 >= end) return -1;
-      const hi = HEX_VALUE[b[i + 1]], lo = HEX_VALUE[b[i + 2]];
-      if (hi < 0 || lo < 0) return -1;
-      c = (hi << 4) | lo;
-      i += 2;
-    } else if (c === PLUS) {
-      c = 0x20;
-    }
-    out[at + n++] = c;
-  }
-  valueEnd = i;
-  return n;
-}
-
-/** Finds the end of the value that starts at `b[start]` without reading it. */
-function skipValue(b: Uint8Array, start: number, end: number): void {
-  let i = start;
-  while (i < end && b[i] !== AMP) i++;
-  valueEnd = i;
-}
 
 // Parameter ids, as bit positions in the set of parameters seen.
 const P_INFO_HASH = 1, P_PEER_ID = 2, P_PORT = 3, P_UPLOADED = 4, P_DOWNLOADED = 5;
@@ -295,7 +226,7 @@ function parseCount(b: Uint8Array, start: number, end: number): number {
 
 /**
  * Parses the value of one recognised announce parameter, from `b[vs]` to the next `&`, into
- * `q` (setting `valueEnd`); returns a `QueryFailure` or 0.
+ * `q` (`valueEnd()` is where it stopped); returns a `QueryFailure` or 0.
  */
 function announceParam(
   id: number,
@@ -348,7 +279,7 @@ function announceParam(
     }
     case P_NO_PEER_ID:
       skipValue(b, vs, end);
-      q.noPeerId = !(valueEnd - vs === 1 && b[vs] === ZERO);
+      q.noPeerId = !(valueEnd() - vs === 1 && b[vs] === ZERO);
       return 0;
     case P_KEY:
       return (q.keyLen = decodeValue(b, vs, end, q.key, 0, MAX_KEY_LEN)) < 0
@@ -407,7 +338,7 @@ export function parseAnnounceQuery(
 ): number {
   reset(q);
   let seen = 0;
-  for (let i = start; i < end; i = valueEnd + 1) {
+  for (let i = start; i < end; i = valueEnd() + 1) {
     let p = i;
     for (; p < end; p++) {
       const c = b[p];
@@ -443,7 +374,7 @@ export function parseScrapeQuery(
 ): number {
   q.count = 0;
   q.truncated = false;
-  for (let i = start; i < end; i = valueEnd + 1) {
+  for (let i = start; i < end; i = valueEnd() + 1) {
     let p = i;
     for (; p < end; p++) {
       const c = b[p];

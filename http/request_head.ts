@@ -31,19 +31,19 @@ export const HttpError = {
 
 /** The HTTP status to answer each `HttpError` with. */
 export const HTTP_ERROR_STATUS: readonly number[] = [
-  0,
-  400,
-  400,
-  400,
-  414,
-  431,
-  405,
-  501,
-  505,
-  400,
-  413,
-  411,
-  400,
+  0, // None
+  400, // BadRequestLine
+  400, // BadHeader
+  400, // BareCR
+  414, // UriTooLong
+  431, // HeadTooLarge
+  405, // MethodNotAllowed
+  501, // MethodNotImplemented
+  505, // VersionNotSupported
+  400, // BadContentLength
+  413, // BodyTooLarge
+  411, // ChunkedBody
+  400, // BadTransferEncoding
 ];
 
 /** A short text for each `HttpError`, for the body of the error response. */
@@ -84,9 +84,9 @@ export class HttpRequest {
   /** Value of `Content-Length` (0 when absent). */
   contentLength = 0;
   /** Start of the chosen entry of the client-IP header, trimmed, or -1 when absent or empty. */
-  ipStart = -1;
+  ipStart: number = -1;
   /** End of the chosen entry of the client-IP header. */
-  ipEnd = -1;
+  ipEnd: number = -1;
 
   /** Whether the path is exactly the bytes of `literal` (e.g. `/announce` encoded once). */
   pathIs(literal: Uint8Array): boolean {

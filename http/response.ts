@@ -54,7 +54,7 @@ export class AnnounceReply {
   /** Seconds until the next announce. */
   interval = 1800;
   /** Seconds the client must wait at least; left out when negative. */
-  minInterval = -1;
+  minInterval: number = -1;
   /** Compact IPv4 peers: 4-byte IP and big-endian port each, `peersLen` bytes from `peersOff`. */
   peers: Uint8Array = new Uint8Array(0);
   /** Offset of the IPv4 peers in `peers`. */
