@@ -8,14 +8,20 @@
  */
 
 import { parseArgs } from "args";
-import { EXIT_USAGE, OperatorError } from "./shared/errors.ts";
-import { type ConfigOf, defaults, loadConfigFile, type Section, toToml } from "./shared/config.ts";
-import { Logger, type LogLevel } from "./shared/log.ts";
+import { EXIT_USAGE, OperatorError } from "./shared/base/errors.ts";
+import {
+  type ConfigOf,
+  defaults,
+  loadConfigFile,
+  type Section,
+  toToml,
+} from "./shared/config/schema.ts";
+import { Logger, type LogLevel } from "./shared/base/log.ts";
 import { udpSchema } from "./udp/config.ts";
 import { runUdp } from "./udp/server.ts";
 import { wsSchema } from "./ws/config.ts";
 import { runWs } from "./ws/server.ts";
-import { VERSION } from "./shared/version.ts";
+import { VERSION } from "./shared/base/version.ts";
 
 const USAGE = `shoal ${VERSION}: a BitTorrent tracker (UDP BEP 15, WebTorrent)
 

@@ -3,15 +3,15 @@
  * handling with peer selection, and the socket-side routing of a receive batch.
  */
 import { ConnectionIds } from "../udp/connection_id.ts";
-import { HalfSipHash13 } from "../shared/hash.ts";
+import { HalfSipHash13 } from "../shared/base/hash.ts";
 import { Swarms } from "../udp/swarms.ts";
 import { Router, type Sender } from "../udp/router.ts";
 import { ADDR_LEN, type PacketBatch } from "../udp/io.ts";
-import { encodeAddr } from "../shared/address.ts";
+import { encodeAddr } from "../shared/net/address.ts";
 import { encodeAnnounceRequest } from "../udp/codec.ts";
 import { handleRequestBatch } from "../udp/request_batch.ts";
-import { BatchWriter } from "../shared/channel.ts";
-import { AccessList } from "../shared/access_list.ts";
+import { BatchWriter } from "../shared/runtime/channel.ts";
+import { AccessList } from "../shared/store/access_list.ts";
 
 const NOW = Math.floor(Date.now() / 1000);
 const addr = new Uint8Array(18);
@@ -32,7 +32,7 @@ Deno.bench("HalfSipHash-1-3 of 20 bytes", () => {
 
 // A swarm store with 10k torrents; announces spread over them with 50 peers wanted.
 const swarms = new Swarms(
-  { interval: 900, maxResponsePeers: { 4: 50, 6: 50 } },
+  { interval: 900, responsePeers: { 4: 50, 6: 50 } },
   new Uint32Array([1, 2, 3, 4]),
 );
 const packets: Uint8Array[] = [];
@@ -88,12 +88,11 @@ for (let i = 0; i < 64; i++) {
 const nobody: Sender = { send() {} };
 const back = new BatchWriter();
 const access = new AccessList();
-const counts = { announces: 0, scrapes: 0 };
 Deno.bench("route 64 announces, handle them, route 64 responses", () => {
   router.handleBatch(batch, 4, nobody, NOW);
   for (const w of router.writers) {
     const b = w.buf.subarray(0, w.len);
-    handleRequestBatch(swarms, access, b, back, NOW, { 4: 50, 6: 50 }, counts);
+    handleRequestBatch(swarms, access, b, back, NOW, { 4: 50, 6: 50 });
     router.handleResponses(back.buf.subarray(0, back.len), [nobody, null]);
     back.len = 0;
     back.count = 0;

@@ -26,8 +26,8 @@ import {
   encodeScrapeRequest,
 } from "../udp/codec.ts";
 import { rssBytes } from "./procstat.ts";
-import { parseMetrics, sumMetric } from "../shared/prometheus.ts";
-import { startShoal, type Tracker } from "./trackers.ts";
+import { parseMetrics, sumMetric } from "../shared/observe/prometheus.ts";
+import { startShoal } from "./trackers.ts";
 import { BenchWs } from "./ws_client.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -40,7 +40,7 @@ import {
   SOCK_DGRAM,
   sockaddr,
   writePtr,
-} from "../shared/libc.ts";
+} from "../shared/net/libc.ts";
 import { cpuSeconds } from "./procstat.ts";
 
 /** What one echo run measured. */

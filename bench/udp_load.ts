@@ -19,8 +19,8 @@
 import { parseArgs } from "args";
 import { openFfiSocket } from "../udp/io_ffi.ts";
 import type { DatagramSocket, PacketBatch } from "../udp/io.ts";
-import { encodeAddr, parseSocketAddress } from "../shared/address.ts";
-import { getI32BE, getU32BE, setU32BE } from "../shared/bytes.ts";
+import { encodeAddr, parseSocketAddress } from "../shared/net/address.ts";
+import { getI32BE, getU32BE, setU32BE } from "../shared/base/bytes.ts";
 import { encodeAnnounceRequest, encodeConnectRequest, OFF_INFO_HASH } from "../udp/codec.ts";
 
 /** What the load generator does. */

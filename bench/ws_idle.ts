@@ -8,7 +8,7 @@
 
 import { BenchWs } from "./ws_client.ts";
 import { parseLoadArgs } from "./udp_load.ts";
-import { parseSocketAddress } from "../shared/address.ts";
+import { parseSocketAddress } from "../shared/net/address.ts";
 
 const o = parseLoadArgs(Deno.args, { target: "127.0.0.1:3000", connections: 10000 });
 const addr = parseSocketAddress(o.target);

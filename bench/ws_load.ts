@@ -13,7 +13,7 @@
 
 import { parseLoadArgs } from "./udp_load.ts";
 import { BenchWs } from "./ws_client.ts";
-import { parseSocketAddress } from "../shared/address.ts";
+import { parseSocketAddress } from "../shared/net/address.ts";
 import process from "node:process";
 
 /** What the load generator does. */

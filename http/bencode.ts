@@ -14,45 +14,8 @@
  * @module
  */
 
-/** A growable byte buffer that bencode and HTTP responses are appended to. */
-export interface ByteSink {
-  /** The bytes; valid up to `len`. `reserve` may replace it with a larger array. */
-  buf: Uint8Array;
-  /** Bytes written so far. */
-  len: number;
-  /** Makes room for `n` more bytes after `len`; returns `len`. */
-  reserve(n: number): number;
-}
-
-/** A plain `ByteSink`: a byte array that doubles when it is full. */
-export class ByteBuffer implements ByteSink {
-  /** The bytes; valid up to `len`. */
-  buf: Uint8Array<ArrayBuffer>;
-  /** Bytes written so far. */
-  len = 0;
-
-  /** Creates a buffer with `initial` bytes of room. */
-  constructor(initial = 4096) {
-    this.buf = new Uint8Array(Math.max(16, initial));
-  }
-
-  /** Makes room for `n` more bytes; returns the offset to write them at. */
-  reserve(n: number): number {
-    if (this.len + n > this.buf.length) {
-      let size = this.buf.length * 2;
-      while (size < this.len + n) size *= 2;
-      const next = new Uint8Array(size);
-      next.set(this.buf.subarray(0, this.len));
-      this.buf = next;
-    }
-    return this.len;
-  }
-
-  /** A copy of the bytes written so far. */
-  bytes(): Uint8Array {
-    return this.buf.slice(0, this.len);
-  }
-}
+export { ByteBuffer, type ByteSink } from "../shared/base/byte_buffer.ts";
+import { ByteBuffer, type ByteSink } from "../shared/base/byte_buffer.ts";
 
 const I = 0x69, L = 0x6c, D = 0x64, E = 0x65, COLON = 0x3a, MINUS = 0x2d, ZERO = 0x30;
 

@@ -3,7 +3,7 @@ import assert from "assert";
 import { parse } from "toml";
 import { ROOT, runShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
 import { UdpClient } from "./helpers/udp_client.ts";
-import { defaults } from "../shared/config.ts";
+import { defaults } from "../shared/config/schema.ts";
 import { udpSchema } from "../udp/config.ts";
 
 Deno.test("shoal -h, -v and usage errors", async () => {

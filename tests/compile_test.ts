@@ -33,8 +33,10 @@ Deno.test("every worker module is started from a static URL and included in the 
       await Deno.stat(`${ROOT}${resolved}`);
       started.add(resolved);
     }
-    // Workers are only created in shared/pool.ts, from those URLs.
-    if (f !== "shared/pool.ts") assert.doesNotMatch(text, /new Worker\(/, `${f} creates a worker`);
+    // Workers are only created in shared/runtime/pool.ts, from those URLs.
+    if (f !== "shared/runtime/pool.ts") {
+      assert.doesNotMatch(text, /new Worker\(/, `${f} creates a worker`);
+    }
   }
   assert.deepEqual([...started].sort(), [...WORKER_MODULES].sort());
 });

@@ -10,9 +10,9 @@ import assert from "assert";
 import { Router, type Sender } from "../udp/router.ts";
 import { handleRequestBatch } from "../udp/request_batch.ts";
 import { Swarms } from "../udp/swarms.ts";
-import { BatchWriter } from "../shared/channel.ts";
-import { AccessList } from "../shared/access_list.ts";
-import { encodeAddr } from "../shared/address.ts";
+import { BatchWriter } from "../shared/runtime/channel.ts";
+import { AccessList } from "../shared/store/access_list.ts";
+import { encodeAddr } from "../shared/net/address.ts";
 import { ADDR_LEN, type PacketBatch } from "../udp/io.ts";
 import {
   decodeResponse,
@@ -21,7 +21,8 @@ import {
   encodeScrapeRequest,
 } from "../udp/codec.ts";
 import { Connections, type Peer } from "../ws/connections.ts";
-import { Sharder, type ToSocket } from "../ws/messages.ts";
+import type { ToSocket } from "../ws/messages.ts";
+import { Sharder } from "../shared/store/shard.ts";
 import { WsSwarms } from "../ws/swarms.ts";
 import { WireConnection } from "../ws/wire.ts";
 
@@ -51,10 +52,9 @@ Deno.test("fuzz: 1,000,000 random and mutated UDP datagrams through the whole da
     shardKey: new Uint32Array([5, 6]),
   });
   const swarms = [0, 1].map((i) =>
-    new Swarms({ interval: 900, maxResponsePeers: { 4: 50, 6: 50 } }, new Uint32Array([i, 7, 8, 9]))
+    new Swarms({ interval: 900, responsePeers: { 4: 50, 6: 50 } }, new Uint32Array([i, 7, 8, 9]))
   );
   const back = new BatchWriter(), access = new AccessList();
-  const counts = { announces: 0, scrapes: 0 };
   // Replies, attributed to the datagram they answer by the client address (unique per datagram).
   const replies = new Map<number, Uint8Array[]>();
   const sock: Sender = {
@@ -142,7 +142,6 @@ Deno.test("fuzz: 1,000,000 random and mutated UDP datagrams through the whole da
         back,
         NOW,
         { 4: 50, 6: 50 },
-        counts,
       );
       w.len = w.count = 0;
       router.handleResponses(back.buf.slice(0, back.len), [sock, null]);
@@ -177,6 +176,8 @@ Deno.test("fuzz: 100,000 mutated WebTorrent messages through connections and swa
   const swarms = new WsSwarms({ interval: 120, maxOfferAge: 60, maxOffers: 10 }, {
     send: (_w, conn, m) => out[0].push({ c: conn, m }),
     scrape: (_w, conn, id, files) => out[0].push({ c: conn, id, files }),
+    flush: () => {},
+    drop: () => {},
   });
   const sent: string[] = [];
   const peers: Peer[] = [];

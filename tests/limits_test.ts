@@ -5,7 +5,7 @@
 import assert from "assert";
 import { AnnounceEvent } from "../udp/codec.ts";
 import { type RunningShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
-import { parseMetrics, sumMetric } from "../shared/prometheus.ts";
+import { parseMetrics, sumMetric } from "../shared/observe/prometheus.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
 import { bin20, WsClient } from "./helpers/ws_client.ts";
 

@@ -9,7 +9,7 @@ import assert from "assert";
 import { ROOT, type RunningShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
 import { bin20, sdp, WsClient } from "./helpers/ws_client.ts";
-import { parseMetrics, sumMetric } from "../shared/prometheus.ts";
+import { parseMetrics, sumMetric } from "../shared/observe/prometheus.ts";
 import { browserMissing } from "./browser/requirements.ts";
 import { encodeAnnounceRequest } from "../udp/codec.ts";
 

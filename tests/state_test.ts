@@ -4,9 +4,11 @@
  */
 import assert from "assert";
 import { AnnounceEvent, encodeAnnounceRequest } from "../udp/codec.ts";
-import { readState, shardEntries, writeState } from "../shared/state_file.ts";
+import { readState, shardEntries, writeState } from "../shared/config/state_file.ts";
 import { Swarms } from "../udp/swarms.ts";
-import { monotonicSeconds } from "../shared/clock.ts";
+import { UDP_STATE } from "../udp/saved_swarms.ts";
+import { WS_STATE } from "../ws/swarms.ts";
+import { monotonicSeconds } from "../shared/base/clock.ts";
 import { startShoal, writeConfig } from "./helpers/shoal.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
 import { bin20, WsClient } from "./helpers/ws_client.ts";
@@ -31,7 +33,7 @@ function announceInto(s: Swarms, hash: Uint8Array, ip: number, left: bigint, now
 
 Deno.test("state: swarms round-trip through save and load; expired peers are dropped", () => {
   const key = () => crypto.getRandomValues(new Uint32Array(4));
-  const a = new Swarms({ interval: 1800, maxResponsePeers: { 4: 50, 6: 50 } }, key());
+  const a = new Swarms({ interval: 1800, responsePeers: { 4: 50, 6: 50 } }, key());
   const hashes = Array.from({ length: 50 }, () => randomId());
   const now = monotonicSeconds();
   hashes.forEach((h, k) => {
@@ -39,8 +41,8 @@ Deno.test("state: swarms round-trip through save and load; expired peers are dro
     announceInto(a, h, 4000 + k, 5n, now - 1000); // seen long ago: expired by load time
   });
   const body = a.save();
-  const b = new Swarms({ interval: 1800, maxResponsePeers: { 4: 50, 6: 50 } }, key());
-  const got = b.load(body, now - 500);
+  const b = new Swarms({ interval: 1800, responsePeers: { 4: 50, 6: 50 } }, key());
+  const got = b.load(body, now - 500, now);
   assert.equal(got.torrents, 50);
   assert.equal(b.peers, a.peers - 50);
   assert.equal(b.seeders, a.seeders);
@@ -52,31 +54,45 @@ Deno.test("state: swarms round-trip through save and load; expired peers are dro
   }
   // Re-sharding over 3 workers keeps every entry exactly once.
   const parts = shardEntries(body, crypto.getRandomValues(new Uint32Array(2)), 3);
-  const c = new Swarms({ interval: 1800, maxResponsePeers: { 4: 50, 6: 50 } }, key());
+  const c = new Swarms({ interval: 1800, responsePeers: { 4: 50, 6: 50 } }, key());
   let torrents = 0;
-  for (const p of parts) torrents += c.load(p, 0).torrents;
+  for (const p of parts) torrents += c.load(p, 0, monotonicSeconds()).torrents;
   assert.equal(torrents, 50);
   assert.equal(c.peers, a.peers);
 });
 
 Deno.test("state: a truncated, corrupt or foreign file is refused with the reason", async () => {
-  const s = new Swarms({ interval: 1800, maxResponsePeers: { 4: 50, 6: 50 } }, new Uint32Array(4));
+  const s = new Swarms({ interval: 1800, responsePeers: { 4: 50, 6: 50 } }, new Uint32Array(4));
   for (let k = 0; k < 10; k++) announceInto(s, randomId(), k, 0n, monotonicSeconds());
   const path = await Deno.makeTempFile({ suffix: ".state" });
-  await writeState(path, "udp", [s.save()]);
+  await writeState(path, UDP_STATE, [s.save()]);
   const good = await Deno.readFile(path);
-  assert.equal((await readState(path, "udp"))!.length, good.length - 24);
-  await assert.rejects(readState(path, "ws"), /written by shoal udp, not ws/);
+  assert.equal((await readState(path, UDP_STATE))!.length, good.length - 24);
+  await assert.rejects(readState(path, WS_STATE), /written by shoal udp, not ws/);
+  await assert.rejects(
+    readState(path, { kind: "udp", format: 9 }),
+    /udp entries in format 1; this shoal reads format 9/,
+  );
   await Deno.writeFile(path, good.subarray(0, good.length - 30));
-  await assert.rejects(readState(path, "udp"), /truncated/);
+  await assert.rejects(readState(path, UDP_STATE), /truncated/);
   const flipped = good.slice();
   flipped[100] ^= 1;
   await Deno.writeFile(path, flipped);
-  await assert.rejects(readState(path, "udp"), /checksum mismatch/);
+  await assert.rejects(readState(path, UDP_STATE), /checksum mismatch/);
   await Deno.writeFile(path, new TextEncoder().encode("peers = 12\n"));
-  await assert.rejects(readState(path, "udp"), /not a shoal state file/);
+  await assert.rejects(readState(path, UDP_STATE), /not a shoal state file/);
+  // Files of older shoals (versions 1 and 2) are refused, saying so.
+  for (const v of ["1", "2"]) {
+    const old = good.slice();
+    old[7] = v.charCodeAt(0);
+    await Deno.writeFile(path, old);
+    await assert.rejects(
+      readState(path, UDP_STATE),
+      new RegExp(`state file version ${v}, written by an older shoal; this one reads version 3`),
+    );
+  }
   await Deno.remove(path);
-  assert.equal(await readState(path, "udp"), null);
+  assert.equal(await readState(path, UDP_STATE), null);
 });
 
 const UDP = (workers: number, state: string) =>
@@ -193,7 +209,7 @@ Deno.test("state: a corrupt state file is reported and the tracker starts empty"
   } finally {
     assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
     // The shutdown replaced the corrupt file with a good one.
-    assert.ok((await readState(statePath, "udp")) !== null);
+    assert.ok((await readState(statePath, UDP_STATE)) !== null);
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(file);
   }

@@ -18,7 +18,7 @@ import {
   SocketOpenError,
   type SocketOptions,
 } from "../udp/io.ts";
-import { formatAddrIp } from "../shared/address.ts";
+import { formatAddrIp } from "../shared/net/address.ts";
 
 type Io = "ffi" | "deno";
 const IOS: Io[] = ["ffi", "deno"];

@@ -7,7 +7,7 @@
 import assert from "assert";
 import { type RunningShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
 import { RawWs } from "./helpers/raw_ws.ts";
-import { parseMetrics } from "../shared/prometheus.ts";
+import { parseMetrics } from "../shared/observe/prometheus.ts";
 import { cpuSeconds } from "../bench/procstat.ts";
 import { EpollServer } from "../ws/transport_ffi.ts";
 

@@ -8,7 +8,11 @@
  * @module
  */
 
-import { getI32BE as readI32, getU32BE as readU32, setU32BE as writeU32 } from "../shared/bytes.ts";
+import {
+  getI32BE as readI32,
+  getU32BE as readU32,
+  setU32BE as writeU32,
+} from "../shared/base/bytes.ts";
 
 /** Big-endian integer helpers, under the names the codec uses. */
 export { readI32, readU32, writeU32 };

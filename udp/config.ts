@@ -4,7 +4,7 @@
  * @module
  */
 
-import { bool, type ConfigOf, int, oneOf, str } from "../shared/config.ts";
+import { bool, type ConfigOf, int, oneOf, str } from "../shared/config/schema.ts";
 import {
   accessListSection,
   logLevel,
@@ -13,8 +13,8 @@ import {
   stateSection,
   statisticsSection,
   swarmLimits,
-} from "../shared/common_config.ts";
-import { parseSocketAddress } from "../shared/address.ts";
+} from "../shared/config/common.ts";
+import { parseSocketAddress } from "../shared/net/address.ts";
 
 function addressOf(family: 4 | 6) {
   return (v: string): string | null => {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { SipHash24 } from "../shared/hash.ts";
+import { SipHash24 } from "../shared/base/hash.ts";
 import { readU32, writeU32 } from "./codec.ts";
 
 /** Issues and checks connection IDs. */

@@ -12,37 +12,29 @@
  * @module
  */
 
-import {
-  ADDR_LEN,
-  type DatagramSocket,
-  type PacketBatch,
-  SocketOpenError,
-  type SocketOptions,
-} from "./io.ts";
-import { encodeAddr, formatAddrIp, isV4Mapped, parseIPv6 } from "../shared/address.ts";
-import { macrotask } from "../shared/yield.ts";
+import { ADDR_LEN, type DatagramSocket, type PacketBatch, type SocketOptions } from "./datagram.ts";
+import { socketErrorCode, SocketOpenError } from "../shared/base/errors.ts";
+import { encodeAddr, formatAddrIp, isV4Mapped, parseIPv6 } from "../shared/net/address.ts";
+import { macrotask } from "../shared/base/yield.ts";
 
 /** Concurrent `receive()` calls: the measured best case needs several in flight. */
 const RECEIVERS = 16;
 const MAX_BATCH = 64;
 const SLOT = 8192;
 
+const WHY: Record<string, string> = {
+  EADDRINUSE: "address already in use",
+  EADDRNOTAVAIL: "address not available",
+  EACCES: "permission denied",
+};
+
 function openError(err: unknown, opts: SocketOptions): SocketOpenError {
   const where = opts.family === 6
     ? `[${opts.hostname}]:${opts.port}`
     : `${opts.hostname}:${opts.port}`;
-  if (err instanceof Deno.errors.AddrInUse) {
-    return new SocketOpenError("EADDRINUSE", `cannot bind ${where}: address already in use`);
-  }
-  if (err instanceof Deno.errors.AddrNotAvailable) {
-    return new SocketOpenError("EADDRNOTAVAIL", `cannot bind ${where}: address not available`);
-  }
-  if (err instanceof Deno.errors.PermissionDenied) {
-    return new SocketOpenError("EACCES", `cannot bind ${where}: permission denied`);
-  }
-  const msg = err instanceof Error ? err.message : String(err);
-  const code = /family not supported/i.test(msg) ? "EAFNOSUPPORT" : "EUNKNOWN";
-  return new SocketOpenError(code, `cannot bind ${where}: ${msg}`);
+  const code = socketErrorCode(err);
+  const why = WHY[code] ?? (err instanceof Error ? err.message : String(err));
+  return new SocketOpenError(code, `cannot bind ${where}: ${why}`);
 }
 
 class DenoSocket implements DatagramSocket {

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { ADDR_LEN, type DatagramSocket, type PacketBatch, type SocketOptions } from "./io.ts";
+import { ADDR_LEN, type DatagramSocket, type PacketBatch, type SocketOptions } from "./datagram.ts";
 import {
   addressOf,
   AF_INET,
@@ -33,8 +33,8 @@ import {
   SHUT_RDWR,
   SOCK_DGRAM,
   writePtr,
-} from "../shared/libc.ts";
-import { macrotask } from "../shared/yield.ts";
+} from "../shared/net/libc.ts";
+import { macrotask } from "../shared/base/yield.ts";
 
 /** Longest park, so that `close()` is noticed. */
 const POLL_MS = 100;

@@ -22,9 +22,9 @@
  * @module
  */
 
-import { Arena } from "../shared/arena.ts";
-import { getU32LE as get32, setU32LE as set32 } from "../shared/bytes.ts";
-import type { HalfSipHash13 } from "../shared/hash.ts";
+import { Arena } from "../shared/store/arena.ts";
+import { getU32LE as get32, setU32LE as set32 } from "../shared/base/bytes.ts";
+import type { HalfSipHash13 } from "../shared/base/hash.ts";
 
 /** Flag: the peer announced `left = 0`. */
 export const FLAG_SEEDER = 1;

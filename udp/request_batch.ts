@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { BatchWriter } from "../shared/channel.ts";
-import { getU16LE, getU32LE, setU16LE, setU32LE } from "../shared/bytes.ts";
-import type { AccessList } from "../shared/access_list.ts";
+import type { BatchWriter } from "../shared/runtime/channel.ts";
+import { getU16LE, getU32LE, setU16LE, setU32LE } from "../shared/base/bytes.ts";
+import type { AccessList } from "../shared/store/access_list.ts";
 import {
   ANNOUNCE_RESPONSE_HEADER_LEN,
   OFF_INFO_HASH,
@@ -30,32 +30,39 @@ import {
   RES_SEND,
   SCRAPE_REC_HEADER,
 } from "./messages.ts";
-import type { Swarms } from "./swarms.ts";
 
-/** Counts of what one batch held. */
-export interface BatchCounts {
-  /** Announces handled. */
-  announces: number;
-  /** Scrape parts handled. */
-  scrapes: number;
+/** What a batch is applied to (the `Swarms`). */
+export interface AnnounceStore {
+  /** Answers the announce at `pkt[off]` from the address at `addrs[a]` into `out[o]`. */
+  announce(
+    pkt: Uint8Array,
+    off: number,
+    addrs: Uint8Array,
+    a: number,
+    family: 4 | 6,
+    now: number,
+    out: Uint8Array,
+    o: number,
+  ): number;
+  /** Writes the scrape entry of the info hash at `b[off]` into `out[o]`. */
+  scrape(b: Uint8Array, off: number, out: Uint8Array, o: number): number;
 }
 
 /**
- * Applies the batch `b` to `swarms` at time `now` and appends the answers to `w`; `maxPeers`
- * (by family) bounds the size of one announce response. Torrents the access list refuses get an error
+ * Applies the batch `b` to `swarms` at time `now` and appends the answers to `w`;
+ * `responsePeers` (by family) bounds the size of one announce response. Torrents the access list refuses get an error
  * response (announce) or zeros (scrape). Stops at the first malformed record.
  */
 export function handleRequestBatch(
-  swarms: Swarms,
+  swarms: AnnounceStore,
   access: AccessList,
   b: Uint8Array,
   w: BatchWriter,
   now: number,
-  maxPeers: { 4: number; 6: number },
-  counts: BatchCounts,
+  responsePeers: { 4: number; 6: number },
 ): void {
   const maxAnnounce = REC_BODY + ANNOUNCE_RESPONSE_HEADER_LEN +
-    Math.max(6 * maxPeers[4], 18 * maxPeers[6]);
+    Math.max(6 * responsePeers[4], 18 * responsePeers[6]);
   let p = 0;
   while (p < b.length) {
     const type = b[p], family = b[p + 1] === 6 ? 6 : 4;
@@ -74,9 +81,7 @@ export function handleRequestBatch(
       out[at + 1] = family;
       setU16LE(out, at + 2, len);
       for (let j = 0; j < ADDR_LEN; j++) out[at + REC_ADDR + j] = b[p + REC_ADDR + j];
-      w.len = at + REC_BODY + len;
-      w.count++;
-      counts.announces++;
+      w.commit(at + REC_BODY + len);
       p += REQ_ANNOUNCE_LEN;
     } else if (type === REQ_SCRAPE) {
       const n = getU16LE(b, p + 2);
@@ -95,9 +100,7 @@ export function handleRequestBatch(
         if (access.allows(b, p + 2)) swarms.scrape(b, p + 2, out, at + 2);
         else writeScrapeEntry(out, at + 2, 0, 0, 0); // as if unknown
       }
-      w.len = at;
-      w.count++;
-      counts.scrapes++;
+      w.commit(at);
     } else {
       return;
     }

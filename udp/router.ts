@@ -6,9 +6,9 @@
  * @module
  */
 
-import { BatchWriter } from "../shared/channel.ts";
-import { HalfSipHash13 } from "../shared/hash.ts";
-import { getU16LE, getU32LE, setU16LE, setU32LE } from "../shared/bytes.ts";
+import { BatchWriter } from "../shared/runtime/channel.ts";
+import { HalfSipHash13 } from "../shared/base/hash.ts";
+import { getU16LE, getU32LE, setU16LE, setU32LE } from "../shared/base/bytes.ts";
 import {
   ANNOUNCE_LEN,
   announceProblem,
@@ -186,8 +186,7 @@ export class Router {
     buf[at + 1] = family;
     for (let j = 0; j < ADDR_LEN; j++) buf[at + REC_ADDR + j] = addrs[a + j];
     for (let j = 0; j < ANNOUNCE_LEN; j++) buf[at + REC_BODY + j] = data[off + j];
-    w.len = at + REQ_ANNOUNCE_LEN;
-    w.count++;
+    w.commit(at + REQ_ANNOUNCE_LEN);
   }
 
   #forwardScrape(
@@ -232,8 +231,7 @@ export class Router {
         for (let j = 0; j < 20; j++) buf[at + 2 + j] = data[h + j];
         at += REQ_SCRAPE_ITEM;
       }
-      w.len = at;
-      w.count++;
+      w.commit(at);
     }
   }
 

@@ -5,20 +5,16 @@
  * @module
  */
 
-/// <reference lib="deno.worker" />
-
-import { Logger } from "../shared/log.ts";
-import { monotonicSeconds } from "../shared/clock.ts";
-import { trackFds } from "../shared/libc.ts";
-import { type Control, type PortUpdate, serveWorker } from "../shared/worker_main.ts";
-import type { BindResult, BoundMessage, SocketWorkerInit } from "./control.ts";
+import { Logger } from "../shared/base/log.ts";
+import { monotonicSeconds } from "../shared/base/clock.ts";
+import { trackFds } from "../shared/net/libc.ts";
+import { serveWorker } from "../shared/runtime/worker.ts";
+import type { BindResult, UdpSocketInit } from "./socket_init.ts";
 import { type DatagramSocket, openSocket, SocketOpenError } from "./io.ts";
 import { Router } from "./router.ts";
 import type { SocketStats } from "./stats.ts";
 
-serveWorker(start);
-
-function start(init: SocketWorkerInit): (msg: Control) => void {
+serveWorker((init: UdpSocketInit) => {
   const { config, index } = init;
   trackFds(init.fds);
   const log = new Logger(config.log_level, `socket worker ${index}: `);
@@ -29,7 +25,7 @@ function start(init: SocketWorkerInit): (msg: Control) => void {
     connectionKey: init.connectionKey,
     shardKey: init.shardKey,
   });
-  const ports = init.ports;
+  const ports = [...init.ports];
   const socks: (DatagramSocket | null)[] = [null, null];
   const results: BindResult[] = [];
 
@@ -52,7 +48,6 @@ function start(init: SocketWorkerInit): (msg: Control) => void {
       results.push({ family: b.family, code, message });
     }
   }
-  self.postMessage({ type: "bound", results } satisfies BoundMessage);
 
   const flushAll = () => {
     for (let j = 0; j < ports.length; j++) router.writers[j].flushTo(ports[j]);
@@ -95,23 +90,22 @@ function start(init: SocketWorkerInit): (msg: Control) => void {
 
   setInterval(() => router.pending.expire(monotonicSeconds()), 1000);
 
-  return (msg) => {
-    if (msg.type === "port") {
-      // Request worker `index` was replaced: requests to it go to its successor from now on
+  return {
+    reply: results,
+    role: {
+      stats: (): SocketStats => ({
+        role: "socket",
+        protocol: "udp",
+        index,
+        counters: router.counters,
+        sendDrops: (socks[0]?.sendDrops ?? 0) + (socks[1]?.sendDrops ?? 0),
+      }),
+      // Request worker `j` was replaced: requests to it go to its successor from now on
       // (scrapes waiting on the old one expire with the pending table).
-      const { index: j, port } = msg as PortUpdate;
-      ports[j] = port;
-      attach(port);
-      return;
-    }
-    if (msg.type !== "stats?") return;
-    const stats: SocketStats = {
-      type: "stats",
-      role: "socket",
-      index,
-      counters: router.counters,
-      sendDrops: (socks[0]?.sendDrops ?? 0) + (socks[1]?.sendDrops ?? 0),
-    };
-    self.postMessage(stats);
+      port: (j: number, port: MessagePort) => {
+        ports[j] = port;
+        attach(port);
+      },
+    },
   };
-}
+});

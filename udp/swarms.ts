@@ -12,9 +12,9 @@
  * @module
  */
 
-import { HalfSipHash13 } from "../shared/hash.ts";
-import { clientName, tally } from "../shared/clients.ts";
-import type { SwarmDetails, TopSwarm } from "../shared/details.ts";
+import { HalfSipHash13 } from "../shared/base/hash.ts";
+import { clientName, tally } from "../shared/store/clients.ts";
+import type { Refusals, RequestStats, SwarmDetails, TopSwarm } from "../shared/store/details.ts";
 import {
   AnnounceEvent,
   isSeeder,
@@ -31,15 +31,13 @@ import {
   writeScrapeEntry,
 } from "./codec.ts";
 import { FLAG_COMPLETED, FLAG_SEEDER, PeerLists } from "./peer_list.ts";
-import { InfoHashTable } from "../shared/info_hash_table.ts";
-import { IdList } from "../shared/id_list.ts";
-import { fromWallSeconds, monotonicSeconds, toWallSeconds } from "../shared/clock.ts";
-import { BatchWriter } from "../shared/channel.ts";
-import { getU32LE, setU32LE } from "../shared/bytes.ts";
-import { entries, peerRecordLength, take, writeEntry } from "../shared/state_file.ts";
-
-/** Offsets after the IP in a saved peer record: flags, and the last announce (wall clock). */
-const SAVED_FLAGS = 22, SAVED_SEEN = 24;
+import { InfoHashTable } from "../shared/store/info_hash_table.ts";
+import { IdList } from "../shared/store/id_list.ts";
+import { BatchWriter } from "../shared/runtime/channel.ts";
+import { AccessList } from "../shared/store/access_list.ts";
+import type { SwarmStore } from "../shared/runtime/request_host.ts";
+import { handleRequestBatch } from "./request_batch.ts";
+import { loadSwarms, saveSwarms } from "./saved_swarms.ts";
 
 /** Settings the swarm logic needs. */
 export interface SwarmSettings {
@@ -49,15 +47,15 @@ export interface SwarmSettings {
    * Most peers in one announce response to an IPv4 and to an IPv6 peer (`[4]`, `[6]`), also
    * sent when the client wants more or `numwant <= 0`.
    */
-  maxResponsePeers: { 4: number; 6: number };
+  responsePeers: { 4: number; 6: number };
   /** Most torrents this store keeps; announces for new ones get an error. */
   maxTorrents?: number;
   /** Most peers (per address family) in one torrent; new peers get an error. */
   maxPeersPerTorrent?: number;
 }
 
-/** The torrents of one request worker. */
-export class Swarms {
+/** The torrents of one request worker: the UDP (and HTTP) tracker's `SwarmStore`. */
+export class Swarms implements SwarmStore<ArrayBuffer, RequestStats> {
   /** Torrents by info hash. */
   readonly torrents: InfoHashTable;
   /** IPv4 peer lists by torrent id. */
@@ -77,16 +75,24 @@ export class Swarms {
   /** Torrents without peers, kept for their completed count; emptied longest ago first. */
   readonly empty: IdList;
   #settings: SwarmSettings;
+  #responsePeers: { 4: number; 6: number };
   #maxTorrents: number;
-  #maxPeers: number;
+  #maxPeersPerTorrent: number;
+  #access: AccessList;
+  #writers: BatchWriter[] = [];
   #key = new Uint8Array(36);
   #cleanCursor = 0;
 
-  /** Creates an empty store; `key` is four random words that key its hash tables. */
-  constructor(settings: SwarmSettings, key: Uint32Array) {
+  /**
+   * Creates an empty store serving what `access` allows; `key` is four random words that key
+   * its hash tables.
+   */
+  constructor(settings: SwarmSettings, key: Uint32Array, access = new AccessList()) {
     this.#settings = settings;
+    this.#responsePeers = settings.responsePeers;
+    this.#access = access;
     this.#maxTorrents = settings.maxTorrents ?? Infinity;
-    this.#maxPeers = settings.maxPeersPerTorrent ?? Infinity;
+    this.#maxPeersPerTorrent = settings.maxPeersPerTorrent ?? Infinity;
     const hasher = new HalfSipHash13(key[2], key[3]);
     this.torrents = new InfoHashTable(key[0], key[1], (ids) => {
       this.v4.grow(ids);
@@ -157,7 +163,7 @@ export class Swarms {
       return writeAnnounceHeader(out, o, tid, interval, this.leechersOf(id), this.seedersOf(id));
     }
 
-    if (r < 0 && lists.n[id] >= this.#maxPeers) {
+    if (r < 0 && lists.n[id] >= this.#maxPeersPerTorrent) {
       this.refusedPeers++;
       return writeErrorResponse(out, o, tid, PROBLEM_TEXT[Problem.TooManyPeers]);
     }
@@ -184,7 +190,7 @@ export class Swarms {
     if (stored) this.seeders += (flags & FLAG_SEEDER) - (before & FLAG_SEEDER);
 
     let want = readI32(pkt, off + OFF_NUMWANT);
-    const max = this.#settings.maxResponsePeers[family];
+    const max = this.#responsePeers[family];
     if (want <= 0 || want > max) want = max;
     // The announcer is neither in its own peer list nor in its own counts.
     const self = stored ? 1 : 0;
@@ -265,22 +271,18 @@ export class Swarms {
 
   /**
    * Continues the cleaning pass: visits up to `budget` torrent ids, removing peers last seen
-   * before `cutoff`, torrents `allowed` refuses (after an access list change), and torrents
-   * left without peers that have no completed count to keep (those that have one join
-   * `empty`). Returns true when the pass is complete.
+   * before `cutoff`, torrents the access list refuses (after it changed), and torrents left
+   * without peers that have no completed count to keep (those that have one join `empty`).
+   * Returns true when the pass is complete.
    */
-  clean(
-    cutoff: number,
-    budget: number,
-    allowed: (b: Uint8Array, off: number) => boolean = () => true,
-  ): boolean {
+  clean(_now: number, cutoff: number, budget: number): boolean {
     const table = this.torrents, key = this.#key;
     let id = this.#cleanCursor;
     const end = Math.min(table.idLimit, id + budget);
     for (; id < end; id++) {
       if (!table.isLive(id)) continue;
       table.keyOf(id, key, 0);
-      const allows = allowed(key, 0);
+      const allows = this.#access.allows(key, 0);
       const drop = allows ? cutoff : Infinity; // Infinity: every peer is too old
       this.#cleanList(this.v4, id, drop);
       this.#cleanList(this.v6, id, drop);
@@ -298,59 +300,66 @@ export class Swarms {
     return false;
   }
 
-  /**
-   * Every torrent and peer, as state file entries (`shared/state_file.ts`). A saved peer is
-   * `peerRecordLength(ipLen)` bytes: IP, port, peer id (as in memory), flags, a spare byte,
-   * and its last announce in wall-clock seconds (`SAVED_SEEN`).
-   */
+  /** Every torrent and peer, as state file entries (`saved_swarms.ts`). */
   save(): Uint8Array<ArrayBuffer> {
-    const table = this.torrents, w = new BatchWriter(), hash = new Uint8Array(20);
-    for (let id = 0; id < table.idLimit; id++) {
-      if (!table.isLive(id)) continue;
-      table.keyOf(id, hash, 0);
-      writeEntry(w, hash, 0, table.completed[id], this.v4.n[id], this.v6.n[id]);
-      for (const lists of [this.v4, this.v6]) {
-        const ip = lists.ipLen, len = peerRecordLength(ip);
-        for (let r = 0; r < lists.n[id]; r++) {
-          const at = take(w, len); // may move w.buf: read it after
-          lists.copyOut(id, r, w.buf, at);
-          w.buf[at + ip + SAVED_FLAGS] = lists.flags(id, r);
-          setU32LE(w.buf, at + ip + SAVED_SEEN, toWallSeconds(lists.seen(id, r)));
-        }
-      }
-    }
-    return w.buf.slice(0, w.len);
+    return saveSwarms(this);
   }
 
-  /**
-   * Loads state file entries (already checked for length), keeping peers seen at or after
-   * `cutoff` (monotonic seconds). Returns how many torrents and peers were loaded.
-   */
-  load(body: Uint8Array, cutoff: number): { torrents: number; peers: number } {
-    const table = this.torrents, now = monotonicSeconds();
-    let torrents = 0, peers = 0;
-    for (const e of entries(body)) {
-      let id = table.find(body, e.at);
-      if (id < 0) id = table.insert(body, e.at);
-      table.completed[id] = Math.max(table.completed[id], e.completed);
-      torrents++;
-      let at = e.peers;
-      for (const [lists, n] of [[this.v4, e.n4], [this.v6, e.n6]] as const) {
-        const ip = lists.ipLen, len = peerRecordLength(ip);
-        for (let k = 0; k < n; k++, at += len) {
-          // A time in the future (the wall clock went back) counts as now.
-          const seen = Math.min(now, fromWallSeconds(getU32LE(body, at + ip + SAVED_SEEN)));
-          if (seen < cutoff || lists.find(id, body, at) >= 0) continue;
-          const flags = body[at + ip + SAVED_FLAGS] & (FLAG_SEEDER | FLAG_COMPLETED);
-          if (lists.add(id, body, at, body, at + ip + 2, flags, seen) < 0) continue;
-          this.peers++;
-          if (flags & FLAG_SEEDER) this.seeders++;
-          peers++;
-        }
-      }
-      if (this.v4.n[id] + this.v6.n[id] === 0 && !this.empty.has(id)) this.empty.push(id);
+  /** Loads state file entries, keeping peers seen at or after `cutoff`. */
+  load(body: Uint8Array, cutoff: number, now: number): { torrents: number; peers: number } {
+    return loadSwarms(this, body, cutoff, now);
+  }
+
+  /** Adds a peer from the state file (`saved_swarms.ts`); false if it is there or does not fit. */
+  restorePeer(
+    id: number,
+    lists: PeerLists,
+    rec: Uint8Array,
+    at: number,
+    pid: number,
+    flags: number,
+    seen: number,
+  ): boolean {
+    if (lists.find(id, rec, at) >= 0) return false;
+    if (lists.add(id, rec, at, rec, pid, flags, seen) < 0) return false;
+    this.peers++;
+    if (flags & FLAG_SEEDER) this.seeders++;
+    this.empty.remove(id);
+    return true;
+  }
+
+  /** Handles a batch of announces and scrape parts from socket worker `from`. */
+  receive(from: number, batch: ArrayBuffer, now: number): void {
+    const w = this.#writers[from] ??= new BatchWriter();
+    try {
+      handleRequestBatch(this, this.#access, new Uint8Array(batch), w, now, this.#responsePeers);
+    } catch (err) {
+      w.clear(); // a half-written batch must not reach the socket worker
+      throw err;
     }
-    return { torrents, peers };
+  }
+
+  /** Posts each socket worker's answers as one batch. */
+  flush(ports: MessagePort[]): void {
+    for (let j = 0; j < this.#writers.length; j++) this.#writers[j]?.flushTo(ports[j]);
+  }
+
+  /** Announces refused so far, by limit. */
+  refusals(): Refusals {
+    return { max_torrents: this.refusedTorrents, max_peers_per_torrent: this.refusedPeers };
+  }
+
+  /** This request worker's statistics. */
+  stats(index: number): RequestStats {
+    const { size } = this.torrents;
+    return {
+      role: "request",
+      index,
+      torrents: size,
+      peers: this.peers,
+      seeders: this.seeders,
+      refused: this.refusals(),
+    };
   }
 
   #cleanList(lists: PeerLists, id: number, cutoff: number): void {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { bool, type ConfigOf, int, oneOf, str } from "../shared/config.ts";
+import { bool, type ConfigOf, int, oneOf, str } from "../shared/config/schema.ts";
 import {
   accessListSection,
   logLevel,
@@ -14,8 +14,8 @@ import {
   stateSection,
   statisticsSection,
   swarmLimits,
-} from "../shared/common_config.ts";
-import { parseSocketAddress } from "../shared/address.ts";
+} from "../shared/config/common.ts";
+import { parseSocketAddress } from "../shared/net/address.ts";
 
 function address(v: string): string | null {
   const a = parseSocketAddress(v);

@@ -8,7 +8,8 @@
 
 import { type InMessage, type ProtocolLimits, scrapeReply, validate } from "./protocol.ts";
 import { failureMessage } from "./protocol.ts";
-import { Sharder, type ToRequest, type ToSocket } from "./messages.ts";
+import type { ToRequest, ToSocket } from "./messages.ts";
+import type { Sharder } from "../shared/store/shard.ts";
 
 /** The part of a WebSocket the logic uses (a real one, or a test double). */
 export interface Peer {
@@ -259,7 +260,7 @@ export class Connections {
       case "answer": {
         if (m.kind === "announce") this.counters.announces++;
         else this.counters.answers++;
-        const s = this.#sharder.shardOf(m.infoHash);
+        const s = this.#sharder.ofString(m.infoHash);
         if (s < 31) c.shardBits |= 1 << s;
         else (c.moreShards ??= new Set()).add(s);
         return this.#push(s, { c: id, r: m });
@@ -279,7 +280,7 @@ export class Connections {
     }
     const parts = new Map<number, string[]>();
     for (const h of hashes) {
-      const s = this.#sharder.shardOf(h);
+      const s = this.#sharder.ofString(h);
       const list = parts.get(s);
       if (list) list.push(h);
       else parts.set(s, [h]);

@@ -13,29 +13,30 @@
 
 /// <reference lib="deno.worker" />
 
-import { Logger } from "../shared/log.ts";
-import { monotonicSeconds } from "../shared/clock.ts";
-import { LimitLog, type Refusals } from "../shared/limit_log.ts";
-import { openFileLimit, trackFds } from "../shared/libc.ts";
-import { type Control, type PortUpdate, serveWorker } from "../shared/worker_main.ts";
-import { macrotask } from "../shared/yield.ts";
+import { Logger } from "../shared/base/log.ts";
+import { monotonicSeconds } from "../shared/base/clock.ts";
+import { LimitLog } from "../shared/observe/limit_log.ts";
+import type { Refusals } from "../shared/store/details.ts";
+import { openFileLimit, trackFds } from "../shared/net/libc.ts";
+import { serveWorker, type WorkerRole } from "../shared/runtime/worker.ts";
+import { macrotask } from "../shared/base/yield.ts";
 import { Close, Connections } from "./connections.ts";
 import type { WireHandlers, WireOptions } from "./wire.ts";
 import { acceptLoop } from "./transport_deno.ts";
 import { EpollServer } from "./transport_ffi.ts";
-import { SocketOpenError } from "../shared/errors.ts";
-import { Sharder, type ToSocket } from "./messages.ts";
-import type { WsBound, WsSocketInit, WsSocketStats, WsTlsUpdate } from "./control.ts";
-
-serveWorker(start);
+import { socketErrorCode } from "../shared/base/errors.ts";
+import type { ToSocket } from "./messages.ts";
+import { Sharder } from "../shared/store/shard.ts";
+import type { WsBound, WsSocketInit, WsSocketStats } from "./socket_init.ts";
 
 /** True for an IPv4 client, also when it reached an IPv6 socket as v4-mapped. */
 function isIPv4Client(hostname: string): boolean {
   return hostname.startsWith("::ffff:") || /^\d+\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
-function start(init: WsSocketInit): (msg: Control) => void {
-  const { config, index, ports } = init;
+serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketStats> } => {
+  const { config, index } = init;
+  const ports = [...init.ports];
   trackFds(init.fds);
   const net = config.network;
   const log = new Logger(config.log_level, `ws socket worker ${index}: `);
@@ -85,6 +86,22 @@ function start(init: WsSocketInit): (msg: Control) => void {
     ipHeader: net.runs_behind_reverse_proxy ? net.reverse_proxy_ip_header_name : null,
   };
   let outOfFiles = 0; // connections refused for want of descriptors
+  // At the share of connections the open-file limit leaves room for, refusals are for want
+  // of descriptors, as are failed accepts.
+  const files = init.connectionsFitFiles;
+  const refusals = (): Refusals => ({
+    max_connections: files ? 0 : conns.refusedTotal,
+    max_connections_per_ip: conns.refusedPerIp,
+    open_files: outOfFiles + (files ? conns.refusedTotal : 0),
+  });
+  const wsStats = (): WsSocketStats => ({
+    role: "socket",
+    protocol: "ws",
+    index,
+    connections: conns.size,
+    counters: conns.counters,
+    refused: refusals(),
+  });
   const handlers: WireHandlers = {
     open: (ws, ip) => {
       if (net.ipv6_only && isIPv4Client(ip)) return false;
@@ -137,31 +154,11 @@ function start(init: WsSocketInit): (msg: Control) => void {
       port = (l.addr as Deno.NetAddr).port;
     }
   } catch (err) {
-    const code = err instanceof SocketOpenError
-      ? err.code
-      : err instanceof Deno.errors.AddrInUse
-      ? "EADDRINUSE"
-      : err instanceof Deno.errors.AddrNotAvailable
-      ? "EADDRNOTAVAIL"
-      : err instanceof Deno.errors.PermissionDenied
-      ? "EACCES"
-      : /family not supported/i.test(String(err))
-      ? "EAFNOSUPPORT"
-      : "EUNKNOWN";
     const message = err instanceof Error ? err.message : String(err);
-    self.postMessage({ type: "bound", code, message } satisfies WsBound);
-    return () => {};
+    const reply: WsBound = { code: socketErrorCode(err), message };
+    return { reply, role: { stats: wsStats, port: () => {} } };
   }
-  self.postMessage({ type: "bound", port } satisfies WsBound);
 
-  // At the share of connections the open-file limit leaves room for, refusals are for want
-  // of descriptors, as are failed accepts.
-  const files = init.connectionsFitFiles;
-  const refusals = (): Refusals => ({
-    max_connections: files ? 0 : conns.refusedTotal,
-    max_connections_per_ip: conns.refusedPerIp,
-    open_files: outOfFiles + (files ? conns.refusedTotal : 0),
-  });
   const fileLimit = openFileLimit();
   new LimitLog(log, config.limits, refusals, 10_000, {
     open_files: `out of file descriptors: the open-file limit (ulimit -n ${fileLimit ?? "?"})`,
@@ -170,37 +167,27 @@ function start(init: WsSocketInit): (msg: Control) => void {
     () => conns.sweep(monotonicSeconds()),
     Math.min(10, config.cleaning.max_connection_idle) * 1000,
   );
-  return (msg) => {
-    if (msg.type === "port") {
-      // Request worker `index` was replaced (its swarms start empty and refill from the
-      // announces that follow); batches for it go to its successor.
-      const { index: j, port } = msg as PortUpdate;
-      ports[j] = port;
-      attach(port);
-    } else if (msg.type === "stats?") {
-      self.postMessage(
-        {
-          type: "stats",
-          role: "socket",
-          index,
-          connections: conns.size,
-          counters: conns.counters,
-          refused: refusals(),
-        } satisfies WsSocketStats,
-      );
-    } else if (msg.type === "tls") {
-      const { cert, key } = msg as WsTlsUpdate;
-      try {
-        const old = listener;
-        listener = listenDeno(port, { cert, key });
-        // New connections now reach the new listener; open ones keep their TLS sessions.
-        old.close();
-        log.info("TLS certificate reloaded");
-      } catch (err) {
-        log.error(`TLS reload failed, keeping the old certificate: ${err}`);
-      }
-    } else if (msg.type === "stop") {
-      conns.closeAll(Close.Normal, "server stopping");
-    }
+  return {
+    reply: { port } satisfies WsBound,
+    role: {
+      stats: wsStats,
+      // Request worker `j` was replaced (its swarms start empty and refill from the announces
+      // that follow); batches for it go to its successor.
+      port: (j: number, p: MessagePort) => {
+        ports[j] = p;
+        attach(p);
+      },
+      tls: (cert: string, key: string) => {
+        try {
+          const old = listener;
+          listener = listenDeno(port, { cert, key });
+          // New connections now reach the new listener; open ones keep their TLS sessions.
+          old.close();
+          log.info("TLS certificate reloaded");
+        } catch (err) {
+          log.error(`TLS reload failed, keeping the old certificate: ${err}`);
+        }
+      },
+    },
   };
-}
+});

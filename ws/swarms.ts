@@ -11,11 +11,15 @@
  * @module
  */
 
-import { BatchWriter } from "../shared/channel.ts";
-import { entries, writeEntry } from "../shared/state_file.ts";
-import { AccessList } from "../shared/access_list.ts";
-import { clientName, tally } from "../shared/clients.ts";
-import type { SwarmDetails, TopSwarm } from "../shared/details.ts";
+import { ByteBuffer } from "../shared/base/byte_buffer.ts";
+import { getU32LE, setU32LE } from "../shared/base/bytes.ts";
+import { beginEntry, endEntry, entries, type StateKind } from "../shared/config/state_file.ts";
+import type { SwarmStore } from "../shared/runtime/request_host.ts";
+import { BatchOutbox, type Outbox } from "./outbox.ts";
+import type { ScrapeEntry, ToRequest } from "./messages.ts";
+import { AccessList } from "../shared/store/access_list.ts";
+import { clientName, tally } from "../shared/store/clients.ts";
+import type { Refusals, RequestStats, SwarmDetails, TopSwarm } from "../shared/store/details.ts";
 import {
   announceReply,
   type AnnounceRequest,
@@ -25,17 +29,6 @@ import {
   offerMessage,
   WsEvent,
 } from "./protocol.ts";
-
-/** Where the swarms' messages go. */
-export interface Outbox {
-  /** Sends the JSON text `msg` to connection `conn` of socket worker `worker`. */
-  send(worker: number, conn: number, msg: string): void;
-  /** Sends the counts of a scrape part back to the socket worker holding the scrape. */
-  scrape(worker: number, conn: number, id: number, files: ScrapeEntry[]): void;
-}
-
-/** One scrape entry: info hash, complete, incomplete, downloaded. */
-export type ScrapeEntry = [string, number, number, number];
 
 /** Settings of the swarm logic. */
 export interface WsSwarmSettings {
@@ -128,8 +121,12 @@ export interface WsSwarmCounters {
   failures: number;
 }
 
-/** The torrents of one request worker. */
-export class WsSwarms {
+/** What `shoal ws` state files hold: entries whose payload is the completed count (u32). */
+export const WS_STATE: StateKind = { kind: "ws", format: 1 };
+const SAVED_COMPLETED = 0, SAVED_LENGTH = 4;
+
+/** The torrents of one request worker: the WebTorrent tracker's `SwarmStore`. */
+export class WsSwarms implements SwarmStore<ToRequest[], RequestStats> {
   /** Torrents by info hash. */
   readonly torrents = new Map<string, WsTorrent>();
   /** Info hashes in which a connection has a peer, by connection key. */
@@ -160,7 +157,11 @@ export class WsSwarms {
   readonly empty = new Set<string>();
 
   /** Creates empty swarms that send through `out` and serve what `access` allows. */
-  constructor(settings: WsSwarmSettings, out: Outbox, access: AccessList = new AccessList()) {
+  constructor(
+    settings: WsSwarmSettings,
+    out: Outbox = new BatchOutbox(),
+    access: AccessList = new AccessList(),
+  ) {
     this.#s = settings;
     this.#out = out;
     this.#access = access;
@@ -180,6 +181,43 @@ export class WsSwarms {
   #reply(worker: number, conn: number, infoHash: string, t: WsTorrent | undefined): void {
     const complete = t?.seeders ?? 0, incomplete = t?.leechers ?? 0;
     this.#out.send(worker, conn, announceReply(infoHash, this.#s.interval, complete, incomplete));
+  }
+
+  /** Handles a batch from socket worker `from`: requests, scrape parts, closed connections. */
+  receive(from: number, batch: ToRequest[], now: number): void {
+    for (const item of batch) {
+      if ("r" in item) {
+        if (item.r.kind === "announce") this.announce(from, item.c, item.r, now);
+        else this.answer(from, item.c, item.r, now);
+      } else if ("h" in item) {
+        this.scrape(from, item.c, item.id, item.h);
+      } else {
+        this.closed(from, item.c);
+      }
+    }
+  }
+
+  /** Posts what was sent, one message per socket worker. */
+  flush(ports: MessagePort[]): void {
+    this.#out.flush(ports);
+  }
+
+  /** Announces refused so far, by limit. */
+  refusals(): Refusals {
+    return { max_torrents: this.refusedTorrents, max_peers_per_torrent: this.refusedPeers };
+  }
+
+  /** This request worker's statistics, with the swarms' counters. */
+  stats(index: number): RequestStats {
+    return {
+      role: "request",
+      index,
+      torrents: this.torrents.size,
+      peers: this.peers,
+      seeders: this.seeders,
+      refused: this.refusals(),
+      counters: { ...this.counters },
+    };
   }
 
   /** Handles an announce from connection `conn` of socket worker `worker` at time `now`. */
@@ -346,6 +384,7 @@ export class WsSwarms {
    * connections with it); returns how many were removed.
    */
   socketGone(worker: number): number {
+    this.#out.drop(worker);
     const before = this.peers;
     for (const key of [...this.connTorrents.keys()]) {
       if (Math.floor(key / 0x100000000) === worker) this.closed(worker, key % 0x100000000);
@@ -441,32 +480,35 @@ export class WsSwarms {
   }
 
   /**
-   * Every torrent's completed count, as state file entries (`shared/state_file.ts`). Peers
-   * are not saved: their connections end with the process.
+   * Every torrent's completed count, as state file entries (`WS_STATE`). Peers are not saved:
+   * their connections end with the process.
    */
   save(): Uint8Array<ArrayBuffer> {
-    const w = new BatchWriter(), hash = new Uint8Array(20);
+    const w = new ByteBuffer(1 << 16), hash = new Uint8Array(20);
     for (const [h, t] of this.torrents) {
       for (let i = 0; i < 20; i++) hash[i] = h.charCodeAt(i);
-      writeEntry(w, hash, 0, t.completed, 0, 0);
+      const e = beginEntry(w, hash, 0);
+      setU32LE(w.buf, w.take(SAVED_LENGTH) + SAVED_COMPLETED, t.completed);
+      endEntry(w, e);
     }
-    return w.buf.slice(0, w.len);
+    return w.bytes();
   }
 
   /**
-   * Loads state file entries (already checked for length): torrents and completed counts,
-   * kept until `keepUntil` even if no peer comes back. Returns how many torrents.
+   * Loads state file entries: torrents and completed counts, kept for `now - cutoff` seconds
+   * (the peer age) even if no peer comes back, while clients reconnect.
    */
-  load(body: Uint8Array, keepUntil: number): number {
-    let n = 0;
+  load(body: Uint8Array, cutoff: number, now: number): { torrents: number; peers: number } {
+    let torrents = 0;
     for (const e of entries(body)) {
-      const h = String.fromCharCode(...body.subarray(e.at, e.at + 20));
+      if (e.end - e.payload !== SAVED_LENGTH) throw new Error("a ws entry of the wrong length");
+      const h = String.fromCharCode(...body.subarray(e.hash, e.hash + 20));
       let t = this.torrents.get(h);
       if (t === undefined) this.torrents.set(h, t = new WsTorrent());
-      t.completed = Math.max(t.completed, e.completed);
-      t.keepUntil = keepUntil;
-      n++;
+      t.completed = Math.max(t.completed, getU32LE(body, e.payload + SAVED_COMPLETED));
+      t.keepUntil = now + (now - cutoff);
+      torrents++;
     }
-    return n;
+    return { torrents, peers: 0 };
   }
 }

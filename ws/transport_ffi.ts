@@ -34,9 +34,9 @@ import {
   sendFd,
   SOCK_DGRAM,
   SOCK_STREAM,
-} from "../shared/libc.ts";
-import { formatAddrIp } from "../shared/address.ts";
-import { macrotask } from "../shared/yield.ts";
+} from "../shared/net/libc.ts";
+import { formatAddrIp } from "../shared/net/address.ts";
+import { macrotask } from "../shared/base/yield.ts";
 import { type Transport, WireConnection, type WireHandlers, type WireOptions } from "./wire.ts";
 
 const EPOLLIN = 0x1, EPOLLOUT = 0x4, EPOLLERR = 0x8, EPOLLHUP = 0x10, EPOLLRDHUP = 0x2000;

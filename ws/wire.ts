@@ -16,7 +16,7 @@
  * @module
  */
 
-import { sha1 } from "../shared/sha1.ts";
+import { sha1 } from "../shared/base/sha1.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const enc = new TextEncoder();

@@ -5,7 +5,7 @@
  */
 
 /** Absolute path of the repository root. */
-export const ROOT = new URL("../../", import.meta.url).pathname;
+export const ROOT = new URL("../..", import.meta.url).pathname;
 
 /** Flags the tests run `shoal` with: the same the `run-udp` task uses, plus reading the temp dir. */
 export const RUN_FLAGS = [

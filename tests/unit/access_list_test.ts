@@ -1,6 +1,7 @@
 import assert from "assert";
-import { AccessList, parseAccessList } from "../../shared/access_list.ts";
-import { OperatorError } from "../../shared/errors.ts";
+import { AccessList } from "../../shared/store/access_list.ts";
+import { parseAccessList } from "../../shared/config/access_file.ts";
+import { OperatorError } from "../../shared/base/errors.ts";
 
 const A = "a".repeat(40), B = "0123456789ABCDEFabcdef0123456789abcdef01";
 

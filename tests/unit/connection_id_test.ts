@@ -1,6 +1,6 @@
 import assert from "assert";
 import { ConnectionIds } from "../../udp/connection_id.ts";
-import { encodeAddr } from "../../shared/address.ts";
+import { encodeAddr } from "../../shared/net/address.ts";
 
 function addr(host: string, port: number): Uint8Array {
   const a = new Uint8Array(18);

@@ -1,5 +1,5 @@
 import assert from "assert";
-import { HalfSipHash13, SipHash24 } from "../../shared/hash.ts";
+import { HalfSipHash13, SipHash24 } from "../../shared/base/hash.ts";
 
 // Reference vectors from the SipHash paper (vectors.h): key 00..0f, message 00..(len-1).
 const SIPHASH24_VECTORS: [number, bigint][] = [

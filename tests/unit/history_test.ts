@@ -1,7 +1,7 @@
 import assert from "assert";
-import { History, HISTORY_INTERVAL_S, HISTORY_POINTS } from "../../shared/history.ts";
-import { sampleEvery } from "../../shared/observe.ts";
-import { Logger } from "../../shared/log.ts";
+import { History, HISTORY_INTERVAL_S, HISTORY_POINTS } from "../../shared/observe/history.ts";
+import { sampleEvery } from "../../shared/observe/endpoint.ts";
+import { Logger } from "../../shared/base/log.ts";
 
 /** A sample with one socket worker (index 0) and one request worker. */
 const one = (requests: number, responses = requests, peers = 0) => ({

@@ -18,7 +18,7 @@ import {
   writeListStart,
   writeRaw,
 } from "../../http/bencode.ts";
-import { BatchWriter } from "../../shared/channel.ts";
+import { BatchWriter } from "../../shared/runtime/channel.ts";
 
 const enc = new TextEncoder();
 const text = (b: Uint8Array) => new TextDecoder("latin1").decode(b);

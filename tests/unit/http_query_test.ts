@@ -12,7 +12,7 @@ import {
   ScrapeQuery,
 } from "../../http/query.ts";
 import { parseEndpointText, parseIPv4Text, parseIPv6Text } from "../../http/ip_text.ts";
-import { encodeAddr, formatAddrIp, parseIPv6 } from "../../shared/address.ts";
+import { encodeAddr, formatAddrIp, parseIPv6 } from "../../shared/net/address.ts";
 
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const pct = (b: Uint8Array) => [...b].map((x) => "%" + x.toString(16).padStart(2, "0")).join("");

@@ -18,8 +18,8 @@ import {
 import { formatIPv6Text } from "../../http/ip_text.ts";
 import { HttpError, Method, Parse, RequestParser } from "../../http/request.ts";
 import { writeAnnounceHeader, writeScrapeEntry, writeScrapeHeader } from "../../udp/codec.ts";
-import { BatchWriter } from "../../shared/channel.ts";
-import { encodeAddr, formatAddrIp } from "../../shared/address.ts";
+import { BatchWriter } from "../../shared/runtime/channel.ts";
+import { encodeAddr, formatAddrIp } from "../../shared/net/address.ts";
 
 const bin = (b: Uint8Array) => bytesToBinary(b);
 const bytes = (s: string) => binaryToBytes(s);

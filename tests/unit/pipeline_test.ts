@@ -6,8 +6,8 @@ import assert from "assert";
 import { Router, type Sender } from "../../udp/router.ts";
 import { handleRequestBatch } from "../../udp/request_batch.ts";
 import { Swarms } from "../../udp/swarms.ts";
-import { BatchWriter } from "../../shared/channel.ts";
-import { encodeAddr, formatAddrIp } from "../../shared/address.ts";
+import { BatchWriter } from "../../shared/runtime/channel.ts";
+import { encodeAddr, formatAddrIp } from "../../shared/net/address.ts";
 import { ADDR_LEN, type PacketBatch } from "../../udp/io.ts";
 import {
   AnnounceEvent,
@@ -18,7 +18,7 @@ import {
   type Response,
 } from "../../udp/codec.ts";
 import { Stat } from "../../udp/stats.ts";
-import { AccessList } from "../../shared/access_list.ts";
+import { AccessList } from "../../shared/store/access_list.ts";
 
 const NOW = 1_700_000_000;
 
@@ -48,7 +48,7 @@ class Harness {
       { length: shards },
       (_, i) =>
         new Swarms(
-          { interval: 900, maxResponsePeers: { 4: 50, 6: 50 } },
+          { interval: 900, responsePeers: { 4: 50, 6: 50 } },
           new Uint32Array([i, 2, 3, 4]),
         ),
     );
@@ -79,7 +79,6 @@ class Harness {
       const msg = new Uint8Array(w.buf.slice(0, w.len));
       w.len = 0;
       w.count = 0;
-      const counts = { announces: 0, scrapes: 0 };
       handleRequestBatch(
         this.swarms[j],
         this.access,
@@ -87,7 +86,6 @@ class Harness {
         this.back[j],
         now,
         { 4: 50, 6: 50 },
-        counts,
       );
       const res = this.back[j];
       this.router.handleResponses(res.buf.slice(0, res.len), [this.sock, this.sock]);

@@ -1,5 +1,5 @@
 import assert from "assert";
-import { sha1 } from "../../shared/sha1.ts";
+import { sha1 } from "../../shared/base/sha1.ts";
 
 const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 const enc = new TextEncoder();

@@ -1,9 +1,9 @@
 import assert from "assert";
 import { Swarms } from "../../udp/swarms.ts";
 import { PeerLists } from "../../udp/peer_list.ts";
-import { HalfSipHash13 } from "../../shared/hash.ts";
+import { HalfSipHash13 } from "../../shared/base/hash.ts";
 import { AnnounceEvent, decodeResponse, encodeAnnounceRequest } from "../../udp/codec.ts";
-import { encodeAddr } from "../../shared/address.ts";
+import { encodeAddr } from "../../shared/net/address.ts";
 
 const KEY = new Uint32Array([5, 6, 7, 8]);
 const NOW = 1_700_000_000;
@@ -63,7 +63,7 @@ function scrape(s: Swarms, torrent: number) {
 function swarms(maxResponsePeers = 50) {
   return new Swarms({
     interval: 900,
-    maxResponsePeers: { 4: maxResponsePeers, 6: maxResponsePeers },
+    responsePeers: { 4: maxResponsePeers, 6: maxResponsePeers },
   }, KEY);
 }
 
@@ -166,7 +166,7 @@ Deno.test("announce: a peer is its address (IP, port); a new peer id replaces th
 });
 
 Deno.test("announce: at most max_response_peers of the announcer's family, whatever numwant", () => {
-  const s = new Swarms({ interval: 900, maxResponsePeers: { 4: 200, 6: 66 } }, KEY);
+  const s = new Swarms({ interval: 900, responsePeers: { 4: 200, 6: 66 } }, KEY);
   for (let p = 1; p <= 300; p++) {
     announce(s, { peer: p, host: `10.1.${p >> 8}.${p & 255}` });
     announce(s, { peer: p, host: `2001:db8::${p.toString(16)}` });
@@ -186,14 +186,14 @@ Deno.test("cleaning removes old peers, then empty torrents, in slices", () => {
   }
   assert.equal(s.torrents.size, 50);
   let slices = 0;
-  while (!s.clean(NOW + 50, 4)) slices++;
+  while (!s.clean(NOW + 50, NOW + 50, 4)) slices++;
   assert.ok(slices > 3, "the pass was sliced");
   assert.equal(s.torrents.size, 25);
   assert.equal(s.peers, 25);
   assert.equal(s.seeders, 25);
   assert.deepEqual(scrape(s, 2), { seeders: 1, completed: 0, leechers: 0 });
   assert.deepEqual(scrape(s, 1), { seeders: 0, completed: 0, leechers: 0 });
-  while (!s.clean(NOW + 200, 1000));
+  while (!s.clean(NOW + 200, NOW + 200, 1000));
   assert.equal(s.torrents.size, 0);
   assert.equal(s.peers, 0);
   assert.equal(s.seeders, 0);
@@ -205,7 +205,7 @@ Deno.test("cleaning keeps the completed count of a torrent whose peers are all g
   announce(s, { torrent: 1, peer: 1, left: 0n, event: AnnounceEvent.Completed, now: NOW });
   announce(s, { torrent: 1, peer: 2, left: 0n, event: AnnounceEvent.Completed, now: NOW });
   announce(s, { torrent: 2, peer: 1, now: NOW });
-  while (!s.clean(NOW + 1000, 1000));
+  while (!s.clean(NOW + 1000, NOW + 1000, 1000));
   assert.equal(s.peers, 0);
   assert.deepEqual(scrape(s, 1), { seeders: 0, completed: 2, leechers: 0 });
   assert.equal(s.torrents.size, 1, "torrent 2 had nothing to keep");
@@ -219,15 +219,15 @@ Deno.test("cleaning keeps the completed count of a torrent whose peers are all g
 
 Deno.test("a full table makes room by evicting the torrent emptied longest ago", () => {
   const s = new Swarms(
-    { interval: 900, maxResponsePeers: { 4: 50, 6: 50 }, maxTorrents: 3 },
+    { interval: 900, responsePeers: { 4: 50, 6: 50 }, maxTorrents: 3 },
     KEY,
   );
   const done = (torrent: number, now: number) =>
     announce(s, { torrent, peer: 1, left: 0n, event: AnnounceEvent.Completed, now });
   done(1, NOW);
   done(2, NOW + 10);
-  while (!s.clean(NOW + 15, 1000)); // torrent 1 is empty now, then 2
-  while (!s.clean(NOW + 30, 1000));
+  while (!s.clean(NOW + 15, NOW + 15, 1000)); // torrent 1 is empty now, then 2
+  while (!s.clean(NOW + 30, NOW + 30, 1000));
   done(3, NOW + 30);
   assert.equal(s.torrents.size, 3);
   announce(s, { torrent: 4, peer: 1, now: NOW + 31 });

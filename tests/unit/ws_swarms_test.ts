@@ -1,10 +1,7 @@
 import assert from "assert";
-import {
-  type Outbox,
-  PENDING_OFFERS_PER_ANNOUNCE,
-  type ScrapeEntry,
-  WsSwarms,
-} from "../../ws/swarms.ts";
+import { PENDING_OFFERS_PER_ANNOUNCE, WsSwarms } from "../../ws/swarms.ts";
+import type { Outbox } from "../../ws/outbox.ts";
+import type { ScrapeEntry } from "../../ws/messages.ts";
 import type { AnnounceRequest, AnswerRequest } from "../../ws/protocol.ts";
 
 const H = "h".repeat(20);
@@ -18,6 +15,8 @@ class Recorder implements Outbox {
   scrape(worker: number, conn: number, id: number, files: ScrapeEntry[]) {
     this.scrapes.push({ worker, conn, id, files });
   }
+  flush() {}
+  drop() {}
   take() {
     const s = this.sent;
     this.sent = [];

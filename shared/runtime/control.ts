@@ -1,0 +1,49 @@
+/**
+ * The control protocol between the main thread and every worker, in one place: what the main
+ * thread sends (`ToWorker`), what a worker answers (`FromWorker`). Request/response traffic
+ * between socket and request workers does not pass here; it has its own batched channels.
+ *
+ * A collection (`collect`) carries an id; each worker answers with that id, and the main thread
+ * keys replies by (id, worker), so collections can overlap and a reply that comes after its
+ * collection gave up is dropped, never counted in another.
+ *
+ * @module
+ */
+
+import type { AccessListData } from "../store/access_list.ts";
+import type { SwarmDetails } from "../store/details.ts";
+import type { HeapReport } from "../observe/heap.ts";
+
+/** What a collection asks every targeted worker for. */
+export type Collect = "stats" | "details" | "save" | "heap";
+
+/** Main thread → worker. `I` is the worker's start-up data. */
+export type ToWorker<I> =
+  /** The main thread's clock reading, to align the worker's (`base/clock.ts`). */
+  | { type: "clock"; ms: number }
+  /** Heartbeat, with a clock reading; answered with `pong`. */
+  | { type: "ping"; ms: number }
+  /** Start-up: the worker's data, and a fault to inject ("" normally; tests only). */
+  | { type: "init"; init: I; fault: string }
+  /** The worker `index` on the other side was replaced; `port` is the channel to it. */
+  | { type: "port"; index: number; port: MessagePort }
+  /** A collection `id`: answer with a `reply` of that id. */
+  | { type: "collect"; id: number; what: Collect }
+  /** A new access list (request workers). */
+  | { type: "access"; list: AccessListData }
+  /** New TLS material (socket workers serving TLS). */
+  | { type: "tls"; cert: string; key: string };
+
+/** Worker → main thread. `S` is the worker's statistics, `R` its start-up reply. */
+export type FromWorker<S, R> =
+  | { type: "started"; reply: R }
+  | { type: "pong" }
+  | { type: "reply"; id: number; what: "stats"; body: S }
+  | { type: "reply"; id: number; what: "details"; body: SwarmDetails }
+  | { type: "reply"; id: number; what: "save"; body: Uint8Array<ArrayBuffer> }
+  | { type: "reply"; id: number; what: "heap"; body: HeapReport }
+  /** The worker has nothing of that kind (a socket worker asked for swarm details). */
+  | { type: "reply"; id: number; what: "none" };
+
+/** A reply of a collection. */
+export type Reply<S> = Extract<FromWorker<S, unknown>, { type: "reply" }>;

@@ -1,0 +1,283 @@
+/**
+ * Starting and supervising workers from the main thread: spawn a module worker, wait for its
+ * start-up reply, replace it when it fails (an uncaught error, or silence to the heartbeat),
+ * and exit loudly when one keeps failing; never a silently half-working server. Collections
+ * (statistics, swarm details, state saves, heap reports) carry an id and are keyed by
+ * (id, worker): they may overlap, and a reply that comes after its collection ended is dropped.
+ *
+ * @module
+ */
+
+import { monotonicMs } from "../base/clock.ts";
+import type { Logger } from "../base/log.ts";
+import type { SwarmDetails } from "../store/details.ts";
+import type { HeapReport } from "../observe/heap.ts";
+import type { Collect, FromWorker, Reply, ToWorker } from "./control.ts";
+
+/** How to start (and restart) one worker: `I` is its start-up data, `R` its start-up reply. */
+export interface WorkerSpec<I, R> {
+  /** E.g. `socket worker 1`. */
+  name: string;
+  /** The module. */
+  url: URL;
+  /** The start-up data and what it transfers; `restart` is true for a replacement. */
+  init(restart: boolean): { init: I; transfer: Transferable[] };
+  /** "", or the fault to inject (tests). */
+  fault(restart: boolean): string;
+  /** Called when the worker has died, before its replacement starts (free what it held). */
+  gone?(): void;
+  /** Called with the start-up reply of each replacement; throws if it cannot serve. */
+  restarted?(reply: R): void;
+}
+
+/** A started worker with a name for messages. */
+export interface PoolWorker {
+  /** E.g. `socket worker 1`. */
+  name: string;
+  /** The worker. */
+  worker: Worker;
+}
+
+/** Failures within `CRASH_WINDOW_MS` after which the pool gives up. */
+const CRASH_LIMIT = 5;
+const CRASH_WINDOW_MS = 60_000;
+/** A worker silent for this many heartbeats is taken for dead. */
+const MISSED_BEATS = 3;
+
+interface Collection<S> {
+  expected: Set<Worker>;
+  got: Map<Worker, Reply<S>>;
+  finish(): void;
+}
+
+/** Workers of one tracker, supervised together; `S` is what their statistics look like. */
+export class Pool<S> {
+  /** Every running worker. */
+  readonly workers: PoolWorker[] = [];
+  #log: Logger;
+  #stopping = false;
+  #nextId = 1;
+  #collections = new Map<number, Collection<S>>();
+  #failures: number[] = [];
+  #lastSeen = new Map<Worker, number>();
+  #fail = new Map<Worker, (reason: string) => void>();
+
+  /** Creates an empty pool that logs failures to `log`. */
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  /**
+   * Starts the worker `spec` describes and resolves with its start-up reply. Rejects if it
+   * fails or is silent for `timeoutMs` before replying. Once started, a failure replaces it.
+   */
+  spawn<I, R>(spec: WorkerSpec<I, R>, restart = false, timeoutMs = 15000): Promise<R> {
+    const { name } = spec;
+    const { init, transfer } = spec.init(restart);
+    const worker = new Worker(spec.url.href, { type: "module", name });
+    const pw: PoolWorker = { name, worker };
+    const at = this.workers.findIndex((w) => w.name === name);
+    if (at >= 0) this.workers[at] = pw;
+    else this.workers.push(pw);
+    return new Promise<R>((resolve, reject) => {
+      let started = false, failed = false;
+      const timer = setTimeout(() => {
+        if (!started) reject(new Error(`${name} did not start within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const fail = (reason: string) => {
+        if (failed || this.#stopping) return;
+        failed = true;
+        if (!started) {
+          clearTimeout(timer);
+          reject(new Error(reason));
+          return;
+        }
+        this.#replace(spec, pw, reason);
+      };
+      this.#fail.set(worker, fail);
+      worker.onmessage = (e: MessageEvent<FromWorker<S, R>>) => {
+        const msg = e.data;
+        this.#lastSeen.set(worker, performance.now());
+        switch (msg.type) {
+          case "started":
+            // From now on the heartbeat watches it (module loading may take a while before).
+            started = true;
+            clearTimeout(timer);
+            resolve(msg.reply);
+            break;
+          case "reply":
+            this.#reply(worker, msg);
+            break;
+          case "pong":
+            break;
+        }
+      };
+      worker.onerror = (e: ErrorEvent) => {
+        e.preventDefault();
+        fail(`${name} failed: ${e.message}${e.filename ? ` (${e.filename}:${e.lineno})` : ""}`);
+      };
+      // The worker's clock starts with it: align it with the process clock (`base/clock.ts`).
+      this.#send(worker, { type: "clock", ms: monotonicMs() });
+      this.#send(worker, { type: "init", init, fault: spec.fault(restart) }, transfer);
+    });
+  }
+
+  #send<I>(worker: Worker, msg: ToWorker<I>, transfer: Transferable[] = []): void {
+    worker.postMessage(msg, transfer);
+  }
+
+  /** Terminates a failed worker, lets its spec clean up, and starts a replacement. */
+  async #replace<I, R>(spec: WorkerSpec<I, R>, old: PoolWorker, reason: string): Promise<void> {
+    old.worker.terminate();
+    this.#lastSeen.delete(old.worker);
+    this.#fail.delete(old.worker);
+    const now = performance.now();
+    this.#failures = this.#failures.filter((t) => now - t < CRASH_WINDOW_MS);
+    this.#failures.push(now);
+    if (this.#failures.length >= CRASH_LIMIT) {
+      this.fail(`${reason}; ${CRASH_LIMIT} worker failures within a minute, giving up`);
+    }
+    this.#log.error(`${reason}; replacing it`);
+    spec.gone?.();
+    try {
+      const reply = await this.spawn(spec, true);
+      spec.restarted?.(reply);
+      this.#log.info(`${spec.name} replaced`);
+    } catch (err) {
+      this.fail(`${spec.name} could not be replaced: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Pings every worker each `intervalMs`; one silent for three beats (a stuck loop) is
+   * terminated and replaced like a failed one.
+   */
+  heartbeat(intervalMs = 1000): void {
+    setInterval(() => {
+      if (this.#stopping) return; // e.g. request workers busy saving the state file
+      const now = performance.now();
+      for (const { worker, name } of [...this.workers]) {
+        const seen = this.#lastSeen.get(worker);
+        if (seen === undefined) continue; // still starting: its start-up timeout applies
+        if (now - seen > MISSED_BEATS * intervalMs) {
+          this.#fail.get(worker)?.(`${name} stopped responding for ${Math.round(now - seen)} ms`);
+        } else {
+          this.#send(worker, { type: "ping", ms: monotonicMs() });
+        }
+      }
+    }, intervalMs);
+  }
+
+  #reply(worker: Worker, msg: Reply<S>): void {
+    const c = this.#collections.get(msg.id);
+    // A late reply (its collection ended), or one from a worker not asked: dropped.
+    if (c === undefined || !c.expected.has(worker) || c.got.has(worker)) return;
+    c.got.set(worker, msg);
+    if (c.got.size === c.expected.size) c.finish();
+  }
+
+  /**
+   * Asks every worker whose name starts with `prefix` for `what` and resolves with the
+   * replies that came within `timeoutMs`, one per worker at most.
+   */
+  collect(what: Collect, prefix = "", timeoutMs = 1000): Promise<Reply<S>[]> {
+    const id = this.#nextId++;
+    const targets = this.workers.filter((w) => w.name.startsWith(prefix));
+    return new Promise((resolve) => {
+      const c: Collection<S> = {
+        expected: new Set(targets.map((t) => t.worker)),
+        got: new Map(),
+        finish: () => {
+          clearTimeout(timer);
+          this.#collections.delete(id);
+          resolve([...c.got.values()]);
+        },
+      };
+      const timer = setTimeout(c.finish, timeoutMs);
+      this.#collections.set(id, c);
+      if (targets.length === 0) return c.finish();
+      for (const t of targets) this.#send(t.worker, { type: "collect", id, what });
+    });
+  }
+
+  /** Every worker's statistics (those that answer within a second). */
+  async stats(): Promise<S[]> {
+    const out: S[] = [];
+    for (const r of await this.collect("stats")) if (r.what === "stats") out.push(r.body);
+    return out;
+  }
+
+  /** The swarm details of every request worker. */
+  async details(): Promise<SwarmDetails[]> {
+    const out: SwarmDetails[] = [];
+    for (const r of await this.collect("details", "request")) {
+      if (r.what === "details") out.push(r.body);
+    }
+    return out;
+  }
+
+  /** Every request worker's swarms as state entries, or null if one did not answer in time. */
+  async saves(timeoutMs: number): Promise<Uint8Array[] | null> {
+    const expected = this.workers.filter((w) => w.name.startsWith("request")).length;
+    const out: Uint8Array[] = [];
+    for (const r of await this.collect("save", "request", timeoutMs)) {
+      if (r.what === "save") out.push(r.body);
+    }
+    return out.length === expected ? out : null;
+  }
+
+  /** Every worker's heap report. */
+  async heaps(): Promise<HeapReport[]> {
+    const out: HeapReport[] = [];
+    for (const r of await this.collect("heap")) if (r.what === "heap") out.push(r.body);
+    return out;
+  }
+
+  /** Stops everything and exits with status 1, saying why. */
+  fail(reason: string): never {
+    if (!this.#stopping) this.#log.error(`${reason}; stopping`);
+    this.terminate();
+    Deno.exit(1);
+  }
+
+  /** Runs `before` (bounded by the caller), then stops and exits 0 on SIGINT or SIGTERM. */
+  stopOnSignals(before: () => Promise<void> = async () => {}): void {
+    const stop = async () => {
+      if (this.#stopping) return;
+      this.#stopping = true; // no more replacements or heartbeat verdicts
+      try {
+        await before();
+      } catch (err) {
+        this.#log.error(`while stopping: ${(err as Error).message}`);
+      }
+      this.terminate();
+      Deno.exit(0);
+    };
+    Deno.addSignalListener("SIGINT", stop);
+    if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+  }
+
+  /** Runs `f` on SIGUSR1 (reload the access list, the TLS certificate). */
+  onReload(f: () => void): void {
+    if (Deno.build.os !== "windows") Deno.addSignalListener("SIGUSR1", f);
+  }
+
+  /** Posts `msg` to every worker whose name starts with `prefix`. */
+  broadcast(msg: ToWorker<never>, prefix = ""): void {
+    for (const { name, worker } of this.workers) {
+      if (name.startsWith(prefix)) this.#send(worker, msg);
+    }
+  }
+
+  /** Posts `msg` to the worker called `name`. */
+  post(name: string, msg: ToWorker<never>, transfer: Transferable[] = []): void {
+    const w = this.workers.find((w) => w.name === name);
+    if (w !== undefined) this.#send(w.worker, msg, transfer);
+  }
+
+  /** Terminates every worker. */
+  terminate(): void {
+    this.#stopping = true;
+    for (const { worker } of this.workers) worker.terminate();
+  }
+}

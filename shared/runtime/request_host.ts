@@ -1,0 +1,141 @@
+/**
+ * The request worker, whatever the protocol: it owns the swarms of the info hashes that shard
+ * to it, as a `SwarmStore` (`udp/swarms.ts`, `ws/swarms.ts`), and runs what every request worker
+ * does around it: load its share of the state file, feed it each socket worker's batches and
+ * flush what it answers, clean in small slices, keep the access list, log limit refusals, and
+ * answer the main thread's collections.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { monotonicSeconds } from "../base/clock.ts";
+import { Logger, type LogLevel } from "../base/log.ts";
+import { macrotask } from "../base/yield.ts";
+import { AccessList, type AccessListData } from "../store/access_list.ts";
+import type { Refusals, RequestStats, SwarmDetails } from "../store/details.ts";
+import { LimitLog } from "../observe/limit_log.ts";
+import type { RequestBase } from "./mesh.ts";
+import { serveWorker } from "./worker.ts";
+
+/** Largest swarms and sampled peers reported for the statistics page. */
+const DETAIL_TOP = 10, DETAIL_SAMPLE = 20000;
+
+/** The swarms of one request worker; `M` is a batch from a socket worker. */
+export interface SwarmStore<M, S extends RequestStats> {
+  /** Handles the batch `batch` from socket worker `from` at `now` (monotonic seconds). */
+  receive(from: number, batch: M, now: number): void;
+  /** Posts what `receive` produced, at most one message per socket worker. */
+  flush(ports: MessagePort[]): void;
+  /**
+   * Continues the cleaning pass over up to `budget` torrents: peers last seen before `cutoff`
+   * go. Returns true when the pass is complete.
+   */
+  clean(now: number, cutoff: number, budget: number): boolean;
+  /** Every torrent as state file entries (`config/state_file.ts`). */
+  save(): Uint8Array<ArrayBuffer>;
+  /** Loads state file entries, keeping peers seen at or after `cutoff`. */
+  load(body: Uint8Array, cutoff: number, now: number): { torrents: number; peers: number };
+  /** The largest swarms and the clients of a sample of peers. */
+  details(top: number, sample: number): SwarmDetails;
+  /** Announces refused so far, by limit (`limits.*` keys). */
+  refusals(): Refusals;
+  /** This worker's statistics. */
+  stats(index: number): S;
+  /** Socket worker `worker` was replaced: drop what belonged to its connections (ws). */
+  socketGone?(worker: number): number;
+}
+
+/** The part of the configuration the host reads. */
+export interface HostConfig {
+  /** Log level. */
+  log_level: LogLevel;
+  /** Cleaning passes. */
+  cleaning: { interval: number; max_peer_age: number };
+  /** The `[limits]` settings, for the refusal log. */
+  limits: Record<string, number>;
+}
+
+/** A request worker's start-up data. */
+export interface RequestInit<C extends HostConfig> extends RequestBase {
+  /** The configuration. */
+  config: C;
+  /** The access list. */
+  access: AccessListData;
+  /** This worker's share of the state file (its entries), if any. */
+  state: Uint8Array | null;
+}
+
+/** How a protocol's store is made and cleaned. */
+export interface StoreMaker<C extends HostConfig, M, S extends RequestStats> {
+  /** Makes the store for this worker's start-up data, serving what `access` allows. */
+  make(init: RequestInit<C>, access: AccessList, log: Logger): SwarmStore<M, S>;
+  /** Torrents visited per cleaning slice, so requests wait at most one slice. */
+  cleanSlice: number;
+}
+
+/** Runs this worker as a request worker around the store `maker` makes. */
+export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
+  maker: StoreMaker<C, M, S>,
+): void {
+  serveWorker((init: RequestInit<C>) => {
+    const { config, index } = init;
+    const ports = [...init.ports];
+    const log = new Logger(config.log_level, `request worker ${index}: `);
+    const access = new AccessList();
+    access.update(init.access);
+    const store = maker.make(init, access, log);
+    new LimitLog(log, config.limits, () => store.refusals());
+    if (init.state !== null) {
+      const now = monotonicSeconds();
+      const got = store.load(init.state, now - config.cleaning.max_peer_age, now);
+      log.info(`loaded ${got.torrents} torrents, ${got.peers} live peers from the state file`);
+    }
+
+    const attach = (port: MessagePort, from: number) => {
+      port.onmessage = (e: MessageEvent<M>) => {
+        try {
+          store.receive(from, e.data, monotonicSeconds());
+        } catch (err) {
+          // Keep serving: one bad batch must not drop every swarm this worker owns.
+          log.error(`request batch failed: ${err instanceof Error ? err.stack : err}`);
+        }
+        store.flush(ports);
+      };
+    };
+    ports.forEach(attach);
+
+    let cleaning = false;
+    setInterval(async () => {
+      if (cleaning) return;
+      cleaning = true;
+      const now = monotonicSeconds(), cutoff = now - config.cleaning.max_peer_age;
+      while (!store.clean(now, cutoff, maker.cleanSlice)) await macrotask();
+      cleaning = false;
+    }, config.cleaning.interval * 1000);
+
+    return {
+      reply: null,
+      role: {
+        stats: () => store.stats(index),
+        details: () => store.details(DETAIL_TOP, DETAIL_SAMPLE),
+        save: () => store.save(),
+        port: (from: number, port: MessagePort) => {
+          // Socket worker `from` was replaced; its successor sends on a new channel.
+          if (store.socketGone) {
+            log.info(
+              `socket worker ${from} replaced: ${store.socketGone(from)} of its peers removed`,
+            );
+          }
+          ports[from] = port;
+          attach(port, from);
+        },
+        access: (list: AccessListData) => {
+          access.update(list);
+          log.info(`access list updated: ${access.size} info hashes`);
+        },
+      },
+    };
+  });
+}

@@ -1,0 +1,210 @@
+/**
+ * The tracker runtime on the main thread, the same under every protocol: it starts the request
+ * workers and each protocol's socket workers joined by the mesh, prints where it listens,
+ * supervises (heartbeat, replacement), keeps the state file, reloads the access list (and
+ * whatever else the protocol reloads, such as TLS) on SIGUSR1, serves the metrics and the
+ * statistics page, drops privileges once every port is bound, prints a summary line every
+ * `statistics.interval`, and stops on SIGINT/SIGTERM. A protocol's `server.ts` only says what
+ * is its own: its socket workers and how they bind, its request store, its statistics.
+ *
+ * @module
+ */
+
+import { randomWords } from "../base/hash.ts";
+import type { Logger, LogLevel } from "../base/log.ts";
+import type { AccessListData, AccessMode } from "../store/access_list.ts";
+import { mergeDetails } from "../store/details.ts";
+import { loadAccessList } from "../config/access_file.ts";
+import { dropPrivileges, type PrivilegeSettings } from "../config/privileges.ts";
+import { loadState, type StateKind, writeState } from "../config/state_file.ts";
+import { cached, serveObservability } from "../observe/endpoint.ts";
+import { heapMetrics, heapReport } from "../observe/heap.ts";
+import type { TrackerObserve } from "../observe/view.ts";
+import { faultTarget } from "./fault.ts";
+import { Mesh, type SocketGroup } from "./mesh.ts";
+import { Pool } from "./pool.ts";
+import type { HostConfig, RequestInit } from "./request_host.ts";
+
+/** The configuration sections every tracker has. */
+export interface TrackerConfig extends HostConfig {
+  /** Log level. */
+  log_level: LogLevel;
+  /** Request workers. */
+  request_workers: number;
+  /** Summary lines. */
+  statistics: { interval: number; print_to_stdout: boolean };
+  /** The observability endpoint. */
+  metrics: { run_prometheus_endpoint: boolean; prometheus_endpoint_address: string };
+  /** The access list. */
+  access_list: { mode: AccessMode; path: string };
+  /** Privilege drop. */
+  privileges: PrivilegeSettings;
+  /** The state file. */
+  state: { path: string; save_interval: number };
+}
+
+/** Socket workers the runtime starts: the first binds the configured addresses. */
+export interface ServedGroup<I, R> extends SocketGroup<I, R> {
+  /**
+   * Reads the start-up reply of the group's first worker: throws an `OperatorError` when it
+   * could not bind, else notes the ports it bound (for the others to join) and returns its
+   * `listening on` lines.
+   */
+  bound(reply: R): string[];
+}
+
+/** What a protocol's server hands the runtime. */
+export interface TrackerPlan<C extends TrackerConfig, S> {
+  /** E.g. `shoal udp`. */
+  name: string;
+  /** The configuration (the request workers get it whole). */
+  config: C;
+  /** What its state file holds. */
+  state: StateKind;
+  /** The request workers' module. */
+  requestUrl: URL;
+  /** Its socket workers, by protocol. */
+  groups: ServedGroup<unknown, unknown>[];
+  /** What it shows of itself. */
+  observe: TrackerObserve<S>;
+  /** A line about how it runs, logged once it serves. */
+  describe: string;
+  /** Called once it serves (after the `listening on` lines). */
+  started?(log: Logger): void;
+  /** Reloads what SIGUSR1 reloads beyond the access list (TLS); logs its own outcome. */
+  reload?(pool: Pool<S>, log: Logger): Promise<void>;
+}
+
+/** Starts the tracker `plan` describes; resolves once it serves. */
+export async function runTracker<C extends TrackerConfig, S>(
+  plan: TrackerPlan<C, S>,
+  log: Logger,
+): Promise<void> {
+  const { config } = plan;
+  const pool = new Pool<S>(log);
+  const shardKey = randomWords(2);
+  let access: AccessListData = await loadAccessList(
+    config.access_list.mode,
+    config.access_list.path,
+  );
+  const requests = config.request_workers;
+  let state = await loadState(config.state.path, plan.state, shardKey, requests, log);
+  const mesh = new Mesh(
+    pool,
+    plan.groups,
+    {
+      url: plan.requestUrl,
+      count: requests,
+      // A replacement starts empty; its swarms refill from the announces that follow.
+      init: (base): RequestInit<C> => ({
+        ...base,
+        config,
+        access,
+        state: base.restart ? null : state?.[base.index] ?? null,
+      }),
+    },
+    faultTarget(),
+    shardKey,
+  );
+  try {
+    await mesh.startRequests();
+    state = null; // loaded by the request workers
+    const lines: string[] = [];
+    for (const g of plan.groups) {
+      lines.push(...g.bound(await mesh.startSocket(g, 0)));
+      await Promise.all(Array.from({ length: g.count - 1 }, (_, k) => mesh.startSocket(g, k + 1)));
+    }
+    // Always printed, whatever the log level: operators and tests need the bound addresses.
+    for (const l of lines) console.log(l);
+    log.info(`${plan.name}: ${plan.describe}`);
+    plan.started?.(log);
+  } catch (err) {
+    pool.terminate();
+    throw err;
+  }
+
+  keepState(pool, config.state, plan.state, log);
+  pool.heartbeat();
+  pool.onReload(async () => {
+    await plan.reload?.(pool, log);
+    if (config.access_list.mode === "off") return;
+    try {
+      access = await loadAccessList(config.access_list.mode, config.access_list.path);
+      pool.broadcast({ type: "access", list: access }, "request");
+      log.info(`SIGUSR1: access list reloaded (${access.hashes.length / 20} info hashes)`);
+    } catch (err) {
+      log.error(`SIGUSR1: ${(err as Error).message}; keeping the old access list`);
+    }
+  });
+
+  const started = performance.now();
+  const uptime = () => (performance.now() - started) / 1000;
+  if (config.metrics.run_prometheus_endpoint) {
+    const details = cached(10000, async () => mergeDetails(await pool.details(), 10));
+    serveObservability(config.metrics.prometheus_endpoint_address, {
+      metrics: async () =>
+        plan.observe.metrics(await pool.stats(), uptime()) +
+        heapMetrics([heapReport("main"), ...await pool.heaps()]),
+      stats: async () => {
+        const stats = await pool.stats();
+        return plan.observe.page(stats, await details(), uptime());
+      },
+      sample: async () => plan.observe.sample(await pool.stats()),
+    }, log);
+  }
+
+  // Last, once every port is bound: chroot and switch user.
+  try {
+    const who = dropPrivileges(config.privileges);
+    if (who) {
+      log.info(
+        `dropped privileges: chroot ${config.privileges.chroot_path}, uid ${who.uid}, gid ${who.gid}`,
+      );
+    }
+  } catch (err) {
+    pool.terminate();
+    throw err;
+  }
+
+  const interval = config.statistics.interval;
+  if (interval > 0 && config.statistics.print_to_stdout) {
+    plan.observe.summary(await pool.stats()); // the baseline for the first rates
+    setInterval(async () => console.log(plan.observe.summary(await pool.stats())), interval * 1000);
+  }
+}
+
+/**
+ * Saves the request workers' swarms to `state.path` on SIGTERM/SIGINT and every
+ * `save_interval` seconds (0: only on stop); nothing when the path is empty. A save keeps the
+ * previous file if any worker does not answer within 10 s, and saves run one at a time (a
+ * periodic save and the one on stop must not share the temp file).
+ */
+function keepState<S>(
+  pool: Pool<S>,
+  state: { path: string; save_interval: number },
+  kind: StateKind,
+  log: Logger,
+): void {
+  const { path } = state;
+  if (path === "") return pool.stopOnSignals();
+  let saving = Promise.resolve();
+  const save = (): Promise<void> => {
+    const run = saving.then(async () => {
+      const parts = await pool.saves(10000);
+      if (parts === null) {
+        // A partial snapshot would silently lose swarms.
+        log.error(`state.path: not every request worker answered in time; not saved`);
+        return;
+      }
+      const bytes = await writeState(path, kind, parts);
+      log.info(`state saved to ${path} (${bytes} bytes)`);
+    });
+    saving = run.catch(() => {});
+    return run;
+  };
+  pool.stopOnSignals(save);
+  if (state.save_interval === 0) return;
+  setInterval(() => {
+    save().catch((err) => log.error(`state.path: periodic save failed: ${(err as Error).message}`));
+  }, state.save_interval * 1000);
+}

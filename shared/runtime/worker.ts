@@ -1,0 +1,95 @@
+/**
+ * The worker side of `pool.ts`: the message loop every worker runs. It starts the worker on
+ * `init`, keeps its clock aligned with the main thread's (`base/clock.ts`), answers the
+ * heartbeat and every collection, and hands the rest to the worker's `WorkerRole`. Every
+ * control message is handled in the one `switch` below.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { syncClock } from "../base/clock.ts";
+import type { AccessListData } from "../store/access_list.ts";
+import type { SwarmDetails } from "../store/details.ts";
+import { heapReport } from "../observe/heap.ts";
+import type { Collect, FromWorker, ToWorker } from "./control.ts";
+import { injectFault } from "./fault.ts";
+
+/** What a worker does with the control messages meant for it; `S` is its statistics. */
+export interface WorkerRole<S> {
+  /** Its statistics now. */
+  stats(): S;
+  /** The worker `index` on the other side was replaced: `port` is the channel to its successor. */
+  port(index: number, port: MessagePort): void;
+  /** Its swarms' largest torrents and clients (request workers). */
+  details?(): SwarmDetails;
+  /** Its swarms as state file entries (request workers). */
+  save?(): Uint8Array<ArrayBuffer>;
+  /** A new access list (request workers). */
+  access?(list: AccessListData): void;
+  /** New TLS material (socket workers serving TLS). */
+  tls?(cert: string, key: string): void;
+}
+
+/**
+ * Runs the worker: `start(init)` once, on the start-up message; it returns the start-up reply
+ * `R` (e.g. the ports bound) and the role that handles later control messages.
+ */
+export function serveWorker<I, S, R>(
+  start: (init: I) => { reply: R; role: WorkerRole<S> },
+): void {
+  const send = (msg: FromWorker<S, R>, transfer: Transferable[] = []) =>
+    self.postMessage(msg, transfer);
+  let role: WorkerRole<S> | null = null;
+  const answer = (id: number, what: Collect) => {
+    switch (what) {
+      case "stats":
+        if (role !== null) return send({ type: "reply", id, what, body: role.stats() });
+        break;
+      case "details":
+        if (role?.details) return send({ type: "reply", id, what, body: role.details() });
+        break;
+      case "save":
+        if (role?.save) {
+          const body = role.save();
+          return send({ type: "reply", id, what, body }, [body.buffer]);
+        }
+        break;
+      case "heap":
+        return send({ type: "reply", id, what, body: heapReport(self.name) });
+    }
+    send({ type: "reply", id, what: "none" });
+  };
+  self.onmessage = (e: MessageEvent<ToWorker<I>>) => {
+    const msg = e.data;
+    switch (msg.type) {
+      case "clock":
+        syncClock(msg.ms);
+        break;
+      case "ping":
+        syncClock(msg.ms);
+        send({ type: "pong" });
+        break;
+      case "init": {
+        const started = start(msg.init);
+        role = started.role;
+        send({ type: "started", reply: started.reply });
+        injectFault(msg.fault);
+        break;
+      }
+      case "port":
+        role?.port(msg.index, msg.port);
+        break;
+      case "collect":
+        answer(msg.id, msg.what);
+        break;
+      case "access":
+        role?.access?.(msg.list);
+        break;
+      case "tls":
+        role?.tls?.(msg.cert, msg.key);
+        break;
+    }
+  };
+}

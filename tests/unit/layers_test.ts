@@ -1,0 +1,82 @@
+/**
+ * The layout holds: inside `shared/`, a layer imports only from layers below it (see each
+ * folder's README.md); `shared/` imports nothing of a protocol; and no import circle runs
+ * through any of the program's modules.
+ */
+import assert from "assert";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+/** Rank of each layer: a module may import its own layer's modules and lower ranks only. */
+const RANK: Record<string, number> = {
+  base: 0,
+  store: 1,
+  net: 1,
+  config: 2,
+  observe: 3,
+  runtime: 4,
+};
+const PROGRAM = ["main.ts", "shared", "udp", "ws", "http"];
+
+async function* sources(dir: string): AsyncGenerator<string> {
+  for await (const e of Deno.readDir(`${ROOT}${dir}`)) {
+    const path = `${dir}/${e.name}`;
+    if (e.isDirectory) yield* sources(path);
+    else if (e.name.endsWith(".ts")) yield path;
+  }
+}
+
+/** Relative imports of `file` (repository paths), static and dynamic, and worker URLs. */
+async function importsOf(file: string): Promise<string[]> {
+  const text = await Deno.readTextFile(`${ROOT}${file}`);
+  const out: string[] = [];
+  const re = /(?:from\s+|import\s*\(\s*|new URL\(\s*)["'](\.{1,2}\/[^"']+)["']/g;
+  for (const m of text.matchAll(re)) {
+    const url = new URL(m[1], `file://${ROOT}${file}`);
+    out.push(url.pathname.slice(ROOT.length));
+  }
+  return out;
+}
+
+async function program(): Promise<Map<string, string[]>> {
+  const graph = new Map<string, string[]>();
+  for (const top of PROGRAM) {
+    if (top.endsWith(".ts")) graph.set(top, await importsOf(top));
+    else for await (const f of sources(top)) graph.set(f, await importsOf(f));
+  }
+  return graph;
+}
+
+Deno.test("layers: shared/ modules import only their own or lower layers, never a protocol", async () => {
+  const graph = await program();
+  const bad: string[] = [];
+  for (const [file, imports] of graph) {
+    if (!file.startsWith("shared/")) continue;
+    const layer = file.split("/")[1];
+    assert.ok(layer in RANK, `${file} is not in a known layer`);
+    for (const target of imports) {
+      const [top, tlayer] = target.split("/");
+      if (!target.endsWith(".ts")) continue; // data, such as deno.json for the version
+      if (top !== "shared") bad.push(`${file} -> ${target} (a protocol or tool)`);
+      else if (tlayer !== layer && !(RANK[tlayer] < RANK[layer])) {
+        bad.push(`${file} (${layer}) -> ${target} (${tlayer})`);
+      }
+    }
+  }
+  assert.deepEqual(bad, []);
+});
+
+Deno.test("layers: no import circles among the program's modules", async () => {
+  const graph = await program();
+  const state = new Map<string, number>(); // 1 visiting, 2 done
+  const circles: string[] = [];
+  const visit = (f: string, path: string[]) => {
+    state.set(f, 1);
+    for (const t of graph.get(f) ?? []) {
+      if (state.get(t) === 1) circles.push([...path.slice(path.indexOf(t)), t].join(" -> "));
+      else if (state.get(t) === undefined && graph.has(t)) visit(t, [...path, t]);
+    }
+    state.set(f, 2);
+  };
+  for (const f of graph.keys()) if (!state.has(f)) visit(f, [f]);
+  assert.deepEqual(circles, []);
+});
