@@ -90,7 +90,7 @@ const back = new BatchWriter();
 const access = new AccessList();
 Deno.bench("route 64 announces, handle them, route 64 responses", () => {
   router.handleBatch(batch, 4, nobody, NOW);
-  for (const w of router.writers) {
+  for (const w of router.forward.writers) {
     const b = w.buf.subarray(0, w.len);
     handleRequestBatch(swarms, access, b, back, NOW, { 4: 50, 6: 50 });
     router.handleResponses(back.buf.subarray(0, back.len), [nobody, null]);

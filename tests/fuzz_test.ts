@@ -133,7 +133,7 @@ Deno.test("fuzz: 1,000,000 random and mutated UDP datagrams through the whole da
     }
     batch.count = 64;
     router.handleBatch(batch, 4, sock, NOW);
-    router.writers.forEach((w, j) => {
+    router.forward.writers.forEach((w, j) => {
       if (w.count === 0) return;
       handleRequestBatch(
         swarms[j],

@@ -9,7 +9,8 @@ import { type RunningShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
 import { RawWs } from "./helpers/raw_ws.ts";
 import { parseMetrics } from "../shared/observe/prometheus.ts";
 import { cpuSeconds } from "../bench/procstat.ts";
-import { EpollServer } from "../ws/transport_ffi.ts";
+import { EpollServer } from "../shared/net/tcp_epoll.ts";
+import { WireConnection } from "../ws/wire.ts";
 
 const LIMIT = 300;
 const prlimit = await new Deno.Command("prlimit", { args: ["--version"] }).output()
@@ -128,7 +129,7 @@ for line in sys.stdin:
 `;
 
 Deno.test({
-  name: "ws epoll transport: out of descriptors, pending connections are refused at once, " +
+  name: "epoll transport: out of descriptors, pending connections are refused at once, " +
     "and accepted again once descriptors are free",
   ignore: Deno.build.os !== "linux",
   sanitizeResources: false,
@@ -145,8 +146,20 @@ Deno.test({
         recvBufferSize: 0,
       },
       false,
-      { maxFrameSize: 16384, maxMessageSize: 65536, healthCheck: false, ipHeader: null },
-      { open: () => true, text: () => {}, closed: () => {}, outOfFiles: () => outOfFiles++ },
+      {
+        accept: (t, ip) =>
+          new WireConnection(t, {
+            maxFrameSize: 16384,
+            maxMessageSize: 65536,
+            healthCheck: false,
+            ipHeader: null,
+          }, {
+            open: () => true,
+            text: () => {},
+            closed: () => {},
+          }, ip),
+        outOfFiles: () => outOfFiles++,
+      },
     );
     const serving = server.serve();
     const child = new Deno.Command("python3", {

@@ -2,8 +2,9 @@
  * Record layouts of the batches between UDP socket workers and request workers.
  *
  * Socket worker → request worker:
- * - `REQ_ANNOUNCE` (120 bytes): type, family, 2 spare, 18-byte address, the first 98 bytes of
- *   the announce packet.
+ * - `REQ_ANNOUNCE` (120 bytes): type, family, flags (`ANNOUNCE_*`), a spare byte, 18-byte
+ *   address, the first 98 bytes of the announce packet (BEP 15; an HTTP announce is rewritten
+ *   into one).
  * - `REQ_SCRAPE` (8 + 22 per hash): type, family, u16 hash count, u32 pending-scrape id, then
  *   per hash a u16 index into the original request and the 20-byte info hash.
  *
@@ -28,6 +29,16 @@ export const REQ_SCRAPE = 2;
 export const RES_SEND = 1;
 /** Record type: scrape entries for a pending scrape. */
 export const RES_SCRAPE = 2;
+
+/** Offset of the flags byte of a `REQ_ANNOUNCE` record. */
+export const REC_FLAGS = 2;
+/**
+ * Announce flag: from HTTP. `num_want` is the number of peers to send, as it is (0 is none;
+ * the socket worker applied its default and cap), not bounded by the UDP packet size.
+ */
+export const ANNOUNCE_HTTP = 1;
+/** Announce flag: append each listed peer's 20-byte peer id after the peers (HTTP `compact=0`). */
+export const ANNOUNCE_PEER_IDS = 2;
 
 /** Offset of the address in every record. */
 export const REC_ADDR = 4;

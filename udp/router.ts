@@ -6,39 +6,21 @@
  * @module
  */
 
-import { BatchWriter } from "../shared/runtime/channel.ts";
-import { HalfSipHash13 } from "../shared/base/hash.ts";
-import { getU16LE, getU32LE, setU16LE, setU32LE } from "../shared/base/bytes.ts";
 import {
-  ANNOUNCE_LEN,
   announceProblem,
   classify,
   Kind,
-  OFF_INFO_HASH,
   Problem,
   PROBLEM_TEXT,
   readI32,
-  SCRAPE_ENTRY_LEN,
   SCRAPE_HEADER_LEN,
   scrapeHashCount,
   writeConnectResponse,
   writeErrorResponse,
 } from "./codec.ts";
 import { ConnectionIds } from "./connection_id.ts";
-import { ADDR_LEN, type PacketBatch } from "./io.ts";
-import {
-  REC_ADDR,
-  REC_BODY,
-  REQ_ANNOUNCE,
-  REQ_ANNOUNCE_LEN,
-  REQ_SCRAPE,
-  REQ_SCRAPE_ITEM,
-  RES_SCRAPE,
-  RES_SCRAPE_ITEM,
-  RES_SEND,
-  SCRAPE_REC_HEADER,
-} from "./messages.ts";
-import { PendingScrapes } from "./pending_scrapes.ts";
+import { ADDR_LEN, type PacketBatch } from "./datagram.ts";
+import { Forwarder } from "./forward.ts";
 import { Stat, STAT_COUNT } from "./stats.ts";
 
 /** Something that sends datagrams: a `DatagramSocket`, or a test double recording them. */
@@ -61,39 +43,22 @@ export interface RouterSettings {
   shardKey: Uint32Array;
 }
 
-const PENDING_SLOTS = 1024;
-
 /** Per-packet logic of one socket worker. */
 export class Router {
-  /** One outgoing batch per request worker; the worker flushes them after each receive batch. */
-  readonly writers: BatchWriter[];
+  /** The batches to and from the request workers; flushed after each receive batch. */
+  readonly forward: Forwarder;
   /** Cumulative counters (see `Stat`), IPv4 then IPv6. */
   readonly counters = new Float64Array(2 * STAT_COUNT);
-  /** Scrapes waiting for request workers. */
-  readonly pending: PendingScrapes;
   #ids: ConnectionIds;
-  #shard: HalfSipHash13;
-  #nShards: number;
   #maxScrape: number;
   #out = new Uint8Array(256);
-  #shardOf: Uint16Array;
-  #perShard: Uint16Array;
+  #socks: (Sender | null)[] = [null, null];
 
   /** Creates a router. */
   constructor(s: RouterSettings) {
     this.#ids = new ConnectionIds(s.connectionKey, s.maxConnectionAge);
-    this.#shard = new HalfSipHash13(s.shardKey[0], s.shardKey[1]);
-    this.#nShards = s.requestWorkers;
     this.#maxScrape = s.maxScrapeTorrents;
-    this.writers = Array.from({ length: s.requestWorkers }, () => new BatchWriter());
-    this.pending = new PendingScrapes(PENDING_SLOTS, s.maxScrapeTorrents);
-    this.#shardOf = new Uint16Array(s.maxScrapeTorrents);
-    this.#perShard = new Uint16Array(s.requestWorkers);
-  }
-
-  /** The request worker that owns the info hash at `b[off]`. */
-  shardOf(b: Uint8Array, off: number): number {
-    return this.#shard.hash(b, off, 20) % this.#nShards;
+    this.forward = new Forwarder(s.shardKey, s.requestWorkers, s.maxScrapeTorrents);
   }
 
   /**
@@ -131,12 +96,12 @@ export class Router {
           c[base + Stat.Announce]++;
           const problem = announceProblem(data, off);
           if (problem !== 0) this.#error(sock, family, tid, problem, addrs, a);
-          else this.#forwardAnnounce(data, off, family, addrs, a);
+          else this.forward.announce(data, off, family, addrs, a);
           break;
         }
         case Kind.Scrape:
           c[base + Stat.Scrape]++;
-          this.#forwardScrape(data, off, len, family, addrs, a, tid, now);
+          this.#scrape(data, off, len, family, addrs, a, tid, now);
           break;
         case Kind.BadAnnounce:
           this.#error(sock, family, tid, Problem.BadAnnounce, addrs, a);
@@ -178,18 +143,7 @@ export class Router {
     this.#send(sock, family, this.#out, 0, len, addrs, a);
   }
 
-  #forwardAnnounce(data: Uint8Array, off: number, family: number, addrs: Uint8Array, a: number) {
-    const w = this.writers[this.shardOf(data, off + OFF_INFO_HASH)];
-    const at = w.reserve(REQ_ANNOUNCE_LEN);
-    const buf = w.buf;
-    buf[at] = REQ_ANNOUNCE;
-    buf[at + 1] = family;
-    for (let j = 0; j < ADDR_LEN; j++) buf[at + REC_ADDR + j] = addrs[a + j];
-    for (let j = 0; j < ANNOUNCE_LEN; j++) buf[at + REC_BODY + j] = data[off + j];
-    w.commit(at + REQ_ANNOUNCE_LEN);
-  }
-
-  #forwardScrape(
+  #scrape(
     data: Uint8Array,
     off: number,
     len: number,
@@ -200,38 +154,8 @@ export class Router {
     now: number,
   ): void {
     const count = Math.min(scrapeHashCount(len), this.#maxScrape);
-    const shardOf = this.#shardOf, perShard = this.#perShard;
-    perShard.fill(0);
-    let parts = 0;
-    for (let k = 0; k < count; k++) {
-      const s = this.shardOf(data, off + SCRAPE_HEADER_LEN + 20 * k);
-      shardOf[k] = s;
-      if (perShard[s]++ === 0) parts++;
-    }
-    const id = this.pending.open(family, addrs, a, tid, count, parts, now);
-    if (id < 0) {
+    if (!this.forward.scrape(data, off + SCRAPE_HEADER_LEN, count, family, addrs, a, tid, now)) {
       this.counters[(family === 4 ? 0 : STAT_COUNT) + Stat.Dropped]++;
-      return;
-    }
-    for (let s = 0; s < this.#nShards; s++) {
-      const n = perShard[s];
-      if (n === 0) continue;
-      const w = this.writers[s];
-      let at = w.reserve(SCRAPE_REC_HEADER + REQ_SCRAPE_ITEM * n);
-      const buf = w.buf;
-      buf[at] = REQ_SCRAPE;
-      buf[at + 1] = family;
-      setU16LE(buf, at + 2, n);
-      setU32LE(buf, at + 4, id);
-      at += SCRAPE_REC_HEADER;
-      for (let k = 0; k < count; k++) {
-        if (shardOf[k] !== s) continue;
-        setU16LE(buf, at, k);
-        const h = off + SCRAPE_HEADER_LEN + 20 * k;
-        for (let j = 0; j < 20; j++) buf[at + 2 + j] = data[h + j];
-        at += REQ_SCRAPE_ITEM;
-      }
-      w.commit(at);
     }
   }
 
@@ -240,47 +164,19 @@ export class Router {
    * their family (`socks[0]` IPv4, `socks[1]` IPv6) and completes pending scrapes.
    */
   handleResponses(b: Uint8Array, socks: (Sender | null)[]): void {
-    let p = 0;
-    const pending = this.pending;
-    while (p < b.length) {
-      const type = b[p], family = b[p + 1] === 6 ? 6 : 4;
-      const sock = socks[family === 4 ? 0 : 1];
-      if (type === RES_SEND) {
-        const len = getU16LE(b, p + 2);
-        if (sock !== null) this.#send(sock, family, b, p + REC_BODY, len, b, p + REC_ADDR);
-        p += REC_BODY + len;
-      } else if (type === RES_SCRAPE) {
-        const n = getU16LE(b, p + 2);
-        const s = pending.slotOf(getU32LE(b, p + 4));
-        p += SCRAPE_REC_HEADER;
-        if (s < 0) {
-          p += RES_SCRAPE_ITEM * n;
-          continue;
-        }
-        const out = pending.responses;
-        for (let k = 0; k < n; k++, p += RES_SCRAPE_ITEM) {
-          const o = pending.entryOffset(s, getU16LE(b, p));
-          for (let j = 0; j < SCRAPE_ENTRY_LEN; j++) out[o + j] = b[p + 2 + j];
-        }
-        if (pending.partDone(s)) {
-          const fam = pending.family(s) === 6 ? 6 : 4;
-          const to = socks[fam === 4 ? 0 : 1];
-          if (to !== null) {
-            this.#send(
-              to,
-              fam,
-              out,
-              s * pending.slotBytes,
-              pending.responseLength(s),
-              pending.addrs,
-              s * ADDR_LEN,
-            );
-          }
-          pending.release(s);
-        }
-      } else {
-        break; // Unknown record: the batch is corrupt; drop the rest rather than misread it.
-      }
-    }
+    this.#socks = socks;
+    this.forward.responses(b, this.#deliver);
   }
+
+  #deliver = (
+    family: 4 | 6,
+    b: Uint8Array,
+    off: number,
+    len: number,
+    addrs: Uint8Array,
+    a: number,
+  ): void => {
+    const sock = this.#socks[family === 4 ? 0 : 1];
+    if (sock !== null) this.#send(sock, family, b, off, len, addrs, a);
+  };
 }

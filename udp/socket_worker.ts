@@ -49,9 +49,7 @@ serveWorker((init: UdpSocketInit) => {
     }
   }
 
-  const flushAll = () => {
-    for (let j = 0; j < ports.length; j++) router.writers[j].flushTo(ports[j]);
-  };
+  const flushAll = () => router.forward.flush(ports);
   const flushSockets = () => {
     socks[0]?.flush();
     socks[1]?.flush();
@@ -88,7 +86,7 @@ serveWorker((init: UdpSocketInit) => {
   };
   ports.forEach(attach);
 
-  setInterval(() => router.pending.expire(monotonicSeconds()), 1000);
+  setInterval(() => router.forward.pending.expire(monotonicSeconds()), 1000);
 
   return {
     reply: results,

@@ -21,9 +21,10 @@ import { openFileLimit, trackFds } from "../shared/net/libc.ts";
 import { serveWorker, type WorkerRole } from "../shared/runtime/worker.ts";
 import { macrotask } from "../shared/base/yield.ts";
 import { Close, Connections } from "./connections.ts";
-import type { WireHandlers, WireOptions } from "./wire.ts";
-import { acceptLoop } from "./transport_deno.ts";
-import { EpollServer } from "./transport_ffi.ts";
+import { WireConnection, type WireHandlers, type WireOptions } from "./wire.ts";
+import type { TcpHandlers } from "../shared/net/tcp.ts";
+import { acceptLoop } from "../shared/net/tcp_deno.ts";
+import { EpollServer } from "../shared/net/tcp_epoll.ts";
 import { socketErrorCode } from "../shared/base/errors.ts";
 import type { ToSocket } from "./messages.ts";
 import { Sharder } from "../shared/store/shard.ts";
@@ -111,6 +112,9 @@ serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketSta
     },
     text: (ws, text) => conns.text(ws.id, text, monotonicSeconds()),
     closed: (ws, code) => conns.closed(ws.id, code),
+  };
+  const tcp: TcpHandlers = {
+    accept: (t, ip) => new WireConnection(t, wsOptions, handlers, ip),
     outOfFiles: () => outOfFiles++,
   };
   // Deno's listeners (TLS, or io = "deno"), or the epoll server (plain TCP, io = "ffi").
@@ -120,7 +124,7 @@ serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketSta
     const l = tls
       ? Deno.listenTls({ hostname: init.hostname, port: p, reusePort: true, ...tls })
       : Deno.listen({ hostname: init.hostname, port: p, reusePort: true });
-    acceptLoop(l, wsOptions, handlers);
+    acceptLoop(l, tcp);
     return l;
   };
   try {
@@ -135,8 +139,7 @@ serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketSta
           recvBufferSize: 0,
         },
         init.checkFree,
-        wsOptions,
-        handlers,
+        tcp,
       );
       server.serve().catch((err) => {
         log.error(`epoll loop failed: ${err instanceof Error ? err.stack : err}`);

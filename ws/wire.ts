@@ -16,6 +16,8 @@
  * @module
  */
 
+import type { Engine, Transport } from "../shared/net/tcp.ts";
+
 import { sha1 } from "../shared/base/sha1.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -41,16 +43,6 @@ export const CloseCode = {
   TooBig: 1009,
 } as const;
 
-/** Where the engine's bytes go. */
-export interface Transport {
-  /** Writes `len` bytes of `b` from `off`; copies what it cannot write at once. */
-  write(b: Uint8Array, off: number, len: number): void;
-  /** Bytes accepted by `write` and not yet handed to the kernel. */
-  readonly queued: number;
-  /** Ends the connection once the queued bytes are written. */
-  end(): void;
-}
-
 /** Limits and options of the WebSocket server. */
 export interface WireOptions {
   /** Largest frame payload accepted. */
@@ -71,8 +63,6 @@ export interface WireHandlers {
   text(ws: WireConnection, text: string): void;
   /** The connection ended (either side), with the close code; called once, after `open`. */
   closed(ws: WireConnection, code: number): void;
-  /** A connection could not be accepted: the process is out of file descriptors. */
-  outOfFiles?(): void;
 }
 
 const HANDSHAKE = 0, OPEN = 1, CLOSING = 2, DISCARDING = 3, DONE = 4;
@@ -120,8 +110,8 @@ function headerHas(headers: Map<string, string>, name: string, token: string): b
   return (headers.get(name) ?? "").toLowerCase().split(",").some((t) => t.trim() === token);
 }
 
-/** One connection, from the HTTP upgrade to the close. */
-export class WireConnection {
+/** One connection, from the HTTP upgrade to the close: the WebSocket engine. */
+export class WireConnection implements Engine {
   /** Any value the user wants to keep with the connection (e.g. its id). */
   id = 0;
   #t: Transport;

@@ -5,7 +5,7 @@
  */
 import assert from "assert";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = new URL("../..", import.meta.url).pathname;
 /** Rank of each layer: a module may import its own layer's modules and lower ranks only. */
 const RANK: Record<string, number> = {
   base: 0,

@@ -74,7 +74,7 @@ class Harness {
     this.sock.sent = [];
     this.router.handleBatch(batch, family, this.sock, now);
     // Each request worker answers its batch; responses go back through the router.
-    this.router.writers.forEach((w, j) => {
+    this.router.forward.writers.forEach((w, j) => {
       if (w.count === 0) return;
       const msg = new Uint8Array(w.buf.slice(0, w.len));
       w.len = 0;
@@ -215,7 +215,7 @@ Deno.test("pipeline: a scrape over several request workers is merged in order an
       : { seeders: 1, completed: 0, leechers: t % 3 };
     assert.deepEqual(e, want, `torrent ${t}`);
   });
-  assert.equal(h.router.pending.inFlight, 0);
+  assert.equal(h.router.forward.pending.inFlight, 0);
 });
 
 Deno.test("pipeline: IPv6 peers get 18-byte peers of their own family only", () => {

@@ -1,6 +1,7 @@
 /** The WebSocket engine alone, with a recording transport: handshake, frames, limits, closes. */
 import assert from "assert";
-import { CloseCode, type Transport, WireConnection, type WireOptions } from "../../ws/wire.ts";
+import { CloseCode, WireConnection, type WireOptions } from "../../ws/wire.ts";
+import type { Transport } from "../../shared/net/tcp.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

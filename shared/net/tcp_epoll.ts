@@ -1,6 +1,7 @@
 /**
- * The fast WebSocket transport on Linux: plain TCP through libc (`accept4`, `epoll`, `read`,
- * `send`) over FFI, feeding the same `WireConnection` engine as the Deno transport.
+ * The fast TCP transport on Linux: plain TCP through libc (`accept4`, `epoll`, `read`, `send`)
+ * over FFI, feeding each connection to the protocol's engine (`tcp.ts`), as the Deno
+ * transport does.
  *
  * One loop per socket worker: `epoll_wait` without blocking while events flow, parked on a
  * nonblocking `epoll_wait` (a helper thread) when idle, so the event loop keeps handling the
@@ -34,10 +35,10 @@ import {
   sendFd,
   SOCK_DGRAM,
   SOCK_STREAM,
-} from "../shared/net/libc.ts";
-import { formatAddrIp } from "../shared/net/address.ts";
-import { macrotask } from "../shared/base/yield.ts";
-import { type Transport, WireConnection, type WireHandlers, type WireOptions } from "./wire.ts";
+} from "./libc.ts";
+import { formatAddrIp } from "./address.ts";
+import { macrotask } from "../base/yield.ts";
+import type { Engine, TcpHandlers, Transport } from "./tcp.ts";
 
 const EPOLLIN = 0x1, EPOLLOUT = 0x4, EPOLLERR = 0x8, EPOLLHUP = 0x10, EPOLLRDHUP = 0x2000;
 const EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
@@ -55,7 +56,7 @@ const PARK_MS = 100;
 /** One accepted connection. */
 class FfiConn implements Transport {
   queued = 0;
-  ws!: WireConnection;
+  engine!: Engine;
   /** Tells this connection apart from a later one that reuses its descriptor. */
   readonly gen: number;
   #fd: number;
@@ -124,7 +125,7 @@ class FfiConn implements Transport {
     this.#q = null;
     this.queued = 0;
     this.#server.forget(this.#fd);
-    this.ws.gone();
+    this.engine.gone();
   }
 }
 
@@ -135,8 +136,8 @@ export class EpollServer {
   #fd: number;
   #ep: number;
   #family: 4 | 6;
-  #opts: WireOptions;
-  #handlers: WireHandlers;
+  #handlers: TcpHandlers;
+  #rec = new Uint8Array(18);
   #conns: (FfiConn | undefined)[] = [];
   #events = pinned(MAX_EVENTS * EPOLL_EVENT_SIZE);
   #parked = pinned(MAX_EVENTS * EPOLL_EVENT_SIZE);
@@ -155,7 +156,7 @@ export class EpollServer {
    * Binds and listens on `bind` (joining its `SO_REUSEPORT` group; with `checkFree`, first
    * making sure nobody else holds the port). Throws `SocketOpenError`.
    */
-  constructor(bind: BindOptions, checkFree: boolean, opts: WireOptions, handlers: WireHandlers) {
+  constructor(bind: BindOptions, checkFree: boolean, handlers: TcpHandlers) {
     const c = lib();
     if (checkFree) checkPortFree(SOCK_STREAM, bind);
     this.#fd = bindSocket(SOCK_STREAM, bind);
@@ -164,7 +165,6 @@ export class EpollServer {
     this.#family = bind.family;
     this.#ep = c.epoll_create1(EPOLL_CLOEXEC);
     noteOpen(this.#ep);
-    this.#opts = opts;
     this.#handlers = handlers;
     this.#ctl(EPOLL_CTL_ADD, this.#fd, EPOLLIN);
     this.#spare = this.#openSpare();
@@ -260,19 +260,24 @@ export class EpollServer {
       this.#conns[fd] = conn;
       this.#open++;
       this.#ctl(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP, gen);
-      conn.ws = new WireConnection(conn, this.#opts, this.#handlers, this.#peerIp());
+      const rec = this.#peerAddr();
+      conn.engine = this.#handlers.accept(conn, formatAddrIp(rec, 0), rec);
     }
   }
 
-  #peerIp(): string {
-    const a = this.#addr, rec = new Uint8Array(18);
+  /** The accepted peer's address as an 18-byte record (`address.ts`), in a reused buffer. */
+  #peerAddr(): Uint8Array {
+    const a = this.#addr, rec = this.#rec;
+    rec.fill(0);
     if (this.#family === 4 || a[0] === 2) {
       rec[10] = rec[11] = 0xff;
       rec.set(a.subarray(4, 8), 12);
     } else {
       rec.set(a.subarray(8, 24), 0);
     }
-    return formatAddrIp(rec, 0);
+    rec[16] = a[2];
+    rec[17] = a[3];
+    return rec;
   }
 
   #handle(events: Uint8Array, n: number): void {
@@ -291,7 +296,7 @@ export class EpollServer {
       if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         const r = readFd(fd, this.#readBuf, READ_BYTES);
         if (r > 0) {
-          conn.ws.receive(this.#readBuf, 0, r);
+          conn.engine.receive(this.#readBuf, 0, r);
         } else if (r === 0 || (errno() !== EAGAIN && errno() !== EINTR)) {
           conn.close(); // end of stream, or reset
         }

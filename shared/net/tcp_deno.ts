@@ -1,12 +1,13 @@
 /**
- * The portable WebSocket transport: `Deno.listen` / `Deno.listenTls` listeners (shared with
- * other workers through `reusePort`) and one read loop per connection feeding a
- * `WireConnection`. Serves TLS, and every platform Deno runs on.
+ * The portable TCP transport: `Deno.listen` / `Deno.listenTls` listeners (shared with other
+ * workers through `reusePort`) and one read loop per connection feeding the protocol's engine
+ * (`tcp.ts`). Serves TLS, and every platform Deno runs on.
  *
  * @module
  */
 
-import { type Transport, WireConnection, type WireHandlers, type WireOptions } from "./wire.ts";
+import type { TcpHandlers, Transport } from "./tcp.ts";
+import { encodeAddr } from "./address.ts";
 
 /** Bytes an idle connection keeps for its next read. */
 const IDLE_READ = 1024;
@@ -74,37 +75,34 @@ class ConnTransport implements Transport {
   }
 }
 
+const rec = new Uint8Array(18);
+
 /** Serves one accepted connection until it ends. Never throws. */
-export async function serveConn(
-  conn: Deno.Conn,
-  opts: WireOptions,
-  handlers: WireHandlers,
-): Promise<void> {
+export async function serveConn(conn: Deno.Conn, handlers: TcpHandlers): Promise<void> {
   const t = new ConnTransport(conn);
-  const ws = new WireConnection(t, opts, handlers, (conn.remoteAddr as Deno.NetAddr).hostname);
+  const remote = conn.remoteAddr as Deno.NetAddr;
+  rec.fill(0);
+  encodeAddr(remote.hostname, remote.port, rec, 0);
+  const engine = handlers.accept(t, remote.hostname, rec);
   let buf = new Uint8Array(IDLE_READ);
   try {
-    while (!ws.done) {
+    while (!engine.done) {
       // Small reads while idle; up to a whole frame while a big one arrives.
-      const want = ws.need > IDLE_READ ? Math.min(ws.need, MAX_READ) : IDLE_READ;
+      const want = engine.need > IDLE_READ ? Math.min(engine.need, MAX_READ) : IDLE_READ;
       if (buf.length !== want) buf = new Uint8Array(want);
       const n = await conn.read(buf);
       if (n === null) break;
-      ws.receive(buf, 0, n);
+      engine.receive(buf, 0, n);
     }
   } catch { /* reset or closed by us */ }
-  ws.gone(); // ends the transport once what is queued (a close frame, a response) is written
+  engine.gone(); // ends the transport once what is queued (a close frame, a response) is written
 }
 
 /** How long accepting pauses when the process is out of descriptors. */
 const OUT_OF_FILES_PAUSE_MS = 50;
 
 /** Accepts connections from `listener` until it is closed. */
-export async function acceptLoop(
-  listener: Deno.Listener,
-  opts: WireOptions,
-  handlers: WireHandlers,
-): Promise<void> {
+export async function acceptLoop(listener: Deno.Listener, handlers: TcpHandlers): Promise<void> {
   while (true) {
     let conn: Deno.Conn;
     try {
@@ -121,6 +119,6 @@ export async function acceptLoop(
     }
     // shoal coalesces its writes itself; Nagle would hold replies back (~40 ms on loopback).
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-    serveConn(conn, opts, handlers);
+    serveConn(conn, handlers);
   }
 }
