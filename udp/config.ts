@@ -15,6 +15,9 @@ import {
   swarmLimits,
 } from "../shared/config/common.ts";
 import { parseSocketAddress } from "../shared/net/address.ts";
+import type { LogLevel } from "../shared/base/log.ts";
+import type { HostConfig } from "../shared/runtime/request_host.ts";
+import type { SwarmSettings } from "./swarms.ts";
 
 function addressOf(family: 4 | 6) {
   return (v: string): string | null => {
@@ -142,5 +145,36 @@ export function responsePeers(p: UdpConfig["protocol"]): { 4: number; 6: number 
   return {
     4: Math.min(p.max_response_peers, fit(6)),
     6: Math.min(p.max_response_peers, fit(18)),
+  };
+}
+
+/** What a UDP request worker is configured with. */
+export interface SwarmsConfig extends HostConfig {
+  /** The store's settings (limits already split over the request workers). */
+  swarms: SwarmSettings;
+}
+
+/** The request workers' configuration, from the tracker's. */
+export function swarmsConfig(
+  c: {
+    log_level: LogLevel;
+    request_workers: number;
+    cleaning: { interval: number; max_peer_age: number };
+    limits: { max_torrents: number; max_peers_per_torrent: number };
+    protocol: { peer_announce_interval: number };
+  },
+  responsePeers: { 4: number; 6: number },
+): SwarmsConfig {
+  return {
+    log_level: c.log_level,
+    cleaning: c.cleaning,
+    limits: c.limits,
+    swarms: {
+      interval: c.protocol.peer_announce_interval,
+      responsePeers,
+      // Info hashes spread evenly over the request workers: each keeps its share.
+      maxTorrents: Math.ceil(c.limits.max_torrents / c.request_workers),
+      maxPeersPerTorrent: c.limits.max_peers_per_torrent,
+    },
   };
 }

@@ -39,6 +39,8 @@ export const REC_FLAGS = 2;
 export const ANNOUNCE_HTTP = 1;
 /** Announce flag: append each listed peer's 20-byte peer id after the peers (HTTP `compact=0`). */
 export const ANNOUNCE_PEER_IDS = 2;
+/** Most peers an HTTP announce answer lists (the response, with peer ids, fits a u16 length). */
+export const MAX_HTTP_PEERS = 1000;
 
 /** Offset of the address in every record. */
 export const REC_ADDR = 4;

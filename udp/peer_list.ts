@@ -264,11 +264,19 @@ export class PeerLists {
 
   /**
    * Writes up to `want` compact peers (IP then port) of torrent `id` into `out[o]`, leaving
-   * out record `skip` (-1 for none). Picks a random start and a random stride coprime with the
-   * count, so every call returns a different selection when there are more peers than wanted.
-   * Returns how many it wrote.
+   * out record `skip` (-1 for none), and with `ids` each one's 20-byte peer id there from `io`.
+   * Picks a random start and a random stride coprime with the count, so every call returns a
+   * different selection when there are more peers than wanted. Returns how many it wrote.
    */
-  select(id: number, out: Uint8Array, o: number, want: number, skip: number): number {
+  select(
+    id: number,
+    out: Uint8Array,
+    o: number,
+    want: number,
+    skip: number,
+    ids: Uint8Array | null = null,
+    io = 0,
+  ): number {
     const n = this.n[id];
     const avail = skip >= 0 ? n - 1 : n;
     if (avail <= 0 || want <= 0) return 0;
@@ -288,6 +296,11 @@ export class PeerLists {
         const src = base + r * recLen;
         for (let j = 0; j < compactLen; j++) out[o + j] = data[src + j];
         o += compactLen;
+        if (ids !== null) {
+          const pid = src + this.#peerIdAt;
+          for (let j = 0; j < 20; j++) ids[io + j] = data[pid + j];
+          io += 20;
+        }
         written++;
       }
       r += stride;

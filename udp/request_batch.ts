@@ -19,8 +19,11 @@ import {
 } from "./codec.ts";
 import { ADDR_LEN } from "./io.ts";
 import {
+  ANNOUNCE_HTTP,
+  MAX_HTTP_PEERS,
   REC_ADDR,
   REC_BODY,
+  REC_FLAGS,
   REQ_ANNOUNCE,
   REQ_ANNOUNCE_LEN,
   REQ_SCRAPE,
@@ -43,6 +46,7 @@ export interface AnnounceStore {
     now: number,
     out: Uint8Array,
     o: number,
+    flags: number,
   ): number;
   /** Writes the scrape entry of the info hash at `b[off]` into `out[o]`. */
   scrape(b: Uint8Array, off: number, out: Uint8Array, o: number): number;
@@ -50,8 +54,9 @@ export interface AnnounceStore {
 
 /**
  * Applies the batch `b` to `swarms` at time `now` and appends the answers to `w`;
- * `responsePeers` (by family) bounds the size of one announce response. Torrents the access list refuses get an error
- * response (announce) or zeros (scrape). Stops at the first malformed record.
+ * `responsePeers` (by family) bounds the size of one UDP announce response. Torrents the
+ * access list refuses get an error response (announce) or zeros (scrape). Stops at the first
+ * malformed record.
  */
 export function handleRequestBatch(
   swarms: AnnounceStore,
@@ -63,14 +68,16 @@ export function handleRequestBatch(
 ): void {
   const maxAnnounce = REC_BODY + ANNOUNCE_RESPONSE_HEADER_LEN +
     Math.max(6 * responsePeers[4], 18 * responsePeers[6]);
+  const maxHttpAnnounce = REC_BODY + ANNOUNCE_RESPONSE_HEADER_LEN + (18 + 20) * MAX_HTTP_PEERS;
   let p = 0;
   while (p < b.length) {
     const type = b[p], family = b[p + 1] === 6 ? 6 : 4;
     if (type === REQ_ANNOUNCE && p + REQ_ANNOUNCE_LEN <= b.length) {
-      const at = w.reserve(maxAnnounce);
+      const flags = b[p + REC_FLAGS];
+      const at = w.reserve(flags & ANNOUNCE_HTTP ? maxHttpAnnounce : maxAnnounce);
       const out = w.buf;
       const len = access.allows(b, p + REC_BODY + OFF_INFO_HASH)
-        ? swarms.announce(b, p + REC_BODY, b, p + REC_ADDR, family, now, out, at + REC_BODY)
+        ? swarms.announce(b, p + REC_BODY, b, p + REC_ADDR, family, now, out, at + REC_BODY, flags)
         : writeErrorResponse(
           out,
           at + REC_BODY,

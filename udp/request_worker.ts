@@ -1,27 +1,18 @@
 /**
  * UDP request worker: the shared request host (`shared/runtime/request_host.ts`) around this
- * worker's `Swarms`, the torrents whose info hashes shard to it.
+ * worker's `Swarms`, the torrents whose info hashes shard to it. UDP and HTTP socket workers
+ * alike feed it.
  *
  * @module
  */
 
 import { randomWords } from "../shared/base/hash.ts";
+import type { RequestStats } from "../shared/store/details.ts";
 import { serveRequests } from "../shared/runtime/request_host.ts";
-import { responsePeers, type UdpConfig } from "./config.ts";
+import type { SwarmsConfig } from "./config.ts";
 import { Swarms } from "./swarms.ts";
 
-serveRequests<UdpConfig, ArrayBuffer, ReturnType<Swarms["stats"]>>({
+serveRequests<SwarmsConfig, ArrayBuffer, RequestStats>({
   cleanSlice: 2048,
-  make: ({ config }, access) =>
-    new Swarms(
-      {
-        interval: config.protocol.peer_announce_interval,
-        responsePeers: responsePeers(config.protocol),
-        // Info hashes spread evenly over the request workers: each keeps its share.
-        maxTorrents: Math.ceil(config.limits.max_torrents / config.request_workers),
-        maxPeersPerTorrent: config.limits.max_peers_per_torrent,
-      },
-      randomWords(4),
-      access,
-    ),
+  make: ({ config }, access) => new Swarms(config.swarms, randomWords(4), access),
 });

@@ -13,7 +13,7 @@ import type { Logger } from "../shared/base/log.ts";
 import type { SocketBase } from "../shared/runtime/mesh.ts";
 import { runTracker, type ServedGroup } from "../shared/runtime/tracker.ts";
 import { trackerView } from "../shared/observe/view.ts";
-import type { UdpConfig } from "./config.ts";
+import { responsePeers, swarmsConfig, type UdpConfig } from "./config.ts";
 import type { Bind, BindResult, UdpSocketInit } from "./socket_init.ts";
 import { defaultIo } from "./io.ts";
 import { udpView } from "./observe.ts";
@@ -103,6 +103,7 @@ export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
   await runTracker({
     name: "shoal udp",
     config,
+    requestConfig: swarmsConfig(config, responsePeers(config.protocol)),
     state: UDP_STATE,
     requestUrl: new URL("./request_worker.ts", import.meta.url),
     groups: [group],

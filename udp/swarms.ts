@@ -37,6 +37,7 @@ import { BatchWriter } from "../shared/runtime/channel.ts";
 import { AccessList } from "../shared/store/access_list.ts";
 import type { SwarmStore } from "../shared/runtime/request_host.ts";
 import { handleRequestBatch } from "./request_batch.ts";
+import { ANNOUNCE_HTTP, ANNOUNCE_PEER_IDS, MAX_HTTP_PEERS } from "./messages.ts";
 import { loadSwarms, saveSwarms } from "./saved_swarms.ts";
 
 /** Settings the swarm logic needs. */
@@ -116,8 +117,8 @@ export class Swarms implements SwarmStore<ArrayBuffer, RequestStats> {
 
   /**
    * Handles the announce request at `pkt[off]` (already checked: valid length, event and port)
-   * from the 18-byte address at `addrs[a]`, and writes the response into `out[o]`.
-   * Returns the response length.
+   * from the 18-byte address at `addrs[a]`, and writes the response into `out[o]`; `mode`
+   * are the record's `ANNOUNCE_*` flags (`messages.ts`). Returns the response length.
    */
   announce(
     pkt: Uint8Array,
@@ -128,6 +129,7 @@ export class Swarms implements SwarmStore<ArrayBuffer, RequestStats> {
     now: number,
     out: Uint8Array,
     o: number,
+    mode = 0,
   ): number {
     const event = readI32(pkt, off + OFF_EVENT);
     const tid = readI32(pkt, off + 12);
@@ -190,14 +192,24 @@ export class Swarms implements SwarmStore<ArrayBuffer, RequestStats> {
     if (stored) this.seeders += (flags & FLAG_SEEDER) - (before & FLAG_SEEDER);
 
     let want = readI32(pkt, off + OFF_NUMWANT);
-    const max = this.#responsePeers[family];
-    if (want <= 0 || want > max) want = max;
+    if (mode & ANNOUNCE_HTTP) {
+      want = Math.max(0, Math.min(want, MAX_HTTP_PEERS)); // as the HTTP front end asked
+    } else {
+      const max = this.#responsePeers[family];
+      if (want <= 0 || want > max) want = max;
+    }
     // The announcer is neither in its own peer list nor in its own counts.
     const self = stored ? 1 : 0;
     const seeders = this.seedersOf(id) - (seeder ? self : 0);
     const leechers = this.leechersOf(id) - (seeder ? 0 : self);
     let len = writeAnnounceHeader(out, o, tid, interval, leechers, seeders);
-    len += lists.select(id, out, o + len, want, r) * (ipLen + 2);
+    if (!(mode & ANNOUNCE_PEER_IDS)) {
+      return len + lists.select(id, out, o + len, want, r) * (ipLen + 2);
+    }
+    // Peers, then their peer ids in the same order (an HTTP `compact=0` list).
+    const n = Math.min(want, lists.n[id] - (r >= 0 ? 1 : 0));
+    const ids = o + len + n * (ipLen + 2);
+    len += lists.select(id, out, o + len, want, r, out, ids) * (ipLen + 2 + 20);
     return len;
   }
 

@@ -77,6 +77,7 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
   await runTracker({
     name: "shoal ws",
     config,
+    requestConfig: config,
     state: WS_STATE,
     requestUrl: new URL("./request_worker.ts", import.meta.url),
     groups: [group],

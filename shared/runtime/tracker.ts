@@ -26,7 +26,7 @@ import { Pool } from "./pool.ts";
 import type { HostConfig, RequestInit } from "./request_host.ts";
 
 /** The configuration sections every tracker has. */
-export interface TrackerConfig extends HostConfig {
+export interface TrackerConfig {
   /** Log level. */
   log_level: LogLevel;
   /** Request workers. */
@@ -54,11 +54,13 @@ export interface ServedGroup<I, R> extends SocketGroup<I, R> {
 }
 
 /** What a protocol's server hands the runtime. */
-export interface TrackerPlan<C extends TrackerConfig, S> {
+export interface TrackerPlan<C extends TrackerConfig, R extends HostConfig, S> {
   /** E.g. `shoal udp`. */
   name: string;
-  /** The configuration (the request workers get it whole). */
+  /** The configuration. */
   config: C;
+  /** What the request workers are configured with (their store's settings among it). */
+  requestConfig: R;
   /** What its state file holds. */
   state: StateKind;
   /** The request workers' module. */
@@ -76,8 +78,8 @@ export interface TrackerPlan<C extends TrackerConfig, S> {
 }
 
 /** Starts the tracker `plan` describes; resolves once it serves. */
-export async function runTracker<C extends TrackerConfig, S>(
-  plan: TrackerPlan<C, S>,
+export async function runTracker<C extends TrackerConfig, R extends HostConfig, S>(
+  plan: TrackerPlan<C, R, S>,
   log: Logger,
 ): Promise<void> {
   const { config } = plan;
@@ -96,9 +98,9 @@ export async function runTracker<C extends TrackerConfig, S>(
       url: plan.requestUrl,
       count: requests,
       // A replacement starts empty; its swarms refill from the announces that follow.
-      init: (base): RequestInit<C> => ({
+      init: (base): RequestInit<R> => ({
         ...base,
-        config,
+        config: plan.requestConfig,
         access,
         state: base.restart ? null : state?.[base.index] ?? null,
       }),
