@@ -1,8 +1,9 @@
 /**
- * `shoal`: a BitTorrent tracker. `shoal udp` serves BEP 15 over UDP; `shoal ws` serves
- * WebTorrent over WebSockets.
+ * `shoal`: a BitTorrent tracker. `shoal udp` serves BEP 15 over UDP (and HTTP over the same
+ * swarms when its `[http]` section is enabled); `shoal http` serves the HTTP tracker protocol;
+ * `shoal ws` serves WebTorrent over WebSockets.
  *
- * Usage: `shoal <udp|ws> [-c FILE] [-p] [-v] [-h]`
+ * Usage: `shoal <udp|http|ws> [-c FILE] [-p] [-v] [-h]`
  *
  * @module
  */
@@ -21,14 +22,17 @@ import { udpSchema } from "./udp/config.ts";
 import { runUdp } from "./udp/server.ts";
 import { wsSchema } from "./ws/config.ts";
 import { runWs } from "./ws/server.ts";
+import { httpSchema } from "./http/config.ts";
+import { runHttp } from "./http/server.ts";
 import { VERSION } from "./shared/base/version.ts";
 
-const USAGE = `shoal ${VERSION}: a BitTorrent tracker (UDP BEP 15, WebTorrent)
+const USAGE = `shoal ${VERSION}: a BitTorrent tracker (UDP BEP 15, HTTP, WebTorrent)
 
-Usage: shoal <udp|ws> [-c FILE] [-p] [-v] [-h]
+Usage: shoal <udp|http|ws> [-c FILE] [-p] [-v] [-h]
 
 Commands:
-  udp          run the UDP tracker (BEP 15)
+  udp          run the UDP tracker (BEP 15); its [http] section adds HTTP over the same swarms
+  http         run the HTTP tracker (BEP 3, 23, 7, 48)
   ws           run the WebTorrent tracker (WebSockets)
 
 Options:
@@ -66,14 +70,15 @@ export async function main(args: string[]): Promise<void> {
   if (positionals.length !== 1) {
     throw new OperatorError(
       positionals.length === 0
-        ? "missing command: udp or ws (see shoal -h)"
+        ? "missing command: udp, http or ws (see shoal -h)"
         : `unexpected argument "${positionals[1]}" (see shoal -h)`,
     );
   }
   const command = positionals[0];
   if (command === "udp") return await run(udpSchema, runUdp, "udp", values);
+  if (command === "http") return await run(httpSchema, runHttp, "http", values);
   if (command === "ws") return await run(wsSchema, runWs, "ws", values);
-  throw new OperatorError(`unknown command "${command}": expected udp or ws (see shoal -h)`);
+  throw new OperatorError(`unknown command "${command}": expected udp, http or ws (see shoal -h)`);
 }
 
 /** Loads the config of one protocol, then prints it (-p) or runs that server. */

@@ -27,6 +27,7 @@ export const WORKER_MODULES = [
   "udp/request_worker.ts",
   "ws/socket_worker.ts",
   "ws/request_worker.ts",
+  "http/socket_worker.ts",
 ];
 
 /** What the binary may do: the same as `deno task run-udp` / `run-ws`. */

@@ -15,6 +15,7 @@ import {
   swarmLimits,
 } from "../shared/config/common.ts";
 import { parseSocketAddress } from "../shared/net/address.ts";
+import { httpKeys } from "../http/config.ts";
 import type { LogLevel } from "../shared/base/log.ts";
 import type { HostConfig } from "../shared/runtime/request_host.ts";
 import type { SwarmSettings } from "./swarms.ts";
@@ -129,6 +130,25 @@ export const udpSchema = {
     ),
   },
   limits: swarmLimits(10_000_000, 250_000),
+  http: {
+    enabled: bool(
+      false,
+      "Also serve the HTTP tracker protocol from this process, over the same swarms: a peer announcing over UDP is handed to peers announcing over HTTP and the other way round.",
+    ),
+    socket_workers: int(
+      1,
+      "HTTP socket workers: threads that hold HTTP connections; 0 means one per CPU.",
+      0,
+      256,
+    ),
+    max_scrape_torrents: int(
+      255,
+      "Most info hashes answered per HTTP scrape (the first ones; the rest are ignored).",
+      1,
+      MAX_SCRAPE_HASHES,
+    ),
+    ...httpKeys(3000),
+  },
   privileges: privilegesSection(),
   state: stateSection(),
 };

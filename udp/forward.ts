@@ -32,7 +32,8 @@ const PENDING_SLOTS = 1024;
 
 /**
  * Receives a finished response: `len` bytes at `b[off]` for the client of `family` whose
- * 18-byte address is at `addrs[a]`.
+ * 18-byte address is at `addrs[a]`; for a scrape, `slot` is its slot in `pending` (whose hashes
+ * it may read until the call returns), else -1.
  */
 export type Deliver = (
   family: 4 | 6,
@@ -41,6 +42,7 @@ export type Deliver = (
   len: number,
   addrs: Uint8Array,
   a: number,
+  slot: number,
 ) => void;
 
 /** One socket worker's batches to and from the request workers. */
@@ -56,13 +58,18 @@ export class Forwarder {
 
   /**
    * Batches for `requestWorkers` request workers, routed by `shardKey`; scrapes of up to
-   * `maxScrapeTorrents` hashes.
+   * `maxScrapeTorrents` hashes, which pending scrapes keep when `keepHashes`.
    */
-  constructor(shardKey: Uint32Array, requestWorkers: number, maxScrapeTorrents: number) {
+  constructor(
+    shardKey: Uint32Array,
+    requestWorkers: number,
+    maxScrapeTorrents: number,
+    keepHashes = false,
+  ) {
     this.#sharder = new Sharder(shardKey, requestWorkers);
     this.#n = requestWorkers;
     this.writers = Array.from({ length: requestWorkers }, () => new BatchWriter());
-    this.pending = new PendingScrapes(PENDING_SLOTS, maxScrapeTorrents);
+    this.pending = new PendingScrapes(PENDING_SLOTS, maxScrapeTorrents, keepHashes);
     this.#shardOf = new Uint16Array(maxScrapeTorrents);
     this.#perShard = new Uint16Array(requestWorkers);
   }
@@ -114,7 +121,7 @@ export class Forwarder {
       shardOf[k] = s;
       if (perShard[s]++ === 0) parts++;
     }
-    const id = this.pending.open(family, addrs, a, tid, count, parts, now);
+    const id = this.pending.open(family, addrs, a, tid, count, parts, now, data, hashes);
     if (id < 0) return false;
     for (let s = 0; s < this.#n; s++) {
       const n = perShard[s];
@@ -150,7 +157,7 @@ export class Forwarder {
       const type = b[p], family = b[p + 1] === 6 ? 6 : 4;
       if (type === RES_SEND) {
         const len = getU16LE(b, p + 2);
-        deliver(family, b, p + REC_BODY, len, b, p + REC_ADDR);
+        deliver(family, b, p + REC_BODY, len, b, p + REC_ADDR, -1);
         p += REC_BODY + len;
       } else if (type === RES_SCRAPE) {
         const n = getU16LE(b, p + 2);
@@ -174,6 +181,7 @@ export class Forwarder {
             pending.responseLength(s),
             pending.addrs,
             s * ADDR_LEN,
+            s,
           );
           pending.release(s);
         }

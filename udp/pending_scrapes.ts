@@ -25,6 +25,10 @@ export class PendingScrapes {
   readonly addrs: Uint8Array;
   /** Bytes reserved per slot. */
   readonly slotBytes: number;
+  /** The info hashes of every slot (20 × `maxHashes` each), kept when asked for (HTTP). */
+  readonly hashes: Uint8Array | null;
+  /** Most hashes per slot. */
+  readonly maxHashes: number;
   /** Scrapes in flight. */
   inFlight = 0;
   #family: Uint8Array;
@@ -35,10 +39,15 @@ export class PendingScrapes {
   #free: Int32Array;
   #freeTop: number;
 
-  /** Creates `slots` (at most 4096) slots for scrapes of up to `maxHashes` hashes. */
-  constructor(slots: number, maxHashes: number) {
+  /**
+   * Creates `slots` (at most 4096) slots for scrapes of up to `maxHashes` hashes; with
+   * `keepHashes`, each slot keeps its scrape's hashes too (an HTTP reply names them).
+   */
+  constructor(slots: number, maxHashes: number, keepHashes = false) {
     slots = Math.min(slots, 1 << SLOT_BITS);
+    this.maxHashes = maxHashes;
     this.slotBytes = SCRAPE_RESPONSE_HEADER_LEN + SCRAPE_ENTRY_LEN * maxHashes;
+    this.hashes = keepHashes ? new Uint8Array(slots * 20 * maxHashes) : null;
     this.responses = new Uint8Array(slots * this.slotBytes);
     this.addrs = new Uint8Array(slots * ADDR_LEN);
     this.#family = new Uint8Array(slots);
@@ -52,8 +61,9 @@ export class PendingScrapes {
   }
 
   /**
-   * Opens a slot for a scrape of `count` hashes in `parts` parts from the client at
-   * `addrs[a]`; returns its id, or -1 when every slot is busy.
+   * Opens a slot for a scrape of `count` hashes (at `data[hashes]`, kept if the table keeps
+   * them) in `parts` parts from the client at `addrs[a]`; returns its id, or -1 when every slot
+   * is busy.
    */
   open(
     family: number,
@@ -63,6 +73,8 @@ export class PendingScrapes {
     count: number,
     parts: number,
     now: number,
+    data: Uint8Array,
+    hashes: number,
   ): number {
     if (this.#freeTop === 0) return -1;
     const s = this.#free[--this.#freeTop];
@@ -74,6 +86,9 @@ export class PendingScrapes {
     this.#opened[s] = now;
     for (let j = 0; j < ADDR_LEN; j++) this.addrs[s * ADDR_LEN + j] = addrs[a + j];
     writeScrapeHeader(this.responses, s * this.slotBytes, tid);
+    if (this.hashes !== null) {
+      this.hashes.set(data.subarray(hashes, hashes + 20 * count), this.hashesOffset(s));
+    }
     this.inFlight++;
     return ((gen << SLOT_BITS) | s) >>> 0;
   }
@@ -85,6 +100,11 @@ export class PendingScrapes {
       return -1;
     }
     return s;
+  }
+
+  /** Offset in `hashes` of slot `s`'s first info hash. */
+  hashesOffset(s: number): number {
+    return s * 20 * this.maxHashes;
   }
 
   /** Offset in `responses` of entry `idx` of slot `s`. */

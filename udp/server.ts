@@ -18,6 +18,10 @@ import type { Bind, BindResult, UdpSocketInit } from "./socket_init.ts";
 import { defaultIo } from "./io.ts";
 import { udpView } from "./observe.ts";
 import { UDP_STATE } from "./saved_swarms.ts";
+import type { SocketStats } from "./stats.ts";
+import { httpGroup } from "../http/server.ts";
+import { httpView } from "../http/observe.ts";
+import type { HttpSocketStats } from "../http/socket_init.ts";
 
 function bindOf(config: UdpConfig, family: 4 | 6): Bind {
   const key = family === 4 ? config.network.address : config.network.address_ipv6;

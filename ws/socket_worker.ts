@@ -23,8 +23,7 @@ import { macrotask } from "../shared/base/yield.ts";
 import { Close, Connections } from "./connections.ts";
 import { WireConnection, type WireHandlers, type WireOptions } from "./wire.ts";
 import type { TcpHandlers } from "../shared/net/tcp.ts";
-import { acceptLoop } from "../shared/net/tcp_deno.ts";
-import { EpollServer } from "../shared/net/tcp_epoll.ts";
+import { TcpListener } from "../shared/net/tcp_listen.ts";
 import { socketErrorCode } from "../shared/base/errors.ts";
 import type { ToSocket } from "./messages.ts";
 import { Sharder } from "../shared/store/shard.ts";
@@ -117,45 +116,20 @@ serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketSta
     accept: (t, ip) => new WireConnection(t, wsOptions, handlers, ip),
     outOfFiles: () => outOfFiles++,
   };
-  // Deno's listeners (TLS, or io = "deno"), or the epoll server (plain TCP, io = "ffi").
-  let listener: { close(): void };
-  let port: number;
-  const listenDeno = (p: number, tls: { cert: string; key: string } | null): Deno.Listener => {
-    const l = tls
-      ? Deno.listenTls({ hostname: init.hostname, port: p, reusePort: true, ...tls })
-      : Deno.listen({ hostname: init.hostname, port: p, reusePort: true });
-    acceptLoop(l, tcp);
-    return l;
-  };
+  let listener: TcpListener;
   try {
-    if (init.io === "ffi") {
-      const server = new EpollServer(
-        {
-          hostname: init.hostname,
-          port: init.port,
-          family: init.hostname.includes(":") ? 6 : 4,
-          reusePort: true,
-          v6only: net.ipv6_only,
-          recvBufferSize: 0,
-        },
-        init.checkFree,
-        tcp,
-      );
-      server.serve().catch((err) => {
-        log.error(`epoll loop failed: ${err instanceof Error ? err.stack : err}`);
-        throw err;
-      });
-      listener = server;
-      port = server.port;
-    } else {
-      if (init.checkFree && init.port !== 0) {
-        // A plain bind fails if anyone holds the port, even a reusePort group we could join.
-        Deno.listen({ hostname: init.hostname, port: init.port }).close();
-      }
-      const l = listenDeno(init.port, init.tls);
-      listener = l;
-      port = (l.addr as Deno.NetAddr).port;
-    }
+    listener = new TcpListener(
+      {
+        hostname: init.hostname,
+        port: init.port,
+        v6only: net.ipv6_only,
+        io: init.io,
+        tls: init.tls,
+        checkFree: init.checkFree,
+      },
+      tcp,
+      log,
+    );
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const reply: WsBound = { code: socketErrorCode(err), message };
@@ -171,7 +145,7 @@ serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketSta
     Math.min(10, config.cleaning.max_connection_idle) * 1000,
   );
   return {
-    reply: { port } satisfies WsBound,
+    reply: { port: listener.port } satisfies WsBound,
     role: {
       stats: wsStats,
       // Request worker `j` was replaced (its swarms start empty and refill from the announces
@@ -180,17 +154,7 @@ serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketSta
         ports[j] = p;
         attach(p);
       },
-      tls: (cert: string, key: string) => {
-        try {
-          const old = listener;
-          listener = listenDeno(port, { cert, key });
-          // New connections now reach the new listener; open ones keep their TLS sessions.
-          old.close();
-          log.info("TLS certificate reloaded");
-        } catch (err) {
-          log.error(`TLS reload failed, keeping the old certificate: ${err}`);
-        }
-      },
+      tls: (cert: string, key: string) => listener.reloadTls({ cert, key }),
     },
   };
 });

@@ -56,7 +56,7 @@ const PARK_MS = 100;
 /** One accepted connection. */
 class FfiConn implements Transport {
   queued = 0;
-  engine!: Engine;
+  engine: Engine | null = null;
   /** Tells this connection apart from a later one that reuses its descriptor. */
   readonly gen: number;
   #fd: number;
@@ -125,7 +125,7 @@ class FfiConn implements Transport {
     this.#q = null;
     this.queued = 0;
     this.#server.forget(this.#fd);
-    this.engine.gone();
+    this.engine?.gone(); // null when refused while being accepted
   }
 }
 
@@ -296,7 +296,7 @@ export class EpollServer {
       if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         const r = readFd(fd, this.#readBuf, READ_BYTES);
         if (r > 0) {
-          conn.engine.receive(this.#readBuf, 0, r);
+          conn.engine?.receive(this.#readBuf, 0, r);
         } else if (r === 0 || (errno() !== EAGAIN && errno() !== EINTR)) {
           conn.close(); // end of stream, or reset
         }

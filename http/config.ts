@@ -1,0 +1,211 @@
+/**
+ * The HTTP tracker's configuration: `shoal http` on its own (`httpSchema`), or the `[http]`
+ * section of `shoal udp` that serves HTTP over the UDP tracker's swarms in one process. The
+ * listener and protocol keys are the same in both (`httpKeys`); `httpSettings` gives HTTP
+ * socket workers what they need from either.
+ *
+ * @module
+ */
+
+import { bool, type ConfigOf, int, oneOf, str } from "../shared/config/schema.ts";
+import {
+  accessListSection,
+  logLevel,
+  metricsSection,
+  privilegesSection,
+  stateSection,
+  statisticsSection,
+  swarmLimits,
+} from "../shared/config/common.ts";
+import { parseIPv4, parseIPv6, parseSocketAddress } from "../shared/net/address.ts";
+import { MAX_HTTP_PEERS } from "../udp/messages.ts";
+
+function addressOf(family: 4 | 6) {
+  return (v: string): string | null => {
+    const a = parseSocketAddress(v);
+    if (typeof a === "string") return a;
+    return a.family === family ? null : `not an IPv${family} address`;
+  };
+}
+
+/** The proxy addresses, or why the list is not one. */
+function proxyList(v: string): string | null {
+  for (const ip of splitList(v)) {
+    const b = new Uint8Array(16);
+    if (!parseIPv4(ip, b, 0) && !parseIPv6(ip, b, 0)) return `"${ip}" is not an IP address`;
+  }
+  return null;
+}
+
+/** The entries of a comma-separated list, trimmed. */
+export function splitList(v: string): string[] {
+  return v.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+/** The keys of an HTTP tracker's listeners and protocol, in `[network]` or `[http]`. */
+export function httpKeys(port: number) {
+  return {
+    address: str(
+      `0.0.0.0:${port}`,
+      "IPv4 address and port to listen on for HTTP (port 0 picks a free one).",
+      'an IPv4 address like "0.0.0.0:3000"',
+      addressOf(4),
+    ),
+    address_ipv6: str(
+      `[::]:${port}`,
+      "IPv6 address and port to listen on for HTTP (IPV6_V6ONLY: IPv4 is served by `address`).",
+      'an IPv6 address like "[::]:3000"',
+      addressOf(6),
+    ),
+    use_ipv4: bool(true, "Listen on `address` (IPv4)."),
+    use_ipv6: bool(true, "Listen on `address_ipv6` (IPv6)."),
+    io: oneOf(
+      "auto",
+      "Connection I/O: ffi (libc epoll, Linux, plain TCP), deno (portable, also TLS), auto (ffi on Linux without TLS).",
+      ["auto", "ffi", "deno"] as const,
+    ),
+    use_tls: bool(false, "Serve https:// with the PEM files below (reloaded on SIGUSR1)."),
+    tls_certificate_path: str("", "PEM certificate chain (e.g. Let's Encrypt fullchain.pem)."),
+    tls_private_key_path: str("", "PEM private key (e.g. Let's Encrypt privkey.pem)."),
+    keep_alive: bool(true, "Keep connections open between requests (HTTP/1.1 keep-alive)."),
+    request_timeout: int(
+      10,
+      "Seconds a client has to send a whole request head once it began one (slow clients are closed).",
+      1,
+      3600,
+    ),
+    keep_alive_timeout: int(
+      60,
+      "Seconds a kept-alive connection may stay idle between requests.",
+      1,
+      86400,
+    ),
+    max_request_size: int(
+      8192,
+      "Largest request head in bytes (request line and headers); larger is refused (414, 431).",
+      512,
+      65536,
+    ),
+    max_outgoing_buffer: int(
+      1048576,
+      "Bytes queued to one connection before it is closed as too slow to read.",
+      65536,
+      1 << 30,
+    ),
+    runs_behind_reverse_proxy: bool(
+      false,
+      "Take the client IP from reverse_proxy_ip_header_name, on connections from reverse_proxy_addresses only.",
+    ),
+    reverse_proxy_ip_header_name: str(
+      "X-Forwarded-For",
+      "Header with the client IP when runs_behind_reverse_proxy (for X-Forwarded-For, the last entry: the one the proxy added).",
+    ),
+    reverse_proxy_addresses: str(
+      "127.0.0.1, ::1",
+      "Comma-separated IPs of the trusted proxies; connections from elsewhere use their own address.",
+      "IP addresses separated by commas",
+      proxyList,
+    ),
+    trust_ip_parameter: bool(
+      false,
+      "Use the announce's ip, ipv4 and ipv6 parameters as the peer's address (anyone could then announce someone else).",
+    ),
+    min_announce_interval: int(
+      300,
+      "`min interval` sent with each announce: clients re-announce no sooner; 0 leaves it out.",
+      0,
+      86400,
+    ),
+    default_numwant: int(
+      50,
+      "Peers sent when an announce has no numwant (BEP 3 says 50).",
+      0,
+      1000,
+    ),
+    max_response_peers: int(
+      200,
+      "Most peers in one HTTP announce reply, whatever numwant asks.",
+      1,
+      MAX_HTTP_PEERS,
+    ),
+    allow_full_scrape: bool(
+      false,
+      "Answer /scrape without info_hash with every torrent (large: each is ~50 bytes of reply).",
+    ),
+    max_connections: int(
+      100_000,
+      "Most open HTTP connections; a newcomer over it is closed at once.",
+      1,
+      1e8,
+    ),
+    max_connections_per_ip: int(
+      256,
+      "Most open HTTP connections from one IP address, per socket worker.",
+      1,
+      1e8,
+    ),
+  };
+}
+
+/** Schema of the `shoal http` configuration. */
+export const httpSchema = {
+  socket_workers: int(
+    1,
+    "Socket workers: threads that hold HTTP connections; 0 means one per CPU.",
+    0,
+    256,
+  ),
+  request_workers: int(
+    1,
+    "Request workers: threads that own the swarms, sharded by info hash.",
+    1,
+    256,
+  ),
+  log_level: logLevel(),
+  network: httpKeys(3000),
+  protocol: {
+    max_scrape_torrents: int(
+      255,
+      "Most info hashes answered per scrape (the first ones; the rest are ignored).",
+      1,
+      400,
+    ),
+    peer_announce_interval: int(
+      900,
+      "Seconds between announces that the tracker asks clients for.",
+      1,
+      86400,
+    ),
+  },
+  statistics: statisticsSection(),
+  metrics: metricsSection(),
+  access_list: accessListSection(),
+  cleaning: {
+    interval: int(30, "Seconds between cleaning passes over the swarms.", 1, 86400),
+    max_peer_age: int(
+      1200,
+      "Seconds after its last announce that a peer is removed.",
+      1,
+      7 * 86400,
+    ),
+  },
+  limits: swarmLimits(10_000_000, 250_000),
+  privileges: privilegesSection(),
+  state: stateSection(),
+};
+
+/** A loaded `shoal http` configuration. */
+export type HttpConfig = ConfigOf<typeof httpSchema>;
+
+/** The listener and protocol keys, as loaded. */
+export type HttpKeys = ConfigOf<ReturnType<typeof httpKeys>>;
+
+/** What an HTTP socket worker is configured with. */
+export interface HttpSettings extends HttpKeys {
+  /** Most info hashes answered per scrape. */
+  max_scrape_torrents: number;
+  /** Log level. */
+  log_level: "error" | "warn" | "info" | "debug";
+  /** Request workers (the batches' destinations). */
+  request_workers: number;
+}
