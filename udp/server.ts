@@ -101,18 +101,38 @@ export function udpGroup(
   };
 }
 
-/** Starts `shoal udp` with `config`; resolves once it is serving. */
+/**
+ * Starts `shoal udp` with `config`, with HTTP socket workers beside the UDP ones over the same
+ * swarms when `[http]` is enabled; resolves once it is serving.
+ */
 export async function runUdp(config: UdpConfig, log: Logger): Promise<void> {
   const group = udpGroup(config, log);
+  const h = config.http;
+  const http = h.enabled
+    ? await httpGroup(
+      { ...h, log_level: config.log_level, request_workers: config.request_workers },
+      "http",
+      h.socket_workers || navigator.hardwareConcurrency || 1,
+      group.count + config.request_workers,
+      log,
+    )
+    : null;
+  const describe =
+    `${group.count} socket worker(s), ${config.request_workers} request worker(s), io ${group.io}`;
   await runTracker({
-    name: "shoal udp",
+    name: http ? "shoal udp+http" : "shoal udp",
     config,
     requestConfig: swarmsConfig(config, responsePeers(config.protocol)),
     state: UDP_STATE,
     requestUrl: new URL("./request_worker.ts", import.meta.url),
-    groups: [group],
-    observe: trackerView("udp", [udpView]),
-    describe:
-      `${group.count} socket worker(s), ${config.request_workers} request worker(s), io ${group.io}`,
+    groups: http ? [group, http] : [group],
+    observe: http
+      ? trackerView<SocketStats | HttpSocketStats>("udp+http", [udpView, httpView])
+      : trackerView("udp", [udpView]),
+    describe: http
+      ? `${describe}; ${http.count} HTTP socket worker(s), io ${http.io}${http.tls ? ", TLS" : ""}`
+      : describe,
+    started: (l) => http?.started(l),
+    reload: async (pool, l) => await http?.reload(pool, l),
   }, log);
 }
