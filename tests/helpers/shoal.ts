@@ -19,12 +19,14 @@ export const RUN_FLAGS = [
 
 /** A bound address the tracker reported on stdout. */
 export interface Listening {
-  /** `udp` or `ws`/`wss`. */
+  /** `udp`, `ws`/`wss`, `http`/`https` (the metrics endpoint is `http` too). */
   scheme: string;
   /** IP address without brackets, e.g. `127.0.0.1` or `::1`. */
   hostname: string;
   /** Bound port. */
   port: number;
+  /** True for the metrics endpoint's line. */
+  metrics: boolean;
 }
 
 /** A running tracker process. */
@@ -41,7 +43,7 @@ export interface RunningShoal {
   stop(): Promise<number>;
 }
 
-const LISTEN_RE = /listening on (udp|ws|wss|http):\/\/(\[[^\]]+\]|[^:\s]+):(\d+)/;
+const LISTEN_RE = /listening on (udp|ws|wss|https?):\/\/(\[[^\]]+\]|[^:\s]+):(\d+)( \(metrics\))?/;
 
 /** Writes `toml` to a temp file and returns its path. */
 export async function writeConfig(toml: string): Promise<string> {
@@ -94,7 +96,12 @@ export async function startShoal(
     output.push(line);
     const m = LISTEN_RE.exec(line);
     if (m) {
-      listening.push({ scheme: m[1], hostname: m[2].replace(/^\[|\]$/g, ""), port: +m[3] });
+      listening.push({
+        scheme: m[1],
+        hostname: m[2].replace(/^\[|\]$/g, ""),
+        port: +m[3],
+        metrics: m[4] !== undefined,
+      });
     }
     for (let i = waiters.length - 1; i >= 0; i--) {
       if (waiters[i].re.test(line)) {
