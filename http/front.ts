@@ -281,6 +281,8 @@ export class HttpFront {
   #pkt = new Uint8Array(ANNOUNCE_LEN);
   #addr = new Uint8Array(18);
   #reply = new AnnounceReply();
+  /** Full scrapes gathering their parts, by token. */
+  #full = new Map<number, { parts: number; torrents: ByteBuffer }>();
 
   /**
    * A front end with `settings`, sending to request workers through batches keyed by
@@ -484,7 +486,16 @@ export class HttpFront {
     const req = c.request, q = this.#scrape;
     const problem = parseScrapeQuery(req.buf, req.queryStart, req.queryEnd, q);
     if (problem !== 0) return this.#fail(c, seq, flags, QUERY_FAILURE_TEXT[problem]);
-    if (q.count === 0) return this.#fail(c, seq, flags, "full scrapes are not allowed");
+    if (q.count === 0) {
+      if (!this.settings.allow_full_scrape) {
+        return this.#fail(c, seq, flags, "full scrapes are not allowed");
+      }
+      const tid = this.#token(c, seq, flags);
+      if (tid < 0) return this.#fail(c, seq, flags, "tracker busy, try again");
+      this.#full.set(tid, { parts: this.settings.request_workers, torrents: new ByteBuffer() });
+      this.forward.fullScrape(tid);
+      return this.#wakeup();
+    }
     const bad = this.#clientAddr(c, null);
     if (bad !== null) return this.#fail(c, seq, flags, bad);
     const tid = this.#token(c, seq, flags);
@@ -505,8 +516,33 @@ export class HttpFront {
 
   /** Reads a request worker's batch and answers the connections it is for. */
   responses(b: Uint8Array): void {
-    this.forward.responses(b, this.#deliver);
+    this.forward.responses(b, this.#deliver, this.#deliverFull);
   }
+
+  /** One request worker's part of a full scrape; the last one answers it. */
+  #deliverFull = (tid: number, b: Uint8Array, off: number, count: number): void => {
+    const f = this.#full.get(tid);
+    if (f === undefined) return;
+    f.torrents.buf.set(b.subarray(off, off + 32 * count), f.torrents.take(32 * count));
+    if (--f.parts > 0) return;
+    this.#full.delete(tid);
+    const t = tid & 0xffff, c = this.#tokConn[t];
+    if (c === undefined || this.#tokGen[t] !== tid >>> 16) return;
+    const seq = this.#tokSeq[t], flags = this.#tokFlags[t] & REPLY_FLAGS;
+    this.#release(t);
+    c.inFlight--;
+    if (c.done) return;
+    // writeScrapeResponse takes hashes and entries apart: split the 32-byte records.
+    const n = f.torrents.len / 32, all = f.torrents.buf;
+    const hashes = new Uint8Array(20 * n), entries = new Uint8Array(12 * n);
+    for (let k = 0; k < n; k++) {
+      hashes.set(all.subarray(32 * k, 32 * k + 20), 20 * k);
+      entries.set(all.subarray(32 * k + 20, 32 * k + 32), 12 * k);
+    }
+    const w = new ByteBuffer(64 + 60 * n);
+    writeScrapeResponse(w, hashes, 0, n, entries, 0, flags);
+    c.respond(seq, w.buf, 0, w.len);
+  };
 
   #deliver = (
     family: 4 | 6,
@@ -578,6 +614,7 @@ export class HttpFront {
       const c = this.#tokConn[t];
       if (c === undefined || now - this.#tokTime[t] <= TOKEN_TIMEOUT_S) continue;
       const seq = this.#tokSeq[t], flags = this.#tokFlags[t] & REPLY_FLAGS;
+      this.#full.delete(((this.#tokGen[t] << 16) | t) >>> 0);
       this.#release(t);
       c.inFlight--;
       if (!c.done) this.#fail(c, seq, flags, "tracker busy, try again");

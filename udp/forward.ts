@@ -13,13 +13,17 @@ import { getU16LE, getU32LE, setU16LE, setU32LE } from "../shared/base/bytes.ts"
 import { ANNOUNCE_LEN, OFF_INFO_HASH, SCRAPE_ENTRY_LEN } from "./codec.ts";
 import { ADDR_LEN } from "./datagram.ts";
 import {
+  FULL_SCRAPE_HEADER,
+  FULL_SCRAPE_REQ_LEN,
   REC_ADDR,
   REC_BODY,
   REC_FLAGS,
   REQ_ANNOUNCE,
   REQ_ANNOUNCE_LEN,
+  REQ_FULL_SCRAPE,
   REQ_SCRAPE,
   REQ_SCRAPE_ITEM,
+  RES_FULL_SCRAPE,
   RES_SCRAPE,
   RES_SCRAPE_ITEM,
   RES_SEND,
@@ -44,6 +48,12 @@ export type Deliver = (
   a: number,
   slot: number,
 ) => void;
+
+/**
+ * Receives one request worker's part of a full scrape: `count` torrents at `b[off]`, each a
+ * 20-byte info hash and a 12-byte scrape entry, for the scrape of `token`.
+ */
+export type DeliverFull = (token: number, b: Uint8Array, off: number, count: number) => void;
 
 /** One socket worker's batches to and from the request workers. */
 export class Forwarder {
@@ -146,11 +156,22 @@ export class Forwarder {
     return true;
   }
 
+  /** Asks every request worker for all its torrents (a full scrape), under `token`. */
+  fullScrape(token: number): void {
+    for (const w of this.writers) {
+      const at = w.reserve(FULL_SCRAPE_REQ_LEN);
+      w.buf.fill(0, at, at + FULL_SCRAPE_REQ_LEN);
+      w.buf[at] = REQ_FULL_SCRAPE;
+      setU32LE(w.buf, at + 4, token);
+      w.commit(at + FULL_SCRAPE_REQ_LEN);
+    }
+  }
+
   /**
    * Reads one batch from a request worker: each finished response (announce answers, errors,
-   * and scrapes whose last part arrived) goes to `deliver`.
+   * and scrapes whose last part arrived) goes to `deliver`, parts of full scrapes to `full`.
    */
-  responses(b: Uint8Array, deliver: Deliver): void {
+  responses(b: Uint8Array, deliver: Deliver, full?: DeliverFull): void {
     let p = 0;
     const pending = this.pending;
     while (p < b.length) {
@@ -185,6 +206,10 @@ export class Forwarder {
           );
           pending.release(s);
         }
+      } else if (type === RES_FULL_SCRAPE) {
+        const n = getU32LE(b, p + 8);
+        full?.(getU32LE(b, p + 4), b, p + FULL_SCRAPE_HEADER, n);
+        p += FULL_SCRAPE_HEADER + 32 * n;
       } else {
         break; // Unknown record: the batch is corrupt; drop the rest rather than misread it.
       }

@@ -8,10 +8,15 @@
  * - `REQ_SCRAPE` (8 + 22 per hash): type, family, u16 hash count, u32 pending-scrape id, then
  *   per hash a u16 index into the original request and the 20-byte info hash.
  *
+ * - `REQ_FULL_SCRAPE` (8): type, 3 spare, u32 token: every torrent of the request worker.
+ *
  * Request worker → socket worker:
  * - `RES_SEND` (22 + length): type, family, u16 length, 18-byte address, the datagram.
  * - `RES_SCRAPE` (8 + 14 per hash): type, family, u16 count, u32 pending-scrape id, then per
  *   hash a u16 index and the 12-byte scrape entry.
+ *
+ * - `RES_FULL_SCRAPE` (12 + 32 per torrent): type, 3 spare, u32 token, u32 count, then per
+ *   torrent its 20-byte info hash and 12-byte scrape entry.
  *
  * u16 and u32 fields are little-endian.
  *
@@ -25,10 +30,16 @@ import { ANNOUNCE_LEN, SCRAPE_ENTRY_LEN } from "./codec.ts";
 export const REQ_ANNOUNCE = 1;
 /** Record type: the part of a scrape owned by the receiving request worker. */
 export const REQ_SCRAPE = 2;
+/** Record type: a full scrape (HTTP, when the operator allows it). */
+export const REQ_FULL_SCRAPE = 3;
 /** Record type: a finished datagram to send. */
 export const RES_SEND = 1;
 /** Record type: scrape entries for a pending scrape. */
 export const RES_SCRAPE = 2;
+/** Record type: every torrent of a request worker, for a full scrape. */
+export const RES_FULL_SCRAPE = 3;
+/** Bytes of a `REQ_FULL_SCRAPE` record, and of a `RES_FULL_SCRAPE` one before its torrents. */
+export const FULL_SCRAPE_REQ_LEN = 8, FULL_SCRAPE_HEADER = 12;
 
 /** Offset of the flags byte of a `REQ_ANNOUNCE` record. */
 export const REC_FLAGS = 2;

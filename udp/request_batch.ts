@@ -20,6 +20,10 @@ import {
 import { ADDR_LEN } from "./io.ts";
 import {
   ANNOUNCE_HTTP,
+  FULL_SCRAPE_HEADER,
+  FULL_SCRAPE_REQ_LEN,
+  REQ_FULL_SCRAPE,
+  RES_FULL_SCRAPE,
   MAX_HTTP_PEERS,
   REC_ADDR,
   REC_BODY,
@@ -48,6 +52,8 @@ export interface AnnounceStore {
     o: number,
     flags: number,
   ): number;
+  /** Appends every torrent (allowed by `access`) as info hash + scrape entry; returns how many. */
+  scrapeAll(w: BatchWriter, access: AccessList): number;
   /** Writes the scrape entry of the info hash at `b[off]` into `out[o]`. */
   scrape(b: Uint8Array, off: number, out: Uint8Array, o: number): number;
 }
@@ -108,6 +114,15 @@ export function handleRequestBatch(
         else writeScrapeEntry(out, at + 2, 0, 0, 0); // as if unknown
       }
       w.commit(at);
+    } else if (type === REQ_FULL_SCRAPE && p + FULL_SCRAPE_REQ_LEN <= b.length) {
+      const at = w.reserve(FULL_SCRAPE_HEADER);
+      w.buf[at] = RES_FULL_SCRAPE;
+      setU32LE(w.buf, at + 4, getU32LE(b, p + 4));
+      w.len = at + FULL_SCRAPE_HEADER;
+      const n = swarms.scrapeAll(w, access);
+      setU32LE(w.buf, at + 8, n);
+      w.commit(w.len);
+      p += FULL_SCRAPE_REQ_LEN;
     } else {
       return;
     }

@@ -229,6 +229,24 @@ export class Swarms implements SwarmStore<ArrayBuffer, RequestStats> {
     this.torrents.remove(id);
   }
 
+  /** Appends every torrent `access` allows as its info hash and scrape entry; returns how many. */
+  scrapeAll(w: BatchWriter, access: AccessList): number {
+    const table = this.torrents;
+    let n = 0;
+    for (let id = 0; id < table.idLimit; id++) {
+      if (!table.isLive(id)) continue;
+      const at = w.take(20 + 12);
+      table.keyOf(id, w.buf, at);
+      if (!access.allows(w.buf, at)) {
+        w.len = at;
+        continue;
+      }
+      writeScrapeEntry(w.buf, at + 20, this.seedersOf(id), table.completed[id], this.leechersOf(id));
+      n++;
+    }
+    return n;
+  }
+
   /** Writes the scrape entry for the info hash at `b[off]` (zeros when unknown). */
   scrape(b: Uint8Array, off: number, out: Uint8Array, o: number): number {
     const id = this.torrents.find(b, off);
