@@ -1,7 +1,9 @@
 /**
  * A real third-party client: two libtorrent sessions (Debian's python3-libtorrent) with DHT,
  * LSD, PEX, UPnP and NAT-PMP off, listening on loopback only, find each other only through
- * `shoal udp` and move a file; the leecher's scrape then counts them. The client side is
+ * shoal and move a file; the leecher's scrape then counts them. Through `shoal udp`, through
+ * `shoal http`, and through one `shoal udp` serving HTTP too, the seeder announcing over UDP and
+ * the leecher over HTTP; on IPv4 and IPv6. The client side is
  * `tests/interop/libtorrent_transfer.py`, which prints one JSON line.
  *
  * Ignored, with the reason printed, when `/usr/bin/python3 -c "import libtorrent"` fails.
@@ -66,75 +68,124 @@ peer_announce_interval = 60
 interval = 0
 `;
 
-for (const family of [4, 6] as const) {
-  Deno.test({
-    name: `libtorrent peers find each other through shoal udp and move a file (IPv${family})`,
-    ignore: missing !== null,
-    fn: async () => {
-      const config = await writeConfig(CONFIG);
-      let shoal: RunningShoal;
-      try {
-        shoal = await startShoal(["udp", "-c", config], 2);
-      } catch (e) {
-        await Deno.remove(config);
-        throw e;
-      }
-      let stopCode: number | undefined;
-      try {
-        const l = shoal.listening.find((x) =>
-          x.scheme === "udp" && x.hostname.includes(":") === (family === 6)
-        );
-        assert.ok(l, `no IPv${family} listening line in:\n${shoal.output.join("\n")}`);
-        const host = family === 6 ? `[${l.hostname}]` : l.hostname;
-        const tracker = `udp://${host}:${l.port}/announce`;
+/** shoal http, and shoal udp serving HTTP beside UDP. */
+const HTTP_CONFIG = CONFIG.replace('io = "ffi"', 'io = "ffi"\nmin_announce_interval = 0');
+const MIXED_CONFIG = `${CONFIG}[http]
+enabled = true
+address = "127.0.0.1:0"
+address_ipv6 = "[::1]:0"
+min_announce_interval = 0
+`;
 
-        const out = await new Deno.Command(PYTHON, {
-          args: [
-            SCRIPT,
-            "--tracker",
-            tracker,
-            "--timeout",
-            String(TRANSFER_TIMEOUT_S),
-            "--size",
-            String(PAYLOAD_BYTES),
-            ...(family === 6 ? ["--ipv6"] : []),
-          ],
-          stdout: "piped",
-          stderr: "piped",
-          stdin: "null",
-          // The script bounds itself (plus its own watchdog); this is the last resort.
-          signal: AbortSignal.timeout((TRANSFER_TIMEOUT_S + 60) * 1000),
-        }).output();
-        const stdout = new TextDecoder().decode(out.stdout).trim();
-        const stderr = new TextDecoder().decode(out.stderr).trim();
-        const context =
-          `tracker ${tracker}, exit ${out.code}${out.signal ? ` (${out.signal})` : ""}` +
-          `\nstdout: ${stdout}\nstderr: ${stderr}\nshoal:\n${shoal.output.join("\n")}`;
+/** One transfer: which tracker serves it, and the tracker URLs the two sessions use. */
+interface Scenario {
+  name: string;
+  command: "udp" | "http";
+  config: string;
+  listening: number;
+  /** The seeder's (and the torrent's) tracker; the leecher's when `leecher` is null. */
+  seeder: "udp" | "http";
+  leecher: "udp" | "http" | null;
+}
 
-        let report: Report;
+const SCENARIOS: Scenario[] = [
+  { name: "shoal udp", command: "udp", config: CONFIG, listening: 2, seeder: "udp", leecher: null },
+  {
+    name: "shoal http",
+    command: "http",
+    config: HTTP_CONFIG,
+    listening: 2,
+    seeder: "http",
+    leecher: null,
+  },
+  {
+    name: "one shoal, the seeder over UDP and the leecher over HTTP",
+    command: "udp",
+    config: MIXED_CONFIG,
+    listening: 4,
+    seeder: "udp",
+    leecher: "http",
+  },
+];
+
+function trackerUrl(shoal: RunningShoal, scheme: "udp" | "http", family: 4 | 6): string {
+  const l = shoal.listening.find((x) =>
+    x.scheme === scheme && !x.metrics && x.hostname.includes(":") === (family === 6)
+  );
+  assert.ok(l, `no IPv${family} ${scheme} listening line in:\n${shoal.output.join("\n")}`);
+  const host = family === 6 ? `[${l.hostname}]` : l.hostname;
+  return `${scheme}://${host}:${l.port}/announce`;
+}
+
+for (const sc of SCENARIOS) {
+  for (const family of [4, 6] as const) {
+    Deno.test({
+      name: `libtorrent peers find each other through ${sc.name} and move a file (IPv${family})`,
+      ignore: missing !== null,
+      fn: async () => {
+        const config = await writeConfig(sc.config);
+        let shoal: RunningShoal;
         try {
-          report = JSON.parse(stdout.split("\n").pop()!);
-        } catch {
-          throw new Error(`the script printed no JSON line; ${context}`);
+          shoal = await startShoal([sc.command, "-c", config], sc.listening);
+        } catch (e) {
+          await Deno.remove(config);
+          throw e;
         }
-        assert.equal(out.code, 0, `transfer failed: ${report.reason}; ${context}`);
-        assert.equal(report.ok, true, context);
-        assert.equal(report.sha1_match, true, `downloaded bytes differ; ${context}`);
-        assert.equal(report.bytes, PAYLOAD_BYTES, context);
-        assert.ok(report.peers_seen >= 1, `the leecher got no peer from the tracker; ${context}`);
-        assert.deepEqual(report.errors, [], context);
-        assert.ok(report.scrape, `no scrape reply; ${context}`);
-        assert.equal(report.scrape.complete, 2, `both peers seed after the transfer; ${context}`);
-        assert.equal(report.scrape.incomplete, 0, context);
-        assert.ok(
-          (report.scrape.downloaded ?? 0) >= 1,
-          `the leecher's completed event was not counted; ${context}`,
-        );
-      } finally {
-        stopCode = await shoal.stop();
-        await Deno.remove(config);
-      }
-      assert.equal(stopCode, 0, `shoal exited with ${stopCode}:\n${shoal.output.join("\n")}`);
-    },
-  });
+        let stopCode: number | undefined;
+        try {
+          const tracker = trackerUrl(shoal, sc.seeder, family);
+          const leecher = sc.leecher ? trackerUrl(shoal, sc.leecher, family) : null;
+          const out = await new Deno.Command(PYTHON, {
+            args: [
+              SCRIPT,
+              "--tracker",
+              tracker,
+              ...(leecher ? ["--leecher-tracker", leecher] : []),
+              "--timeout",
+              String(TRANSFER_TIMEOUT_S),
+              "--size",
+              String(PAYLOAD_BYTES),
+              ...(family === 6 ? ["--ipv6"] : []),
+            ],
+            stdout: "piped",
+            stderr: "piped",
+            stdin: "null",
+            // The script bounds itself (plus its own watchdog); this is the last resort.
+            signal: AbortSignal.timeout((TRANSFER_TIMEOUT_S + 60) * 1000),
+          }).output();
+          const stdout = new TextDecoder().decode(out.stdout).trim();
+          const stderr = new TextDecoder().decode(out.stderr).trim();
+          const context = `tracker ${tracker}${
+            leecher ? `, leecher ${leecher}` : ""
+          }, exit ${out.code}${
+            out.signal ? ` (${out.signal})` : ""
+          }\nstdout: ${stdout}\nstderr: ${stderr}\nshoal:\n${shoal.output.join("\n")}`;
+
+          let report: Report;
+          try {
+            report = JSON.parse(stdout.split("\n").pop()!);
+          } catch {
+            throw new Error(`the script printed no JSON line; ${context}`);
+          }
+          assert.equal(out.code, 0, `transfer failed: ${report.reason}; ${context}`);
+          assert.equal(report.ok, true, context);
+          assert.equal(report.sha1_match, true, `downloaded bytes differ; ${context}`);
+          assert.equal(report.bytes, PAYLOAD_BYTES, context);
+          assert.ok(report.peers_seen >= 1, `the leecher got no peer from the tracker; ${context}`);
+          assert.deepEqual(report.errors, [], context);
+          assert.ok(report.scrape, `no scrape reply; ${context}`);
+          assert.equal(report.scrape.complete, 2, `both peers seed after the transfer; ${context}`);
+          assert.equal(report.scrape.incomplete, 0, context);
+          assert.ok(
+            (report.scrape.downloaded ?? 0) >= 1,
+            `the leecher's completed event was not counted; ${context}`,
+          );
+        } finally {
+          stopCode = await shoal.stop();
+          await Deno.remove(config);
+        }
+        assert.equal(stopCode, 0, `shoal exited with ${stopCode}:\n${shoal.output.join("\n")}`);
+      },
+    });
+  }
 }

@@ -241,7 +241,13 @@ export class Swarms implements SwarmStore<ArrayBuffer, RequestStats> {
         w.len = at;
         continue;
       }
-      writeScrapeEntry(w.buf, at + 20, this.seedersOf(id), table.completed[id], this.leechersOf(id));
+      writeScrapeEntry(
+        w.buf,
+        at + 20,
+        this.seedersOf(id),
+        table.completed[id],
+        this.leechersOf(id),
+      );
       n++;
     }
     return n;

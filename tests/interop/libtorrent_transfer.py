@@ -192,6 +192,10 @@ def run(args, work, result):
 
     # 2. The leecher; if its answer lacked the seeder, re-announce (ignoring the interval).
     leecher = leecher_ses.add_torrent({"ti": info, "save_path": leech_dir, "flags": no_discovery})
+    if args.leecher_tracker:
+        # The leecher talks to the tracker over another protocol (e.g. HTTP, the seeder UDP).
+        leecher.replace_trackers([lt.announce_entry(args.leecher_tracker)])
+        leecher.force_reannounce(0, -1, force)
     handles["leecher"] = leecher
     leech_started = time.monotonic()
     last_force = leech_started
@@ -248,9 +252,46 @@ def run(args, work, result):
     del seeder, leecher, seeder_ses, leecher_ses
 
 
+def seed_only(args):
+    """Seeds a torrent for another client (e.g. aria2) until stdin closes or the timeout."""
+    work = tempfile.mkdtemp(prefix="shoal-lt-seed-")
+    try:
+        data = payload_bytes(args.size, args.seed)
+        info, sha1 = make_torrent(work, data, args.tracker)
+        with open(args.seed_only, "wb") as f:
+            f.write(lt.bencode(lt.create_torrent(info).generate()))
+        listen = "[::1]:0" if args.ipv6 else "127.0.0.1:0"
+        ses = lt.session(settings(listen))
+        no_discovery = (lt.torrent_flags.disable_dht | lt.torrent_flags.disable_lsd
+                        | lt.torrent_flags.disable_pex)
+        h = ses.add_torrent({"ti": info, "save_path": work,
+                             "flags": no_discovery | lt.torrent_flags.seed_mode})
+        emit({"ready": True, "info_hash": info_hash_hex(info), "sha1": sha1, "bytes": len(data)},
+             None)
+        done = threading.Event()
+        threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+        last = time.monotonic()
+        deadline = last + args.timeout
+        while not done.is_set() and time.monotonic() < deadline:
+            ses.pop_alerts()
+            if time.monotonic() - last > 2:  # keep the tracker fresh for the downloader
+                h.force_reannounce(0, -1, lt.reannounce_flags_t.ignore_min_interval)
+                last = time.monotonic()
+            time.sleep(0.1)
+        ses.pause()
+        del h, ses
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--tracker", help="udp://HOST:PORT/announce")
+    ap.add_argument("--tracker", help="the torrent's tracker: udp://HOST:PORT/announce, http://...")
+    ap.add_argument("--leecher-tracker", help="another tracker URL for the leecher only")
+    ap.add_argument("--seed-only", metavar="TORRENT",
+                    help="only seed: write the .torrent to TORRENT, print one JSON line, seed "
+                         "until stdin closes or --timeout")
     ap.add_argument("--ipv6", action="store_true", help="peers listen on [::1] instead of 127.0.0.1")
     ap.add_argument("--timeout", type=float, default=60, help="seconds for the whole run")
     ap.add_argument("--size", type=int, default=3 * 1024 * 1024, help="payload bytes")
@@ -273,6 +314,8 @@ def main():
         return 0
     if not args.tracker:
         ap.error("--tracker is required")
+    if args.seed_only:
+        return seed_only(args)
 
     result = {"ok": False, "bytes": 0, "sha1_match": False, "seconds": None, "scrape": None,
               "peers_seen": 0, "errors": [], "warnings": [], "info_hash": None, "reason": None,

@@ -1,0 +1,127 @@
+/**
+ * Another real client: aria2 (Debian's `aria2`, DHT, LPD and PEX off) downloads a file from a
+ * libtorrent seeder, the two finding each other only through `shoal http`; a scrape then
+ * counts the download. The seeder is `tests/interop/libtorrent_transfer.py --seed-only`.
+ *
+ * Ignored, with the reason printed, when aria2c or python3-libtorrent is missing.
+ */
+import assert from "assert";
+import { ROOT, startShoal, writeConfig } from "./helpers/shoal.ts";
+import { bdecode, HttpClient, pct } from "./helpers/http_client.ts";
+import type { BencodeValue } from "../http/bencode.ts";
+
+const PYTHON = "/usr/bin/python3";
+const SCRIPT = `${ROOT}tests/interop/libtorrent_transfer.py`;
+const SIZE = 2 * 1024 * 1024;
+
+async function works(cmd: string, args: string[]): Promise<boolean> {
+  try {
+    return (await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output())
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+const why = !await works("aria2c", ["--version"])
+  ? "aria2c is missing (apt-get install aria2; .ci/run does)"
+  : !await works(PYTHON, ["-c", "import libtorrent"])
+  ? "python3-libtorrent is missing (apt-get install python3-libtorrent)"
+  : null;
+if (why) console.log(`IGNORED the aria2 interop test: ${why}`);
+
+Deno.test({
+  name: "aria2 downloads from a libtorrent seeder found through shoal http",
+  ignore: why !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "shoal-aria2-" });
+    const file = await writeConfig(`[network]
+address = "127.0.0.1:0"
+use_ipv6 = false
+min_announce_interval = 0
+[protocol]
+peer_announce_interval = 60
+[statistics]
+interval = 0
+`);
+    const shoal = await startShoal(["http", "-c", file], 1);
+    const l = shoal.listening.find((x) => !x.metrics)!;
+    const tracker = `http://127.0.0.1:${l.port}/announce`;
+    const torrent = `${dir}/file.torrent`;
+    const seeder = new Deno.Command(PYTHON, {
+      args: [
+        SCRIPT,
+        "--tracker",
+        tracker,
+        "--seed-only",
+        torrent,
+        "--size",
+        String(SIZE),
+        "--timeout",
+        "90",
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = seeder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      const { value } = await lines.read();
+      const ready = JSON.parse(value!.trim().split("\n")[0]);
+      assert.equal(ready.ready, true, value);
+      const out = await new Deno.Command("aria2c", {
+        args: [
+          "--enable-dht=false",
+          "--enable-dht6=false",
+          "--bt-enable-lpd=false",
+          "--enable-peer-exchange=false",
+          "--seed-time=0.05",
+          "--listen-port=6881-6999",
+          "--summary-interval=0",
+          "--console-log-level=warn",
+          `--dir=${dir}/out`,
+          torrent,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(90_000),
+      }).output();
+      const log = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, `aria2c failed:\n${log}\nshoal:\n${shoal.output.join("\n")}`);
+      const got = await Deno.readFile(`${dir}/out/payload.bin`).catch(() => null) ??
+        await findPayload(`${dir}/out`);
+      const sha1 = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-1", got)))
+        .map((b) => b.toString(16).padStart(2, "0")).join("");
+      assert.equal(got.length, SIZE);
+      assert.equal(sha1, ready.sha1, "aria2's file matches the seeder's");
+      // aria2 announced `completed`: scrape counts the download.
+      const c = await HttpClient.connect("127.0.0.1", l.port);
+      const hash = Uint8Array.from(ready.info_hash.match(/../g), (h: string) => parseInt(h, 16));
+      const files = bdecode(await c.get(`/scrape?info_hash=${pct(hash)}`)).get("files") as Map<
+        string,
+        Map<string, BencodeValue>
+      >;
+      c.close();
+      const f = files.get(String.fromCharCode(...hash));
+      assert.ok(f, "the torrent is known");
+      assert.ok(Number(f.get("downloaded")) >= 1, "aria2's completed event counted");
+    } finally {
+      await seeder.stdin.close().catch(() => {});
+      await seeder.status;
+      lines.releaseLock();
+      assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(file);
+    }
+  },
+});
+
+/** The one file aria2 wrote under `dir`. */
+async function findPayload(dir: string): Promise<Uint8Array<ArrayBuffer>> {
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isFile && !e.name.endsWith(".aria2")) return await Deno.readFile(`${dir}/${e.name}`);
+  }
+  throw new Error(`no file under ${dir}`);
+}
