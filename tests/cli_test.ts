@@ -5,11 +5,12 @@ import { ROOT, runShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
 import { UdpClient } from "./helpers/udp_client.ts";
 import { defaults } from "../shared/config/schema.ts";
 import { udpSchema } from "../udp/config.ts";
+import { httpSchema } from "../http/config.ts";
 
 Deno.test("shoal -h, -v and usage errors", async () => {
   const help = await runShoal(["-h"]);
   assert.equal(help.code, 0);
-  assert.match(help.stdout, /Usage: shoal <udp\|ws>/);
+  assert.match(help.stdout, /Usage: shoal <udp\|http\|ws>/);
   const version = await runShoal(["udp", "-v"]);
   assert.equal(version.code, 0);
   assert.match(version.stdout, /^shoal \d+\.\d+\.\d+/);
@@ -39,6 +40,35 @@ Deno.test("shoal udp -p prints every key with a comment, and parses back to the 
   assert.deepEqual(JSON.parse(JSON.stringify(parse(r.stdout))), defaults(udpSchema));
   for (const key of ["socket_workers", "request_workers", "address", "address_ipv6", "io"]) {
     assert.match(r.stdout, new RegExp(`^${key} = `, "m"));
+  }
+});
+
+Deno.test("shoal http -p and udp's [http] section print commented keys that parse back", async () => {
+  const r = await runShoal(["http", "-p"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(JSON.stringify(parse(r.stdout))), defaults(httpSchema));
+  const lines = r.stdout.split("\n");
+  lines.forEach((line, i) => {
+    if (/^\w+ = /.test(line)) assert.match(lines[i - 1], /^# \S/, `no comment over ${line}`);
+  });
+  for (const key of ["keep_alive_timeout", "reverse_proxy_addresses", "trust_ip_parameter"]) {
+    assert.match(r.stdout, new RegExp(`^${key} = `, "m"));
+  }
+  const udp = (await runShoal(["udp", "-p"])).stdout;
+  assert.match(udp, /^\[http\]\n(#.*\n)+enabled = false$/m);
+  for (
+    const [cmd, toml, re] of [
+      ["http", '[network]\nreverse_proxy_addresses = "1.2.3.4, nope"', /"nope" is not an IP/],
+      ["http", "[network]\nmax_response_peers = 5000", /max_response_peers: expected an integer/],
+      ["udp", '[http]\naddress = "[::]:80"', /http\.address: .*IPv4/],
+    ] as const
+  ) {
+    const file = await writeConfig(toml);
+    const bad = await runShoal([cmd, "-c", file]);
+    await Deno.remove(file);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, re);
+    assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
   }
 });
 

@@ -20,6 +20,7 @@ Deno.test("every worker module is started from a static URL and included in the 
   const files = [
     ...await sources("udp"),
     ...await sources("ws"),
+    ...await sources("http"),
     ...await sources("shared"),
     "main.ts",
   ];
@@ -43,7 +44,7 @@ Deno.test("every worker module is started from a static URL and included in the 
 
 Deno.test("the binary gets the run tasks' flags; the compile task covers every target", async () => {
   const tasks = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks;
-  for (const task of ["run-udp", "run-ws"]) {
+  for (const task of ["run-udp", "run-ws", "run-http"]) {
     for (const flag of tasks[task].split(" ").filter((x: string) => x.startsWith("--"))) {
       assert.ok(RUNTIME_FLAGS.includes(flag), `${task} uses ${flag}, the binary does not`);
     }

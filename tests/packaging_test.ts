@@ -3,7 +3,7 @@ import assert from "assert";
 import { ROOT, runShoal } from "./helpers/shoal.ts";
 
 Deno.test("the example configs in packaging/ are valid for their protocol", async () => {
-  for (const proto of ["udp", "ws"]) {
+  for (const proto of ["udp", "http", "ws"]) {
     const r = await runShoal([proto, "-c", `${ROOT}packaging/shoal-${proto}.toml`, "-p"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^socket_workers = 0$/m);
