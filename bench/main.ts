@@ -16,9 +16,16 @@
  */
 
 import { parseLoadArgs, type UdpLoadResult } from "./udp_load.ts";
-import type { WsLoadResult } from "./ws_load.ts";
-import { runNativeLoad } from "./native_load.ts";
-import { cpuSeconds, rssBytes } from "./procstat.ts";
+import { rssBytes } from "./procstat.ts";
+import {
+  load,
+  LOAD_FLAGS,
+  measureHttp,
+  measureUdp,
+  measureWs,
+  type Row,
+  withTracker,
+} from "./measure.ts";
 import {
   ROOT,
   run,
@@ -39,7 +46,7 @@ export interface BenchOptions {
   write: boolean;
   /** About a second per measurement, small populations. */
   quick: boolean;
-  /** `udp`, `ws` or `all`. */
+  /** `udp`, `http`, `ws` or `all`. */
   only: string;
   /** Seconds measured per load run. */
   seconds: number;
@@ -57,6 +64,12 @@ export interface BenchOptions {
   wsSocketWorkers: number;
   /** shoal ws request workers. */
   wsRequestWorkers: number;
+  /** shoal http socket workers. */
+  httpSocketWorkers: number;
+  /** shoal http request workers. */
+  httpRequestWorkers: number;
+  /** Connections of the HTTP load. */
+  httpConnections: number;
   /** WebSocket connections of the ws load. */
   wsConnections: number;
   /** The ws load generator: `c` (bench/ws_load.c) or `ts` (bench/ws_load.ts). */
@@ -84,109 +97,15 @@ export const BENCH_DEFAULTS: BenchOptions = {
   udpRequestWorkers: 1,
   wsSocketWorkers: 1,
   wsRequestWorkers: 1,
+  httpSocketWorkers: 1,
+  httpRequestWorkers: 1,
+  httpConnections: 64,
   wsConnections: 256,
   wsLoad: "c",
   memoryPeers: 1_000_000,
   memoryTorrents: 100_000,
   idleConnections: 10_000,
 };
-
-/** One measured row. */
-export interface Row {
-  /** Tracker name. */
-  target: string;
-  /** `udp` or `ws`. */
-  protocol: string;
-  /** Responses (udp) or messages (ws) per second. */
-  perSecond: number;
-  /** CPU microseconds of the tracker per response or message. */
-  cpuMicros: number;
-  /** Requests lost (udp) or connections closed (ws). */
-  lost: number;
-  /** Invalid replies (udp) or failures (ws). */
-  invalid: number;
-  /** A few problems the load generator saw. */
-  problems: string[];
-}
-
-const LOAD_FLAGS = ["run", "--allow-ffi", "--allow-net", "--allow-read"];
-
-async function load<T>(script: string, args: string[]): Promise<T> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [...LOAD_FLAGS, `${ROOT}bench/${script}`, ...args],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout).trim();
-  if (!out.success) throw new Error(`${script} failed: ${text}`);
-  return JSON.parse(text.split("\n").pop()!) as T;
-}
-
-/** Drives `t` with the UDP load and measures it. */
-async function measureUdp(t: Tracker, o: BenchOptions): Promise<Row> {
-  const cpu0 = await cpuSeconds(t.pid);
-  const r = await load<UdpLoadResult>("udp_load.ts", [
-    "--target",
-    `127.0.0.1:${t.udpPort}`,
-    "--seconds",
-    String(o.seconds),
-    "--warmup",
-    o.quick ? "0.3" : "1",
-    "--torrents",
-    String(o.torrents),
-    "--peers",
-    String(o.peers),
-    "--numwant",
-    String(o.numwant),
-  ]);
-  const cpu = (await cpuSeconds(t.pid)) - cpu0;
-  return {
-    target: t.name,
-    protocol: "udp",
-    perSecond: r.perSecond,
-    cpuMicros: (cpu * 1e6) / Math.max(1, r.total),
-    lost: r.lost,
-    invalid: r.invalid,
-    problems: r.problems,
-  };
-}
-
-/** Drives `t` with the ws load and measures it. */
-async function measureWs(t: Tracker, o: BenchOptions): Promise<Row> {
-  const cpu0 = await cpuSeconds(t.pid);
-  const args = [
-    "--target",
-    `127.0.0.1:${t.wsPort}`,
-    "--seconds",
-    String(o.seconds),
-    "--warmup",
-    o.quick ? "0.3" : "1",
-    "--connections",
-    String(o.wsConnections),
-  ];
-  const r = o.wsLoad === "ts"
-    ? await load<WsLoadResult>("ws_load.ts", args)
-    : await runNativeLoad<WsLoadResult>("ws_load", args);
-  const cpu = (await cpuSeconds(t.pid)) - cpu0;
-  return {
-    target: t.name,
-    protocol: "ws",
-    perSecond: r.perSecond,
-    cpuMicros: (cpu * 1e6) / Math.max(1, r.total),
-    lost: r.closed,
-    invalid: r.byKind.failures,
-    problems: r.problems,
-  };
-}
-
-async function withTracker<T>(start: () => Promise<Tracker>, f: (t: Tracker) => Promise<T>) {
-  const t = await start();
-  try {
-    return await f(t);
-  } finally {
-    await t.stop();
-  }
-}
 
 /** Waits `ms` and returns the tracker's resident memory then. */
 async function settledRss(pid: number, ms: number): Promise<number> {
@@ -273,12 +192,17 @@ export async function runBench(o: BenchOptions): Promise<string> {
   const udpToml =
     `socket_workers = ${o.udpSocketWorkers}\nrequest_workers = ${o.udpRequestWorkers}\n`;
   // Every bench client comes from 127.0.0.1: lift the per-IP connection limit.
+  const httpToml =
+    `socket_workers = ${o.httpSocketWorkers}\nrequest_workers = ${o.httpRequestWorkers}\n`;
+  // Every bench client comes from 127.0.0.1: lift the per-IP connection limit.
+  const httpOpts = { network: "max_connections_per_ip = 100000000\n" };
   const wsToml =
     `socket_workers = ${o.wsSocketWorkers}\nrequest_workers = ${o.wsRequestWorkers}\n` +
     `[limits]\nmax_connections_per_ip = 100000000\n`;
   const rows: Row[] = [];
   const log = (s: string) => console.error(`bench: ${s}`);
-  if (o.only !== "ws") {
+  const wants = (p: string) => o.only === "all" || o.only === p;
+  if (wants("udp")) {
     log("shoal udp");
     rows.push(await withTracker(() => startShoal("udp", udpToml), (t) => measureUdp(t, o)));
     if (o.compare) {
@@ -290,7 +214,31 @@ export async function runBench(o: BenchOptions): Promise<string> {
       rows.push(await withTracker(() => startResponder(), (t) => measureUdp(t, o)));
     }
   }
-  if (o.only !== "udp") {
+  if (wants("http")) {
+    for (const mode of ["keepalive", "close"] as const) {
+      log(`shoal http ${mode}`);
+      rows.push(
+        await withTracker(
+          () => startShoal("http", httpToml, httpOpts),
+          (t) => measureHttp(t, o, mode),
+        ),
+      );
+      if (o.compare) {
+        log(`opentracker http ${mode}`);
+        rows.push(
+          await withTracker(() => startOpentracker(o.torrents), (t) => measureHttp(t, o, mode)),
+        );
+        log(`bittorrent-tracker http ${mode}`);
+        rows.push(
+          await withTracker(
+            () => startBittorrentTracker({ http: true }),
+            (t) => measureHttp(t, o, mode),
+          ),
+        );
+      }
+    }
+  }
+  if (wants("ws")) {
     log("shoal ws");
     rows.push(await withTracker(() => startShoal("ws", wsToml), (t) => measureWs(t, o)));
     if (o.compare) {
@@ -329,7 +277,7 @@ export async function runBench(o: BenchOptions): Promise<string> {
   }
   if (o.memory) {
     lines.push("", "| memory | shoal | bittorrent-tracker |", "|---|---:|---:|");
-    if (o.only !== "ws") {
+    if (wants("udp")) {
       log(`memory: ${o.memoryPeers} peers over ${o.memoryTorrents} torrents`);
       const perPeer = await memoryPerPeer(o, udpToml);
       lines.push(
@@ -338,7 +286,7 @@ export async function runBench(o: BenchOptions): Promise<string> {
         } | — |`,
       );
     }
-    if (o.only !== "udp") {
+    if (wants("ws")) {
       log(`memory: ${o.idleConnections} idle WebSocket connections`);
       const shoal = await withTracker(
         () => startShoal("ws", wsToml),

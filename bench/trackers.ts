@@ -117,18 +117,21 @@ export interface ShoalOptions {
   metrics?: boolean;
   /** Run with `--v8-flags=--expose-gc`, so each heap report collects garbage first. */
   exposeGc?: boolean;
+  /** More `[network]` keys (TOML lines). */
+  network?: string;
 }
 
 /** Starts `shoal udp` or `shoal ws` with `toml` (addresses are set here). */
 export async function startShoal(
-  protocol: "udp" | "ws",
+  protocol: "udp" | "ws" | "http",
   toml: string,
   opts: ShoalOptions = {},
 ): Promise<Tracker & { metricsPort?: number }> {
   const file = await Deno.makeTempFile({ prefix: "shoal-bench-", suffix: ".toml" });
-  const net = protocol === "udp"
-    ? `[network]\naddress = "127.0.0.1:0"\nuse_ipv6 = false\n`
-    : `[network]\naddress = "127.0.0.1:0"\n`;
+  const net =
+    (protocol === "ws"
+      ? `[network]\naddress = "127.0.0.1:0"\n`
+      : `[network]\naddress = "127.0.0.1:0"\nuse_ipv6 = false\n`) + (opts.network ?? "");
   const metrics = opts.metrics
     ? `[metrics]\nrun_prometheus_endpoint = true\nprometheus_endpoint_address = "127.0.0.1:0"\n`
     : "";
@@ -136,7 +139,7 @@ export async function startShoal(
     file,
     `log_level = "warn"\n${toml}\n${net}[statistics]\ninterval = 0\n${metrics}`,
   );
-  const served = /listening on (?:udp|ws):\/\/127\.0\.0\.1:(\d+)/;
+  const served = /listening on (?:udp|ws|http):\/\/127\.0\.0\.1:(\d+)$/;
   const { child, match, output } = await spawn(
     `shoal ${protocol}`,
     Deno.execPath(),
@@ -158,7 +161,11 @@ export async function startShoal(
   return {
     name: "shoal",
     pid: child.pid,
-    ...(protocol === "udp" ? { udpPort: port } : { wsPort: port }),
+    ...(protocol === "udp"
+      ? { udpPort: port }
+      : protocol === "ws"
+      ? { wsPort: port }
+      : { httpPort: port }),
     ...(opts.metrics ? { metricsPort: Number(match[1]) } : {}),
     stop: async () => {
       await stopChild(child);
