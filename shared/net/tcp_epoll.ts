@@ -50,6 +50,8 @@ const MSG_DONTWAIT = 0x40;
 const MAX_EVENTS = 256;
 /** Bytes read from one connection per event. */
 const READ_BYTES = 65536;
+/** The int 1, for `setsockopt`. */
+const ONE = new Uint8Array(new Int32Array([1]).buffer);
 /** Longest park, so that `close()` is noticed. */
 const PARK_MS = 100;
 
@@ -143,6 +145,9 @@ export class EpollServer {
   #parked = pinned(MAX_EVENTS * EPOLL_EVENT_SIZE);
   #readBuf = pinned(READ_BYTES);
   #ev = pinned(16);
+  #evView = new DataView(this.#ev.buffer);
+  #eventsView = new DataView(this.#events.buffer);
+  #parkedView = new DataView(this.#parked.buffer);
   #addr = pinned(28);
   #addrLen = pinned(4);
   #closed = false;
@@ -215,7 +220,7 @@ export class EpollServer {
 
   /** Registers `fd` for `events`; the event data carries the fd and its generation. */
   #ctl(op: number, fd: number, events: number, gen = 0): void {
-    const v = new DataView(this.#ev.buffer);
+    const v = this.#evView;
     v.setUint32(0, events, true);
     v.setUint32(EPOLL_DATA_AT, fd, true);
     v.setUint32(EPOLL_DATA_AT + 4, gen, true);
@@ -252,8 +257,7 @@ export class EpollServer {
         }
         return;
       }
-      const one = new Int32Array([1]);
-      c.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, new Uint8Array(one.buffer), 4);
+      c.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, ONE, 4);
       noteOpen(fd);
       const gen = this.#gen = (this.#gen + 1) >>> 0;
       const conn = new FfiConn(fd, gen, this);
@@ -281,7 +285,7 @@ export class EpollServer {
   }
 
   #handle(events: Uint8Array, n: number): void {
-    const v = new DataView(events.buffer);
+    const v = events === this.#events ? this.#eventsView : this.#parkedView;
     for (let i = 0; i < n; i++) {
       const at = i * EPOLL_EVENT_SIZE;
       const ev = v.getUint32(at, true), fd = v.getUint32(at + EPOLL_DATA_AT, true);
