@@ -17,6 +17,7 @@ import { getI32BE, setU32BE } from "../shared/base/bytes.ts";
 import { ByteBuffer } from "../shared/base/byte_buffer.ts";
 import { isV4Mapped } from "../shared/net/address.ts";
 import type { Engine, Transport } from "../shared/net/tcp.ts";
+import { Admission } from "../shared/net/admission.ts";
 import { Forwarder } from "../udp/forward.ts";
 import { Action, ANNOUNCE_LEN } from "../udp/codec.ts";
 import { ANNOUNCE_HTTP, ANNOUNCE_PEER_IDS } from "../udp/messages.ts";
@@ -249,10 +250,8 @@ export class HttpFront {
     bytesIn: 0,
     bytesOut: 0,
   };
-  /** Connections refused at `maxConnections`. */
-  refusedTotal = 0;
-  /** Connections refused at `maxConnectionsPerIp`. */
-  refusedPerIp = 0;
+  /** Open connections, in all and by IP, against their limits. */
+  readonly admission: Admission;
   /** The batches to and from the request workers. */
   readonly forward: Forwarder;
   /** The settings. */
@@ -263,9 +262,7 @@ export class HttpFront {
   readonly out = new ByteBuffer(1 << 16);
   /** The current second (monotonic), set by the worker before each turn. */
   now = 0;
-  #limits: ConnectionLimits;
   #conns = new Set<HttpConnection>();
-  #perIp = new Map<string, number>();
   #proxies: Uint8Array[];
   #wakeup: () => void;
   // Requests waiting for the swarms, by token (the transaction id of the BEP 15 packet).
@@ -296,7 +293,7 @@ export class HttpFront {
     wakeup: () => void,
   ) {
     this.settings = settings;
-    this.#limits = limits;
+    this.admission = new Admission(limits.maxConnections, limits.maxConnectionsPerIp);
     this.#proxies = proxies;
     this.#wakeup = wakeup;
     this.forward = new Forwarder(
@@ -338,18 +335,10 @@ export class HttpFront {
    * or null when a limit refuses it (then it is closed at once).
    */
   open(t: Transport, ip: string, addr: Uint8Array): HttpConnection | null {
-    const fromIp = this.#perIp.get(ip) ?? 0;
-    if (this.#conns.size >= this.#limits.maxConnections) {
-      this.refusedTotal++;
+    if (!this.admission.admit(ip)) {
       t.end();
       return null;
     }
-    if (fromIp >= this.#limits.maxConnectionsPerIp) {
-      this.refusedPerIp++;
-      t.end();
-      return null;
-    }
-    this.#perIp.set(ip, fromIp + 1);
     const c = new HttpConnection(this, t, ip, addr, this.now);
     this.#conns.add(c);
     this.counters.accepted++;
@@ -360,9 +349,7 @@ export class HttpFront {
   forget(c: HttpConnection): void {
     if (!this.#conns.delete(c)) return;
     this.counters.closed++;
-    const n = (this.#perIp.get(c.ipKey) ?? 1) - 1;
-    if (n <= 0) this.#perIp.delete(c.ipKey);
-    else this.#perIp.set(c.ipKey, n);
+    this.admission.release(c.ipKey);
   }
 
   /** Closes connections past their time: a head not sent whole in time, or idle too long. */

@@ -65,12 +65,7 @@ serveWorker((init: HttpSocketInit): { reply: BindResult[]; role: WorkerRole<Http
   ports.forEach(attach);
 
   let outOfFiles = 0; // connections refused for want of descriptors
-  const files = init.connectionsFitFiles;
-  const refusals = (): Refusals => ({
-    max_connections: files ? 0 : front.refusedTotal,
-    max_connections_per_ip: front.refusedPerIp,
-    open_files: outOfFiles + (files ? front.refusedTotal : 0),
-  });
+  const refusals = (): Refusals => front.admission.refusals(outOfFiles, init.connectionsFitFiles);
   const stats = (): HttpSocketStats => ({
     role: "socket",
     protocol: "http",

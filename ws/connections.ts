@@ -10,6 +10,7 @@ import { type InMessage, type ProtocolLimits, scrapeReply, validate } from "./pr
 import { failureMessage } from "./protocol.ts";
 import type { ToRequest, ToSocket } from "./messages.ts";
 import type { Sharder } from "../shared/store/shard.ts";
+import { Admission } from "../shared/net/admission.ts";
 
 /** The part of a WebSocket the logic uses (a real one, or a test double). */
 export interface Peer {
@@ -121,11 +122,21 @@ export class Connections {
     undeliverable: 0,
   };
   /** Connections refused at `maxConnections`. */
-  refusedTotal = 0;
+  get refusedTotal(): number {
+    return this.#admission.refusedTotal;
+  }
+
   /** Connections refused at `maxConnectionsPerIp`. */
-  refusedPerIp = 0;
+  get refusedPerIp(): number {
+    return this.#admission.refusedPerIp;
+  }
+
+  /** Refusals by limit key (see `Admission.refusals`). */
+  refusals(outOfFiles: number, fitsFiles: boolean): Record<string, number> {
+    return this.#admission.refusals(outOfFiles, fitsFiles);
+  }
   #conns = new Map<number, Conn>();
-  #perIp = new Map<string, number>();
+  #admission: Admission;
   #nextId = 1;
   #sharder: Sharder;
   #limits: ConnectionLimits;
@@ -145,6 +156,7 @@ export class Connections {
   ) {
     this.#sharder = sharder;
     this.#limits = limits;
+    this.#admission = new Admission(limits.maxConnections, limits.maxConnectionsPerIp);
     this.#onBatch = onBatch;
     this.batches = Array.from({ length: requestWorkers }, () => []);
   }
@@ -159,16 +171,7 @@ export class Connections {
    * refuses it (the caller closes it).
    */
   open(peer: Peer, ip: string, now: number): number {
-    if (this.#conns.size >= (this.#limits.maxConnections ?? Infinity)) {
-      this.refusedTotal++;
-      return 0;
-    }
-    const fromIp = this.#perIp.get(ip) ?? 0;
-    if (fromIp >= (this.#limits.maxConnectionsPerIp ?? Infinity)) {
-      this.refusedPerIp++;
-      return 0;
-    }
-    this.#perIp.set(ip, fromIp + 1);
+    if (!this.#admission.admit(ip)) return 0;
     const id = this.#nextId;
     this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
     this.#conns.set(id, {
@@ -218,9 +221,7 @@ export class Connections {
     const c = this.#conns.get(id);
     if (c === undefined) return;
     this.#conns.delete(id);
-    const fromIp = this.#perIp.get(c.ip)! - 1;
-    if (fromIp === 0) this.#perIp.delete(c.ip);
-    else this.#perIp.set(c.ip, fromIp);
+    this.#admission.release(c.ip);
     this.counters.closed++;
     if (VIOLATIONS.has(code)) this.counters.violations++;
     for (let s = 0; s < 31 && c.shardBits >>> s; s++) {

@@ -88,12 +88,7 @@ serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketSta
   let outOfFiles = 0; // connections refused for want of descriptors
   // At the share of connections the open-file limit leaves room for, refusals are for want
   // of descriptors, as are failed accepts.
-  const files = init.connectionsFitFiles;
-  const refusals = (): Refusals => ({
-    max_connections: files ? 0 : conns.refusedTotal,
-    max_connections_per_ip: conns.refusedPerIp,
-    open_files: outOfFiles + (files ? conns.refusedTotal : 0),
-  });
+  const refusals = (): Refusals => conns.refusals(outOfFiles, init.connectionsFitFiles);
   const wsStats = (): WsSocketStats => ({
     role: "socket",
     protocol: "ws",

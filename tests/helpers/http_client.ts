@@ -7,6 +7,7 @@
  */
 
 import { type BencodeValue, decode } from "../../http/bencode.ts";
+import { indexOf } from "./raw_ws.ts";
 
 const enc = new TextEncoder(), dec = new TextDecoder();
 
@@ -166,12 +167,4 @@ export function compactPeers(v: BencodeValue | undefined, size: 6 | 18): string[
     }
   }
   return out;
-}
-
-function indexOf(hay: Uint8Array, needle: Uint8Array): number {
-  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
-    return i;
-  }
-  return -1;
 }
