@@ -510,7 +510,7 @@ export class HttpFront {
   #deliverFull = (tid: number, b: Uint8Array, off: number, count: number): void => {
     const f = this.#full.get(tid);
     if (f === undefined) return;
-    f.torrents.buf.set(b.subarray(off, off + 32 * count), f.torrents.take(32 * count));
+    f.torrents.append(b.subarray(off, off + 32 * count));
     if (--f.parts > 0) return;
     this.#full.delete(tid);
     const t = tid & 0xffff, c = this.#tokConn[t];

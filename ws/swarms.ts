@@ -488,7 +488,8 @@ export class WsSwarms implements SwarmStore<ToRequest[], RequestStats> {
     for (const [h, t] of this.torrents) {
       for (let i = 0; i < 20; i++) hash[i] = h.charCodeAt(i);
       const e = beginEntry(w, hash, 0);
-      setU32LE(w.buf, w.take(SAVED_LENGTH) + SAVED_COMPLETED, t.completed);
+      const at = w.take(SAVED_LENGTH); // may move w.buf: read it after
+      setU32LE(w.buf, at + SAVED_COMPLETED, t.completed);
       endEntry(w, e);
     }
     return w.bytes();

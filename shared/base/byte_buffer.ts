@@ -47,6 +47,12 @@ export class ByteBuffer implements ByteSink {
     return at;
   }
 
+  /** Appends the bytes of `src`. */
+  append(src: Uint8Array): void {
+    const at = this.take(src.length); // moves `buf` when it grows: read it only after
+    this.buf.set(src, at);
+  }
+
   /** A copy of the bytes written so far. */
   bytes(): Uint8Array<ArrayBuffer> {
     return this.buf.slice(0, this.len);

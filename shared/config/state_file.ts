@@ -92,7 +92,7 @@ export function shardEntries(body: Uint8Array, key: Uint32Array, shards: number)
   for (const e of entries(body)) {
     const w = parts[sharder.of(body, e.hash)];
     const start = e.hash - 4;
-    w.buf.set(body.subarray(start, e.end), w.take(e.end - start));
+    w.append(body.subarray(start, e.end));
   }
   return parts.map((w) => w.bytes());
 }

@@ -99,14 +99,16 @@ Deno.test("announce: selections are random, distinct, and exclude the announcer"
   for (let p = 1; p <= 100; p++) announce(s, { peer: p });
   const firsts = new Set<string>();
   const seen = new Set<string>();
-  for (let i = 0; i < 50; i++) {
+  // Runs from a random start: 200 draws over 100 starts find ~87 distinct ones on average
+  // (standard deviation ~2), and cover nearly every peer.
+  for (let i = 0; i < 200; i++) {
     const r = announce(s, { peer: 7, numWant: 10 });
     assert.equal(new Set(r.peers).size, 10, "no duplicates");
     assert.ok(!r.peers.includes("10.0.0.7:6881"));
     firsts.add(r.peers.join());
     r.peers.forEach((p) => seen.add(p));
   }
-  assert.ok(firsts.size > 40, `only ${firsts.size} distinct selections`);
+  assert.ok(firsts.size > 60, `only ${firsts.size} distinct selections`);
   assert.ok(seen.size > 80, `only ${seen.size} peers ever returned`);
   const every = announce(s, { peer: 7, numWant: 200 });
   assert.equal(every.peers.length, 99);
