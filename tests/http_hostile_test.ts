@@ -130,7 +130,7 @@ interval = 0
           const ok = await Promise.all(flood.map((c) => c.get(q).then(() => true, () => false)));
           const served = ok.filter((x) => x).length;
           assert.ok(served <= 60, `${served} served over a limit of 60`);
-          assert.ok(served >= 50, `only ${served} served`);
+          assert.ok(served >= 30, `only ${served} served`);
           for (const c of flood) c.close();
           await sleep(300);
           const again = await connect();

@@ -25,12 +25,12 @@ async function pool(slow: Partial<CollectWorkerInit>) {
 }
 
 Deno.test("pool: a late reply is dropped, never counted in the next collection", async () => {
-  // Worker 1 takes 600 ms over its first answer; collections wait 200 ms.
-  const p = await pool({ delayMs: 600, slowRounds: 1 });
+  // Worker 1 takes 3 s over its first answer; collections wait 1 s.
+  const p = await pool({ delayMs: 3000, slowRounds: 1 });
   try {
-    const first = await p.collect("stats", "", 200);
+    const first = await p.collect("stats", "", 1000);
     assert.deepEqual(first.map((r) => r.what === "stats" && r.body.name), ["request worker 0"]);
-    await new Promise((r) => setTimeout(r, 700)); // worker 1's late reply arrives meanwhile
+    await new Promise((r) => setTimeout(r, 2500)); // worker 1's late reply arrives meanwhile
     const second = (await p.stats()).sort((a, b) => a.name.localeCompare(b.name));
     // Each worker once, with its second answer; worker 1's first (late) one is gone.
     assert.deepEqual(second, [
@@ -43,10 +43,10 @@ Deno.test("pool: a late reply is dropped, never counted in the next collection",
 });
 
 Deno.test("pool: collections run at once; a slow one holds up no other", async () => {
-  const p = await pool({ delayMs: 1500, slowRounds: 0 });
+  const p = await pool({ delayMs: 3000, slowRounds: 0 });
   try {
     const order: string[] = [];
-    const saving = p.saves(5000).then((parts) => { // worker 1 takes 1.5 s to save
+    const saving = p.saves(10000).then((parts) => { // worker 1 takes 3 s to save
       order.push("saved");
       return parts;
     });
