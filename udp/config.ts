@@ -9,9 +9,11 @@ import {
   accessListSection,
   logLevel,
   metricsSection,
+  peerAnnounceInterval,
   privilegesSection,
   stateSection,
   statisticsSection,
+  swarmCleaning,
   swarmLimits,
 } from "../shared/config/common.ts";
 import { parseSocketAddress } from "../shared/net/address.ts";
@@ -104,24 +106,13 @@ export const udpSchema = {
       20 + 18,
       MAX_UDP_PAYLOAD,
     ),
-    peer_announce_interval: int(
-      900,
-      "Seconds between announces that the tracker asks clients for.",
-      1,
-      86400,
-    ),
+    peer_announce_interval: peerAnnounceInterval(),
   },
   statistics: statisticsSection(),
   metrics: metricsSection(),
   access_list: accessListSection(),
   cleaning: {
-    interval: int(30, "Seconds between cleaning passes over the swarms.", 1, 86400),
-    max_peer_age: int(
-      1200,
-      "Seconds after its last announce that a peer is removed.",
-      1,
-      7 * 86400,
-    ),
+    ...swarmCleaning(),
     max_connection_age: int(
       300,
       "Seconds a connection ID stays valid (BEP 15 asks for at least 120).",

@@ -1,6 +1,7 @@
 /**
  * Configuration sections both protocols share: log level, statistics, the metrics endpoint,
- * the access list and privileges.
+ * the access list, privileges, the state file, swarm limits, and the announce interval and
+ * cleaning keys of the compact swarm store that UDP and HTTP share.
  *
  * @module
  */
@@ -106,6 +107,27 @@ export function swarmLimits(torrents: number, peers: number) {
       "Most peers in one torrent; new peers beyond it get an error.",
       1,
       1e7,
+    ),
+  };
+}
+
+/**
+ * `protocol.peer_announce_interval` for the trackers that answer from the compact swarm store
+ * (UDP and HTTP), so their defaults cannot drift apart.
+ */
+export function peerAnnounceInterval() {
+  return int(900, "Seconds between announces that the tracker asks clients for.", 1, 86400);
+}
+
+/** The `[cleaning]` keys of the compact swarm store (UDP and HTTP; UDP adds connection IDs). */
+export function swarmCleaning() {
+  return {
+    interval: int(30, "Seconds between cleaning passes over the swarms.", 1, 86400),
+    max_peer_age: int(
+      1200,
+      "Seconds after its last announce that a peer is removed.",
+      1,
+      7 * 86400,
     ),
   };
 }
