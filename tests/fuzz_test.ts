@@ -25,21 +25,7 @@ import type { ToSocket } from "../ws/messages.ts";
 import { Sharder } from "../shared/store/shard.ts";
 import { WsSwarms } from "../ws/swarms.ts";
 import { WireConnection } from "../ws/wire.ts";
-
-/** xorshift32: the same sequence for the same seed. */
-function prng(seed: number) {
-  let x = seed >>> 0 || 1;
-  const next = () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>>= 0);
-  };
-  return { next, below: (n: number) => next() % n, chance: (p: number) => next() / 4294967296 < p };
-}
-
-const SEED = Number(Deno.env.get("SHOAL_FUZZ_SEED") ?? 20261124);
+import { FUZZ_SEED as SEED, prng } from "./helpers/prng.ts";
 
 Deno.test("fuzz: 1,000,000 random and mutated UDP datagrams through the whole data path", () => {
   const rnd = prng(SEED);

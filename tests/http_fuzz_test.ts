@@ -25,21 +25,8 @@ import {
 } from "../http/response.ts";
 import { ByteBuffer, decode } from "../http/bencode.ts";
 import { writeAnnounceHeader } from "../udp/codec.ts";
+import { FUZZ_SEED as SEED, prng } from "./helpers/prng.ts";
 
-/** xorshift32: the same sequence for the same seed. */
-function prng(seed: number) {
-  let x = seed >>> 0 || 1;
-  const next = () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>>= 0);
-  };
-  return { next, below: (n: number) => next() % n, chance: (p: number) => next() / 4294967296 < p };
-}
-
-const SEED = Number(Deno.env.get("SHOAL_FUZZ_SEED") ?? 20261124);
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const pct = (n: number) =>
   Array.from({ length: n }, (_, i) => "%" + ((i * 37 + 11) & 255).toString(16).padStart(2, "0"))

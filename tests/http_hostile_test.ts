@@ -11,19 +11,9 @@ import { announceQuery, bdecode, HttpClient, pct } from "./helpers/http_client.t
 import { randomId } from "./helpers/udp_client.ts";
 import { MAX_IN_FLIGHT } from "../http/front.ts";
 import type { BencodeValue } from "../http/bencode.ts";
+import { prng } from "./helpers/prng.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** xorshift32: the same bytes for the same seed. */
-function prng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
 
 Deno.test({
   name: "http: hostile clients get their answers and an honest one is served throughout",
@@ -94,7 +84,7 @@ interval = 0
       );
 
       await t.step("garbage byte streams get 400 or are closed, never a crash", async () => {
-        const next = prng(20261202);
+        const next = prng(20261202).next;
         for (let k = 0; k < 40; k++) {
           const c = await connect();
           const junk = new Uint8Array(1 + (next() % 3000));
