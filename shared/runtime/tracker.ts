@@ -108,25 +108,23 @@ export async function runTracker<C extends TrackerConfig, R extends HostConfig, 
     faultTarget(),
     shardKey,
   );
+  const lines: string[] = [];
   try {
     await mesh.startRequests();
     state = null; // loaded by the request workers
-    const lines: string[] = [];
     for (const g of plan.groups) {
       lines.push(...g.bound(await mesh.startSocket(g, 0)));
       await Promise.all(Array.from({ length: g.count - 1 }, (_, k) => mesh.startSocket(g, k + 1)));
     }
-    // Always printed, whatever the log level: operators and tests need the bound addresses.
-    for (const l of lines) console.log(l);
-    log.info(`${plan.name}: ${plan.describe}`);
-    plan.started?.(log);
   } catch (err) {
     pool.terminate();
     throw err;
   }
 
+  // Before the `listening on` lines: whoever reads them (a supervisor, a test) may signal at
+  // once, and a signal with no listener yet takes its default action (exit, no state saved).
+  // Not earlier: every request worker must be up, or a save on stop would be partial.
   keepState(pool, config.state, plan.state, log);
-  pool.heartbeat();
   pool.onReload(async () => {
     await plan.reload?.(pool, log);
     if (config.access_list.mode === "off") return;
@@ -138,6 +136,11 @@ export async function runTracker<C extends TrackerConfig, R extends HostConfig, 
       log.error(`SIGUSR1: ${(err as Error).message}; keeping the old access list`);
     }
   });
+  // Always printed, whatever the log level: operators and tests need the bound addresses.
+  for (const l of lines) console.log(l);
+  log.info(`${plan.name}: ${plan.describe}`);
+  plan.started?.(log);
+  pool.heartbeat();
 
   const started = performance.now();
   const uptime = () => (performance.now() - started) / 1000;
