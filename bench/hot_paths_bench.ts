@@ -100,3 +100,31 @@ Deno.bench("route 64 announces, handle them, route 64 responses", () => {
     w.count = 0;
   }
 });
+
+// Why `shared/net/libc.ts` hands `read`/`send` their length as a bigint: a number for a
+// `usize` parameter leaves V8's fast FFI path. `send` on descriptor -1 fails at once (EBADF),
+// so this times the call itself. Needs --allow-ffi.
+const ffi = Deno.permissions.querySync({ name: "ffi" }).state === "granted"
+  ? Deno.dlopen("libc.so.6", {
+    send: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
+  }).symbols
+  : null;
+const ffiBuf = new Uint8Array(512);
+const len300 = 300n;
+Deno.bench({
+  name: "libc send via FFI, usize length as a number",
+  group: "ffi",
+  ignore: ffi === null,
+  fn: () => {
+    ffi!.send(-1, ffiBuf, 300 as unknown as bigint, 0);
+  },
+});
+Deno.bench({
+  name: "libc send via FFI, usize length as a bigint",
+  group: "ffi",
+  baseline: true,
+  ignore: ffi === null,
+  fn: () => {
+    ffi!.send(-1, ffiBuf, len300, 0);
+  },
+});
