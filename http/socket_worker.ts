@@ -9,7 +9,6 @@
 import { Logger } from "../shared/base/log.ts";
 import { monotonicSeconds } from "../shared/base/clock.ts";
 import { socketErrorCode } from "../shared/base/errors.ts";
-import { macrotask } from "../shared/base/yield.ts";
 import { parseIPv4, parseIPv6 } from "../shared/net/address.ts";
 import { openFileLimit, trackFds } from "../shared/net/libc.ts";
 import type { TcpHandlers } from "../shared/net/tcp.ts";
@@ -42,10 +41,12 @@ serveWorker((init: HttpSocketInit): { reply: BindResult[]; role: WorkerRole<Http
     init.shardKey,
     { maxConnections: init.maxConnections, maxConnectionsPerIp: http.max_connections_per_ip },
     proxyAddresses(http.reverse_proxy_addresses),
+    // Flushed once the current turn's requests are all in (after this read batch, before
+    // the next): a microtask, not a macrotask, which would cost a message round trip a turn.
     () => {
       if (flushScheduled) return;
       flushScheduled = true;
-      macrotask().then(() => {
+      queueMicrotask(() => {
         flushScheduled = false;
         front.forward.flush(ports);
       });

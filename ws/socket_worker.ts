@@ -19,7 +19,6 @@ import { LimitLog } from "../shared/observe/limit_log.ts";
 import type { Refusals } from "../shared/store/details.ts";
 import { openFileLimit, trackFds } from "../shared/net/libc.ts";
 import { serveWorker, type WorkerRole } from "../shared/runtime/worker.ts";
-import { macrotask } from "../shared/base/yield.ts";
 import { Close, Connections } from "./connections.ts";
 import { WireConnection, type WireHandlers, type WireOptions } from "./wire.ts";
 import type { TcpHandlers } from "../shared/net/tcp.ts";
@@ -61,10 +60,11 @@ serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketSta
       maxConnections: init.maxConnections,
       maxConnectionsPerIp: config.limits.max_connections_per_ip,
     },
+    // Flushed once the current turn's messages are all in: a microtask, as in the HTTP worker.
     () => {
       if (flushScheduled) return;
       flushScheduled = true;
-      macrotask().then(flush);
+      queueMicrotask(flush);
     },
   );
 
