@@ -289,7 +289,12 @@ function label(o: BindOptions): string {
  * Creates a nonblocking socket of `type` (`SOCK_DGRAM` or `SOCK_STREAM`), sets its options and
  * binds it; throws `SocketOpenError` with the errno name and a one-line message.
  */
-export function bindSocket(type: number, o: BindOptions, reusePort = o.reusePort): number {
+export function bindSocket(
+  type: number,
+  o: BindOptions,
+  reusePort = o.reusePort,
+  reuseAddr = reusePort,
+): number {
   const c = lib();
   const fd = c.socket(o.family === 4 ? AF_INET : AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -305,10 +310,8 @@ export function bindSocket(type: number, o: BindOptions, reusePort = o.reusePort
   if (o.family === 6 && !setInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, o.v6only ? 1 : 0)) {
     fail("IPV6_V6ONLY on");
   }
-  if (reusePort) {
-    if (!setInt(fd, SOL_SOCKET, SO_REUSEADDR, 1)) fail("SO_REUSEADDR on");
-    if (!setInt(fd, SOL_SOCKET, SO_REUSEPORT, 1)) fail("SO_REUSEPORT on");
-  }
+  if (reuseAddr && !setInt(fd, SOL_SOCKET, SO_REUSEADDR, 1)) fail("SO_REUSEADDR on");
+  if (reusePort && !setInt(fd, SOL_SOCKET, SO_REUSEPORT, 1)) fail("SO_REUSEPORT on");
   // Buffer sizes are best effort: the kernel caps them at rmem_max/wmem_max.
   if (o.recvBufferSize > 0) setInt(fd, SOL_SOCKET, SO_RCVBUF, o.recvBufferSize);
   if (type === SOCK_DGRAM) setInt(fd, SOL_SOCKET, SO_SNDBUF, 4 << 20);
@@ -320,10 +323,14 @@ export function bindSocket(type: number, o: BindOptions, reusePort = o.reusePort
 
 /**
  * Checks that nobody holds `o`'s port: a bind without `SO_REUSEPORT` fails even against a
- * `SO_REUSEPORT` group that we could otherwise silently join.
+ * `SO_REUSEPORT` group that we could otherwise silently join. For TCP it sets `SO_REUSEADDR`,
+ * as every TCP server does: connections the last run closed linger in TIME_WAIT for a minute,
+ * and without it a restart would fail on them; a listening socket still makes it fail.
  */
 export function checkPortFree(type: number, o: BindOptions): void {
-  if (o.port !== 0) closeFd(bindSocket(type, o, false));
+  if (o.port === 0) return;
+  const fd = bindSocket(type, o, false, type === SOCK_STREAM);
+  closeFd(fd);
 }
 
 /** Bytes of one `struct epoll_event`: packed on x86_64, padded elsewhere. */

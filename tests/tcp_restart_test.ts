@@ -1,0 +1,86 @@
+/**
+ * A TCP tracker restarted on its port comes back at once, even though the connections its last
+ * run closed first still sit in TIME_WAIT on that port (for a minute): what a supervisor or an
+ * operator's restart does. Over both transports of `shoal http`, and `shoal ws`.
+ */
+import assert from "assert";
+import { startShoal, writeConfig } from "./helpers/shoal.ts";
+
+/** A port nobody listens on now. */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/**
+ * Sockets in TIME_WAIT whose local port is `port` (`/proc/net/tcp`, state 06; read by `cat`,
+ * as Deno lets only --allow-all read /proc/net).
+ */
+async function timeWaits(port: number): Promise<number> {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  const out = await new Deno.Command("cat", { args: ["/proc/net/tcp"], stdout: "piped" }).output();
+  const lines = new TextDecoder().decode(out.stdout).split("\n").slice(1);
+  return lines.filter((l) => {
+    const f = l.trim().split(/\s+/);
+    return f.length > 3 && f[1].endsWith(`:${hex}`) && f[3] === "06";
+  }).length;
+}
+
+/** Sends a request that the server answers and then closes on, and reads to the end. */
+async function requestClosedByServer(port: number, path: string): Promise<string> {
+  const c = await Deno.connect({ hostname: "127.0.0.1", port });
+  await c.write(
+    new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+  );
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(4096);
+  for (;;) {
+    const n = await c.read(buf);
+    if (n === null) break;
+    chunks.push(buf.slice(0, n));
+  }
+  c.close();
+  return new TextDecoder().decode(new Uint8Array(chunks.flatMap((x) => [...x])));
+}
+
+const cases = [
+  { kind: "http", io: "ffi", path: "/scrape", v6: "use_ipv6 = false\n" },
+  { kind: "http", io: "deno", path: "/scrape", v6: "use_ipv6 = false\n" },
+  { kind: "ws", io: "ffi", path: "/", v6: "" },
+];
+
+for (const { kind, io, path, v6 } of cases) {
+  Deno.test({
+    name: `${kind} (${io}): restarts on its port while the last run's connections are in TIME_WAIT`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async () => {
+      const port = freePort();
+      const file = await writeConfig(
+        `log_level = "warn"\n[network]\naddress = "127.0.0.1:${port}"\n${v6}io = "${io}"\n` +
+          `[statistics]\ninterval = 0\n`,
+      );
+      try {
+        const first = await startShoal([kind, "-c", file], 1);
+        for (let i = 0; i < 3; i++) {
+          const reply = await requestClosedByServer(port, path);
+          assert.match(reply, /^HTTP\/1\.1 \d{3} /, `no HTTP answer: ${reply}`);
+        }
+        assert.equal(await first.stop(), 0, first.output.join("\n"));
+        // Without this the test would prove nothing: the server closed first, so its side of
+        // those connections waits out TIME_WAIT on the port.
+        assert.ok(await timeWaits(port) > 0, `no TIME_WAIT socket on port ${port}`);
+
+        const second = await startShoal([kind, "-c", file], 1);
+        assert.equal(second.listening[0].port, port);
+        const reply = await requestClosedByServer(port, path);
+        assert.match(reply, /^HTTP\/1\.1 \d{3} /);
+        assert.equal(await second.stop(), 0, second.output.join("\n"));
+      } finally {
+        await Deno.remove(file);
+      }
+    },
+  });
+}
