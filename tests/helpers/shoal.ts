@@ -45,9 +45,20 @@ export interface RunningShoal {
 
 const LISTEN_RE = /listening on (udp|ws|wss|https?):\/\/(\[[^\]]+\]|[^:\s]+):(\d+)( \(metrics\))?/;
 
-/** Writes `toml` to a temp file and returns its path. */
+const written: string[] = [];
+// The test files' configs go when their test process ends, whatever the tests did with them.
+globalThis.addEventListener("unload", () => {
+  for (const p of written) {
+    try {
+      Deno.removeSync(p);
+    } catch { /* removed by its test */ }
+  }
+});
+
+/** Writes `toml` to a temp file (removed when the test process ends) and returns its path. */
 export async function writeConfig(toml: string): Promise<string> {
   const path = await Deno.makeTempFile({ prefix: "shoal-test-", suffix: ".toml" });
+  written.push(path);
   await Deno.writeTextFile(path, toml);
   return path;
 }
