@@ -21,7 +21,7 @@ import {
   encodeScrapeRequest,
 } from "../udp/codec.ts";
 import { Connections, type Peer } from "../ws/connections.ts";
-import type { ToSocket } from "../ws/messages.ts";
+import { type Batch, pushMessage, pushScrapeCounts } from "../ws/messages.ts";
 import { Sharder } from "../shared/store/shard.ts";
 import { WsSwarms } from "../ws/swarms.ts";
 import { WireConnection } from "../ws/wire.ts";
@@ -158,10 +158,10 @@ Deno.test("fuzz: 1,000,000 random and mutated UDP datagrams through the whole da
 
 Deno.test("fuzz: 100,000 mutated WebTorrent messages through connections and swarms", () => {
   const rnd = prng(SEED + 1);
-  const out: ToSocket[][] = [[]];
+  const out: Batch = [];
   const swarms = new WsSwarms({ interval: 120, maxOfferAge: 60, maxOffers: 10 }, {
-    send: (_w, conn, m) => out[0].push({ c: conn, m }),
-    scrape: (_w, conn, id, files) => out[0].push({ c: conn, id, files }),
+    send: (_w, conn, m) => pushMessage(out, conn, m),
+    scrape: (_w, conn, id, files) => pushScrapeCounts(out, conn, id, files),
     flush: () => {},
     drop: () => {},
   });
@@ -234,15 +234,9 @@ Deno.test("fuzz: 100,000 mutated WebTorrent messages through connections and swa
       );
     }
     conns.text(ids[i], text, 1000);
-    // The request worker's side, then delivery back.
-    for (const item of conns.batches[0].splice(0)) {
-      if ("r" in item) {
-        if (item.r.kind === "announce") swarms.announce(0, item.c, item.r, 1000);
-        else swarms.answer(0, item.c, item.r, 1000);
-      } else if ("h" in item) swarms.scrape(0, item.c, item.id, item.h);
-      else swarms.closed(0, item.c);
-    }
-    conns.deliver(out[0].splice(0));
+    // The request worker's side, then delivery back, each batch cloned as a port would.
+    swarms.receive(0, structuredClone(conns.batches[0].splice(0)), 1000);
+    conns.deliver(structuredClone(out.splice(0)));
   }
   for (const t of sent) {
     const r = JSON.parse(t); // every reply is JSON

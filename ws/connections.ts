@@ -8,7 +8,16 @@
 
 import { type InMessage, type ProtocolLimits, scrapeReply, validate } from "./protocol.ts";
 import { failureMessage } from "./protocol.ts";
-import type { ToRequest, ToSocket } from "./messages.ts";
+import {
+  type Batch,
+  pushAnnounce,
+  pushAnswer,
+  pushClosed,
+  pushScrape,
+  readResponses,
+  type ScrapeEntry,
+  type SocketHandlers,
+} from "./messages.ts";
 import type { Sharder } from "../shared/store/shard.ts";
 import { Admission } from "../shared/net/admission.ts";
 
@@ -103,7 +112,7 @@ interface PendingScrape {
 /** Connections of one socket worker. */
 export class Connections {
   /** Outgoing batches, one per request worker; the caller posts and empties them. */
-  readonly batches: ToRequest[][];
+  readonly batches: Batch[];
   /** Cumulative counters. */
   readonly counters: ConnectionCounters = {
     accepted: 0,
@@ -187,10 +196,11 @@ export class Connections {
     return id;
   }
 
-  #push(shard: number, item: ToRequest): void {
+  /** The batch for request worker `shard`, telling the caller when it gains its first record. */
+  #batch(shard: number): Batch {
     const b = this.batches[shard];
-    b.push(item);
-    if (b.length === 1) this.#onBatch();
+    if (b.length === 0) this.#onBatch();
+    return b;
   }
 
   #send(c: Conn, id: number, text: string): void {
@@ -225,9 +235,9 @@ export class Connections {
     this.counters.closed++;
     if (VIOLATIONS.has(code)) this.counters.violations++;
     for (let s = 0; s < 31 && c.shardBits >>> s; s++) {
-      if (c.shardBits & (1 << s)) this.#push(s, { c: id, closed: true });
+      if (c.shardBits & (1 << s)) pushClosed(this.#batch(s), id);
     }
-    for (const s of c.moreShards ?? []) this.#push(s, { c: id, closed: true });
+    for (const s of c.moreShards ?? []) pushClosed(this.#batch(s), id);
   }
 
   /** Handles one text message from connection `id`. */
@@ -264,7 +274,9 @@ export class Connections {
         const s = this.#sharder.ofString(m.infoHash);
         if (s < 31) c.shardBits |= 1 << s;
         else (c.moreShards ??= new Set()).add(s);
-        return this.#push(s, { c: id, r: m });
+        if (m.kind === "announce") pushAnnounce(this.#batch(s), id, m);
+        else pushAnswer(this.#batch(s), id, m);
+        return;
       }
       case "scrape":
         this.counters.scrapes++;
@@ -290,31 +302,34 @@ export class Connections {
     this.#nextScrape = this.#nextScrape >= 0x7fffffff ? 1 : this.#nextScrape + 1;
     this.#scrapes.set(sid, { conn: id, parts: parts.size, opened: now, files: {} });
     c.pendingScrapes++;
-    for (const [s, h] of parts) this.#push(s, { c: id, id: sid, h });
+    for (const [s, h] of parts) pushScrape(this.#batch(s), id, sid, h);
   }
 
   /** Delivers one batch from a request worker. */
-  deliver(items: ToSocket[]): void {
-    for (const item of items) {
-      if ("m" in item) {
-        const c = this.#conns.get(item.c);
-        if (c === undefined) this.counters.undeliverable++;
-        else this.#send(c, item.c, item.m);
-        continue;
-      }
-      const p = this.#scrapes.get(item.id);
-      if (p === undefined) continue;
-      for (const [h, complete, incomplete, downloaded] of item.files) {
+  deliver(batch: Batch): void {
+    readResponses(batch, this.#delivery);
+  }
+
+  readonly #delivery: SocketHandlers = {
+    message: (conn: number, m: string) => {
+      const c = this.#conns.get(conn);
+      if (c === undefined) this.counters.undeliverable++;
+      else this.#send(c, conn, m);
+    },
+    scrape: (_conn: number, id: number, files: ScrapeEntry[]) => {
+      const p = this.#scrapes.get(id);
+      if (p === undefined) return;
+      for (const [h, complete, incomplete, downloaded] of files) {
         p.files[h] = { complete, incomplete, downloaded };
       }
-      if (--p.parts > 0) continue;
-      this.#scrapes.delete(item.id);
+      if (--p.parts > 0) return;
+      this.#scrapes.delete(id);
       const c = this.#conns.get(p.conn);
-      if (c === undefined) continue;
+      if (c === undefined) return;
       c.pendingScrapes--;
       this.#send(c, p.conn, scrapeReply(p.files));
-    }
-  }
+    },
+  };
 
   /** Closes connections idle for longer than the limit and drops stale scrapes. */
   sweep(now: number): void {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ScrapeEntry, ToSocket } from "./messages.ts";
+import { type Batch, pushMessage, pushScrapeCounts, type ScrapeEntry } from "./messages.ts";
 
 /** Where the swarms' messages go. */
 export interface Outbox {
@@ -21,18 +21,18 @@ export interface Outbox {
 
 /** The outbox of a request worker: one batch per socket worker. */
 export class BatchOutbox implements Outbox {
-  #outs: ToSocket[][] = [];
+  #outs: Batch[] = [];
 
-  #to(worker: number): ToSocket[] {
+  #to(worker: number): Batch {
     return this.#outs[worker] ??= [];
   }
 
   send(worker: number, conn: number, msg: string): void {
-    this.#to(worker).push({ c: conn, m: msg });
+    pushMessage(this.#to(worker), conn, msg);
   }
 
   scrape(worker: number, conn: number, id: number, files: ScrapeEntry[]): void {
-    this.#to(worker).push({ c: conn, id, files });
+    pushScrapeCounts(this.#to(worker), conn, id, files);
   }
 
   flush(ports: MessagePort[]): void {

@@ -24,7 +24,7 @@ import { WireConnection, type WireHandlers, type WireOptions } from "./wire.ts";
 import type { TcpHandlers } from "../shared/net/tcp.ts";
 import { TcpListener } from "../shared/net/tcp_listen.ts";
 import { socketErrorCode } from "../shared/base/errors.ts";
-import type { ToSocket } from "./messages.ts";
+import type { Batch } from "./messages.ts";
 import { Sharder } from "../shared/store/shard.ts";
 import type { WsBound, WsSocketInit, WsSocketStats } from "./socket_init.ts";
 
@@ -69,7 +69,7 @@ serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketSta
   );
 
   const attach = (port: MessagePort) => {
-    port.onmessage = (m: MessageEvent<ToSocket[]>) => {
+    port.onmessage = (m: MessageEvent<Batch>) => {
       try {
         conns.deliver(m.data);
       } catch (err) {

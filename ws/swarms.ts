@@ -16,7 +16,7 @@ import { getU32LE, setU32LE } from "../shared/base/bytes.ts";
 import { beginEntry, endEntry, entries, type StateKind } from "../shared/config/state_file.ts";
 import type { SwarmStore } from "../shared/runtime/request_host.ts";
 import { BatchOutbox, type Outbox } from "./outbox.ts";
-import type { ScrapeEntry, ToRequest } from "./messages.ts";
+import { type Batch, readRequests, type RequestHandlers, type ScrapeEntry } from "./messages.ts";
 import { AccessList } from "../shared/store/access_list.ts";
 import { clientName, tally } from "../shared/store/clients.ts";
 import type { Refusals, RequestStats, SwarmDetails, TopSwarm } from "../shared/store/details.ts";
@@ -126,7 +126,7 @@ export const WS_STATE: StateKind = { kind: "ws", format: 1 };
 const SAVED_COMPLETED = 0, SAVED_LENGTH = 4;
 
 /** The torrents of one request worker: the WebTorrent tracker's `SwarmStore`. */
-export class WsSwarms implements SwarmStore<ToRequest[], RequestStats> {
+export class WsSwarms implements SwarmStore<Batch, RequestStats> {
   /** Torrents by info hash. */
   readonly torrents = new Map<string, WsTorrent>();
   /** Info hashes in which a connection has a peer, by connection key. */
@@ -184,18 +184,20 @@ export class WsSwarms implements SwarmStore<ToRequest[], RequestStats> {
   }
 
   /** Handles a batch from socket worker `from`: requests, scrape parts, closed connections. */
-  receive(from: number, batch: ToRequest[], now: number): void {
-    for (const item of batch) {
-      if ("r" in item) {
-        if (item.r.kind === "announce") this.announce(from, item.c, item.r, now);
-        else this.answer(from, item.c, item.r, now);
-      } else if ("h" in item) {
-        this.scrape(from, item.c, item.id, item.h);
-      } else {
-        this.closed(from, item.c);
-      }
-    }
+  receive(from: number, batch: Batch, now: number): void {
+    this.#from = from;
+    this.#now = now;
+    readRequests(batch, this.#handlers);
   }
+
+  #from = 0;
+  #now = 0;
+  readonly #handlers: RequestHandlers = {
+    announce: (conn, r) => this.announce(this.#from, conn, r, this.#now),
+    answer: (conn, r) => this.answer(this.#from, conn, r, this.#now),
+    scrape: (conn, id, hashes) => this.scrape(this.#from, conn, id, hashes),
+    closed: (conn) => this.closed(this.#from, conn),
+  };
 
   /** Posts what was sent, one message per socket worker. */
   flush(ports: MessagePort[]): void {
