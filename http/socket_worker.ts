@@ -6,6 +6,7 @@
  * @module
  */
 
+import { Link, ringBytes } from "../shared/runtime/link.ts";
 import { Logger } from "../shared/base/log.ts";
 import { monotonicSeconds } from "../shared/base/clock.ts";
 import { socketErrorCode } from "../shared/base/errors.ts";
@@ -34,7 +35,8 @@ serveWorker((init: HttpSocketInit): { reply: BindResult[]; role: WorkerRole<Http
   const { http, index } = init;
   trackFds(init.fds);
   const log = new Logger(http.log_level, `http socket worker ${index}: `);
-  const ports = [...init.ports];
+  const ring = ringBytes(init.ports.length);
+  const ports = init.ports.map((p) => new Link(p, ring));
   let flushScheduled = false;
   const front = new HttpFront(
     http,
@@ -53,11 +55,11 @@ serveWorker((init: HttpSocketInit): { reply: BindResult[]; role: WorkerRole<Http
     },
   );
   front.now = monotonicSeconds();
-  const attach = (port: MessagePort) => {
-    port.onmessage = (m: MessageEvent<ArrayBuffer>) => {
+  const attach = (link: Link) => {
+    link.onmessage = (data: unknown) => {
       front.now = monotonicSeconds();
       try {
-        front.responses(new Uint8Array(m.data));
+        front.responses(data as Uint8Array);
       } catch (err) {
         log.error(`response batch failed: ${err instanceof Error ? err.stack : err}`);
       }
@@ -129,8 +131,9 @@ serveWorker((init: HttpSocketInit): { reply: BindResult[]; role: WorkerRole<Http
       // Request worker `j` was replaced: requests to it go to its successor from now on
       // (those waiting on the old one are answered with a failure when they time out).
       port: (j: number, port: MessagePort) => {
-        ports[j] = port;
-        attach(port);
+        ports[j].close();
+        ports[j] = new Link(port, ring);
+        attach(ports[j]);
       },
       tls: (cert: string, key: string) => {
         for (const l of listeners) l.reloadTls({ cert, key });

@@ -8,6 +8,7 @@
  */
 
 import { BatchWriter } from "../shared/runtime/channel.ts";
+import type { Link } from "../shared/runtime/link.ts";
 import { Sharder } from "../shared/store/shard.ts";
 import { getU16LE, getU32LE, setU16LE, setU32LE } from "../shared/base/bytes.ts";
 import { ANNOUNCE_LEN, OFF_INFO_HASH, SCRAPE_ENTRY_LEN } from "./codec.ts";
@@ -217,7 +218,7 @@ export class Forwarder {
   }
 
   /** Posts every request worker's batch (if any) to its port. */
-  flush(ports: MessagePort[]): void {
+  flush(ports: Link[]): void {
     for (let j = 0; j < this.#n; j++) this.writers[j].flushTo(ports[j]);
   }
 }

@@ -12,7 +12,7 @@ import { serveRequests } from "../shared/runtime/request_host.ts";
 import type { SwarmsConfig } from "./config.ts";
 import { Swarms } from "./swarms.ts";
 
-serveRequests<SwarmsConfig, ArrayBuffer, RequestStats>({
+serveRequests<SwarmsConfig, Uint8Array, RequestStats>({
   cleanSlice: 2048,
   make: ({ config }, access) => new Swarms(config.swarms, randomWords(4), access),
 });

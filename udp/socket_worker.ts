@@ -5,6 +5,7 @@
  * @module
  */
 
+import { Link, ringBytes } from "../shared/runtime/link.ts";
 import { Logger } from "../shared/base/log.ts";
 import { monotonicSeconds } from "../shared/base/clock.ts";
 import { trackFds } from "../shared/net/libc.ts";
@@ -25,7 +26,8 @@ serveWorker((init: UdpSocketInit) => {
     connectionKey: init.connectionKey,
     shardKey: init.shardKey,
   });
-  const ports = [...init.ports];
+  const ring = ringBytes(init.ports.length);
+  const ports = init.ports.map((p) => new Link(p, ring));
   const socks: (DatagramSocket | null)[] = [null, null];
   const results: BindResult[] = [];
 
@@ -74,10 +76,10 @@ serveWorker((init: UdpSocketInit) => {
     });
   }
 
-  const attach = (port: MessagePort) => {
-    port.onmessage = (m: MessageEvent<ArrayBuffer>) => {
+  const attach = (link: Link) => {
+    link.onmessage = (data: unknown) => {
       try {
-        router.handleResponses(new Uint8Array(m.data), socks);
+        router.handleResponses(data as Uint8Array, socks);
       } catch (err) {
         log.error(`response batch failed: ${err instanceof Error ? err.stack : err}`);
       }
@@ -101,8 +103,9 @@ serveWorker((init: UdpSocketInit) => {
       // Request worker `j` was replaced: requests to it go to its successor from now on
       // (scrapes waiting on the old one expire with the pending table).
       port: (j: number, port: MessagePort) => {
-        ports[j] = port;
-        attach(port);
+        ports[j].close();
+        ports[j] = new Link(port, ring);
+        attach(ports[j]);
       },
     },
   };

@@ -34,6 +34,7 @@ import { FLAG_COMPLETED, FLAG_SEEDER, PeerLists } from "./peer_list.ts";
 import { InfoHashTable } from "../shared/store/info_hash_table.ts";
 import { IdList } from "../shared/store/id_list.ts";
 import { BatchWriter } from "../shared/runtime/channel.ts";
+import type { Link } from "../shared/runtime/link.ts";
 import { AccessList } from "../shared/store/access_list.ts";
 import type { SwarmStore } from "../shared/runtime/request_host.ts";
 import { handleRequestBatch } from "./request_batch.ts";
@@ -56,7 +57,7 @@ export interface SwarmSettings {
 }
 
 /** The torrents of one request worker: the UDP (and HTTP) tracker's `SwarmStore`. */
-export class Swarms implements SwarmStore<ArrayBuffer, RequestStats> {
+export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
   /** Torrents by info hash. */
   readonly torrents: InfoHashTable;
   /** IPv4 peer lists by torrent id. */
@@ -365,10 +366,10 @@ export class Swarms implements SwarmStore<ArrayBuffer, RequestStats> {
   }
 
   /** Handles a batch of announces and scrape parts from socket worker `from`. */
-  receive(from: number, batch: ArrayBuffer, now: number): void {
+  receive(from: number, batch: Uint8Array, now: number): void {
     const w = this.#writers[from] ??= new BatchWriter();
     try {
-      handleRequestBatch(this, this.#access, new Uint8Array(batch), w, now, this.#responsePeers);
+      handleRequestBatch(this, this.#access, batch, w, now, this.#responsePeers);
     } catch (err) {
       w.clear(); // a half-written batch must not reach the socket worker
       throw err;
@@ -376,7 +377,7 @@ export class Swarms implements SwarmStore<ArrayBuffer, RequestStats> {
   }
 
   /** Posts each socket worker's answers as one batch. */
-  flush(ports: MessagePort[]): void {
+  flush(ports: Link[]): void {
     for (let j = 0; j < this.#writers.length; j++) this.#writers[j]?.flushTo(ports[j]);
   }
 

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { Link } from "../shared/runtime/link.ts";
 import { type Batch, pushMessage, pushScrapeCounts, type ScrapeEntry } from "./messages.ts";
 
 /** Where the swarms' messages go. */
@@ -14,7 +15,7 @@ export interface Outbox {
   /** Sends the counts of a scrape part back to the socket worker holding the scrape. */
   scrape(worker: number, conn: number, id: number, files: ScrapeEntry[]): void;
   /** Posts what was sent, one message per socket worker that has something. */
-  flush(ports: MessagePort[]): void;
+  flush(ports: Link[]): void;
   /** Forgets what was waiting for socket worker `worker` (it was replaced). */
   drop(worker: number): void;
 }
@@ -35,7 +36,7 @@ export class BatchOutbox implements Outbox {
     pushScrapeCounts(this.#to(worker), conn, id, files);
   }
 
-  flush(ports: MessagePort[]): void {
+  flush(ports: Link[]): void {
     for (let k = 0; k < this.#outs.length; k++) {
       const out = this.#outs[k];
       if (out === undefined || out.length === 0) continue;

@@ -11,6 +11,7 @@
  * @module
  */
 
+import type { Link } from "../shared/runtime/link.ts";
 import { ByteBuffer } from "../shared/base/byte_buffer.ts";
 import { getU32LE, setU32LE } from "../shared/base/bytes.ts";
 import { beginEntry, endEntry, entries, type StateKind } from "../shared/config/state_file.ts";
@@ -200,7 +201,7 @@ export class WsSwarms implements SwarmStore<Batch, RequestStats> {
   };
 
   /** Posts what was sent, one message per socket worker. */
-  flush(ports: MessagePort[]): void {
+  flush(ports: Link[]): void {
     this.#out.flush(ports);
   }
 

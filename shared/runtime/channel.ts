@@ -1,12 +1,13 @@
 /**
  * Batched binary channels between workers: records are appended to a growable buffer and the
- * whole batch crosses the worker boundary as one transferred `ArrayBuffer` in one
- * `postMessage`, never one message per request.
+ * whole batch crosses the worker boundary at once (through the link's shared-memory ring,
+ * `link.ts`), never one message per request.
  *
  * @module
  */
 
 import { ByteBuffer } from "../base/byte_buffer.ts";
+import type { Link } from "./link.ts";
 
 /** Appends records to a growable byte buffer and hands it over as one message. */
 export class BatchWriter extends ByteBuffer {
@@ -30,11 +31,10 @@ export class BatchWriter extends ByteBuffer {
     this.count = 0;
   }
 
-  /** Posts the batch (if any) to `port` as one transferred buffer and starts a new one. */
-  flushTo(port: { postMessage(m: unknown, t: Transferable[]): void }): void {
+  /** Sends the batch (if any) over `link` and starts a new one. */
+  flushTo(link: Link): void {
     if (this.count === 0) return;
-    const ab = this.buf.buffer.slice(0, this.len);
-    port.postMessage(ab, [ab]);
+    link.sendBytes(this.buf, this.len);
     this.clear();
   }
 }

@@ -18,6 +18,7 @@ import type { Refusals, RequestStats, SwarmDetails } from "../store/details.ts";
 import { LimitLog } from "../observe/limit_log.ts";
 import type { RequestBase } from "./mesh.ts";
 import { serveWorker } from "./worker.ts";
+import { Link, ringBytes } from "./link.ts";
 
 /** Largest swarms and sampled peers reported for the statistics page. */
 const DETAIL_TOP = 10, DETAIL_SAMPLE = 20000;
@@ -26,8 +27,8 @@ const DETAIL_TOP = 10, DETAIL_SAMPLE = 20000;
 export interface SwarmStore<M, S extends RequestStats> {
   /** Handles the batch `batch` from socket worker `from` at `now` (monotonic seconds). */
   receive(from: number, batch: M, now: number): void;
-  /** Posts what `receive` produced, at most one message per socket worker. */
-  flush(ports: MessagePort[]): void;
+  /** Sends what `receive` produced, at most one batch per socket worker. */
+  flush(ports: Link[]): void;
   /**
    * Continues the cleaning pass over up to `budget` torrents: peers last seen before `cutoff`
    * go. Returns true when the pass is complete.
@@ -81,7 +82,8 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
 ): void {
   serveWorker((init: RequestInit<C>) => {
     const { config, index } = init;
-    const ports = [...init.ports];
+    const ring = ringBytes(init.ports.length);
+    const links = init.ports.map((p) => new Link(p, ring));
     const log = new Logger(config.log_level, `request worker ${index}: `);
     const access = new AccessList();
     access.update(init.access);
@@ -93,18 +95,18 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
       log.info(`loaded ${got.torrents} torrents, ${got.peers} live peers from the state file`);
     }
 
-    const attach = (port: MessagePort, from: number) => {
-      port.onmessage = (e: MessageEvent<M>) => {
+    const attach = (link: Link, from: number) => {
+      link.onmessage = (data: unknown) => {
         try {
-          store.receive(from, e.data, monotonicSeconds());
+          store.receive(from, data as M, monotonicSeconds());
         } catch (err) {
           // Keep serving: one bad batch must not drop every swarm this worker owns.
           log.error(`request batch failed: ${err instanceof Error ? err.stack : err}`);
         }
-        store.flush(ports);
+        store.flush(links);
       };
     };
-    ports.forEach(attach);
+    links.forEach(attach);
 
     let cleaning = false;
     setInterval(async () => {
@@ -128,8 +130,9 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
               `socket worker ${from} replaced: ${store.socketGone(from)} of its peers removed`,
             );
           }
-          ports[from] = port;
-          attach(port, from);
+          links[from].close();
+          links[from] = new Link(port, ring);
+          attach(links[from], from);
         },
         access: (list: AccessListData) => {
           access.update(list);
