@@ -129,13 +129,36 @@ export class WireConnection implements Engine {
   #opened = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
+  // Connections still in their HTTP upgrade, oldest first, with when they began: one interval
+  // ends those past HANDSHAKE_MS (a timer each would hold memory for as long as it is set).
+  static #handshaking = new Map<WireConnection, number>();
+  static #sweeper: ReturnType<typeof setInterval> | null = null;
+
+  static #sweep(): void {
+    const now = Date.now();
+    for (const [c, since] of WireConnection.#handshaking) {
+      if (now - since < HANDSHAKE_MS) break;
+      c.#handshakeOver();
+      c.#finish(CloseCode.GoingAway);
+    }
+  }
+
   /** Starts serving a new connection from `peerIp` over `t`. */
   constructor(t: Transport, o: WireOptions, h: WireHandlers, peerIp: string) {
     this.#t = t;
     this.#o = o;
     this.#h = h;
     this.#peerIp = peerIp;
-    this.#timer = setTimeout(() => this.#finish(CloseCode.GoingAway), HANDSHAKE_MS);
+    WireConnection.#handshaking.set(this, Date.now());
+    WireConnection.#sweeper ??= setInterval(WireConnection.#sweep, HANDSHAKE_MS / 20);
+  }
+
+  /** The handshake ended, one way or another. */
+  #handshakeOver(): void {
+    const all = WireConnection.#handshaking;
+    if (!all.delete(this) || all.size > 0 || WireConnection.#sweeper === null) return;
+    clearInterval(WireConnection.#sweeper);
+    WireConnection.#sweeper = null;
   }
 
   /** Bytes queued for sending and not yet written. */
@@ -334,11 +357,12 @@ export class WireConnection implements Engine {
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
         `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
     );
-    clearTimeout(this.#timer);
+    this.#handshakeOver();
     this.#state = OPEN;
     this.#need = 0;
     const forwarded = this.#o.ipHeader ? headers.get(this.#o.ipHeader.toLowerCase()) : undefined;
     const ip = forwarded ? forwarded.split(",")[0].trim() : this.#peerIp;
+    this.#peerIp = ""; // not needed any more: the connection table keeps the client's IP
     this.#opened = true;
     if (!this.#h.open(this, ip)) this.#violation(CloseCode.Policy, 0);
     return headEnd + 4 - start;
@@ -350,7 +374,7 @@ export class WireConnection implements Engine {
   }
 
   #respond(status: string, body: string, extra = ""): void {
-    clearTimeout(this.#timer);
+    this.#handshakeOver();
     this.#writeText(
       `HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n` +
         `Connection: close\r\n${extra}\r\n${body}`,
@@ -424,6 +448,7 @@ export class WireConnection implements Engine {
     if (this.#state === DONE && !this.#opened) return;
     this.#state = DONE;
     clearTimeout(this.#timer);
+    this.#handshakeOver();
     this.#pending = null;
     this.#t.end();
     if (this.#opened) {
