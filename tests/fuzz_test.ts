@@ -21,7 +21,9 @@ import {
   encodeScrapeRequest,
 } from "../udp/codec.ts";
 import { Connections, type Peer } from "../ws/connections.ts";
-import { type Batch, pushMessage, pushScrapeCounts } from "../ws/messages.ts";
+import type { Batch } from "../ws/messages.ts";
+import { BatchOutbox } from "../ws/outbox.ts";
+import type { Link } from "../shared/runtime/link.ts";
 import { Sharder } from "../shared/store/shard.ts";
 import { WsSwarms } from "../ws/swarms.ts";
 import { WireConnection } from "../ws/wire.ts";
@@ -158,13 +160,9 @@ Deno.test("fuzz: 1,000,000 random and mutated UDP datagrams through the whole da
 
 Deno.test("fuzz: 100,000 mutated WebTorrent messages through connections and swarms", () => {
   const rnd = prng(SEED + 1);
-  const out: Batch = [];
-  const swarms = new WsSwarms({ interval: 120, maxOfferAge: 60, maxOffers: 10 }, {
-    send: (_w, conn, m) => pushMessage(out, conn, m),
-    scrape: (_w, conn, id, files) => pushScrapeCounts(out, conn, id, files),
-    flush: () => {},
-    drop: () => {},
-  });
+  const outbox = new BatchOutbox(), toSocket: Batch[] = [];
+  const link = { postMessage: (m: unknown) => toSocket.push(m as Batch) } as unknown as Link;
+  const swarms = new WsSwarms({ interval: 120, maxOfferAge: 60, maxOffers: 10 }, outbox);
   const sent: string[] = [];
   const peers: Peer[] = [];
   const conns = new Connections(new Sharder(new Uint32Array([1, 2]), 1), 1, {
@@ -175,7 +173,13 @@ Deno.test("fuzz: 100,000 mutated WebTorrent messages through connections and swa
   }, () => {});
   const ids: number[] = [];
   for (let i = 0; i < 20; i++) {
-    const peer: Peer = { send: (t) => sent.push(t), close: () => {}, bufferedAmount: 0 };
+    const peer: Peer = {
+      send: (t) => sent.push(t),
+      cork: () => {},
+      uncork: () => {},
+      close: () => {},
+      bufferedAmount: 0,
+    };
     peers.push(peer);
     ids.push(conns.open(peer, `10.0.0.${i}`, 1000));
   }
@@ -236,7 +240,8 @@ Deno.test("fuzz: 100,000 mutated WebTorrent messages through connections and swa
     conns.text(ids[i], text, 1000);
     // The request worker's side, then delivery back, each batch cloned as a port would.
     swarms.receive(0, structuredClone(conns.batches[0].splice(0)), 1000);
-    conns.deliver(structuredClone(out.splice(0)));
+    outbox.flush([link]);
+    for (const b of toSocket.splice(0)) conns.deliver(structuredClone(b));
   }
   for (const t of sent) {
     const r = JSON.parse(t); // every reply is JSON

@@ -25,6 +25,10 @@ import { Admission } from "../shared/net/admission.ts";
 export interface Peer {
   /** Queues a text message. */
   send(text: string): void;
+  /** Gathers the messages sent until `uncork` into one write. */
+  cork(): void;
+  /** Writes what was sent since `cork`. */
+  uncork(): void;
   /** Closes with a code and reason. */
   close(code: number, reason: string): void;
   /** Bytes queued and not yet sent. */
@@ -311,10 +315,25 @@ export class Connections {
   }
 
   readonly #delivery: SocketHandlers = {
-    message: (conn: number, m: string) => {
+    messages: (conn: number, b: Batch, at: number, n: number) => {
       const c = this.#conns.get(conn);
-      if (c === undefined) this.counters.undeliverable++;
-      else this.#send(c, conn, m);
+      if (c === undefined) {
+        this.counters.undeliverable += n;
+        return;
+      }
+      const peer = c.peer, counters = this.counters;
+      peer.cork();
+      for (let k = 0; k < n; k++) {
+        const m = b[at + k] as string;
+        peer.send(m);
+        counters.messagesOut++;
+        counters.bytesOut += m.length;
+      }
+      peer.uncork();
+      if (peer.bufferedAmount > this.#limits.maxOutgoingBuffer) {
+        counters.slow++;
+        this.#close(conn, Close.TryAgainLater, "too slow: outgoing buffer full");
+      }
     },
     scrape: (_conn: number, id: number, files: ScrapeEntry[]) => {
       const p = this.#scrapes.get(id);

@@ -13,7 +13,7 @@
  * | socket → request | `REQ_ANSWER` | conn, info hash, peer id, to peer id, offer id, sdp |
  * | socket → request | `REQ_SCRAPE` | conn, scrape id, n, n × info hash |
  * | socket → request | `REQ_CLOSED` | conn |
- * | request → socket | `RES_MESSAGE` | conn, JSON text |
+ * | request → socket | `RES_MESSAGES` | conn, n, n × JSON text (a connection's, in order) |
  * | request → socket | `RES_SCRAPE` | conn, scrape id, n, n × (info hash, complete, incomplete, downloaded) |
  *
  * @module
@@ -32,8 +32,8 @@ export const REQ_ANSWER = 2;
 export const REQ_SCRAPE = 3;
 /** Record kind: a connection closed. */
 export const REQ_CLOSED = 4;
-/** Record kind: a message to a connection. */
-export const RES_MESSAGE = 1;
+/** Record kind: messages to one connection. */
+export const RES_MESSAGES = 1;
 /** Record kind: the counts of a scrape part. */
 export const RES_SCRAPE = 2;
 
@@ -61,9 +61,9 @@ export function pushClosed(b: Batch, conn: number): void {
   b.push(REQ_CLOSED, conn);
 }
 
-/** Appends the JSON text `m` for connection `conn`. */
-export function pushMessage(b: Batch, conn: number, m: string): void {
-  b.push(RES_MESSAGE, conn, m);
+/** Appends the JSON texts `m` for connection `conn`, to be sent in this order. */
+export function pushMessages(b: Batch, conn: number, m: string[]): void {
+  b.push(RES_MESSAGES, conn, m.length, ...m);
 }
 
 /** Appends the counts of a part of scrape `id` of connection `conn`. */
@@ -86,8 +86,8 @@ export interface RequestHandlers {
 
 /** What a socket worker does with the records of a batch. */
 export interface SocketHandlers {
-  /** The JSON text `m` for connection `conn`. */
-  message(conn: number, m: string): void;
+  /** The `n` JSON texts at `b[at]` for connection `conn` (read them during the call). */
+  messages(conn: number, b: Batch, at: number, n: number): void;
   /** The counts of a part of scrape `id` of connection `conn`. */
   scrape(conn: number, id: number, files: ScrapeEntry[]): void;
 }
@@ -141,9 +141,10 @@ export function readRequests(b: Batch, h: RequestHandlers): void {
 export function readResponses(b: Batch, h: SocketHandlers): void {
   for (let p = 0; p < b.length;) {
     const kind = b[p], conn = num(b[p + 1]);
-    if (kind === RES_MESSAGE) {
-      h.message(conn, str(b[p + 2]));
-      p += 3;
+    if (kind === RES_MESSAGES) {
+      const n = num(b[p + 2]);
+      h.messages(conn, b, p + 3, n);
+      p += 3 + n;
     } else if (kind === RES_SCRAPE) {
       const n = num(b[p + 3]);
       const files: ScrapeEntry[] = new Array(n);

@@ -6,7 +6,7 @@
  */
 
 import type { Link } from "../shared/runtime/link.ts";
-import { type Batch, pushMessage, pushScrapeCounts, type ScrapeEntry } from "./messages.ts";
+import { type Batch, pushMessages, pushScrapeCounts, type ScrapeEntry } from "./messages.ts";
 
 /** Where the swarms' messages go. */
 export interface Outbox {
@@ -20,32 +20,43 @@ export interface Outbox {
   drop(worker: number): void;
 }
 
-/** The outbox of a request worker: one batch per socket worker. */
+/**
+ * The outbox of a request worker: one batch per socket worker, with each connection's messages
+ * together (in the order sent), so that its socket worker writes them with one `send`: a batch
+ * under the bench's load holds about 1,100 messages for 165 connections.
+ */
 export class BatchOutbox implements Outbox {
-  #outs: Batch[] = [];
-
-  #to(worker: number): Batch {
-    return this.#outs[worker] ??= [];
-  }
+  #messages: Map<number, string[]>[] = [];
+  #scrapes: Batch[] = [];
 
   send(worker: number, conn: number, msg: string): void {
-    pushMessage(this.#to(worker), conn, msg);
+    const byConn = this.#messages[worker] ??= new Map();
+    const list = byConn.get(conn);
+    if (list === undefined) byConn.set(conn, [msg]);
+    else list.push(msg);
   }
 
   scrape(worker: number, conn: number, id: number, files: ScrapeEntry[]): void {
-    pushScrapeCounts(this.#to(worker), conn, id, files);
+    pushScrapeCounts(this.#scrapes[worker] ??= [], conn, id, files);
   }
 
   flush(ports: Link[]): void {
-    for (let k = 0; k < this.#outs.length; k++) {
-      const out = this.#outs[k];
-      if (out === undefined || out.length === 0) continue;
+    const n = Math.max(this.#messages.length, this.#scrapes.length);
+    for (let k = 0; k < n; k++) {
+      const byConn = this.#messages[k], scrapes = this.#scrapes[k];
+      if ((byConn === undefined || byConn.size === 0) && (scrapes ?? []).length === 0) continue;
+      const out: Batch = scrapes ?? [];
+      if (byConn !== undefined) {
+        for (const [conn, list] of byConn) pushMessages(out, conn, list);
+      }
       ports[k].postMessage(out);
-      this.#outs[k] = [];
+      byConn?.clear();
+      this.#scrapes[k] = [];
     }
   }
 
   drop(worker: number): void {
-    this.#outs[worker] = [];
+    this.#messages[worker]?.clear();
+    this.#scrapes[worker] = [];
   }
 }

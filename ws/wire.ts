@@ -69,27 +69,31 @@ const HANDSHAKE = 0, OPEN = 1, CLOSING = 2, DISCARDING = 3, DONE = 4;
 
 // One scratch buffer for outgoing frames: transports copy what they cannot write at once.
 let scratch = new Uint8Array(65536);
+// The connection whose frames gather in `scratch` (up to `corkLen`) to go in one write.
+let corked: WireConnection | null = null;
+let corkLen = 0;
 
-function frameInto(opcode: number, payloadLen: number): number {
+/** Writes a frame header for `payloadLen` bytes at `scratch[at]`; returns its length. */
+function frameInto(opcode: number, payloadLen: number, at = 0): number {
   const head = payloadLen < 126 ? 2 : payloadLen < 65536 ? 4 : 10;
-  scratch[0] = 0x80 | opcode;
+  scratch[at] = 0x80 | opcode;
   if (payloadLen < 126) {
-    scratch[1] = payloadLen;
+    scratch[at + 1] = payloadLen;
   } else if (payloadLen < 65536) {
-    scratch[1] = 126;
-    scratch[2] = payloadLen >> 8;
-    scratch[3] = payloadLen & 0xff;
+    scratch[at + 1] = 126;
+    scratch[at + 2] = payloadLen >> 8;
+    scratch[at + 3] = payloadLen & 0xff;
   } else {
-    scratch[1] = 127;
-    scratch[2] =
-      scratch[3] =
-      scratch[4] =
-      scratch[5] =
+    scratch[at + 1] = 127;
+    scratch[at + 2] =
+      scratch[at + 3] =
+      scratch[at + 4] =
+      scratch[at + 5] =
         0;
-    scratch[6] = payloadLen >>> 24;
-    scratch[7] = payloadLen >>> 16;
-    scratch[8] = payloadLen >>> 8;
-    scratch[9] = payloadLen & 0xff;
+    scratch[at + 6] = payloadLen >>> 24;
+    scratch[at + 7] = payloadLen >>> 16;
+    scratch[at + 8] = payloadLen >>> 8;
+    scratch[at + 9] = payloadLen & 0xff;
   }
   return head;
 }
@@ -369,6 +373,7 @@ export class WireConnection implements Engine {
   }
 
   #writeText(text: string): void {
+    this.uncork();
     const b = enc.encode(text);
     this.#t.write(b, 0, b.length);
   }
@@ -383,19 +388,47 @@ export class WireConnection implements Engine {
     this.#t.end();
   }
 
-  /** Queues a text message. */
+  /** Queues a text message (written at once, or at `uncork` when corked). */
   send(text: string): void {
     if (this.#state !== OPEN) return;
+    const at = corked === this ? corkLen : 0;
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    if (scratch.length < text.length * 3 + 10) scratch = new Uint8Array(text.length * 3 + 10);
+    const room = at + text.length * 3 + 10;
+    if (scratch.length < room) {
+      const bigger = new Uint8Array(Math.max(room, scratch.length * 2));
+      bigger.set(scratch.subarray(0, at));
+      scratch = bigger;
+    }
     const head = payloadHead(text);
-    const { written } = enc.encodeInto(text, scratch.subarray(head));
-    const h = frameInto(0x1, written);
-    if (h !== head) scratch.copyWithin(h, head, head + written);
-    this.#t.write(scratch, 0, h + written);
+    const { written } = enc.encodeInto(text, scratch.subarray(at + head));
+    const h = frameInto(0x1, written, at);
+    if (h !== head) scratch.copyWithin(at + h, at + head, at + head + written);
+    if (corked === this) corkLen = at + h + written;
+    else this.#t.write(scratch, 0, h + written);
+  }
+
+  /**
+   * Gathers the messages sent until `uncork` into one write: the frames to one connection in
+   * one batch from the request workers go in one `send` instead of one each.
+   */
+  cork(): void {
+    if (corked === this) return;
+    corked?.uncork();
+    corked = this;
+    corkLen = 0;
+  }
+
+  /** Writes what was sent since `cork`. */
+  uncork(): void {
+    if (corked !== this) return;
+    corked = null;
+    const n = corkLen;
+    corkLen = 0;
+    if (n > 0) this.#t.write(scratch, 0, n);
   }
 
   #control(opcode: number, payload: Uint8Array): void {
+    this.uncork(); // the frames sent before go first, and scratch is free again
     const h = frameInto(opcode, payload.length);
     scratch.set(payload, h);
     this.#t.write(scratch, 0, h + payload.length);

@@ -4,7 +4,7 @@ import {
   pushAnnounce,
   pushAnswer,
   pushClosed,
-  pushMessage,
+  pushMessages,
   pushScrape,
   pushScrapeCounts,
   readRequests,
@@ -61,21 +61,23 @@ Deno.test("ws batches: every socket → request record comes back as it went, af
 Deno.test("ws batches: request → socket records come back as they went; unknown kinds stop", () => {
   const files: ScrapeEntry[] = [[bin(1), 3, 4, 5], [bin(2), 0, 0, 0]];
   const b: Batch = [];
-  pushMessage(b, 1, '{"action":"announce"}');
+  pushMessages(b, 1, ['{"action":"announce"}', "second"]);
   pushScrapeCounts(b, 2, 77, files);
   pushScrapeCounts(b, 3, 78, []);
-  pushMessage(b, 4, "x");
+  pushMessages(b, 4, ["x"]);
+  pushMessages(b, 6, []);
   b.push(99, 5, "never read");
   const got: unknown[] = [];
   readResponses(structuredClone(b), {
-    message: (c, m) => got.push(["message", c, m]),
+    messages: (c, m, at, n) => got.push(["messages", c, m.slice(at, at + n)]),
     scrape: (c, id, f) => got.push(["scrape", c, id, f]),
   });
   assert.deepEqual(got, [
-    ["message", 1, '{"action":"announce"}'],
+    ["messages", 1, ['{"action":"announce"}', "second"]],
     ["scrape", 2, 77, files],
     ["scrape", 3, 78, []],
-    ["message", 4, "x"],
+    ["messages", 4, ["x"]],
+    ["messages", 6, []],
   ]);
   const requests: unknown[] = [];
   const none = () => requests.push("called");

@@ -197,3 +197,32 @@ Deno.test("wire: HTTP without an upgrade: health check, 426, bad requests, huge 
   feed(noHealth.ws, enc.encode("GET /health HTTP/1.1\r\n\r\n"));
   assert.match(noHealth.t.text(), /^HTTP\/1\.1 426/);
 });
+
+Deno.test("wire: corked messages go in one write, in order, before a close frame", () => {
+  const { t, ws } = setup();
+  ws.receive(enc.encode(UPGRADE), 0, UPGRADE.length);
+  let writes = 0;
+  const write = t.write.bind(t);
+  t.write = (b, off, len) => {
+    writes++;
+    write(b, off, len);
+  };
+  const other = setup().ws;
+  other.receive(enc.encode(UPGRADE), 0, UPGRADE.length);
+  ws.cork();
+  ws.send("one");
+  ws.send("x".repeat(300)); // a 126-length header after a short one
+  other.cork(); // corking another connection writes this one's first
+  assert.equal(writes, 1);
+  other.uncork();
+  ws.cork();
+  ws.send("three");
+  ws.close(CloseCode.Normal, "bye"); // the close frame follows what was corked
+  ws.uncork();
+  assert.equal(writes, 3);
+  const f = t.frames();
+  assert.deepEqual(
+    f.map(([op, p]) => [op, op === 1 ? dec.decode(p) : p.length]),
+    [[1, "one"], [1, "x".repeat(300)], [1, "three"], [8, 5]],
+  );
+});
