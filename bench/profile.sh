@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Where shoal's CPU goes, step by step: runs `shoal udp|http|ws` (1 socket + 1 request worker)
+# under the bench's load, samples it with `perf record -g` for 5 s (Deno run with
+# --perf-basic-prof so JIT frames have names), and prints a Markdown table of the samples by
+# thread and step, in µs per response (ws: per message) from the process's CPU time over the
+# load. Needs Linux `perf` (Debian: linux-perf) and root or kernel.perf_event_paranoid <= 1.
+#
+# Usage: bench/profile.sh udp|http-keepalive|http-close|ws [port]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:?usage: bench/profile.sh udp|http-keepalive|http-close|ws [port]}
+port=${2:-3990}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+case $mode in
+  udp) sub=udp ;;
+  http-keepalive | http-close) sub=http ;;
+  ws) sub=ws ;;
+  *) echo "bench/profile.sh: unknown mode $mode" >&2; exit 2 ;;
+esac
+{
+  echo "socket_workers = 1"
+  echo "request_workers = 1"
+  echo "[network]"
+  echo "address = \"127.0.0.1:$port\""
+  [ "$sub" = http ] && echo "max_connections_per_ip = 100000000"
+  [ "$sub" = ws ] && printf '[limits]\nmax_connections_per_ip = 100000000\n'
+} > "$out/shoal.toml"
+deno run --v8-flags=--perf-basic-prof,--no-logfile-per-isolate,--logfile=/dev/null \
+  --unstable-net --allow-net --allow-read --allow-write --allow-ffi --allow-env \
+  main.ts "$sub" -c "$out/shoal.toml" > "$out/shoal.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; rm -rf "$out"' EXIT
+sleep 3
+ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+t0=$(ticks)
+load=(--target "127.0.0.1:$port" --seconds 9 --warmup 1)
+case $mode in
+  udp) deno run --allow-ffi --allow-net --allow-read bench/udp_load.ts "${load[@]}" \
+    --torrents 100000 --peers 1000000 --numwant 50 > "$out/load.json" 2>/dev/null & ;;
+  http-keepalive) deno run --allow-all bench/native_load.ts http "${load[@]}" --mode keepalive \
+    > "$out/load.json" 2>/dev/null & ;;
+  http-close) deno run --allow-all bench/native_load.ts http "${load[@]}" --mode close \
+    > "$out/load.json" 2>/dev/null & ;;
+  ws) deno run --allow-all bench/native_load.ts ws "${load[@]}" --connections 256 \
+    > "$out/load.json" 2>/dev/null & ;;
+esac
+loadpid=$!
+sleep 3
+perf record -F 1999 -g -p "$pid" -o "$out/perf.data" -- sleep 5 > /dev/null 2>&1
+wait $loadpid
+t1=$(ticks)
+perf script -i "$out/perf.data" -F comm,ip,sym,dso > "$out/perf.txt" 2> /dev/null
+python3 bench/profile_steps.py "$out/perf.txt" "$out/load.json" "$((t1 - t0))" "$sub"
