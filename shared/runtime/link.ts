@@ -26,6 +26,8 @@ const CONTROL_BYTES = 64;
 const WRAP = 0xffffffff;
 /** A sleeping reader looks again this often, so a closed link's loop ends. */
 const WAIT_MS = 1000;
+/** A busy reader gives the event loop a turn at least this often. */
+const YIELD_MS = 0.5;
 /** How soon batches waiting for room are retried when nothing else is sent. */
 const RETRY_MS = 1;
 
@@ -185,11 +187,19 @@ export class Link {
 
   async #read(r: Ring): Promise<void> {
     const ctl = r.ctl;
+    let yielded = performance.now();
     while (!this.#closed) {
       if (Atomics.load(ctl, HEAD) !== Atomics.load(ctl, TAIL)) {
         this.#drain(r);
-        // Let timers, sockets and control messages have their turn between drains.
-        await macrotask();
+        // Microtasks (the flushes the batch scheduled) run at each await; timers, sockets and
+        // control messages get a turn at least every YIELD_MS (a macrotask costs a message).
+        const now = performance.now();
+        if (now - yielded < YIELD_MS) {
+          await null;
+        } else {
+          await macrotask();
+          yielded = performance.now();
+        }
         continue;
       }
       Atomics.store(ctl, WAITING, 1);
