@@ -26,9 +26,11 @@ esac
   [ "$sub" = http ] && echo "max_connections_per_ip = 100000000"
   [ "$sub" = ws ] && printf '[limits]\nmax_connections_per_ip = 100000000\n'
 } > "$out/shoal.toml"
-deno run --v8-flags=--perf-basic-prof,--no-logfile-per-isolate,--logfile=/dev/null \
+# Run from the temporary folder: V8 leaves its isolate logs in the working directory.
+root=$PWD
+(cd "$out" && exec deno run --v8-flags=--perf-basic-prof \
   --unstable-net --allow-net --allow-read --allow-write --allow-ffi --allow-env \
-  main.ts "$sub" -c "$out/shoal.toml" > "$out/shoal.log" 2>&1 &
+  "$root/main.ts" "$sub" -c "$out/shoal.toml") > "$out/shoal.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$out"' EXIT
 sleep 3

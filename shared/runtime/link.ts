@@ -1,9 +1,9 @@
 /**
  * One end of the channel between a socket worker and a request worker: a `MessagePort`, with
- * a shared-memory ring beside it for byte batches. A `postMessage` hop costs about 55 µs of
- * CPU when the other thread sleeps (a ping-pong of 5 KB buffers between two workers: 112–120
- * µs per round trip, measured on the build machine); the same ping-pong through shared memory
- * with `Atomics.notify`/`Atomics.waitAsync` costs 22 µs. So byte batches (UDP and HTTP) are
+ * a shared-memory ring beside it for byte batches. A `postMessage` hop costs 35–60 µs of CPU
+ * when the other thread sleeps (a ping-pong of 5 KB buffers between two workers: 70–120 µs per
+ * round trip on the build machine, `bench/hop.ts`); the same ping-pong through shared memory
+ * with `Atomics.notify`/`Atomics.waitAsync` costs 21–22 µs. So byte batches (UDP and HTTP) are
  * copied into a single-producer, single-consumer ring, and the reader is woken only when it
  * sleeps; structured-clone messages (ws batches) still take the port.
  *
