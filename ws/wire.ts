@@ -373,7 +373,7 @@ export class WireConnection implements Engine {
   }
 
   #writeText(text: string): void {
-    this.uncork();
+    corked?.uncork();
     const b = enc.encode(text);
     this.#t.write(b, 0, b.length);
   }
@@ -391,6 +391,7 @@ export class WireConnection implements Engine {
   /** Queues a text message (written at once, or at `uncork` when corked). */
   send(text: string): void {
     if (this.#state !== OPEN) return;
+    if (corked !== null && corked !== this) corked.uncork(); // scratch holds its frames
     const at = corked === this ? corkLen : 0;
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     const room = at + text.length * 3 + 10;
@@ -428,7 +429,7 @@ export class WireConnection implements Engine {
   }
 
   #control(opcode: number, payload: Uint8Array): void {
-    this.uncork(); // the frames sent before go first, and scratch is free again
+    corked?.uncork(); // frames sent before go first, and scratch is free again
     const h = frameInto(opcode, payload.length);
     scratch.set(payload, h);
     this.#t.write(scratch, 0, h + payload.length);

@@ -216,13 +216,17 @@ Deno.test("wire: corked messages go in one write, in order, before a close frame
   assert.equal(writes, 1);
   other.uncork();
   ws.cork();
+  ws.send("two");
+  other.send("to the other one"); // so does sending on another, uncorked
+  assert.equal(writes, 2);
+  ws.cork();
   ws.send("three");
   ws.close(CloseCode.Normal, "bye"); // the close frame follows what was corked
   ws.uncork();
-  assert.equal(writes, 3);
+  assert.equal(writes, 4);
   const f = t.frames();
   assert.deepEqual(
     f.map(([op, p]) => [op, op === 1 ? dec.decode(p) : p.length]),
-    [[1, "one"], [1, "x".repeat(300)], [1, "three"], [8, 5]],
+    [[1, "one"], [1, "x".repeat(300)], [1, "two"], [1, "three"], [8, 5]],
   );
 });
