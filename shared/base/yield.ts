@@ -8,6 +8,29 @@
 let channel: MessageChannel | null = null;
 const waiting: (() => void)[] = [];
 
+/**
+ * For loops that run busy: `await turns.next()` runs the pending microtasks each time, and gives
+ * the event loop a macrotask turn (timers, messages) once `ms` have passed since the last one, as
+ * a macrotask per pass costs a message.
+ */
+export class Turns {
+  #ms: number;
+  #last = performance.now();
+
+  /** Macrotask turns at most every `ms` milliseconds. */
+  constructor(ms: number) {
+    this.#ms = ms;
+  }
+
+  /** A macrotask when one is due, else null (awaiting null runs the microtasks only). */
+  next(): Promise<void> | null {
+    const now = performance.now();
+    if (now - this.#last < this.#ms) return null;
+    this.#last = now;
+    return macrotask();
+  }
+}
+
 /** Resolves after other pending tasks (timers, messages from other workers) have had a turn. */
 export function macrotask(): Promise<void> {
   if (channel === null) {

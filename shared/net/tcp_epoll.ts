@@ -37,7 +37,7 @@ import {
   SOCK_STREAM,
 } from "./libc.ts";
 import { formatAddrIp } from "./address.ts";
-import { macrotask } from "../base/yield.ts";
+import { macrotask, Turns } from "../base/yield.ts";
 import type { Engine, TcpHandlers, Transport } from "./tcp.ts";
 
 const EPOLLIN = 0x1, EPOLLOUT = 0x4, EPOLLERR = 0x8, EPOLLHUP = 0x10, EPOLLRDHUP = 0x2000;
@@ -313,7 +313,8 @@ export class EpollServer {
   /** Runs the loop until `close()`. */
   async serve(): Promise<void> {
     const c = lib();
-    let idle = 0, yielded = performance.now();
+    let idle = 0;
+    const turns = new Turns(YIELD_MS);
     while (!this.#closed) {
       const n = c.epoll_wait(this.#ep, this.#events, MAX_EVENTS, 0);
       if (n > 0) {
@@ -321,13 +322,7 @@ export class EpollServer {
         idle = 0;
         // The batches this turn made are flushed in a microtask; the request workers' answers
         // come in a macrotask, which a busy loop takes at least every YIELD_MS.
-        const now = performance.now();
-        if (now - yielded < YIELD_MS) {
-          await null;
-        } else {
-          await macrotask();
-          yielded = performance.now();
-        }
+        await turns.next();
         continue;
       }
       if (++idle < 3) {

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { macrotask } from "../base/yield.ts";
+import { Turns } from "../base/yield.ts";
 
 const HEAD = 0, TAIL = 1, WAITING = 2;
 const CONTROL_BYTES = 64;
@@ -187,19 +187,13 @@ export class Link {
 
   async #read(r: Ring): Promise<void> {
     const ctl = r.ctl;
-    let yielded = performance.now();
+    const turns = new Turns(YIELD_MS);
     while (!this.#closed) {
       if (Atomics.load(ctl, HEAD) !== Atomics.load(ctl, TAIL)) {
         this.#drain(r);
         // Microtasks (the flushes the batch scheduled) run at each await; timers, sockets and
-        // control messages get a turn at least every YIELD_MS (a macrotask costs a message).
-        const now = performance.now();
-        if (now - yielded < YIELD_MS) {
-          await null;
-        } else {
-          await macrotask();
-          yielded = performance.now();
-        }
+        // control messages get a turn at least every YIELD_MS.
+        await turns.next();
         continue;
       }
       Atomics.store(ctl, WAITING, 1);
