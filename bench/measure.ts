@@ -43,29 +43,46 @@ export async function load<T>(script: string, args: string[]): Promise<T> {
   return JSON.parse(text.split("\n").pop()!) as T;
 }
 
-/** Drives `t` with the UDP load and measures it. */
-export async function measureUdp(t: Tracker, o: BenchOptions): Promise<Row> {
+/** Runs the load `run` against `t`: its result, and `t`'s CPU µs per response over it. */
+async function underLoad<R extends { total: number }>(
+  t: Tracker,
+  run: () => Promise<R>,
+): Promise<[R, number]> {
   const cpu0 = await cpuSeconds(t.pid);
-  const r = await load<UdpLoadResult>("udp_load.ts", [
+  const r = await run();
+  const cpu = (await cpuSeconds(t.pid)) - cpu0;
+  return [r, (cpu * 1e6) / Math.max(1, r.total)];
+}
+
+/** The options every load generator takes: its target, run time and warm-up. */
+function loadArgs(port: number | undefined, o: BenchOptions): string[] {
+  return [
     "--target",
-    `127.0.0.1:${t.udpPort}`,
+    `127.0.0.1:${port}`,
     "--seconds",
     String(o.seconds),
     "--warmup",
     o.quick ? "0.3" : "1",
-    "--torrents",
-    String(o.torrents),
-    "--peers",
-    String(o.peers),
-    "--numwant",
-    String(o.numwant),
-  ]);
-  const cpu = (await cpuSeconds(t.pid)) - cpu0;
+  ];
+}
+
+/** Drives `t` with the UDP load and measures it. */
+export async function measureUdp(t: Tracker, o: BenchOptions): Promise<Row> {
+  const [r, cpuMicros] = await underLoad(t, () =>
+    load<UdpLoadResult>("udp_load.ts", [
+      ...loadArgs(t.udpPort, o),
+      "--torrents",
+      String(o.torrents),
+      "--peers",
+      String(o.peers),
+      "--numwant",
+      String(o.numwant),
+    ]));
   return {
     target: t.name,
     protocol: "udp",
     perSecond: r.perSecond,
-    cpuMicros: (cpu * 1e6) / Math.max(1, r.total),
+    cpuMicros,
     lost: r.lost,
     invalid: r.invalid,
     problems: r.problems,
@@ -74,26 +91,19 @@ export async function measureUdp(t: Tracker, o: BenchOptions): Promise<Row> {
 
 /** Drives `t` with the ws load and measures it. */
 export async function measureWs(t: Tracker, o: BenchOptions): Promise<Row> {
-  const cpu0 = await cpuSeconds(t.pid);
-  const args = [
-    "--target",
-    `127.0.0.1:${t.wsPort}`,
-    "--seconds",
-    String(o.seconds),
-    "--warmup",
-    o.quick ? "0.3" : "1",
-    "--connections",
-    String(o.wsConnections),
-  ];
-  const r = o.wsLoad === "ts"
-    ? await load<WsLoadResult>("ws_load.ts", args)
-    : await runNativeLoad<WsLoadResult>("ws_load", args);
-  const cpu = (await cpuSeconds(t.pid)) - cpu0;
+  const args = [...loadArgs(t.wsPort, o), "--connections", String(o.wsConnections)];
+  const [r, cpuMicros] = await underLoad(
+    t,
+    () =>
+      o.wsLoad === "ts"
+        ? load<WsLoadResult>("ws_load.ts", args)
+        : runNativeLoad<WsLoadResult>("ws_load", args),
+  );
   return {
     target: t.name,
     protocol: "ws",
     perSecond: r.perSecond,
-    cpuMicros: (cpu * 1e6) / Math.max(1, r.total),
+    cpuMicros,
     lost: r.closed,
     invalid: r.byKind.failures,
     problems: r.problems,
@@ -115,24 +125,23 @@ export async function measureHttp(
   o: BenchOptions,
   mode: "keepalive" | "close",
 ): Promise<Row> {
-  const cpu0 = await cpuSeconds(t.pid);
-  const r: HttpLoadResult = await runHttpLoad({
-    target: `127.0.0.1:${t.httpPort}`,
-    seconds: o.seconds,
-    warmup: o.quick ? 0.3 : 1,
-    connections: o.httpConnections,
-    torrents: o.torrents,
-    peers: o.peers,
-    numwant: o.numwant,
-    mode,
-    progress: false,
-  });
-  const cpu = (await cpuSeconds(t.pid)) - cpu0;
+  const [r, cpuMicros] = await underLoad(t, (): Promise<HttpLoadResult> =>
+    runHttpLoad({
+      target: `127.0.0.1:${t.httpPort}`,
+      seconds: o.seconds,
+      warmup: o.quick ? 0.3 : 1,
+      connections: o.httpConnections,
+      torrents: o.torrents,
+      peers: o.peers,
+      numwant: o.numwant,
+      mode,
+      progress: false,
+    }));
   return {
     target: t.name,
     protocol: mode === "keepalive" ? "http keep-alive" : "http close",
     perSecond: r.perSecond,
-    cpuMicros: (cpu * 1e6) / Math.max(1, r.total),
+    cpuMicros,
     lost: r.closedEarly,
     invalid: r.errors + r.byType.failure,
     problems: r.problems,
