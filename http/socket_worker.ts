@@ -10,6 +10,7 @@ import { Link, ringBytes } from "../shared/runtime/link.ts";
 import { Logger } from "../shared/base/log.ts";
 import { monotonicSeconds } from "../shared/base/clock.ts";
 import { socketErrorCode } from "../shared/base/errors.ts";
+import { onceAfterTurn } from "../shared/base/yield.ts";
 import { parseIPv4, parseIPv6 } from "../shared/net/address.ts";
 import { openFileLimit, trackFds } from "../shared/net/libc.ts";
 import type { TcpHandlers } from "../shared/net/tcp.ts";
@@ -37,22 +38,13 @@ serveWorker((init: HttpSocketInit): { reply: BindResult[]; role: WorkerRole<Http
   const log = new Logger(http.log_level, `http socket worker ${index}: `);
   const ring = ringBytes(init.ports.length);
   const ports = init.ports.map((p) => new Link(p, ring));
-  let flushScheduled = false;
   const front = new HttpFront(
     http,
     init.shardKey,
     { maxConnections: init.maxConnections, maxConnectionsPerIp: http.max_connections_per_ip },
     proxyAddresses(http.reverse_proxy_addresses),
-    // Flushed once the current turn's requests are all in (after this read batch, before
-    // the next): a microtask, not a macrotask, which would cost a message round trip a turn.
-    () => {
-      if (flushScheduled) return;
-      flushScheduled = true;
-      queueMicrotask(() => {
-        flushScheduled = false;
-        front.forward.flush(ports);
-      });
-    },
+    // Flushed once the current turn's requests are all in (after this read batch).
+    onceAfterTurn(() => front.forward.flush(ports)),
   );
   front.now = monotonicSeconds();
   const attach = (link: Link) => {

@@ -15,6 +15,7 @@
 
 import { Logger } from "../shared/base/log.ts";
 import { monotonicSeconds } from "../shared/base/clock.ts";
+import { onceAfterTurn } from "../shared/base/yield.ts";
 import { LimitLog } from "../shared/observe/limit_log.ts";
 import type { Refusals } from "../shared/store/details.ts";
 import { openFileLimit, trackFds } from "../shared/net/libc.ts";
@@ -39,9 +40,7 @@ serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketSta
   trackFds(init.fds);
   const net = config.network;
   const log = new Logger(config.log_level, `ws socket worker ${index}: `);
-  let flushScheduled = false;
   const flush = () => {
-    flushScheduled = false;
     for (let j = 0; j < ports.length; j++) {
       const b = conns.batches[j];
       if (b.length === 0) continue;
@@ -60,12 +59,8 @@ serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketSta
       maxConnections: init.maxConnections,
       maxConnectionsPerIp: config.limits.max_connections_per_ip,
     },
-    // Flushed once the current turn's messages are all in: a microtask, as in the HTTP worker.
-    () => {
-      if (flushScheduled) return;
-      flushScheduled = true;
-      queueMicrotask(flush);
-    },
+    // Flushed once the current turn's messages are all in.
+    onceAfterTurn(flush),
   );
 
   const attach = (port: MessagePort) => {

@@ -9,6 +9,24 @@ let channel: MessageChannel | null = null;
 const waiting: (() => void)[] = [];
 
 /**
+ * A function that runs `fn` once after the current turn's synchronous work, however often it
+ * is called before then (in a microtask: a macrotask would cost a message round trip a turn).
+ * Socket workers flush the batches a read produced with it.
+ */
+export function onceAfterTurn(fn: () => void): () => void {
+  let scheduled = false;
+  const run = () => {
+    scheduled = false;
+    fn();
+  };
+  return () => {
+    if (scheduled) return;
+    scheduled = true;
+    queueMicrotask(run);
+  };
+}
+
+/**
  * For loops that run busy: `await turns.next()` runs the pending microtasks each time, and gives
  * the event loop a macrotask turn (timers, messages) once `ms` have passed since the last one, as
  * a macrotask per pass costs a message.
