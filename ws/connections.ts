@@ -208,9 +208,18 @@ export class Connections {
   }
 
   #send(c: Conn, id: number, text: string): void {
+    this.#write(c, text);
+    this.#closeIfSlow(c, id);
+  }
+
+  #write(c: Conn, text: string): void {
     c.peer.send(text);
     this.counters.messagesOut++;
     this.counters.bytesOut += text.length;
+  }
+
+  /** Closes connection `id` if more is queued to it than it may have waiting. */
+  #closeIfSlow(c: Conn, id: number): void {
     if (c.peer.bufferedAmount > this.#limits.maxOutgoingBuffer) {
       this.counters.slow++;
       this.#close(id, Close.TryAgainLater, "too slow: outgoing buffer full");
@@ -321,19 +330,11 @@ export class Connections {
         this.counters.undeliverable += n;
         return;
       }
-      const peer = c.peer, counters = this.counters;
-      peer.cork();
-      for (let k = 0; k < n; k++) {
-        const m = b[at + k] as string;
-        peer.send(m);
-        counters.messagesOut++;
-        counters.bytesOut += m.length;
-      }
-      peer.uncork();
-      if (peer.bufferedAmount > this.#limits.maxOutgoingBuffer) {
-        counters.slow++;
-        this.#close(conn, Close.TryAgainLater, "too slow: outgoing buffer full");
-      }
+      // One write for them all; the slow check once they are queued.
+      c.peer.cork();
+      for (let k = 0; k < n; k++) this.#write(c, b[at + k] as string);
+      c.peer.uncork();
+      this.#closeIfSlow(c, conn);
     },
     scrape: (_conn: number, id: number, files: ScrapeEntry[]) => {
       const p = this.#scrapes.get(id);
