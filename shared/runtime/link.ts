@@ -95,14 +95,10 @@ export class Link {
       return;
     }
     const r = this.#out ??= this.#openRing();
-    if (this.#waiting.length > 0 && !this.#drainWaiting(r)) {
-      this.#waiting.push(b.slice(0, len));
-      return;
-    }
-    if (!this.#write(r, b, len)) {
-      this.#waiting.push(b.slice(0, len));
-      this.#scheduleRetry();
-    }
+    if (this.#waiting.length === 0 && this.#write(r, b, len)) return;
+    // Behind the batches already waiting, or no room: wait in order with them.
+    this.#waiting.push(b.slice(0, len));
+    this.#drainWaiting(r);
   }
 
   /** Stops reading and sending (the worker on the other side was replaced). */
@@ -119,15 +115,14 @@ export class Link {
     return makeRing(sab);
   }
 
-  /** Writes the waiting batches that fit, in order; true when none is left. */
-  #drainWaiting(r: Ring): boolean {
+  /** Writes the waiting batches that fit, in order; retries the rest later. */
+  #drainWaiting(r: Ring): void {
     let k = 0;
     while (k < this.#waiting.length && this.#write(r, this.#waiting[k], this.#waiting[k].length)) {
       k++;
     }
     this.#waiting.splice(0, k);
     if (this.#waiting.length > 0) this.#scheduleRetry();
-    return this.#waiting.length === 0;
   }
 
   #scheduleRetry(): void {
