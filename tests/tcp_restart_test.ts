@@ -5,6 +5,7 @@
  */
 import assert from "assert";
 import { startShoal, writeConfig } from "./helpers/shoal.ts";
+import { HttpClient } from "./helpers/http_client.ts";
 
 /** A port nobody listens on now. */
 function freePort(): number {
@@ -28,21 +29,16 @@ async function timeWaits(port: number): Promise<number> {
   }).length;
 }
 
-/** Sends a request that the server answers and then closes on, and reads to the end. */
-async function requestClosedByServer(port: number, path: string): Promise<string> {
-  const c = await Deno.connect({ hostname: "127.0.0.1", port });
-  await c.write(
-    new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
-  );
-  const chunks: Uint8Array[] = [];
-  const buf = new Uint8Array(4096);
-  for (;;) {
-    const n = await c.read(buf);
-    if (n === null) break;
-    chunks.push(buf.slice(0, n));
+/** Sends a request that the server answers and then closes on; returns the status. */
+async function requestClosedByServer(port: number, path: string): Promise<number> {
+  const c = await HttpClient.connect("127.0.0.1", port);
+  try {
+    const r = await c.get(path, "Connection: close\r\n");
+    assert.ok(await c.closedWithin(5000), "the server did not close the connection");
+    return r.status;
+  } finally {
+    c.close();
   }
-  c.close();
-  return new TextDecoder().decode(new Uint8Array(chunks.flatMap((x) => [...x])));
 }
 
 const cases = [
@@ -65,8 +61,7 @@ for (const { kind, io, path, v6 } of cases) {
       try {
         const first = await startShoal([kind, "-c", file], 1);
         for (let i = 0; i < 3; i++) {
-          const reply = await requestClosedByServer(port, path);
-          assert.match(reply, /^HTTP\/1\.1 \d{3} /, `no HTTP answer: ${reply}`);
+          assert.ok((await requestClosedByServer(port, path)) >= 200);
         }
         assert.equal(await first.stop(), 0, first.output.join("\n"));
         // Without this the test would prove nothing: the server closed first, so its side of
@@ -75,8 +70,7 @@ for (const { kind, io, path, v6 } of cases) {
 
         const second = await startShoal([kind, "-c", file], 1);
         assert.equal(second.listening[0].port, port);
-        const reply = await requestClosedByServer(port, path);
-        assert.match(reply, /^HTTP\/1\.1 \d{3} /);
+        assert.ok((await requestClosedByServer(port, path)) >= 200);
         assert.equal(await second.stop(), 0, second.output.join("\n"));
       } finally {
         await Deno.remove(file);
