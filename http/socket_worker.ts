@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Link, ringBytes } from "../shared/runtime/link.ts";
+import { type Link, openLinks, replaceLink } from "../shared/runtime/link.ts";
 import { Logger } from "../shared/base/log.ts";
 import { monotonicSeconds } from "../shared/base/clock.ts";
 import { socketErrorCode } from "../shared/base/errors.ts";
@@ -36,8 +36,7 @@ serveWorker((init: HttpSocketInit): { reply: BindResult[]; role: WorkerRole<Http
   const { http, index } = init;
   trackFds(init.fds);
   const log = new Logger(http.log_level, `http socket worker ${index}: `);
-  const ring = ringBytes(init.ports.length);
-  const ports = init.ports.map((p) => new Link(p, ring));
+  const ports = openLinks(init.ports);
   const front = new HttpFront(
     http,
     init.shardKey,
@@ -123,9 +122,7 @@ serveWorker((init: HttpSocketInit): { reply: BindResult[]; role: WorkerRole<Http
       // Request worker `j` was replaced: requests to it go to its successor from now on
       // (those waiting on the old one are answered with a failure when they time out).
       port: (j: number, port: MessagePort) => {
-        ports[j].close();
-        ports[j] = new Link(port, ring);
-        attach(ports[j]);
+        replaceLink(ports, j, port, attach);
       },
       tls: (cert: string, key: string) => {
         for (const l of listeners) l.reloadTls({ cert, key });

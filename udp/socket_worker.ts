@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Link, ringBytes } from "../shared/runtime/link.ts";
+import { type Link, openLinks, replaceLink } from "../shared/runtime/link.ts";
 import { Logger } from "../shared/base/log.ts";
 import { monotonicSeconds } from "../shared/base/clock.ts";
 import { trackFds } from "../shared/net/libc.ts";
@@ -26,8 +26,7 @@ serveWorker((init: UdpSocketInit) => {
     connectionKey: init.connectionKey,
     shardKey: init.shardKey,
   });
-  const ring = ringBytes(init.ports.length);
-  const ports = init.ports.map((p) => new Link(p, ring));
+  const ports = openLinks(init.ports);
   const socks: (DatagramSocket | null)[] = [null, null];
   const results: BindResult[] = [];
 
@@ -103,9 +102,7 @@ serveWorker((init: UdpSocketInit) => {
       // Request worker `j` was replaced: requests to it go to its successor from now on
       // (scrapes waiting on the old one expire with the pending table).
       port: (j: number, port: MessagePort) => {
-        ports[j].close();
-        ports[j] = new Link(port, ring);
-        attach(ports[j]);
+        replaceLink(ports, j, port, attach);
       },
     },
   };

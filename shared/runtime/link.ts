@@ -37,6 +37,27 @@ export function ringBytes(links: number): number {
   return Math.max(64 << 10, Math.min(512 << 10, per)) & ~3;
 }
 
+/** Links over `ports`, one per worker on the other side (their rings sized by `ringBytes`). */
+export function openLinks(ports: MessagePort[]): Link[] {
+  const size = ringBytes(ports.length);
+  return ports.map((p) => new Link(p, size));
+}
+
+/**
+ * Link `k` of `links` closes and a new one over `port` takes its place, handed to `attach` (the
+ * worker on the other side was replaced and its successor sends on a new channel).
+ */
+export function replaceLink(
+  links: Link[],
+  k: number,
+  port: MessagePort,
+  attach: (link: Link, k: number) => void,
+): void {
+  links[k].close();
+  links[k] = new Link(port, ringBytes(links.length));
+  attach(links[k], k);
+}
+
 interface Ring {
   ctl: Int32Array;
   data: Uint8Array;

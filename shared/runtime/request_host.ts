@@ -18,7 +18,7 @@ import type { Refusals, RequestStats, SwarmDetails } from "../store/details.ts";
 import { LimitLog } from "../observe/limit_log.ts";
 import type { RequestBase } from "./mesh.ts";
 import { serveWorker } from "./worker.ts";
-import { Link, ringBytes } from "./link.ts";
+import { type Link, openLinks, replaceLink } from "./link.ts";
 
 /** Largest swarms and sampled peers reported for the statistics page. */
 const DETAIL_TOP = 10, DETAIL_SAMPLE = 20000;
@@ -82,8 +82,7 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
 ): void {
   serveWorker((init: RequestInit<C>) => {
     const { config, index } = init;
-    const ring = ringBytes(init.ports.length);
-    const links = init.ports.map((p) => new Link(p, ring));
+    const links = openLinks(init.ports);
     const log = new Logger(config.log_level, `request worker ${index}: `);
     const access = new AccessList();
     access.update(init.access);
@@ -130,9 +129,7 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
               `socket worker ${from} replaced: ${store.socketGone(from)} of its peers removed`,
             );
           }
-          links[from].close();
-          links[from] = new Link(port, ring);
-          attach(links[from], from);
+          replaceLink(links, from, port, attach);
         },
         access: (list: AccessListData) => {
           access.update(list);
