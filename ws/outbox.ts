@@ -44,7 +44,7 @@ export class BatchOutbox implements Outbox {
     const n = Math.max(this.#messages.length, this.#scrapes.length);
     for (let k = 0; k < n; k++) {
       const byConn = this.#messages[k], scrapes = this.#scrapes[k];
-      if ((byConn === undefined || byConn.size === 0) && (scrapes ?? []).length === 0) continue;
+      if (!byConn?.size && !scrapes?.length) continue;
       const out: Batch = scrapes ?? [];
       if (byConn !== undefined) {
         for (const [conn, list] of byConn) pushMessages(out, conn, list);
