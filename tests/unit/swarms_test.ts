@@ -293,6 +293,42 @@ Deno.test("PeerLists: the index stays consistent through adds, removes, growth a
   assert.equal(lists.find(0, key(1), 0), -1);
 });
 
+Deno.test("PeerLists: a selection is a run of the list (wrapping, less the skipped peer), ids in step", () => {
+  const lists = new PeerLists(4, new HalfSipHash13(3, 4), 4);
+  const key = (n: number) => new Uint8Array([10, 2, n >> 8, n & 255, 0x1a, 0xe1]);
+  const peerOf = (b: Uint8Array, o: number) => (b[o + 2] << 8) | b[o + 3];
+  let seed = 11;
+  const rand = (m: number) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % m;
+  for (let round = 0; round < 400; round++) {
+    // Lists of every size around the index threshold and the block classes, in one arena.
+    const id = round % 4, target = 1 + rand(90);
+    while (lists.n[id] > target) lists.remove(id, rand(lists.n[id]));
+    for (let n = 1; lists.n[id] < target; n++) {
+      if (lists.find(id, key(n), 0) < 0) lists.add(id, key(n), 0, pid(n), 0, 0, round);
+    }
+    const n = lists.n[id];
+    const order: number[] = []; // the list's order: record r holds peer order[r]
+    const all = new Uint8Array(6 * n);
+    assert.equal(lists.select(id, all, 0, n, -1), n);
+    for (let r = 0; r < n; r++) order.push(peerOf(all, 6 * r));
+    const skip = rand(3) === 0 ? -1 : rand(n), want = 1 + rand(n + 2);
+    const avail = skip >= 0 ? n - 1 : n;
+    const out = new Uint8Array(6 * want), ids = new Uint8Array(20 * want);
+    const got = lists.select(id, out, 0, want, skip, ids, 0);
+    assert.equal(got, Math.min(want, avail));
+    const picked = Array.from({ length: got }, (_, i) => peerOf(out, 6 * i));
+    for (let i = 0; i < got; i++) {
+      assert.deepEqual(ids.subarray(20 * i, 20 * i + 20), pid(picked[i]), "peer id in step");
+    }
+    const rest = order.filter((_, r) => r !== skip);
+    assert.equal(new Set(picked).size, got, "distinct");
+    if (skip >= 0) assert.ok(!picked.includes(order[skip]), "the skipped peer is left out");
+    // A run of `rest` from some start, wrapping.
+    const start = rest.indexOf(picked[0]);
+    assert.deepEqual(picked, picked.map((_, i) => rest[(start + i) % rest.length]));
+  }
+});
+
 Deno.test("Swarms: a million peer records cost no object each (arena, typed arrays)", () => {
   const s = swarms();
   for (let p = 1; p <= 3000; p++) announce(s, { torrent: 1 + (p % 200), peer: p });
