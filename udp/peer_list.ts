@@ -282,8 +282,7 @@ export class PeerLists {
     const a = this.#addr[id];
     const data = this.arena.chunk(a), base = this.arena.offset(a), keyLen = this.keyLen;
     // A run of neighbouring peers from a random start (wrapping), as opentracker and aquatic
-    // take them: in this layout, one or two runs of address bytes, copied natively (a third of
-    // the cost of a byte loop here: `bench/hot_paths_bench.ts`).
+    // take them: in this layout, one or two runs of address bytes, copied natively.
     let r = 0;
     if (want < avail) r = Math.floor(Math.random() * n);
     else want = avail;

@@ -1,0 +1,121 @@
+/**
+ * The request worker's batch work of several checkouts, timed side by side in one process:
+ * `handleRequestBatch` over the UDP bench's load shape (1M peers over 100k torrents of skewed
+ * popularity, 75% seeders, numwant 50), in batches of 64, rounds alternating between
+ * checkouts. With `--full` every peer has announced first (a tracker long in service); else
+ * each round starts from empty swarms, as the bench's 8 s of load does. Peers and torrents
+ * come from one seeded generator, so every checkout sees the same announces.
+ *
+ * Usage: `deno run --allow-read bench/swarms_ab.ts [--full] [--rounds 6] DIR...`, each DIR a
+ * checkout of shoal (e.g. `.` and a clone at an older commit). Prints the median ns per
+ * announce of each and all its rounds.
+ *
+ * @module
+ */
+
+import { parseArgs } from "args";
+
+const PEERS = 1_000_000, TORRENTS = 100_000, BATCH = 64, PER_ROUND = 1_024_000;
+/** Bytes of a `REQ_ANNOUNCE` record (`udp/messages.ts`): header, address, 98-byte packet. */
+const REC = 120, BODY = 22;
+
+const { values: args, positionals: dirs } = parseArgs({
+  args: Deno.args.filter((a) => a !== "--"),
+  options: { full: { type: "boolean", default: false }, rounds: { type: "string", default: "6" } },
+  allowPositionals: true,
+});
+if (dirs.length === 0) {
+  console.error("usage: swarms_ab.ts [--full] [--rounds N] DIR...");
+  Deno.exit(2);
+}
+const rounds = Number(args.rounds);
+
+let seed = 12345;
+const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
+const torrentOf = new Int32Array(PEERS), portOf = new Uint16Array(PEERS);
+const inTorrent = new Int32Array(TORRENTS);
+for (let p = 0; p < PEERS; p++) {
+  const t = Math.min(TORRENTS - 1, Math.floor(TORRENTS * rnd() ** 3));
+  torrentOf[p] = t;
+  portOf[p] = 1 + (inTorrent[t]++ % 65535);
+}
+
+/** Writes peer `p`'s announce with `event` as the record at `buf[at]` (127.0.0.1). */
+function record(buf: Uint8Array, dv: DataView, at: number, p: number, event: number): void {
+  buf.fill(0, at, at + REC);
+  buf[at] = 1; // REQ_ANNOUNCE
+  buf[at + 1] = 4;
+  buf[at + 14] = buf[at + 15] = 0xff;
+  buf[at + 16] = 127;
+  buf[at + 19] = 1;
+  const b = at + BODY;
+  dv.setUint32(b + 8, 1); // action: announce
+  dv.setUint32(b + 12, p); // transaction id
+  dv.setUint32(b + 16, torrentOf[p]); // info hash
+  dv.setUint32(b + 52, p); // peer id
+  const seeder = (Math.imul(p, 2654435761) >>> 0) / 4294967296 < 0.75;
+  dv.setUint32(b + 68, seeder ? 0 : 1 << 20); // left
+  dv.setUint32(b + 80, event);
+  dv.setInt32(b + 92, 50); // numwant
+  buf[b + 96] = portOf[p] >> 8;
+  buf[b + 97] = portOf[p] & 0xff;
+}
+
+interface Subject {
+  dir: string;
+  fresh: () => void;
+  run: (batch: Uint8Array) => void;
+  ns: number[];
+}
+
+const subjects: Subject[] = [];
+for (const dir of dirs) {
+  const root = new URL(dir.endsWith("/") ? dir : dir + "/", `file://${Deno.cwd()}/`);
+  const { Swarms } = await import(new URL("udp/swarms.ts", root).href);
+  const { handleRequestBatch } = await import(new URL("udp/request_batch.ts", root).href);
+  const { BatchWriter } = await import(new URL("shared/runtime/channel.ts", root).href);
+  const { AccessList } = await import(new URL("shared/store/access_list.ts", root).href);
+  const settings = { interval: 900, responsePeers: { 4: 50, 6: 50 } };
+  const access = new AccessList(), w = new BatchWriter();
+  let swarms = new Swarms(settings, new Uint32Array([1, 2, 3, 4]));
+  subjects.push({
+    dir,
+    fresh: () => swarms = new Swarms(settings, new Uint32Array([1, 2, 3, 4])),
+    run: (batch) => {
+      handleRequestBatch(swarms, access, batch, w, 1000, settings.responsePeers);
+      w.clear();
+    },
+    ns: [],
+  });
+}
+
+const big = new Uint8Array(PER_ROUND * REC), bigView = new DataView(big.buffer);
+const batches = Array.from(
+  { length: PER_ROUND / BATCH },
+  (_, k) => big.subarray(k * BATCH * REC, (k + 1) * BATCH * REC),
+);
+const fill = (peer: (i: number) => number, event: number) => {
+  for (let i = 0; i < PER_ROUND; i++) record(big, bigView, i * REC, peer(i), event);
+};
+
+if (args.full) {
+  // Every peer announces `started` once, in order, then rounds of random re-announces.
+  for (let from = 0; from < PEERS; from += PER_ROUND) {
+    fill((i) => Math.min(PEERS - 1, from + i), 2);
+    for (const s of subjects) for (const b of batches) s.run(b);
+  }
+}
+for (let round = 0; round < rounds; round++) {
+  fill(() => Math.floor(rnd() * PEERS), 0);
+  for (const s of subjects) {
+    if (!args.full) s.fresh();
+    const t0 = performance.now();
+    for (const b of batches) s.run(b);
+    s.ns.push((performance.now() - t0) * 1e6 / PER_ROUND);
+  }
+}
+for (const s of subjects) {
+  const sorted = [...s.ns].sort((a, b) => a - b);
+  const all = s.ns.map((x) => x.toFixed(0)).join(" ");
+  console.log(`${s.dir}: ${sorted[sorted.length >> 1].toFixed(0)} ns per announce (${all})`);
+}
