@@ -19,8 +19,9 @@ export class InfoHashTable {
   /** Completed downloads by id. */
   completed: Uint32Array;
   #hasher: HalfSipHash13;
-  #slots: Int32Array; // id + 1, or 0 for empty
-  #slotHash: Uint32Array;
+  /** Slot `s` is `#slots[2s]`, id + 1 (0 for empty), beside `#slots[2s + 1]`, its hash. */
+  #slots: Uint32Array;
+  #mask = MIN_SLOTS - 1;
   #keys: Uint8Array; // 20 bytes by id
   #live: Uint8Array; // 1 for a live id
   #freeIds: number[] = [];
@@ -33,8 +34,7 @@ export class InfoHashTable {
    */
   constructor(k0: number, k1: number, onGrow: (ids: number) => void) {
     this.#hasher = new HalfSipHash13(k0, k1);
-    this.#slots = new Int32Array(MIN_SLOTS);
-    this.#slotHash = new Uint32Array(MIN_SLOTS);
+    this.#slots = new Uint32Array(2 * MIN_SLOTS);
     this.#keys = new Uint8Array(MIN_SLOTS * 20);
     this.completed = new Uint32Array(MIN_SLOTS);
     this.#live = new Uint8Array(MIN_SLOTS);
@@ -60,17 +60,17 @@ export class InfoHashTable {
   /** The id of the info hash at `b[off]`, or -1. */
   find(b: Uint8Array, off: number): number {
     const h = this.#hasher.hash(b, off, 20);
-    const slots = this.#slots, mask = slots.length - 1;
+    const slots = this.#slots, mask = this.#mask;
     for (let s = h & mask;; s = (s + 1) & mask) {
-      const e = slots[s];
+      const e = slots[2 * s];
       if (e === 0) return -1;
-      if (this.#slotHash[s] === h && this.#sameKey(e - 1, b, off)) return e - 1;
+      if (slots[2 * s + 1] === h && this.#sameKey(e - 1, b, off)) return e - 1;
     }
   }
 
   /** Adds the info hash at `b[off]` (not present); returns its new id. */
   insert(b: Uint8Array, off: number): number {
-    if ((this.size + 1) * 2 > this.#slots.length) this.#rehash(this.#slots.length * 2);
+    if ((this.size + 1) * 2 > this.#mask + 1) this.#rehash(2 * (this.#mask + 1));
     let id: number;
     if (this.#freeIds.length > 0) {
       id = this.#freeIds.pop()!;
@@ -88,29 +88,29 @@ export class InfoHashTable {
   }
 
   #place(h: number, id: number): void {
-    const slots = this.#slots, mask = slots.length - 1;
+    const slots = this.#slots, mask = this.#mask;
     let s = h & mask;
-    while (slots[s] !== 0) s = (s + 1) & mask;
-    slots[s] = id + 1;
-    this.#slotHash[s] = h;
+    while (slots[2 * s] !== 0) s = (s + 1) & mask;
+    slots[2 * s] = id + 1;
+    slots[2 * s + 1] = h;
   }
 
   /** Removes torrent `id`; its id may be handed out again. */
   remove(id: number): void {
-    const slots = this.#slots, hashes = this.#slotHash, mask = slots.length - 1;
+    const slots = this.#slots, mask = this.#mask;
     let hole = this.#hasher.hash(this.#keys, id * 20, 20) & mask;
-    while (slots[hole] !== id + 1) hole = (hole + 1) & mask;
+    while (slots[2 * hole] !== id + 1) hole = (hole + 1) & mask;
     for (let j = (hole + 1) & mask;; j = (j + 1) & mask) {
-      if (slots[j] === 0) break;
-      const home = hashes[j] & mask;
+      if (slots[2 * j] === 0) break;
+      const home = slots[2 * j + 1] & mask;
       // Move j into the hole unless its home lies cyclically in (hole, j].
       const stays = hole <= j ? home > hole && home <= j : home > hole || home <= j;
       if (stays) continue;
-      slots[hole] = slots[j];
-      hashes[hole] = hashes[j];
+      slots[2 * hole] = slots[2 * j];
+      slots[2 * hole + 1] = slots[2 * j + 1];
       hole = j;
     }
-    slots[hole] = 0;
+    slots[2 * hole] = 0;
     this.#live[id] = 0;
     this.#freeIds.push(id);
     this.size--;
@@ -131,14 +131,14 @@ export class InfoHashTable {
   compact(): void {
     let want = MIN_SLOTS;
     while (want < this.size * 4) want *= 2;
-    if (want < this.#slots.length / 2) this.#rehash(want);
+    if (want < (this.#mask + 1) / 2) this.#rehash(want);
   }
 
   #rehash(n: number): void {
-    const old = this.#slots, oldHash = this.#slotHash;
-    this.#slots = new Int32Array(n);
-    this.#slotHash = new Uint32Array(n);
-    for (let s = 0; s < old.length; s++) if (old[s] !== 0) this.#place(oldHash[s], old[s] - 1);
+    const old = this.#slots;
+    this.#slots = new Uint32Array(2 * n);
+    this.#mask = n - 1;
+    for (let s = 0; s < old.length; s += 2) if (old[s] !== 0) this.#place(old[s + 1], old[s] - 1);
   }
 
   #growIds(n: number): void {

@@ -22,7 +22,8 @@ export class Sharder {
 
   /** The worker that owns the info hash at `b[off]` (20 bytes). */
   of(b: Uint8Array, off: number): number {
-    return this.#hash.hash(b, off, 20) % this.#n;
+    // One request worker (the default) owns every hash: no hash to compute per request.
+    return this.#n === 1 ? 0 : this.#hash.hash(b, off, 20) % this.#n;
   }
 
   /** The worker that owns `infoHash`, a 20-character binary string (WebTorrent's form). */
