@@ -5,6 +5,8 @@
  *
  * - `--compare` also runs the same load, in the same run, against opentracker, bittorrent-tracker
  *   and the C limit responder, with shoal's ratio to each.
+ * - `--floor` also measures `bench/udp_floor.ts` under the UDP load, in one thread and with the
+ *   hop to a worker: shoal's own socket and channel with no tracker work, the floor under shoal.
  * - `--memory` fills `shoal udp` with peers (resident bytes per peer) and holds idle WebSocket
  *   connections on shoal and bittorrent-tracker (resident bytes per connection).
  * - `--write` saves the tables to `bench/results/<date>.md`.
@@ -30,6 +32,7 @@ import {
   ROOT,
   run,
   startBittorrentTracker,
+  startFloor,
   startOpentracker,
   startResponder,
   startShoal,
@@ -40,6 +43,8 @@ import {
 export interface BenchOptions {
   /** Also measure opentracker, bittorrent-tracker and the C limit responder. */
   compare: boolean;
+  /** Also measure the UDP floor responder (`udp_floor.ts`), inline and with the hop. */
+  floor: boolean;
   /** Run the memory modes. */
   memory: boolean;
   /** Save the tables to bench/results/<date>.md. */
@@ -85,6 +90,7 @@ export interface BenchOptions {
 /** Defaults of `BenchOptions`. */
 export const BENCH_DEFAULTS: BenchOptions = {
   compare: false,
+  floor: false,
   memory: false,
   write: false,
   quick: false,
@@ -205,6 +211,12 @@ export async function runBench(o: BenchOptions): Promise<string> {
   if (wants("udp")) {
     log("shoal udp");
     rows.push(await withTracker(() => startShoal("udp", udpToml), (t) => measureUdp(t, o)));
+    if (o.floor) {
+      for (const hop of [false, true]) {
+        log(`UDP floor${hop ? " with the hop" : ""}`);
+        rows.push(await withTracker(() => startFloor(hop), (t) => measureUdp(t, o)));
+      }
+    }
     if (o.compare) {
       log("opentracker udp");
       rows.push(await withTracker(() => startOpentracker(o.torrents), (t) => measureUdp(t, o)));

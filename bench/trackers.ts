@@ -174,6 +174,31 @@ export async function startShoal(
   };
 }
 
+/**
+ * Starts the UDP floor responder (`bench/udp_floor.ts`): shoal's socket, and with `hop` its
+ * channel to a worker, answering without tracker work.
+ */
+export async function startFloor(hop: boolean): Promise<Tracker> {
+  const { child, match } = await spawn(
+    "udp_floor",
+    Deno.execPath(),
+    [
+      "run",
+      "--allow-ffi",
+      "--allow-read",
+      `${ROOT}bench/udp_floor.ts`,
+      ...(hop ? ["--hop"] : []),
+    ],
+    /listening on udp:\/\/127\.0\.0\.1:(\d+)/,
+  );
+  return {
+    name: hop ? "floor, hop" : "floor, 1 thread",
+    pid: child.pid,
+    udpPort: Number(match[1]),
+    stop: () => stopChild(child),
+  };
+}
+
 /** Compiles and starts the C limit responder (`bench/udp_responder.c`). */
 export async function startResponder(threads = 1): Promise<Tracker> {
   await Deno.mkdir(CACHE, { recursive: true });
