@@ -1,7 +1,7 @@
 /**
  * The bench runs in CI, briefly, so that it cannot rot: `deno task bench -- --quick` drives
  * shoal (and, where they are installed, opentracker and bittorrent-tracker) with both load
- * generators and both memory modes, and must print a full table.
+ * generators and both memory modes, and the UDP floor responder, and must print a full table.
  */
 import assert from "assert";
 import { ROOT } from "./helpers/shoal.ts";
@@ -29,7 +29,15 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["task", "--quiet", "bench", "--quick", "--memory", ...(compare ? ["--compare"] : [])],
+      args: [
+        "task",
+        "--quiet",
+        "bench",
+        "--quick",
+        "--memory",
+        "--floor",
+        ...(compare ? ["--compare"] : []),
+      ],
       cwd: ROOT,
       stdout: "piped",
       stderr: "piped",
@@ -47,6 +55,13 @@ Deno.test({
     };
     row("shoal", "udp");
     row("shoal", "ws");
+    for (const floor of ["floor, 1 thread", "floor, hop"]) {
+      row(floor, "udp");
+      // Every reply of the floor responder passes the load generator's checks.
+      const m = new RegExp(`^\\| ${floor} \\| udp \\|[^|]*\\|[^|]*\\|[^|]*\\| (\\d+) \\|`, "m")
+        .exec(text);
+      assert.equal(m?.[1], "0", `${floor}: invalid replies in:\n${text}`);
+    }
     if (compare) {
       row("opentracker", "udp");
       row("bittorrent-tracker", "udp");
