@@ -282,7 +282,8 @@ export class PeerLists {
     const a = this.#addr[id];
     const data = this.arena.chunk(a), base = this.arena.offset(a), keyLen = this.keyLen;
     // A run of neighbouring peers from a random start (wrapping), as opentracker and aquatic
-    // take them: in this layout, one or two runs of address bytes, copied natively.
+    // take them: in this layout, one or two runs of address bytes. (Copied in a loop: a native
+    // `set` needs a `subarray` object per run, and saved 1-5% in `bench/swarms_ab.ts`.)
     let r = 0;
     if (want < avail) r = Math.floor(Math.random() * n);
     else want = avail;
@@ -297,7 +298,7 @@ export class PeerLists {
       const stop = skip > r ? skip : n;
       const take = Math.min(want - written, stop - r);
       const from = base + r * keyLen, bytes = take * keyLen;
-      out.set(data.subarray(from, from + bytes), o);
+      for (let j = 0; j < bytes; j++) out[o + j] = data[from + j];
       o += bytes;
       if (ids !== null) {
         for (let t = 0; t < take; t++, io += 20) {
