@@ -19,11 +19,10 @@
 
 import { parseArgs } from "args";
 import { openFfiSocket } from "../udp/io_ffi.ts";
-import type { PacketBatch } from "../udp/datagram.ts";
+import { ADDR_LEN, type PacketBatch } from "../udp/datagram.ts";
 import { Link } from "../shared/runtime/link.ts";
 import { BatchWriter } from "../shared/runtime/channel.ts";
 import { getU16LE, setU32BE } from "../shared/base/bytes.ts";
-import { ADDR_LEN } from "../udp/datagram.ts";
 
 /** The announce reply (`peers` compact IPv4 peers) for the packet at `pkt[off]`, into `out[o]`. */
 export function writeAnnounceReply(
