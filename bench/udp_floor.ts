@@ -22,7 +22,18 @@ import { openFfiSocket } from "../udp/io_ffi.ts";
 import { ADDR_LEN, type PacketBatch } from "../udp/datagram.ts";
 import { Link } from "../shared/runtime/link.ts";
 import { BatchWriter } from "../shared/runtime/channel.ts";
-import { getU16LE, setU32BE } from "../shared/base/bytes.ts";
+import { getU16LE } from "../shared/base/bytes.ts";
+import {
+  Action,
+  ANNOUNCE_LEN,
+  readI32,
+  SCRAPE_ENTRY_LEN,
+  SCRAPE_RESPONSE_HEADER_LEN,
+  scrapeHashCount,
+  writeAnnounceHeader,
+  writeConnectResponse,
+  writeScrapeHeader,
+} from "../udp/codec.ts";
 
 /** The announce reply (`peers` compact IPv4 peers) for the packet at `pkt[off]`, into `out[o]`. */
 export function writeAnnounceReply(
@@ -32,13 +43,9 @@ export function writeAnnounceReply(
   o: number,
   peers: Uint8Array,
 ): number {
-  setU32BE(out, o, 1);
-  for (let j = 0; j < 4; j++) out[o + 4 + j] = pkt[off + 12 + j];
-  setU32BE(out, o + 8, 900);
-  setU32BE(out, o + 12, 10);
-  setU32BE(out, o + 16, 40);
-  out.set(peers, o + 20);
-  return 20 + peers.length;
+  const len = writeAnnounceHeader(out, o, readI32(pkt, off + 12), 900, 10, 40);
+  out.set(peers, o + len);
+  return len + peers.length;
 }
 
 /** A block of `n` compact IPv4 peers (127.0.0.1, ports 1..n). */
@@ -51,7 +58,7 @@ export function peerBlock(n: number): Uint8Array {
 }
 
 /** Bytes of one announce crossing to the worker: address, then the 98-byte packet. */
-export const HOP_REQ = ADDR_LEN + 98;
+export const HOP_REQ = ADDR_LEN + ANNOUNCE_LEN;
 
 if (import.meta.main) {
   const { values } = parseArgs({
@@ -77,29 +84,25 @@ if (import.meta.main) {
     checkFree: false,
     batchSize: 256,
   });
-  const out = new Uint8Array(8 + 12 * 1024);
+  const out = new Uint8Array(SCRAPE_RESPONSE_HEADER_LEN + SCRAPE_ENTRY_LEN * 1024);
 
   // Connects and scrapes (and without --hop, announces) are answered in place.
   const answerHere = (b: PacketBatch, i: number): boolean => {
     const off = b.offsets[i], len = b.lengths[i], d = b.data, a = i * ADDR_LEN;
     if (len < 16) return true;
-    const action = d[off + 11];
-    if (action === 0) {
-      setU32BE(out, 0, 0);
-      for (let j = 0; j < 4; j++) out[4 + j] = d[off + 12 + j];
-      out.fill(7, 8, 16);
-      sock.send(out, 0, 16, b.addrs, a);
+    const action = readI32(d, off + 8), tid = readI32(d, off + 12);
+    if (action === Action.Connect) {
+      sock.send(out, 0, writeConnectResponse(out, 0, tid, 0x07070707, 0x07070707), b.addrs, a);
       return true;
     }
-    if (action === 2) {
-      const hashes = Math.min(1024, (len - 16) / 20 | 0);
-      setU32BE(out, 0, 2);
-      for (let j = 0; j < 4; j++) out[4 + j] = d[off + 12 + j];
-      out.fill(0, 8, 8 + 12 * hashes);
-      sock.send(out, 0, 8 + 12 * hashes, b.addrs, a);
+    if (action === Action.Scrape) {
+      const at = writeScrapeHeader(out, 0, tid);
+      const end = at + SCRAPE_ENTRY_LEN * Math.min(1024, scrapeHashCount(len));
+      out.fill(0, at, end);
+      sock.send(out, 0, end, b.addrs, a);
       return true;
     }
-    return action !== 1 || len < 98;
+    return action !== Action.Announce || len < ANNOUNCE_LEN;
   };
 
   if (!values.hop) {
@@ -134,7 +137,7 @@ if (import.meta.main) {
         if (answerHere(b, i)) continue;
         const at = w.reserve(HOP_REQ), buf = w.buf, a = i * ADDR_LEN, off = b.offsets[i];
         for (let j = 0; j < ADDR_LEN; j++) buf[at + j] = b.addrs[a + j];
-        for (let j = 0; j < 98; j++) buf[at + ADDR_LEN + j] = b.data[off + j];
+        for (let j = 0; j < ANNOUNCE_LEN; j++) buf[at + ADDR_LEN + j] = b.data[off + j];
         w.commit(at + HOP_REQ);
       }
       sock.flush();
