@@ -14,10 +14,24 @@
  */
 
 import { parseArgs } from "args";
+import { REC_ADDR, REC_BODY, REQ_ANNOUNCE, REQ_ANNOUNCE_LEN } from "../udp/messages.ts";
+import {
+  Action,
+  OFF_EVENT,
+  OFF_INFO_HASH,
+  OFF_LEFT,
+  OFF_NUMWANT,
+  OFF_PEER_ID,
+  OFF_PORT,
+} from "../udp/codec.ts";
+import { encodeAddr } from "../shared/net/address.ts";
+import { benchInfoHash } from "./udp_load.ts";
 
 const PEERS = 1_000_000, TORRENTS = 100_000, BATCH = 64, PER_ROUND = 1_024_000;
-/** Bytes of a `REQ_ANNOUNCE` record (`udp/messages.ts`): header, address, 98-byte packet. */
-const REC = 120, BODY = 22;
+/** Every checkout reads this checkout's record layout (`udp/messages.ts`). */
+const REC = REQ_ANNOUNCE_LEN;
+const LOCALHOST = new Uint8Array(18);
+encodeAddr("127.0.0.1", 6881, LOCALHOST, 0);
 
 const { values: args, positionals: dirs } = parseArgs({
   args: Deno.args.filter((a) => a !== "--"),
@@ -43,22 +57,19 @@ for (let p = 0; p < PEERS; p++) {
 /** Writes peer `p`'s announce with `event` as the record at `buf[at]` (127.0.0.1). */
 function record(buf: Uint8Array, dv: DataView, at: number, p: number, event: number): void {
   buf.fill(0, at, at + REC);
-  buf[at] = 1; // REQ_ANNOUNCE
+  buf[at] = REQ_ANNOUNCE;
   buf[at + 1] = 4;
-  buf[at + 14] = buf[at + 15] = 0xff;
-  buf[at + 16] = 127;
-  buf[at + 19] = 1;
-  const b = at + BODY;
-  dv.setUint32(b + 8, 1); // action: announce
+  buf.set(LOCALHOST, at + REC_ADDR);
+  const b = at + REC_BODY;
+  dv.setUint32(b + 8, Action.Announce);
   dv.setUint32(b + 12, p); // transaction id
-  dv.setUint32(b + 16, torrentOf[p]); // info hash
-  dv.setUint32(b + 52, p); // peer id
+  benchInfoHash(torrentOf[p], buf, b + OFF_INFO_HASH);
+  dv.setUint32(b + OFF_PEER_ID + 16, p);
   const seeder = (Math.imul(p, 2654435761) >>> 0) / 4294967296 < 0.75;
-  dv.setUint32(b + 68, seeder ? 0 : 1 << 20); // left
-  dv.setUint32(b + 80, event);
-  dv.setInt32(b + 92, 50); // numwant
-  buf[b + 96] = portOf[p] >> 8;
-  buf[b + 97] = portOf[p] & 0xff;
+  dv.setUint32(b + OFF_LEFT + 4, seeder ? 0 : 1 << 20);
+  dv.setUint32(b + OFF_EVENT, event);
+  dv.setInt32(b + OFF_NUMWANT, 50);
+  dv.setUint16(b + OFF_PORT, portOf[p]);
 }
 
 interface Subject {
