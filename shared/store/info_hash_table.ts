@@ -21,7 +21,6 @@ export class InfoHashTable {
   #hasher: HalfSipHash13;
   /** Slot `s` is `#slots[2s]`, id + 1 (0 for empty), beside `#slots[2s + 1]`, its hash. */
   #slots: Uint32Array;
-  #mask = MIN_SLOTS - 1;
   #keys: Uint8Array; // 20 bytes by id
   #live: Uint8Array; // 1 for a live id
   #freeIds: number[] = [];
@@ -60,7 +59,7 @@ export class InfoHashTable {
   /** The id of the info hash at `b[off]`, or -1. */
   find(b: Uint8Array, off: number): number {
     const h = this.#hasher.hash(b, off, 20);
-    const slots = this.#slots, mask = this.#mask;
+    const slots = this.#slots, mask = (slots.length >> 1) - 1;
     for (let s = h & mask;; s = (s + 1) & mask) {
       const e = slots[2 * s];
       if (e === 0) return -1;
@@ -70,7 +69,8 @@ export class InfoHashTable {
 
   /** Adds the info hash at `b[off]` (not present); returns its new id. */
   insert(b: Uint8Array, off: number): number {
-    if ((this.size + 1) * 2 > this.#mask + 1) this.#rehash(2 * (this.#mask + 1));
+    const count = this.#slots.length >> 1;
+    if ((this.size + 1) * 2 > count) this.#rehash(2 * count);
     let id: number;
     if (this.#freeIds.length > 0) {
       id = this.#freeIds.pop()!;
@@ -88,7 +88,7 @@ export class InfoHashTable {
   }
 
   #place(h: number, id: number): void {
-    const slots = this.#slots, mask = this.#mask;
+    const slots = this.#slots, mask = (slots.length >> 1) - 1;
     let s = h & mask;
     while (slots[2 * s] !== 0) s = (s + 1) & mask;
     slots[2 * s] = id + 1;
@@ -97,7 +97,7 @@ export class InfoHashTable {
 
   /** Removes torrent `id`; its id may be handed out again. */
   remove(id: number): void {
-    const slots = this.#slots, mask = this.#mask;
+    const slots = this.#slots, mask = (slots.length >> 1) - 1;
     let hole = this.#hasher.hash(this.#keys, id * 20, 20) & mask;
     while (slots[2 * hole] !== id + 1) hole = (hole + 1) & mask;
     for (let j = (hole + 1) & mask;; j = (j + 1) & mask) {
@@ -131,13 +131,12 @@ export class InfoHashTable {
   compact(): void {
     let want = MIN_SLOTS;
     while (want < this.size * 4) want *= 2;
-    if (want < (this.#mask + 1) / 2) this.#rehash(want);
+    if (want < this.#slots.length / 4) this.#rehash(want);
   }
 
   #rehash(n: number): void {
     const old = this.#slots;
     this.#slots = new Uint32Array(2 * n);
-    this.#mask = n - 1;
     for (let s = 0; s < old.length; s += 2) if (old[s] !== 0) this.#place(old[s + 1], old[s] - 1);
   }
 
