@@ -268,8 +268,8 @@ export async function runBench(o: BenchOptions): Promise<string> {
     }): ${o.wsConnections} connections over 16 torrents, announces with 5 offers of 300-byte SDP, half of offers answered. ` +
     `shoal: udp ${o.udpSocketWorkers} socket + ${o.udpRequestWorkers} request worker(s), ws ${o.wsSocketWorkers} + ${o.wsRequestWorkers}. ${o.seconds} s each.`,
     "",
-    "| tracker | protocol | responses/s (ws: messages/s) | tracker CPU µs per response | lost / closed | invalid / failures | shoal ÷ this |",
-    "|---|---|---:|---:|---:|---:|---:|",
+    "| tracker | protocol | responses/s (ws: messages/s) | tracker CPU µs per response | load generator CPU µs per response | lost / closed | invalid / failures | shoal ÷ this |",
+    "|---|---|---:|---:|---:|---:|---:|---:|",
   ];
   for (const r of rows) {
     const shoal = rows.find((x) => x.target === "shoal" && x.protocol === r.protocol);
@@ -277,8 +277,8 @@ export async function runBench(o: BenchOptions): Promise<string> {
       ? "—"
       : `${(shoal.perSecond / r.perSecond).toFixed(2)}×`;
     lines.push(
-      `| ${r.target} | ${r.protocol} | ${fmt(r.perSecond)} | ${
-        r.cpuMicros.toFixed(2)
+      `| ${r.target} | ${r.protocol} | ${fmt(r.perSecond)} | ${r.cpuMicros.toFixed(2)} | ${
+        r.generatorCpuMicros.toFixed(2)
       } | ${r.lost} | ${r.invalid} | ${ratio} |`,
     );
   }

@@ -22,6 +22,8 @@ export interface Row {
   perSecond: number;
   /** CPU microseconds of the tracker per response or message. */
   cpuMicros: number;
+  /** CPU microseconds of the load generator per response or message (what it says of itself). */
+  generatorCpuMicros: number;
   /** Requests lost (udp) or connections closed (ws). */
   lost: number;
   /** Invalid replies (udp) or failures (ws). */
@@ -83,6 +85,7 @@ export async function measureUdp(t: Tracker, o: BenchOptions): Promise<Row> {
     protocol: "udp",
     perSecond: r.perSecond,
     cpuMicros,
+    generatorCpuMicros: r.generatorCpuMicros,
     lost: r.lost,
     invalid: r.invalid,
     problems: r.problems,
@@ -104,6 +107,7 @@ export async function measureWs(t: Tracker, o: BenchOptions): Promise<Row> {
     protocol: "ws",
     perSecond: r.perSecond,
     cpuMicros,
+    generatorCpuMicros: r.generatorCpuMicros,
     lost: r.closed,
     invalid: r.byKind.failures,
     problems: r.problems,
@@ -142,6 +146,7 @@ export async function measureHttp(
     protocol: mode === "keepalive" ? "http keep-alive" : "http close",
     perSecond: r.perSecond,
     cpuMicros,
+    generatorCpuMicros: r.generatorCpuMicros,
     lost: r.closedEarly,
     invalid: r.errors + r.byType.failure,
     problems: r.problems,

@@ -17,6 +17,7 @@
  */
 
 import { parseArgs } from "args";
+import process from "node:process";
 import { openFfiSocket } from "../udp/io_ffi.ts";
 import type { DatagramSocket, PacketBatch } from "../udp/io.ts";
 import { encodeAddr, parseSocketAddress } from "../shared/net/address.ts";
@@ -99,6 +100,8 @@ export interface UdpLoadResult {
   late: number;
   /** A few error messages or problems seen, for the report. */
   problems: string[];
+  /** This process's user + system CPU µs per response in the measured window. */
+  generatorCpuMicros: number;
 }
 
 const KIND_CONNECT = 0, KIND_ANNOUNCE = 1, KIND_SCRAPE = 2;
@@ -269,6 +272,7 @@ export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
   const end = measureFrom + o.seconds * 1000;
   let measuring = false;
   const window = { connect: 0, announce: 0, scrape: 0 };
+  let cpu0 = process.cpuUsage();
 
   const onReplies = (c: Client, ci: number) => (b: PacketBatch) => {
     const now = performance.now();
@@ -277,6 +281,7 @@ export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
       window.connect = counts.connect;
       window.announce = counts.announce;
       window.scrape = counts.scrape;
+      cpu0 = process.cpuUsage();
     }
     for (let i = 0; i < b.count; i++) {
       const off = b.offsets[i], len = b.lengths[i];
@@ -373,6 +378,7 @@ export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
   else await new Promise((r) => setTimeout(r, Math.max(0, end - performance.now())));
   running = false;
   const stoppedAt = performance.now();
+  const cpu1 = process.cpuUsage();
   clearInterval(timer);
   const seconds = o.fill ? (stoppedAt - started) / 1000 : (stoppedAt - measureFrom) / 1000;
   const byType = o.fill ? { ...counts } : {
@@ -395,6 +401,8 @@ export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
     invalid,
     late,
     problems,
+    generatorCpuMicros: (cpu1.user - cpu0.user + cpu1.system - cpu0.system) /
+      Math.max(1, responses),
   };
 }
 

@@ -46,19 +46,25 @@ Deno.test({
     const err = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 0, `${text}\n${err}`);
     const row = (target: string, protocol: string) => {
-      const m = new RegExp(`^\\| ${target} \\| ${protocol} \\| ([\\d.]+k?) \\| ([\\d.]+) \\|`, "m")
-        .exec(text);
+      const m = new RegExp(
+        `^\\| ${target} \\| ${protocol} \\| ([\\d.]+k?) \\| ([\\d.]+) \\| ([\\d.]+) \\|`,
+        "m",
+      ).exec(text);
       assert.ok(m, `no ${target} ${protocol} row in:\n${text}`);
       const rate = m[1].endsWith("k") ? Number(m[1].slice(0, -1)) * 1000 : Number(m[1]);
       assert.ok(rate > 0, `${target} ${protocol}: ${m[1]}/s`);
       assert.ok(Number(m[2]) > 0, `${target} ${protocol}: CPU per response measured`);
+      assert.ok(Number(m[3]) > 0, `${target} ${protocol}: load generator's CPU measured`);
     };
     row("shoal", "udp");
     row("shoal", "ws");
     for (const floor of ["floor, 1 thread", "floor, hop"]) {
       row(floor, "udp");
       // Every reply of the floor responder passes the load generator's checks.
-      const m = new RegExp(`^\\| ${floor} \\| udp \\|[^|]*\\|[^|]*\\|[^|]*\\| (\\d+) \\|`, "m")
+      const m = new RegExp(
+        `^\\| ${floor} \\| udp \\|[^|]*\\|[^|]*\\|[^|]*\\|[^|]*\\| (\\d+) \\|`,
+        "m",
+      )
         .exec(text);
       assert.equal(m?.[1], "0", `${floor}: invalid replies in:\n${text}`);
     }
