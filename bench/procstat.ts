@@ -33,3 +33,16 @@ export async function rssBytes(pid: number): Promise<number> {
   if (!m) throw new Error(`no VmRSS for ${pid}`);
   return Number(m[1]) * 1024;
 }
+
+/** A process's CPU use as `process.cpuUsage()` gives it, in µs. */
+export interface CpuUsage {
+  /** User CPU µs. */
+  user: number;
+  /** System CPU µs. */
+  system: number;
+}
+
+/** CPU µs (user + system) from `from` to `to` (two `process.cpuUsage()`s) per one of `count`. */
+export function cpuMicrosPer(from: CpuUsage, to: CpuUsage, count: number): number {
+  return (to.user - from.user + to.system - from.system) / Math.max(1, count);
+}

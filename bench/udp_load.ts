@@ -18,6 +18,7 @@
 
 import { parseArgs } from "args";
 import process from "node:process";
+import { cpuMicrosPer } from "./procstat.ts";
 import { openFfiSocket } from "../udp/io_ffi.ts";
 import type { DatagramSocket, PacketBatch } from "../udp/io.ts";
 import { encodeAddr, parseSocketAddress } from "../shared/net/address.ts";
@@ -401,8 +402,7 @@ export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
     invalid,
     late,
     problems,
-    generatorCpuMicros: (cpu1.user - cpu0.user + cpu1.system - cpu0.system) /
-      Math.max(1, responses),
+    generatorCpuMicros: cpuMicrosPer(cpu0, cpu1, responses),
   };
 }
 

@@ -15,6 +15,7 @@ import { parseLoadArgs } from "./udp_load.ts";
 import { BenchWs } from "./ws_client.ts";
 import { parseSocketAddress } from "../shared/net/address.ts";
 import process from "node:process";
+import { cpuMicrosPer } from "./procstat.ts";
 
 /** What the load generator does. */
 export interface WsLoadOptions {
@@ -186,7 +187,7 @@ export async function runWsLoad(o: WsLoadOptions): Promise<WsLoadResult> {
     byKind,
     closed,
     problems,
-    generatorCpuMicros: (cpu1.user - cpu0.user + cpu1.system - cpu0.system) / Math.max(1, messages),
+    generatorCpuMicros: cpuMicrosPer(cpu0, cpu1, messages),
   };
 }
 
