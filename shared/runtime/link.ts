@@ -11,19 +11,23 @@
  * record is a u32 length and the bytes, 4-aligned; a length of `WRAP` sends the reader back to
  * the start. The writer owns `HEAD`, the reader `TAIL`; the reader sets `WAITING` before it
  * sleeps, and the writer, after moving `HEAD`, wakes it when it is set (both sequentially
- * consistent, so one of them sees the other). A batch too large for the ring goes over the
- * port instead (a full scrape), so such a batch may overtake or trail the ring's: nothing here
- * depends on the order of batches. When the ring is full, batches wait in order in the writer
- * and are retried each time it sends, and on a timer.
+ * consistent, so one of them sees the other). A batch larger than a quarter of the ring (a
+ * full scrape, a ws batch of many offers) crosses in pieces, each record's length marked `MORE`
+ * but the last, and the reader joins them: byte batches arrive in the order they were sent,
+ * which ws needs (a connection's messages stay in order). When the ring is full, batches wait
+ * in order in the writer and are retried each time it sends, and on a timer.
  *
  * @module
  */
 
 import { Turns } from "../base/yield.ts";
+import { ByteBuffer } from "../base/byte_buffer.ts";
 
 const HEAD = 0, TAIL = 1, WAITING = 2;
 const CONTROL_BYTES = 64;
 const WRAP = 0xffffffff;
+/** Set in a record's length: a piece of a batch that the next record continues. */
+const MORE = 0x80000000;
 /** A sleeping reader looks again this often, so a closed link's loop ends. */
 const WAIT_MS = 1000;
 /** A busy reader gives the event loop a turn at least this often. */
@@ -83,7 +87,11 @@ export class Link {
   onmessage: ((data: unknown) => void) | null = null;
   #ringSize: number;
   #out: Ring | null = null;
-  #waiting: Uint8Array[] = [];
+  /** Records waiting for room, in order: copies, with whether a piece follows. */
+  #waiting: { b: Uint8Array; more: boolean }[] = [];
+  /** The pieces of a batch read so far (kept for the next one: reading reuses it). */
+  #joined: ByteBuffer | null = null;
+  #joining = false;
   #retry: ReturnType<typeof setTimeout> | null = null;
   #closed = false;
 
@@ -93,8 +101,7 @@ export class Link {
     this.#ringSize = ringSize;
     port.onmessage = (e: MessageEvent) => {
       const d = e.data;
-      if (d instanceof ArrayBuffer) this.onmessage?.(new Uint8Array(d));
-      else if (d !== null && typeof d === "object" && d.ring instanceof SharedArrayBuffer) {
+      if (d !== null && typeof d === "object" && d.ring instanceof SharedArrayBuffer) {
         this.#read(makeRing(d.ring));
       } else {
         this.onmessage?.(d);
@@ -110,16 +117,16 @@ export class Link {
   /** Sends the `len` bytes at the start of `b` as one batch (copied: `b` may be reused). */
   sendBytes(b: Uint8Array<ArrayBuffer>, len: number): void {
     if (this.#closed) return;
-    if (4 + len > this.#ringSize / 4) {
-      const ab = b.buffer.slice(b.byteOffset, b.byteOffset + len);
-      this.port.postMessage(ab, [ab]);
-      return;
-    }
     const r = this.#out ??= this.#openRing();
-    if (this.#waiting.length === 0 && this.#write(r, b, len)) return;
-    // Behind the batches already waiting, or no room: wait in order with them.
-    this.#waiting.push(b.slice(0, len));
-    this.#drainWaiting(r);
+    const piece = (this.#ringSize / 4 - 4) & ~3;
+    for (let at = 0; at < len || at === 0; at += piece) {
+      const n = Math.min(piece, len - at), more = at + n < len;
+      const part = at === 0 && n === len ? b : b.subarray(at, at + n);
+      if (this.#waiting.length === 0 && this.#write(r, part, n, more)) continue;
+      // Behind the records already waiting, or no room: wait in order with them.
+      this.#waiting.push({ b: part.slice(0, n), more });
+      this.#drainWaiting(r);
+    }
   }
 
   /** Stops reading and sending (the worker on the other side was replaced). */
@@ -139,9 +146,8 @@ export class Link {
   /** Writes the waiting batches that fit, in order; retries the rest later. */
   #drainWaiting(r: Ring): void {
     let k = 0;
-    while (k < this.#waiting.length && this.#write(r, this.#waiting[k], this.#waiting[k].length)) {
-      k++;
-    }
+    const w = this.#waiting;
+    while (k < w.length && this.#write(r, w[k].b, w[k].b.length, w[k].more)) k++;
     this.#waiting.splice(0, k);
     if (this.#waiting.length > 0) this.#scheduleRetry();
   }
@@ -154,8 +160,8 @@ export class Link {
     }, RETRY_MS);
   }
 
-  /** Appends one record if it fits; false if the ring is too full. */
-  #write(r: Ring, b: Uint8Array, len: number): boolean {
+  /** Appends one record (a piece, when `more`) if it fits; false if the ring is too full. */
+  #write(r: Ring, b: Uint8Array, len: number, more: boolean): boolean {
     const { ctl, size } = r;
     let head = Atomics.load(ctl, HEAD);
     const tail = Atomics.load(ctl, TAIL);
@@ -170,7 +176,7 @@ export class Link {
     } else if (free < need) {
       return false;
     }
-    r.view.setUint32(head, len, true);
+    r.view.setUint32(head, more ? (len | MORE) >>> 0 : len, true);
     r.data.set(len === b.length ? b : b.subarray(0, len), head + 4);
     head += need;
     if (head === size) head = 0;
@@ -185,19 +191,39 @@ export class Link {
     const head = Atomics.load(ctl, HEAD);
     let tail = Atomics.load(ctl, TAIL);
     while (tail !== head && !this.#closed) {
-      const len = view.getUint32(tail, true);
-      if (len === WRAP) {
+      const word = view.getUint32(tail, true);
+      if (word === WRAP) {
         tail = 0;
         continue;
       }
-      try {
-        this.onmessage?.(data.subarray(tail + 4, tail + 4 + len));
-      } catch (err) {
-        reportError(err); // as an exception in a port's onmessage is reported
+      const len = word & ~MORE;
+      const bytes = data.subarray(tail + 4, tail + 4 + len);
+      if (word & MORE || this.#joining) {
+        const j = this.#joined ??= new ByteBuffer(4 * len);
+        if (!this.#joining) j.len = 0;
+        j.append(bytes);
+        this.#joining = (word & MORE) !== 0;
+        if (!this.#joining) this.#deliver(j.buf.subarray(0, j.len));
+      } else {
+        this.#deliver(bytes);
       }
-      tail += 4 + ((len + 3) & ~3);
-      if (tail === size) tail = 0;
-      Atomics.store(ctl, TAIL, tail);
+      tail = this.#advance(ctl, tail, len, size);
+    }
+  }
+
+  /** Moves `TAIL` past the record of `len` bytes at `tail`; returns the new tail. */
+  #advance(ctl: Int32Array, tail: number, len: number, size: number): number {
+    tail += 4 + ((len + 3) & ~3);
+    if (tail === size) tail = 0;
+    Atomics.store(ctl, TAIL, tail);
+    return tail;
+  }
+
+  #deliver(bytes: Uint8Array): void {
+    try {
+      this.onmessage?.(bytes);
+    } catch (err) {
+      reportError(err); // as an exception in a port's onmessage is reported
     }
   }
 
