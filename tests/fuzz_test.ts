@@ -24,6 +24,7 @@ import { Connections, type Peer } from "../ws/connections.ts";
 import type { Batch } from "../ws/messages.ts";
 import { BatchOutbox } from "../ws/outbox.ts";
 import type { Link } from "../shared/runtime/link.ts";
+import { readServerTexts } from "./helpers/server_frames.ts";
 import { Sharder } from "../shared/store/shard.ts";
 import { WsSwarms } from "../ws/swarms.ts";
 import { WireConnection } from "../ws/wire.ts";
@@ -160,8 +161,11 @@ Deno.test("fuzz: 1,000,000 random and mutated UDP datagrams through the whole da
 
 Deno.test("fuzz: 100,000 mutated WebTorrent messages through connections and swarms", () => {
   const rnd = prng(SEED + 1);
-  const outbox = new BatchOutbox(), toSocket: Batch[] = [];
-  const link = { postMessage: (m: unknown) => toSocket.push(m as Batch) } as unknown as Link;
+  const outbox = new BatchOutbox(), toSocket: (Batch | Uint8Array)[] = [];
+  const link = {
+    postMessage: (m: unknown) => toSocket.push(m as Batch),
+    sendBytes: (b: Uint8Array, len: number) => toSocket.push(b.slice(0, len)),
+  } as unknown as Link;
   const swarms = new WsSwarms({ interval: 120, maxOfferAge: 60, maxOffers: 10 }, outbox);
   const sent: string[] = [];
   const peers: Peer[] = [];
@@ -175,8 +179,7 @@ Deno.test("fuzz: 100,000 mutated WebTorrent messages through connections and swa
   for (let i = 0; i < 20; i++) {
     const peer: Peer = {
       send: (t) => sent.push(t),
-      cork: () => {},
-      uncork: () => {},
+      sendFrames: (b, off, len) => sent.push(...readServerTexts(b, off, len)),
       close: () => {},
       bufferedAmount: 0,
     };

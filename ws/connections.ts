@@ -14,6 +14,7 @@ import {
   pushAnswer,
   pushClosed,
   pushScrape,
+  readFrames,
   readResponses,
   type ScrapeEntry,
   type SocketHandlers,
@@ -25,10 +26,8 @@ import { Admission } from "../shared/net/admission.ts";
 export interface Peer {
   /** Queues a text message. */
   send(text: string): void;
-  /** Gathers the messages sent until `uncork` into one write. */
-  cork(): void;
-  /** Writes what was sent since `cork`. */
-  uncork(): void;
+  /** Queues whole frames: the `len` bytes at `b[off]` (valid only during the call). */
+  sendFrames(b: Uint8Array, off: number, len: number): void;
   /** Closes with a code and reason. */
   close(code: number, reason: string): void;
   /** Bytes queued and not yet sent. */
@@ -318,22 +317,23 @@ export class Connections {
     for (const [s, h] of parts) pushScrape(this.#batch(s), id, sid, h);
   }
 
-  /** Delivers one batch from a request worker. */
-  deliver(batch: Batch): void {
-    readResponses(batch, this.#delivery);
+  /** Delivers one batch from a request worker: frames as bytes, or scrape counts. */
+  deliver(batch: Batch | Uint8Array): void {
+    if (batch instanceof Uint8Array) readFrames(batch, this.#delivery);
+    else readResponses(batch, this.#delivery);
   }
 
   readonly #delivery: SocketHandlers = {
-    messages: (conn: number, b: Batch, at: number, n: number) => {
+    frames: (conn, b, at, len, messages, payload) => {
       const c = this.#conns.get(conn);
       if (c === undefined) {
-        this.counters.undeliverable += n;
+        this.counters.undeliverable += messages;
         return;
       }
       // One write for them all; the slow check once they are queued.
-      c.peer.cork();
-      for (let k = 0; k < n; k++) this.#write(c, b[at + k] as string);
-      c.peer.uncork();
+      c.peer.sendFrames(b, at, len);
+      this.counters.messagesOut += messages;
+      this.counters.bytesOut += payload;
       this.#closeIfSlow(c, conn);
     },
     scrape: (_conn: number, id: number, files: ScrapeEntry[]) => {

@@ -1,11 +1,11 @@
 /**
- * What travels between WebSocket socket workers and request workers: one flat array of numbers
- * and strings per batch and destination, posted as one structured-clone message. Flat, because
- * V8 clones an array of primitives several times faster than the same data as objects: 36 vs
- * 272 µs for a batch of 40 announces with 5 offers each, measured on the build machine (each
- * object writes its keys and a header; strings are copied either way).
+ * What travels between WebSocket socket workers and request workers.
  *
- * Records, each starting with its kind:
+ * Requests, and scrape counts, go as one flat array of numbers and strings per batch and
+ * destination, posted as one structured-clone message. Flat, because V8 clones an array of
+ * primitives several times faster than the same data as objects: 36 vs 272 µs for a batch of
+ * 40 announces with 5 offers each, measured on the build machine (each object writes its keys
+ * and a header; strings are copied either way). Records, each starting with its kind:
  *
  * | direction | kind | then |
  * |---|---|---|
@@ -13,13 +13,23 @@
  * | socket → request | `REQ_ANSWER` | conn, info hash, peer id, to peer id, offer id, sdp |
  * | socket → request | `REQ_SCRAPE` | conn, scrape id, n, n × info hash |
  * | socket → request | `REQ_CLOSED` | conn |
- * | request → socket | `RES_MESSAGES` | conn, n, n × JSON text (a connection's, in order) |
  * | request → socket | `RES_SCRAPE` | conn, scrape id, n, n × (info hash, complete, incomplete, downloaded) |
+ *
+ * Messages to connections go as bytes (through the link's shared-memory ring): the request
+ * worker writes them as finished WebSocket frames (`frames.ts`), so its socket worker sends
+ * them as they are, with no string to clone, hold or encode. A byte batch is a run of records,
+ * each the messages to one connection, in the order they were sent:
+ *
+ * | u32 LE | u32 LE | u32 LE | u32 LE | u32 LE | |
+ * |---|---|---|---|---|---|
+ * | `RES_FRAMES` | conn | messages | payload bytes | frame bytes (n) | n bytes of frames |
  *
  * @module
  */
 
 import type { AnnounceRequest, AnswerRequest, Offer } from "./protocol.ts";
+import type { ByteSink } from "../shared/base/byte_buffer.ts";
+import { getU32LE, setU32LE } from "../shared/base/bytes.ts";
 
 /** One batch, either way. */
 export type Batch = (string | number)[];
@@ -32,8 +42,10 @@ export const REQ_ANSWER = 2;
 export const REQ_SCRAPE = 3;
 /** Record kind: a connection closed. */
 export const REQ_CLOSED = 4;
-/** Record kind: messages to one connection. */
-export const RES_MESSAGES = 1;
+/** Byte record kind: frames to one connection. */
+export const RES_FRAMES = 1;
+/** Bytes of a `RES_FRAMES` record's header. */
+export const FRAMES_HEAD = 20;
 /** Record kind: the counts of a scrape part. */
 export const RES_SCRAPE = 2;
 
@@ -61,9 +73,23 @@ export function pushClosed(b: Batch, conn: number): void {
   b.push(REQ_CLOSED, conn);
 }
 
-/** Appends the JSON texts `m` for connection `conn`, to be sent in this order. */
-export function pushMessages(b: Batch, conn: number, m: string[]): void {
-  b.push(RES_MESSAGES, conn, m.length, ...m);
+/**
+ * Starts a `RES_FRAMES` record for connection `conn` in `w`; write its frames after it, then
+ * end it with `endFrames`. Returns where the record starts.
+ */
+export function beginFrames(w: ByteSink, conn: number): number {
+  const at = w.reserve(FRAMES_HEAD);
+  w.len = at + FRAMES_HEAD;
+  setU32LE(w.buf, at, RES_FRAMES);
+  setU32LE(w.buf, at + 4, conn);
+  return at;
+}
+
+/** Ends the record begun at `at`: `messages` frames with `payload` bytes of text, up to `w.len`. */
+export function endFrames(w: ByteSink, at: number, messages: number, payload: number): void {
+  setU32LE(w.buf, at + 8, messages);
+  setU32LE(w.buf, at + 12, payload);
+  setU32LE(w.buf, at + 16, w.len - at - FRAMES_HEAD);
 }
 
 /** Appends the counts of a part of scrape `id` of connection `conn`. */
@@ -86,8 +112,18 @@ export interface RequestHandlers {
 
 /** What a socket worker does with the records of a batch. */
 export interface SocketHandlers {
-  /** The `n` JSON texts at `b[at]` for connection `conn` (read them during the call). */
-  messages(conn: number, b: Batch, at: number, n: number): void;
+  /**
+   * `messages` frames holding `payload` bytes of text for connection `conn`: the `len` bytes
+   * at `b[at]` (valid only during the call).
+   */
+  frames(
+    conn: number,
+    b: Uint8Array,
+    at: number,
+    len: number,
+    messages: number,
+    payload: number,
+  ): void;
   /** The counts of a part of scrape `id` of connection `conn`. */
   scrape(conn: number, id: number, files: ScrapeEntry[]): void;
 }
@@ -137,15 +173,21 @@ export function readRequests(b: Batch, h: RequestHandlers): void {
   }
 }
 
+/** Hands each record of the byte batch `b` (request → socket) to `h`; stops at a bad record. */
+export function readFrames(b: Uint8Array, h: SocketHandlers): void {
+  for (let p = 0; p + FRAMES_HEAD <= b.length;) {
+    const len = getU32LE(b, p + 16);
+    if (getU32LE(b, p) !== RES_FRAMES || p + FRAMES_HEAD + len > b.length) return;
+    h.frames(getU32LE(b, p + 4), b, p + FRAMES_HEAD, len, getU32LE(b, p + 8), getU32LE(b, p + 12));
+    p += FRAMES_HEAD + len;
+  }
+}
+
 /** Hands each record of `b` (request → socket) to `h`; stops at an unknown kind. */
 export function readResponses(b: Batch, h: SocketHandlers): void {
   for (let p = 0; p < b.length;) {
     const kind = b[p], conn = num(b[p + 1]);
-    if (kind === RES_MESSAGES) {
-      const n = num(b[p + 2]);
-      h.messages(conn, b, p + 3, n);
-      p += 3 + n;
-    } else if (kind === RES_SCRAPE) {
+    if (kind === RES_SCRAPE) {
       const n = num(b[p + 3]);
       const files: ScrapeEntry[] = new Array(n);
       for (let k = 0, q = p + 4; k < n; k++, q += 4) {

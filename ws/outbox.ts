@@ -1,17 +1,34 @@
 /**
  * Where a ws request worker's messages go: what the swarms send to connections, gathered per
- * socket worker and posted as one batch each when the request worker flushes.
+ * socket worker and sent as one batch each when the request worker flushes.
  *
  * @module
  */
 
+import { ByteBuffer } from "../shared/base/byte_buffer.ts";
 import type { Link } from "../shared/runtime/link.ts";
-import { type Batch, pushMessages, pushScrapeCounts, type ScrapeEntry } from "./messages.ts";
+import { beginFrames, endFrames, pushScrapeCounts, type ScrapeEntry } from "./messages.ts";
+import type { Batch } from "./messages.ts";
+import { writeForwardFrame, writeTextFrame } from "./frames.ts";
 
 /** Where the swarms' messages go. */
 export interface Outbox {
   /** Sends the JSON text `msg` to connection `conn` of socket worker `worker`. */
   send(worker: number, conn: number, msg: string): void;
+  /**
+   * Forwards an offer (`kind` "offer") or an answer ("answer") to connection `conn` of socket
+   * worker `worker`: the message `offerMessage` / `answerMessage` (`protocol.ts`) make with
+   * `{type: kind, sdp}`.
+   */
+  forward(
+    worker: number,
+    conn: number,
+    kind: "offer" | "answer",
+    infoHash: string,
+    fromPeerId: string,
+    offerId: string,
+    sdp: string,
+  ): void;
   /** Sends the counts of a scrape part back to the socket worker holding the scrape. */
   scrape(worker: number, conn: number, id: number, files: ScrapeEntry[]): void;
   /** Posts what was sent, one message per socket worker that has something. */
@@ -20,20 +37,49 @@ export interface Outbox {
   drop(worker: number): void;
 }
 
+const TEXT = 0, OFFER = 1, ANSWER = 2;
+/** Slots per message in a connection's list: kind, then up to four values. */
+const SLOTS = 5;
+
 /**
  * The outbox of a request worker: one batch per socket worker, with each connection's messages
  * together (in the order sent), so that its socket worker writes them with one `send`: a batch
- * under the bench's load holds about 1,100 messages for 165 connections.
+ * under the bench's load holds about 1,100 messages for 165 connections. Messages wait as their
+ * parts in a flat list per connection, and become WebSocket frames (`frames.ts`) in one byte
+ * batch at the flush; scrape counts go as a structured-clone batch beside it.
  */
 export class BatchOutbox implements Outbox {
-  #messages: Map<number, string[]>[] = [];
+  #messages: Map<number, unknown[]>[] = [];
   #scrapes: Batch[] = [];
+  #out = new ByteBuffer(1 << 16);
+
+  #list(worker: number, conn: number): unknown[] {
+    const byConn = this.#messages[worker] ??= new Map();
+    let list = byConn.get(conn);
+    if (list === undefined) byConn.set(conn, list = []);
+    return list;
+  }
 
   send(worker: number, conn: number, msg: string): void {
-    const byConn = this.#messages[worker] ??= new Map();
-    const list = byConn.get(conn);
-    if (list === undefined) byConn.set(conn, [msg]);
-    else list.push(msg);
+    this.#list(worker, conn).push(TEXT, msg, null, null, null);
+  }
+
+  forward(
+    worker: number,
+    conn: number,
+    kind: "offer" | "answer",
+    infoHash: string,
+    fromPeerId: string,
+    offerId: string,
+    sdp: string,
+  ): void {
+    this.#list(worker, conn).push(
+      kind === "offer" ? OFFER : ANSWER,
+      infoHash,
+      fromPeerId,
+      offerId,
+      sdp,
+    );
   }
 
   scrape(worker: number, conn: number, id: number, files: ScrapeEntry[]): void {
@@ -42,16 +88,33 @@ export class BatchOutbox implements Outbox {
 
   flush(ports: Link[]): void {
     const n = Math.max(this.#messages.length, this.#scrapes.length);
+    const w = this.#out;
     for (let k = 0; k < n; k++) {
       const byConn = this.#messages[k], scrapes = this.#scrapes[k];
-      if (!byConn?.size && !scrapes?.length) continue;
-      const out: Batch = scrapes ?? [];
-      if (byConn !== undefined) {
-        for (const [conn, list] of byConn) pushMessages(out, conn, list);
+      if (scrapes?.length) {
+        ports[k].postMessage(scrapes);
+        this.#scrapes[k] = [];
       }
-      ports[k].postMessage(out);
-      byConn?.clear();
-      this.#scrapes[k] = [];
+      if (!byConn?.size) continue;
+      w.len = 0;
+      for (const [conn, list] of byConn) {
+        const at = beginFrames(w, conn);
+        let payload = 0;
+        for (let i = 0; i < list.length; i += SLOTS) {
+          const kind = list[i];
+          payload += kind === TEXT ? writeTextFrame(w, list[i + 1] as string) : writeForwardFrame(
+            w,
+            kind === OFFER ? "offer" : "answer",
+            list[i + 1] as string,
+            list[i + 2] as string,
+            list[i + 3] as string,
+            list[i + 4] as string,
+          );
+        }
+        endFrames(w, at, list.length / SLOTS, payload);
+      }
+      ports[k].sendBytes(w.buf, w.len);
+      byConn.clear();
     }
   }
 

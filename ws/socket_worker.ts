@@ -20,6 +20,7 @@ import { LimitLog } from "../shared/observe/limit_log.ts";
 import type { Refusals } from "../shared/store/details.ts";
 import { openFileLimit, trackFds } from "../shared/net/libc.ts";
 import { serveWorker, type WorkerRole } from "../shared/runtime/worker.ts";
+import { type Link, openLinks, replaceLink } from "../shared/runtime/link.ts";
 import { Close, Connections } from "./connections.ts";
 import { WireConnection, type WireHandlers, type WireOptions } from "./wire.ts";
 import type { TcpHandlers } from "../shared/net/tcp.ts";
@@ -36,7 +37,9 @@ function isIPv4Client(hostname: string): boolean {
 
 serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketStats> } => {
   const { config, index } = init;
-  const ports = [...init.ports];
+  // Requests go over the links' ports (structured clone); messages come back as bytes through
+  // their shared-memory rings.
+  const ports = openLinks([...init.ports]);
   trackFds(init.fds);
   const net = config.network;
   const log = new Logger(config.log_level, `ws socket worker ${index}: `);
@@ -63,10 +66,10 @@ serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketSta
     onceAfterTurn(flush),
   );
 
-  const attach = (port: MessagePort) => {
-    port.onmessage = (m: MessageEvent<Batch>) => {
+  const attach = (link: Link) => {
+    link.onmessage = (data: unknown) => {
       try {
-        conns.deliver(m.data);
+        conns.deliver(data as Batch | Uint8Array);
       } catch (err) {
         log.error(`delivery failed: ${err instanceof Error ? err.stack : err}`);
       }
@@ -140,10 +143,7 @@ serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketSta
       stats: wsStats,
       // Request worker `j` was replaced (its swarms start empty and refill from the announces
       // that follow); batches for it go to its successor.
-      port: (j: number, p: MessagePort) => {
-        ports[j] = p;
-        attach(p);
-      },
+      port: (j: number, p: MessagePort) => replaceLink(ports, j, p, attach),
       tls: (cert: string, key: string) => listener.reloadTls({ cert, key }),
     },
   };

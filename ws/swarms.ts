@@ -24,10 +24,8 @@ import type { Refusals, RequestStats, SwarmDetails, TopSwarm } from "../shared/s
 import {
   announceReply,
   type AnnounceRequest,
-  answerMessage,
   type AnswerRequest,
   failureMessage,
-  offerMessage,
   WsEvent,
 } from "./protocol.ts";
 
@@ -319,10 +317,14 @@ export class WsSwarms implements SwarmStore<Batch, RequestStats> {
       t.offers.set(k, { to: to.peerId, expires: now + this.#s.maxOfferAge });
       from.offerKeys.push(k);
       if (from.offerKeys.length > cap) t.offers.delete(from.offerKeys.shift()!);
-      this.#out.send(
+      this.#out.forward(
         to.worker,
         to.conn,
-        offerMessage(r.infoHash, from.peerId, offer.offerId, offer.offer),
+        "offer",
+        r.infoHash,
+        from.peerId,
+        offer.offerId,
+        offer.offer.sdp,
       );
       this.counters.offersForwarded++;
     }
@@ -351,10 +353,14 @@ export class WsSwarms implements SwarmStore<Batch, RequestStats> {
       return this.#fail(worker, conn, "the offering peer is gone", r.infoHash);
     }
     t.offers.delete(k); // one answer per offer
-    this.#out.send(
+    this.#out.forward(
       offerer.worker,
       offerer.conn,
-      answerMessage(r.infoHash, r.peerId, r.offerId, r.answer),
+      "answer",
+      r.infoHash,
+      r.peerId,
+      r.offerId,
+      r.answer.sdp,
     );
     this.counters.answersForwarded++;
   }

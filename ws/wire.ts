@@ -19,6 +19,8 @@
 import type { Engine, Transport } from "../shared/net/tcp.ts";
 
 import { sha1 } from "../shared/base/sha1.ts";
+import { writeFrameHead, writeTextFrame } from "./frames.ts";
+import { ByteBuffer } from "../shared/base/byte_buffer.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const enc = new TextEncoder();
@@ -68,35 +70,7 @@ export interface WireHandlers {
 const HANDSHAKE = 0, OPEN = 1, CLOSING = 2, DISCARDING = 3, DONE = 4;
 
 // One scratch buffer for outgoing frames: transports copy what they cannot write at once.
-let scratch = new Uint8Array(65536);
-// The connection whose frames gather in `scratch` (up to `corkLen`) to go in one write.
-let corked: WireConnection | null = null;
-let corkLen = 0;
-
-/** Writes a frame header for `payloadLen` bytes at `scratch[at]`; returns its length. */
-function frameInto(opcode: number, payloadLen: number, at = 0): number {
-  const head = payloadLen < 126 ? 2 : payloadLen < 65536 ? 4 : 10;
-  scratch[at] = 0x80 | opcode;
-  if (payloadLen < 126) {
-    scratch[at + 1] = payloadLen;
-  } else if (payloadLen < 65536) {
-    scratch[at + 1] = 126;
-    scratch[at + 2] = payloadLen >> 8;
-    scratch[at + 3] = payloadLen & 0xff;
-  } else {
-    scratch[at + 1] = 127;
-    scratch[at + 2] =
-      scratch[at + 3] =
-      scratch[at + 4] =
-      scratch[at + 5] =
-        0;
-    scratch[at + 6] = payloadLen >>> 24;
-    scratch[at + 7] = payloadLen >>> 16;
-    scratch[at + 8] = payloadLen >>> 8;
-    scratch[at + 9] = payloadLen & 0xff;
-  }
-  return head;
-}
+const scratch = new ByteBuffer(65536);
 
 function concat(parts: Uint8Array[]): Uint8Array {
   let n = 0;
@@ -373,7 +347,6 @@ export class WireConnection implements Engine {
   }
 
   #writeText(text: string): void {
-    corked?.uncork();
     const b = enc.encode(text);
     this.#t.write(b, 0, b.length);
   }
@@ -388,51 +361,28 @@ export class WireConnection implements Engine {
     this.#t.end();
   }
 
-  /** Queues a text message (written at once, or at `uncork` when corked). */
+  /** Writes a text message. */
   send(text: string): void {
     if (this.#state !== OPEN) return;
-    if (corked !== null && corked !== this) corked.uncork(); // scratch holds its frames
-    const at = corked === this ? corkLen : 0;
-    // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    const room = at + text.length * 3 + 10;
-    if (scratch.length < room) {
-      const bigger = new Uint8Array(Math.max(room, scratch.length * 2));
-      bigger.set(scratch.subarray(0, at));
-      scratch = bigger;
-    }
-    const head = payloadHead(text);
-    const { written } = enc.encodeInto(text, scratch.subarray(at + head));
-    const h = frameInto(0x1, written, at);
-    if (h !== head) scratch.copyWithin(at + h, at + head, at + head + written);
-    if (corked === this) corkLen = at + h + written;
-    else this.#t.write(scratch, 0, h + written);
+    scratch.len = 0;
+    writeTextFrame(scratch, text);
+    this.#t.write(scratch.buf, 0, scratch.len);
   }
 
   /**
-   * Gathers the messages sent until `uncork` into one write: the frames to one connection in
-   * one batch from the request workers go in one `send` instead of one each.
+   * Writes the `len` bytes at `b[off]`: whole server frames (`frames.ts`), written by a
+   * request worker. Read during the call only: what the kernel does not take is copied.
    */
-  cork(): void {
-    if (corked === this) return;
-    corked?.uncork();
-    corked = this;
-    corkLen = 0;
-  }
-
-  /** Writes what was sent since `cork`. */
-  uncork(): void {
-    if (corked !== this) return;
-    corked = null;
-    const n = corkLen;
-    corkLen = 0;
-    if (n > 0) this.#t.write(scratch, 0, n);
+  sendFrames(b: Uint8Array, off: number, len: number): void {
+    if (this.#state !== OPEN) return;
+    this.#t.write(b, off, len);
   }
 
   #control(opcode: number, payload: Uint8Array): void {
-    corked?.uncork(); // frames sent before go first, and scratch is free again
-    const h = frameInto(opcode, payload.length);
-    scratch.set(payload, h);
-    this.#t.write(scratch, 0, h + payload.length);
+    // Control payloads are at most 125 bytes: scratch always has room.
+    const h = writeFrameHead(scratch.buf, 0, opcode, payload.length);
+    scratch.buf.set(payload, h);
+    this.#t.write(scratch.buf, 0, h + payload.length);
   }
 
   /**
@@ -505,10 +455,4 @@ function unmask(buf: Uint8Array, at: number, size: number): void {
   }
   const mask = [m0, m1, m2, m3];
   for (let j = 0; i < end; i++, j++) buf[i] ^= mask[j];
-}
-
-/** Bytes of the frame header for a text of this length (assuming the worst UTF-8 size). */
-function payloadHead(text: string): number {
-  const max = text.length * 3;
-  return max < 126 ? 2 : max < 65536 ? 4 : 10;
 }

@@ -1,16 +1,22 @@
 import assert from "assert";
 import {
   type Batch,
+  beginFrames,
+  endFrames,
   pushAnnounce,
   pushAnswer,
   pushClosed,
-  pushMessages,
   pushScrape,
   pushScrapeCounts,
+  readFrames,
   readRequests,
   readResponses,
   type ScrapeEntry,
+  type SocketHandlers,
 } from "../../ws/messages.ts";
+import { ByteBuffer } from "../../shared/base/byte_buffer.ts";
+import { writeTextFrame } from "../../ws/frames.ts";
+import { readServerTexts } from "../helpers/server_frames.ts";
 import type { AnnounceRequest, AnswerRequest } from "../../ws/protocol.ts";
 
 const bin = (c: number) => String.fromCharCode(...Array.from({ length: 20 }, (_, i) => c + i));
@@ -61,24 +67,47 @@ Deno.test("ws batches: every socket → request record comes back as it went, af
 Deno.test("ws batches: request → socket records come back as they went; unknown kinds stop", () => {
   const files: ScrapeEntry[] = [[bin(1), 3, 4, 5], [bin(2), 0, 0, 0]];
   const b: Batch = [];
-  pushMessages(b, 1, ['{"action":"announce"}', "second"]);
   pushScrapeCounts(b, 2, 77, files);
   pushScrapeCounts(b, 3, 78, []);
-  pushMessages(b, 4, ["x"]);
-  pushMessages(b, 6, []);
   b.push(99, 5, "never read");
   const got: unknown[] = [];
-  readResponses(structuredClone(b), {
-    messages: (c, m, at, n) => got.push(["messages", c, m.slice(at, at + n)]),
+  const handlers: SocketHandlers = {
+    frames: (c, bytes, at, len, n, payload) =>
+      got.push(["frames", c, readServerTexts(bytes, at, len), n, payload]),
     scrape: (c, id, f) => got.push(["scrape", c, id, f]),
-  });
+  };
+  readResponses(structuredClone(b), handlers);
+  assert.deepEqual(got, [["scrape", 2, 77, files], ["scrape", 3, 78, []]]);
+
+  // Frames: one record per connection, read back from a copy as a ring would hand it over.
+  got.length = 0;
+  const w = new ByteBuffer(8);
+  const record = (conn: number, texts: string[]) => {
+    const at = beginFrames(w, conn);
+    let payload = 0;
+    for (const t of texts) payload += writeTextFrame(w, t);
+    endFrames(w, at, texts.length, payload);
+  };
+  record(1, ['{"action":"announce"}', "sécond"]);
+  record(4, ["x".repeat(70000)]);
+  record(6, []);
+  const whole = w.bytes();
+  readFrames(whole, handlers);
   assert.deepEqual(got, [
-    ["messages", 1, ['{"action":"announce"}', "second"]],
-    ["scrape", 2, 77, files],
-    ["scrape", 3, 78, []],
-    ["messages", 4, ["x"]],
-    ["messages", 6, []],
+    ["frames", 1, ['{"action":"announce"}', "sécond"], 2, 21 + 7],
+    ["frames", 4, ["x".repeat(70000)], 1, 70000],
+    ["frames", 6, [], 0, 0],
   ]);
+  // A truncated record, or one of an unknown kind, ends the batch.
+  got.length = 0;
+  readFrames(whole.subarray(0, whole.length - 1), handlers);
+  assert.equal(got.length, 2);
+  got.length = 0;
+  const odd = whole.slice();
+  odd[0] = 9;
+  readFrames(odd, handlers);
+  assert.deepEqual(got, []);
+
   const requests: unknown[] = [];
   const none = () => requests.push("called");
   readRequests([42, 1, 2, 3], { announce: none, answer: none, scrape: none, closed: none });

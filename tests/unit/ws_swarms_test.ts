@@ -2,7 +2,12 @@ import assert from "assert";
 import { PENDING_OFFERS_PER_ANNOUNCE, WsSwarms } from "../../ws/swarms.ts";
 import type { Outbox } from "../../ws/outbox.ts";
 import type { ScrapeEntry } from "../../ws/messages.ts";
-import type { AnnounceRequest, AnswerRequest } from "../../ws/protocol.ts";
+import {
+  type AnnounceRequest,
+  answerMessage,
+  type AnswerRequest,
+  offerMessage,
+} from "../../ws/protocol.ts";
 
 const H = "h".repeat(20);
 
@@ -11,6 +16,18 @@ class Recorder implements Outbox {
   scrapes: { worker: number; conn: number; id: number; files: ScrapeEntry[] }[] = [];
   send(worker: number, conn: number, msg: string) {
     this.sent.push({ worker, conn, msg: JSON.parse(msg) });
+  }
+  forward(
+    worker: number,
+    conn: number,
+    kind: "offer" | "answer",
+    infoHash: string,
+    from: string,
+    offerId: string,
+    sdp: string,
+  ) {
+    const make = kind === "offer" ? offerMessage : answerMessage;
+    this.send(worker, conn, make(infoHash, from, offerId, { type: kind, sdp }));
   }
   scrape(worker: number, conn: number, id: number, files: ScrapeEntry[]) {
     this.scrapes.push({ worker, conn, id, files });

@@ -1,0 +1,55 @@
+import assert from "assert";
+import { ByteBuffer } from "../../shared/base/byte_buffer.ts";
+import { writeForwardFrame, writeTextFrame } from "../../ws/frames.ts";
+import { answerMessage, offerMessage } from "../../ws/protocol.ts";
+import { readServerFrames } from "../helpers/server_frames.ts";
+import { prng } from "../helpers/prng.ts";
+
+const enc = new TextEncoder();
+
+Deno.test("ws frames: a forwarded offer or answer is byte for byte the UTF-8 of its JSON", () => {
+  const rnd = prng(13);
+  // Every code point an id may hold (0–255) turns up, escapes and quotes included.
+  const all = Array.from({ length: 256 }, (_, c) => String.fromCharCode(c)).join("");
+  const id = (k: number) => all.slice(k * 20, k * 20 + 20).padEnd(20, "\u00ff");
+  const random = () => String.fromCharCode(...Array.from({ length: 20 }, () => rnd.below(256)));
+  const sdps = [
+    "",
+    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n",
+    'quote " backslash \\ tab \t ünïcode ☃ 🐟 \u0001 \u001f \u007f \u0080 \u07ff \u0800 \uffff',
+    "lone surrogates: \ud800 x \udfff \udbff\udfff \udc00\ud800", // the third is a pair
+    String.fromCharCode(...Array.from({ length: 256 }, (_, c) => c)),
+    "s".repeat(70000), // a 10-byte frame header
+  ];
+  const w = new ByteBuffer(16);
+  const expected: string[] = [];
+  for (let k = 0; k < 20; k++) {
+    for (const sdp of sdps) {
+      const [h, p, o] = k < 13
+        ? [id(k), id((k + 5) % 13), random()]
+        : [random(), random(), random()];
+      writeForwardFrame(w, "offer", h, p, o, sdp);
+      expected.push(offerMessage(h, p, o, { type: "offer", sdp }));
+      writeForwardFrame(w, "answer", h, p, o, sdp);
+      expected.push(answerMessage(h, p, o, { type: "answer", sdp }));
+    }
+  }
+  writeTextFrame(w, "short");
+  expected.push("short");
+  const frames = readServerFrames(w.buf, 0, w.len);
+  assert.equal(frames.length, expected.length);
+  frames.forEach(([op, payload], i) => {
+    assert.equal(op, 1);
+    assert.deepEqual(payload, enc.encode(expected[i]), `message ${i}: ${expected[i].slice(0, 80)}`);
+  });
+});
+
+Deno.test("ws frames: the payload length returned is the frame's", () => {
+  const w = new ByteBuffer(4);
+  const sizes = [0, 125, 126, 65535, 65536].map((n) =>
+    writeTextFrame(w, "é".repeat(n / 2 | 0) + "a".repeat(n % 2))
+  );
+  const frames = readServerFrames(w.buf, 0, w.len);
+  assert.deepEqual(sizes, frames.map(([, p]) => p.length));
+  assert.deepEqual(sizes, [0, 125, 126, 65535, 65536]);
+});
