@@ -13,6 +13,8 @@
  * - `--quick` runs everything for about a second with small populations (used by the tests).
  * - `--ws-load c|ts` picks the ws load generator: `bench/ws_load.c` (default, a fraction of the
  *   CPU per message) or `bench/ws_load.ts`.
+ * - `--ws-binary-ids` makes the ws load's info hashes and peer ids binary strings, as WebTorrent
+ *   sends them, instead of ASCII (`ws_load.c` only).
  *
  * @module
  */
@@ -79,6 +81,8 @@ export interface BenchOptions {
   wsConnections: number;
   /** The ws load generator: `c` (bench/ws_load.c) or `ts` (bench/ws_load.ts). */
   wsLoad: string;
+  /** ws info hashes and peer ids as binary strings, as WebTorrent sends them (`c` only). */
+  wsBinaryIds: boolean;
   /** Peers of the UDP memory mode. */
   memoryPeers: number;
   /** Torrents of the UDP memory mode. */
@@ -110,6 +114,7 @@ export const BENCH_DEFAULTS: BenchOptions = {
   httpConnections: 64,
   wsConnections: 256,
   wsLoad: "c",
+  wsBinaryIds: false,
   memoryPeers: 1_000_000,
   memoryTorrents: 100_000,
   idleConnections: 10_000,
@@ -287,7 +292,9 @@ export async function runBench(o: BenchOptions): Promise<string> {
     `UDP load: ${o.peers} peers over ${o.torrents} torrents (skewed), 75% seeders, ~10% scrapes of 1–10 hashes, numwant ${o.numwant}, 16 sockets × 32 requests in flight. ` +
     `ws load (${
       o.wsLoad === "ts" ? "ws_load.ts" : "ws_load.c"
-    }): ${o.wsConnections} connections over 16 torrents, announces with 5 offers of 300-byte SDP, half of offers answered. ` +
+    }): ${o.wsConnections} connections over 16 torrents, announces with 5 offers of 300-byte SDP, half of offers answered, ${
+      o.wsBinaryIds ? "binary info hashes and peer ids (code points 128–255)" : "ASCII ids"
+    }. ` +
     `shoal: udp ${o.udpSocketWorkers} socket + ${o.udpRequestWorkers} request worker(s), ws ${o.wsSocketWorkers} + ${o.wsRequestWorkers}. ${o.seconds} s each.`,
     "",
     "| tracker | protocol | responses/s (ws: messages/s) | tracker CPU µs per response | load generator CPU µs per response | lost / closed | invalid / failures | shoal ÷ this |",
@@ -342,6 +349,7 @@ export async function runBench(o: BenchOptions): Promise<string> {
 if (import.meta.main) {
   let o = parseLoadArgs(Deno.args, BENCH_DEFAULTS);
   if (o.wsLoad !== "c" && o.wsLoad !== "ts") throw new Error(`--ws-load: c or ts, not ${o.wsLoad}`);
+  if (o.wsBinaryIds && o.wsLoad !== "c") throw new Error("--ws-binary-ids needs --ws-load c");
   if (o.quick) {
     o = {
       ...o,

@@ -95,6 +95,7 @@ export async function measureUdp(t: Tracker, o: BenchOptions): Promise<Row> {
 /** Drives `t` with the ws load and measures it. */
 export async function measureWs(t: Tracker, o: BenchOptions): Promise<Row> {
   const args = [...loadArgs(t.wsPort, o), "--connections", String(o.wsConnections)];
+  if (o.wsBinaryIds) args.push("--binary-ids");
   const [r, cpuMicros] = await underLoad(
     t,
     () =>

@@ -23,6 +23,9 @@
  *
  * Ids are printable ASCII (as ws_load.ts makes them: base 36, 20 characters), so JSON carries
  * them as they are; an offer whose ids are escaped is not answered and is reported as a problem.
+ * With --binary-ids, info hashes and peer ids are binary strings as WebTorrent sends them (it
+ * hex-decodes them into 20 code points of 0–255): here 20 code points of 128–255, so that each
+ * is two bytes of UTF-8 and none needs escaping. Offer ids stay ASCII.
  *
  * Usage: ws_load [--target 127.0.0.1:3000] [--seconds 10] ... (--help lists the options).
  * Prints a progress line per second on stderr (unless --no-progress) and one JSON line on
@@ -43,6 +46,9 @@ static int batch_us = 1000;
 /* Milliseconds an answer may wait for its connection's next announce, to go in one send. */
 static double answer_delay_ms = 20;
 static int connections = 256, torrents = 16, offers = 5, sdp_size = 300, progress = 1;
+/* Info hashes and peer ids of code points 128–255; their bytes in JSON (UTF-8). */
+static int binary_ids = 0;
+static size_t id_len = 20;
 
 enum { CONNECTING, HANDSHAKE, OPEN, DEAD };
 enum { K_REPLY, K_OFFER, K_ANSWER, K_FAILURE, KINDS };
@@ -88,14 +94,24 @@ static void die(const char *fmt, ...) {
   exit(1);
 }
 
-/* `n.toString(36).padStart(20, "0").slice(-20)`, as ws_load.ts's bin20. */
-static void bin20(uint64_t n, char out[20]) {
+/*
+ * `n.toString(36).padStart(20, "0").slice(-20)`, as ws_load.ts's bin20; with --binary-ids, n
+ * in base 128 as 20 code points 128 + digit, in UTF-8 (40 bytes). Writes id_len bytes and a NUL.
+ */
+static void bin20(uint64_t n, char *out) {
   static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-  memset(out, '0', 20);
-  for (int i = 19; i >= 0 && n > 0; i--) {
-    out[i] = digits[n % 36];
-    n /= 36;
+  for (int i = 19; i >= 0; i--) {
+    if (binary_ids) {
+      unsigned cp = 128 + (unsigned)(n % 128);
+      out[2 * i] = (char)(0xc0 | (cp >> 6));
+      out[2 * i + 1] = (char)(0x80 | (cp & 0x3f));
+      n /= 128;
+    } else {
+      out[i] = n > 0 ? digits[n % 36] : '0';
+      n /= 36;
+    }
   }
+  out[id_len] = '\0';
 }
 
 /* Writes a masked client frame of `n` payload bytes; returns its size, the header's in *head. */
@@ -199,19 +215,20 @@ static void announce(conn *c) {
   queue(c, c->ann, c->ann_len, 1);
 }
 
-/* Finds `"key":"` and a 20-character string without escapes after it. */
-static const uint8_t *find_id(const uint8_t *t, size_t n, const char *key) {
+/* Finds `"key":"` and a string of `len` bytes without escapes after it. */
+static const uint8_t *find_id(const uint8_t *t, size_t n, const char *key, size_t len) {
   size_t klen = strlen(key);
   const uint8_t *p = memmem(t, n, key, klen);
   if (p == NULL) return NULL;
   p += klen;
-  if ((size_t)(t + n - p) < 21 || p[20] != '"' || memchr(p, '\\', 20) != NULL) return NULL;
+  if ((size_t)(t + n - p) < len + 1 || p[len] != '"' || memchr(p, '\\', len) != NULL) return NULL;
   return p;
 }
 
 static void answer(conn *c, const uint8_t *t, size_t n) {
-  const uint8_t *hash = find_id(t, n, "\"info_hash\":\""), *peer = find_id(t, n, "\"peer_id\":\"");
-  const uint8_t *oid = find_id(t, n, "\"offer_id\":\"");
+  const uint8_t *hash = find_id(t, n, "\"info_hash\":\"", id_len);
+  const uint8_t *peer = find_id(t, n, "\"peer_id\":\"", id_len);
+  const uint8_t *oid = find_id(t, n, "\"offer_id\":\"", 20);
   if (hash == NULL || peer == NULL || oid == NULL) {
     problem((const char *)t, n);
     return;
@@ -219,8 +236,8 @@ static void answer(conn *c, const uint8_t *t, size_t n) {
   size_t at = c->wlen;
   queue(c, c->ans, c->ans_len, 0);
   uint8_t *f = c->wbuf + at;
-  patch(f, c->ans_head, c->ans_hash_at, hash, 20, c->mask);
-  patch(f, c->ans_head, c->ans_to_at, peer, 20, c->mask);
+  patch(f, c->ans_head, c->ans_hash_at, hash, id_len, c->mask);
+  patch(f, c->ans_head, c->ans_to_at, peer, id_len, c->mask);
   patch(f, c->ans_head, c->ans_oid_at, oid, 20, c->mask);
 }
 
@@ -383,11 +400,11 @@ static void open_conn(conn *c) {
 
 /* Builds connection i's announce and answer frames. */
 static void build_conn(conn *c, int i, const char *sdp) {
-  char peer[21] = {0}, hash[21] = {0};
+  char peer[41] = {0}, hash[41] = {0};
   bin20(1000000000000ull + (uint64_t)i, peer);
   bin20(2000000000000ull + (uint64_t)(i % torrents), hash);
   for (int k = 0; k < 4; k++) c->mask[k] = (uint8_t)rng_next();
-  size_t cap = 256 + (size_t)offers * (size_t)(sdp_size + 96);
+  size_t cap = 256 + (size_t)(offers + 1) * (size_t)(sdp_size + 96);
   char *json = malloc(cap);
   c->oid_at = calloc((size_t)offers, sizeof *c->oid_at);
   int left = i < connections * seeder_share ? 0 : 1;
@@ -410,11 +427,12 @@ static void build_conn(conn *c, int i, const char *sdp) {
   c->ann_len = build_frame(c->ann, 0x1, (uint8_t *)json, n, c->mask, &c->ann_head);
 
   const char *x20 = "xxxxxxxxxxxxxxxxxxxx";
+  const char *xid = binary_ids ? "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" : x20;
   int a = snprintf(json, cap, "{\"action\":\"announce\",\"info_hash\":\"");
   c->ans_hash_at = (size_t)a;
-  a += snprintf(json + a, cap - (size_t)a, "%s\",\"peer_id\":\"%s\",\"to_peer_id\":\"", x20, peer);
+  a += snprintf(json + a, cap - (size_t)a, "%s\",\"peer_id\":\"%s\",\"to_peer_id\":\"", xid, peer);
   c->ans_to_at = (size_t)a;
-  a += snprintf(json + a, cap - (size_t)a, "%s\",\"offer_id\":\"", x20);
+  a += snprintf(json + a, cap - (size_t)a, "%s\",\"offer_id\":\"", xid);
   c->ans_oid_at = (size_t)a;
   a += snprintf(json + a, cap - (size_t)a,
                 "%s\",\"answer\":{\"type\":\"answer\",\"sdp\":\"%s\"}}", x20, sdp);
@@ -442,8 +460,10 @@ int main(int argc, char **argv) {
       {"progress", OPT_BOOL, &progress_flag},
       {"batch-us", OPT_INT, &batch_us},
       {"answer-delay-ms", OPT_DOUBLE, &answer_delay_ms},
+      {"binary-ids", OPT_BOOL, &binary_ids},
   };
   parse_options(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
+  id_len = binary_ids ? 40 : 20;
   progress = progress_flag;
   if (connections < 1 || torrents < 1 || offers < 0 || sdp_size < 4 || seconds <= 0 || warmup < 0) {
     die("--connections, --torrents must be at least 1, --offers at least 0, --sdp-size at least 4");
