@@ -1,6 +1,7 @@
 /**
  * `deno bench` micro-benchmarks of the UDP hot paths: connection-ID check, hashing, announce
- * handling with peer selection, and the socket-side routing of a receive batch.
+ * handling with peer selection, and the socket-side routing of a receive batch; and of ws, how
+ * a forwarded offer becomes the bytes of a frame.
  */
 import { ConnectionIds } from "../udp/connection_id.ts";
 import { HalfSipHash13 } from "../shared/base/hash.ts";
@@ -12,6 +13,9 @@ import { encodeAnnounceRequest } from "../udp/codec.ts";
 import { handleRequestBatch } from "../udp/request_batch.ts";
 import { BatchWriter } from "../shared/runtime/channel.ts";
 import { AccessList } from "../shared/store/access_list.ts";
+import { ByteBuffer } from "../shared/base/byte_buffer.ts";
+import { writeForwardFrame, writeTextFrame } from "../ws/frames.ts";
+import { offerMessage } from "../ws/protocol.ts";
 
 const NOW = Math.floor(Date.now() / 1000);
 const addr = new Uint8Array(18);
@@ -128,3 +132,47 @@ Deno.bench({
     ffi!.send(-1, ffiBuf, len300, 0);
   },
 });
+
+// A forwarded offer (a 450-character SDP with CRLFs), 100 at a time, into frame bytes: written
+// from its parts (`ws/frames.ts`, what shoal does) or as `JSON.stringify` of the message then
+// `TextEncoder.encodeInto` (what it did until 2026-12-06). WebTorrent's ids are binary: code
+// points 128-255 take V8's slow UTF-8 path, and control characters need escapes.
+const sdp = "v=0\r\no=- 4327394824 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n" +
+  "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n" +
+  "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=ice-options:trickle\r\n" +
+  "a=fingerprint:sha-256 " + "AB:CD:EF:01:23:45:67:89:".repeat(4).slice(0, -1) + "\r\n" +
+  "a=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\na=max-message-size:262144\r\n";
+const idsOf = (f: (i: number, k: number) => number) =>
+  Array.from(
+    { length: 100 },
+    (_, i) =>
+      [0, 1, 2].map((j) =>
+        String.fromCharCode(...Array.from({ length: 20 }, (_, k) => f(i * 3 + j, k)))
+      ),
+  );
+const offerIds = {
+  "ASCII ids": idsOf((i, k) => 97 + (i * 7 + k * 13) % 26),
+  "binary ids": idsOf((i, k) => (i * 31 + k * 97) % 256),
+};
+const frames = new ByteBuffer(1 << 16);
+for (const [label, list] of Object.entries(offerIds)) {
+  Deno.bench({
+    name: `ws: 100 offers to frames from their parts, ${label}`,
+    group: `ws offer ${label}`,
+    fn: () => {
+      frames.len = 0;
+      for (const [h, p, o] of list) writeForwardFrame(frames, "offer", h, p, o, sdp);
+    },
+  });
+  Deno.bench({
+    name: `ws: 100 offers to frames by JSON.stringify and encodeInto, ${label}`,
+    group: `ws offer ${label}`,
+    baseline: true,
+    fn: () => {
+      frames.len = 0;
+      for (const [h, p, o] of list) {
+        writeTextFrame(frames, offerMessage(h, p, o, { type: "offer", sdp }));
+      }
+    },
+  });
+}

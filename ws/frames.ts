@@ -93,65 +93,47 @@ function copy(b: Uint8Array, o: number, c: Uint8Array): number {
 }
 
 /**
- * Writes `s` as the inside of a JSON string, escaped as `JSON.stringify` does (lone surrogates
- * as `\uXXXX`), in UTF-8; returns the offset after it. Needs `6 * s.length` bytes of room.
+ * Writes the id `s` (code points up to 255) as the inside of a JSON string, escaped as
+ * `JSON.stringify` does, in UTF-8; returns the offset after it. Needs 6 bytes per character.
  */
-function writeJsonChars(b: Uint8Array, o: number, s: string): number {
-  const n = s.length;
-  for (let i = 0; i < n; i++) {
+function writeJsonId(b: Uint8Array, o: number, s: string): number {
+  for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0x20 && c < 0x80) {
       if (c === 0x22 || c === 0x5c) b[o++] = 0x5c;
       b[o++] = c;
-    } else if (c < 0x20) {
-      const short = c === 8
-        ? 0x62
-        : c === 9
-        ? 0x74
-        : c === 10
-        ? 0x6e
-        : c === 12
-        ? 0x66
-        : c === 13
-        ? 0x72
-        : 0;
-      if (short === 0) {
-        o = writeEscape(b, o, c);
-      } else {
-        b[o++] = 0x5c;
-        b[o++] = short;
-      }
-    } else if (c < 0x800) {
+    } else if (c >= 0x80) {
       b[o++] = 0xc0 | (c >> 6);
       b[o++] = 0x80 | (c & 0x3f);
-    } else if (c < 0xd800 || c > 0xdfff) {
-      b[o++] = 0xe0 | (c >> 12);
-      b[o++] = 0x80 | ((c >> 6) & 0x3f);
-      b[o++] = 0x80 | (c & 0x3f);
     } else {
-      const d = i + 1 < n ? s.charCodeAt(i + 1) : 0;
-      if (c < 0xdc00 && d >= 0xdc00 && d <= 0xdfff) {
-        const p = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-        b[o++] = 0xf0 | (p >> 18);
-        b[o++] = 0x80 | ((p >> 12) & 0x3f);
-        b[o++] = 0x80 | ((p >> 6) & 0x3f);
-        b[o++] = 0x80 | (p & 0x3f);
-        i++;
-      } else {
-        o = writeEscape(b, o, c); // a lone surrogate
-      }
+      o = writeControl(b, o, c);
     }
   }
   return o;
 }
 
-/** Writes `\uXXXX` for `c` at `b[o]`, the backslash included; returns the offset after it. */
-function writeEscape(b: Uint8Array, o: number, c: number): number {
+/** Writes the JSON escape of the control character `c` at `b[o]`; returns the offset after it. */
+function writeControl(b: Uint8Array, o: number, c: number): number {
   b[o++] = 0x5c;
-  b[o++] = 0x75;
-  b[o++] = HEX[c >> 12];
-  b[o++] = HEX[(c >> 8) & 15];
-  b[o++] = HEX[(c >> 4) & 15];
+  const short = c === 8
+    ? 0x62
+    : c === 9
+    ? 0x74
+    : c === 10
+    ? 0x6e
+    : c === 12
+    ? 0x66
+    : c === 13
+    ? 0x72
+    : 0;
+  if (short !== 0) {
+    b[o++] = short;
+    return o;
+  }
+  b[o++] = 0x75; // \u00XX
+  b[o++] = 0x30;
+  b[o++] = 0x30;
+  b[o++] = HEX[c >> 4];
   b[o++] = HEX[c & 15];
   return o;
 }
@@ -178,9 +160,9 @@ export function writeForwardFrame(
   const guess = frameHeadLength(max);
   const b = w.buf;
   let o = copy(b, start + guess, INFO_HASH);
-  o = copy(b, writeJsonChars(b, o, infoHash), PEER_ID);
-  o = copy(b, writeJsonChars(b, o, peerId), OFFER_ID);
-  o = copy(b, writeJsonChars(b, o, offerId), kind === "offer" ? OFFER_SDP : ANSWER_SDP);
+  o = copy(b, writeJsonId(b, o, infoHash), PEER_ID);
+  o = copy(b, writeJsonId(b, o, peerId), OFFER_ID);
+  o = copy(b, writeJsonId(b, o, offerId), kind === "offer" ? OFFER_SDP : ANSWER_SDP);
   o += enc.encodeInto(json, b.subarray(o)).written;
   b[o++] = 0x7d; // }
   b[o++] = 0x7d;
