@@ -81,7 +81,10 @@ export interface ConnectionCounters {
   invalid: number;
   /** Messages sent. */
   messagesOut: number;
-  /** Bytes sent. */
+  /**
+   * Bytes of text sent: UTF-8 for what request workers send; UTF-16 units, close to bytes, for
+   * the socket worker's own replies (failures, scrapes).
+   */
   bytesOut: number;
   /** Closed for a protocol violation (binary or oversized frames, bad UTF-8, invalid JSON flood). */
   violations: number;
