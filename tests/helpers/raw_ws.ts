@@ -5,6 +5,8 @@
  * @module
  */
 
+import { parseServerFrame } from "./server_frames.ts";
+
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -89,7 +91,7 @@ export class RawWs {
   async closeCode(ms = 10000): Promise<number> {
     const deadline = Date.now() + ms;
     while (true) {
-      const f = parseFrame(this.#buf);
+      const f = parseServerFrame(this.#buf);
       if (f !== null) {
         this.#buf = this.#buf.slice(f.end);
         if (f.opcode === 8) {
@@ -109,7 +111,7 @@ export class RawWs {
   async readText(ms = 5000): Promise<string | null> {
     const deadline = Date.now() + ms;
     while (true) {
-      const f = parseFrame(this.#buf);
+      const f = parseServerFrame(this.#buf);
       if (f !== null) {
         this.#buf = this.#buf.slice(f.end);
         if (f.opcode === 8) return null;
@@ -142,22 +144,6 @@ export class RawWs {
       this.#conn.close();
     } catch { /* already closed */ }
   }
-}
-
-function parseFrame(b: Uint8Array): { opcode: number; payload: Uint8Array; end: number } | null {
-  if (b.length < 2) return null;
-  let len = b[1] & 0x7f, at = 2;
-  if (len === 126) {
-    if (b.length < 4) return null;
-    len = (b[2] << 8) | b[3];
-    at = 4;
-  } else if (len === 127) {
-    if (b.length < 10) return null;
-    len = (b[6] << 24) | (b[7] << 16) | (b[8] << 8) | b[9];
-    at = 10;
-  }
-  if (b.length < at + len) return null;
-  return { opcode: b[0] & 0x0f, payload: b.subarray(at, at + len), end: at + len };
 }
 
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {

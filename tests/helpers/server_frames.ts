@@ -1,9 +1,36 @@
 /**
  * Reads unmasked server WebSocket frames, as shoal writes them, for tests that check the bytes
- * a request worker or the engine produced.
+ * the engine or a request worker produced, or read them from a socket.
  *
  * @module
  */
+
+/** One frame: its opcode, payload (a view) and where the next frame starts. */
+export interface ServerFrame {
+  /** The opcode (1 text, 8 close, …). */
+  opcode: number;
+  /** The payload, a view into the buffer read. */
+  payload: Uint8Array;
+  /** Offset just past the frame. */
+  end: number;
+}
+
+/** The frame at `b[at]`, or null while it is incomplete (before `end`). */
+export function parseServerFrame(b: Uint8Array, at = 0, end = b.length): ServerFrame | null {
+  if (end - at < 2) return null;
+  let n = b[at + 1] & 0x7f, p = at + 2;
+  if (n === 126) {
+    if (end - at < 4) return null;
+    n = (b[at + 2] << 8) | b[at + 3];
+    p = at + 4;
+  } else if (n === 127) {
+    if (end - at < 10) return null;
+    n = b[at + 6] * 2 ** 24 + ((b[at + 7] << 16) | (b[at + 8] << 8) | b[at + 9]);
+    p = at + 10;
+  }
+  if (p + n > end) return null;
+  return { opcode: b[at] & 0x0f, payload: b.subarray(p, p + n), end: p + n };
+}
 
 /** The frames in `b[off..off+len)`, as [opcode, payload]; throws on a truncated or masked frame. */
 export function readServerFrames(
@@ -13,20 +40,12 @@ export function readServerFrames(
 ): [number, Uint8Array][] {
   const frames: [number, Uint8Array][] = [];
   const end = off + len;
-  let p = off;
-  while (p < end) {
-    if (end - p < 2 || b[p + 1] & 0x80) throw new Error(`bad frame header at ${p - off}`);
-    let n = b[p + 1] & 0x7f, at = p + 2;
-    if (n === 126) {
-      n = (b[p + 2] << 8) | b[p + 3];
-      at = p + 4;
-    } else if (n === 127) {
-      n = b[p + 6] * 2 ** 24 + ((b[p + 7] << 16) | (b[p + 8] << 8) | b[p + 9]);
-      at = p + 10;
-    }
-    if (at + n > end) throw new Error(`frame at ${p - off} runs past the end`);
-    frames.push([b[p] & 0x0f, b.slice(at, at + n)]);
-    p = at + n;
+  for (let p = off; p < end;) {
+    if (b[p + 1] & 0x80) throw new Error(`masked frame at ${p - off}`);
+    const f = parseServerFrame(b, p, end);
+    if (f === null) throw new Error(`truncated frame at ${p - off}`);
+    frames.push([f.opcode, f.payload.slice()]);
+    p = f.end;
   }
   return frames;
 }

@@ -4,6 +4,7 @@ import { CloseCode, WireConnection, type WireOptions } from "../../ws/wire.ts";
 import type { Transport } from "../../shared/net/tcp.ts";
 import { ByteBuffer } from "../../shared/base/byte_buffer.ts";
 import { writeTextFrame } from "../../ws/frames.ts";
+import { readServerFrames } from "../helpers/server_frames.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -24,18 +25,8 @@ class Recorder implements Transport {
   /** Server frames written after the HTTP head: [opcode, payload]. */
   frames(): [number, Uint8Array][] {
     const b = new Uint8Array(this.out);
-    let p = new TextDecoder("latin1").decode(b).indexOf("\r\n\r\n") + 4;
-    const frames: [number, Uint8Array][] = [];
-    while (p + 2 <= b.length) {
-      let n = b[p + 1] & 0x7f, at = p + 2;
-      if (n === 126) {
-        n = (b[p + 2] << 8) | b[p + 3];
-        at = p + 4;
-      }
-      frames.push([b[p] & 0x0f, b.slice(at, at + n)]);
-      p = at + n;
-    }
-    return frames;
+    const head = new TextDecoder("latin1").decode(b).indexOf("\r\n\r\n") + 4;
+    return readServerFrames(b, head);
   }
 }
 
