@@ -7,8 +7,13 @@
 
 import { ByteBuffer } from "../shared/base/byte_buffer.ts";
 import type { Link } from "../shared/runtime/link.ts";
-import { beginFrames, endFrames, pushScrapeCounts, type ScrapeEntry } from "./messages.ts";
-import type { Batch } from "./messages.ts";
+import {
+  type Batch,
+  beginFrames,
+  endFrames,
+  pushScrapeCounts,
+  type ScrapeEntry,
+} from "./messages.ts";
 import { writeForwardFrame, writeTextFrame } from "./frames.ts";
 
 /** Where the swarms' messages go. */
