@@ -54,9 +54,20 @@ export function connKey(worker: number, conn: number): number {
   return worker * 0x100000000 + conn;
 }
 
+/** Slots per pending offer in `Peer.offers`: offer id, the peer it went to, expiry. */
+const OFFER_SLOTS = 3;
+
 class Peer {
-  /** Offer keys this peer made that may still be answered, oldest first. */
-  offerKeys: string[] = [];
+  /**
+   * Offers this peer made that may still be answered, `OFFER_SLOTS` each: a ring once full, so
+   * the newest overwrite the oldest. Kept on the offerer rather than in a map keyed by peer id
+   * plus offer id, which made and hashed a 40-character key per offer and per answer (the
+   * request worker's largest single cost under the bench's load). An answered offer's peer
+   * becomes "".
+   */
+  offers: (string | number)[] = [];
+  /** Where the next offer goes once `offers` is full. */
+  offerAt = 0;
   constructor(
     readonly peerId: string,
     readonly worker: number,
@@ -69,14 +80,7 @@ class Peer {
   ) {}
 }
 
-interface PendingOffer {
-  /** Peer the offer was sent to: the only one that may answer it. */
-  to: string;
-  /** When it stops being answerable, seconds. */
-  expires: number;
-}
-
-/** One torrent's peers, pending offers and counts. */
+/** One torrent's peers (with their pending offers) and counts. */
 export class WsTorrent {
   /** Peer ids, for random selection (swap-removed). */
   ids: string[] = [];
@@ -84,8 +88,6 @@ export class WsTorrent {
   peers = new Map<string, Peer>();
   /** Peer id by connection key. */
   byConn = new Map<number, string>();
-  /** Offers that may be answered, by offerer peer id + offer id. */
-  offers = new Map<string, PendingOffer>();
   /** Peers with `left = 0`. */
   seeders = 0;
   /** Completed downloads (once per peer). */
@@ -97,6 +99,38 @@ export class WsTorrent {
   get leechers(): number {
     return this.ids.length - this.seeders;
   }
+
+  /** Offers its peers made that were not answered yet (expired ones go at cleaning). */
+  pendingOffers(): number {
+    let n = 0;
+    for (const p of this.peers.values()) {
+      for (let i = 1; i < p.offers.length; i += OFFER_SLOTS) if (p.offers[i] !== "") n++;
+    }
+    return n;
+  }
+}
+
+/**
+ * Where in `p.offers` the offer `offerId` to peer `to` waits, unanswered and unexpired at
+ * `now`; -1 if it does not. Looks from the newest: answers follow their offers closely.
+ */
+function pendingOffer(p: Peer, offerId: string, to: string, now: number): number {
+  const o = p.offers, n = o.length;
+  // Until the ring is full, `offerAt` stays 0 and the newest is last.
+  const newest = (p.offerAt === 0 ? n : p.offerAt) - OFFER_SLOTS;
+  for (let k = 0, at = newest; k < n; k += OFFER_SLOTS, at -= OFFER_SLOTS) {
+    if (at < 0) at += n;
+    if (o[at] === offerId) {
+      return o[at + 1] === to && (o[at + 2] as number) >= now ? at : -1;
+    }
+  }
+  return -1;
+}
+
+/** When the newest of `p`'s pending offers expires. */
+function newestExpiry(p: Peer): number {
+  const at = (p.offerAt === 0 ? p.offers.length : p.offerAt) - OFFER_SLOTS;
+  return p.offers[at + 2] as number;
 }
 
 function gcd(a: number, b: number): number {
@@ -307,16 +341,21 @@ export class WsSwarms implements SwarmStore<Batch, RequestStats> {
     while (gcd(stride, n) !== 1) stride++;
     // A bounded walk: in a swarm of seeders a seeder's offers may find fewer leechers.
     const maxSteps = Math.min(n, want * 8 + 32);
-    const cap = PENDING_OFFERS_PER_ANNOUNCE * this.#s.maxOffers;
+    const ring = OFFER_SLOTS * PENDING_OFFERS_PER_ANNOUNCE * this.#s.maxOffers;
+    const pending = from.offers, expires = now + this.#s.maxOfferAge;
     let sent = 0;
     for (let step = 0; step < maxSteps && sent < want; step++, i = (i + stride) % n) {
       const to = t.peers.get(ids[i])!;
       if (to === from || (from.seeder && to.seeder)) continue;
       const offer = r.offers[sent++];
-      const k = from.peerId + offer.offerId;
-      t.offers.set(k, { to: to.peerId, expires: now + this.#s.maxOfferAge });
-      from.offerKeys.push(k);
-      if (from.offerKeys.length > cap) t.offers.delete(from.offerKeys.shift()!);
+      if (pending.length < ring) pending.push(offer.offerId, to.peerId, expires);
+      else {
+        const at = from.offerAt;
+        pending[at] = offer.offerId;
+        pending[at + 1] = to.peerId;
+        pending[at + 2] = expires;
+        from.offerAt = at + OFFER_SLOTS >= ring ? 0 : at + OFFER_SLOTS;
+      }
       this.#out.forward(
         to.worker,
         to.conn,
@@ -342,17 +381,12 @@ export class WsSwarms implements SwarmStore<Batch, RequestStats> {
       return this.#fail(worker, conn, "answer from a peer that is not in the swarm", r.infoHash);
     }
     me.seen = now;
-    const k = r.toPeerId + r.offerId;
-    const pending = t.offers.get(k);
-    if (pending === undefined || pending.to !== r.peerId || pending.expires < now) {
+    const offerer = t.peers.get(r.toPeerId);
+    const at = offerer === undefined ? -1 : pendingOffer(offerer, r.offerId, r.peerId, now);
+    if (offerer === undefined || at < 0) {
       return this.#fail(worker, conn, "no such offer to answer", r.infoHash);
     }
-    const offerer = t.peers.get(r.toPeerId);
-    if (offerer === undefined) {
-      t.offers.delete(k);
-      return this.#fail(worker, conn, "the offering peer is gone", r.infoHash);
-    }
-    t.offers.delete(k); // one answer per offer
+    offerer.offers[at + 1] = ""; // one answer per offer
     this.#out.forward(
       offerer.worker,
       offerer.conn,
@@ -409,7 +443,6 @@ export class WsSwarms implements SwarmStore<Batch, RequestStats> {
     }
     t.peers.delete(p.peerId);
     t.byConn.delete(p.key);
-    for (const k of p.offerKeys) t.offers.delete(k);
     if (p.seeder) {
       t.seeders--;
       this.seeders--;
@@ -475,8 +508,11 @@ export class WsSwarms implements SwarmStore<Batch, RequestStats> {
         if (i >= t.ids.length) continue;
         const p = t.peers.get(t.ids[i])!;
         if (p.seen < drop) this.#remove(h, t, p);
+        else if (p.offers.length > 0 && newestExpiry(p) < now) {
+          p.offers = [];
+          p.offerAt = 0;
+        }
       }
-      for (const [k, o] of t.offers) if (o.expires < now) t.offers.delete(k);
       if (t.ids.length > 0 || (t.keepUntil >= now && allowed)) continue;
       if (t.completed === 0 || !allowed) {
         this.torrents.delete(h);

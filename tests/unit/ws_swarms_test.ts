@@ -185,10 +185,22 @@ Deno.test("ws swarms: pending offers per peer are bounded; gone offerers get no 
   s.announce(0, 2, ann(2), 100);
   for (let i = 0; i < 50; i++) s.announce(0, 1, ann(1, { offers: offers(2, i * 2) }), 100);
   const t = s.torrents.get(H)!;
-  assert.equal(t.offers.size, 2 * PENDING_OFFERS_PER_ANNOUNCE, "bounded per peer");
+  assert.equal(t.pendingOffers(), 2 * PENDING_OFFERS_PER_ANNOUNCE, "bounded per peer");
   out.take();
+  // With one other peer each announce forwards one offer: the newest 16 (ids 68, 70 … 98) stay.
+  const reply = (offer: number) => {
+    s.answer(0, 2, answer(2, 1, offer), 100);
+    const [m] = out.take();
+    return m.msg.answer !== undefined ? "forwarded" : String(m.msg["failure reason"]);
+  };
+  assert.equal(reply(98), "forwarded", "the newest");
+  assert.equal(reply(98), "no such offer to answer", "once");
+  assert.equal(reply(66), "no such offer to answer", "overwritten by a newer one");
+  assert.equal(reply(68), "forwarded", "the oldest kept");
+  assert.equal(reply(69), "no such offer to answer", "never made");
+  assert.equal(t.pendingOffers(), 2 * PENDING_OFFERS_PER_ANNOUNCE - 2);
   s.closed(0, 1);
-  assert.equal(t.offers.size, 0, "a closed peer's offers go with it");
+  assert.equal(t.pendingOffers(), 0, "a closed peer's offers go with it");
   s.answer(0, 2, answer(2, 1, 99), 100);
   assert.match(String(out.take()[0].msg["failure reason"]), /no such offer/);
 });
@@ -208,7 +220,7 @@ Deno.test("ws swarms: completed counts once; scrape; cleaning drops old peers an
   while (!s.clean(200, 120, 1));
   assert.equal(s.peers, 1, "peer 1 (seen at 100) is gone");
   while (!s.clean(250, 0, 1));
-  assert.equal(s.torrents.get(H)?.offers.size, 0, "offers expired");
+  assert.equal(s.torrents.get(H)?.pendingOffers(), 0, "offers expired");
   while (!s.clean(300, 200, 1));
   assert.equal(s.peers, 0);
   assert.equal(s.torrents.size, 1, "kept for its completed count");
