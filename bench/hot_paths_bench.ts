@@ -15,7 +15,8 @@ import { BatchWriter } from "../shared/runtime/channel.ts";
 import { AccessList } from "../shared/store/access_list.ts";
 import { ByteBuffer } from "../shared/base/byte_buffer.ts";
 import { writeForwardFrame, writeTextFrame } from "../ws/frames.ts";
-import { offerMessage } from "../ws/protocol.ts";
+import { offerMessage, validate } from "../ws/protocol.ts";
+import { scanMessage, Scanned } from "../ws/scan.ts";
 
 const NOW = Math.floor(Date.now() / 1000);
 const addr = new Uint8Array(18);
@@ -134,7 +135,8 @@ Deno.bench({
 });
 
 // A forwarded offer (a 450-character SDP with CRLFs), 100 at a time, into frame bytes: written
-// from its parts (`ws/frames.ts`, what shoal does) or as `JSON.stringify` of the message then
+// from its parts as a request batch holds them (`ws/frames.ts`: ids as 20 bytes, the SDP as the
+// JSON string text it came in; what shoal does) or as `JSON.stringify` of the message then
 // `TextEncoder.encodeInto` (what it did until 2026-12-06). WebTorrent's ids are binary: code
 // points 128-255 take V8's slow UTF-8 path, and control characters need escapes.
 const sdp = "v=0\r\no=- 4327394824 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n" +
@@ -154,14 +156,29 @@ const offerIds = {
   "ASCII ids": idsOf((i, k) => 97 + (i * 7 + k * 13) % 26),
   "binary ids": idsOf((i, k) => (i * 31 + k * 97) % 256),
 };
+// The parts as a request batch holds them: 60 bytes of ids per offer, then the SDP's text once.
+const sdpText = new TextEncoder().encode(JSON.stringify(sdp).slice(1, -1));
+const batchOf = (list: string[][]) => {
+  const b = new Uint8Array(60 * list.length + sdpText.length);
+  list.forEach((ids, i) =>
+    ids.forEach((id, j) => {
+      for (let k = 0; k < 20; k++) b[60 * i + 20 * j + k] = id.charCodeAt(k);
+    })
+  );
+  b.set(sdpText, 60 * list.length);
+  return b;
+};
 const frames = new ByteBuffer(1 << 16);
 for (const [label, list] of Object.entries(offerIds)) {
+  const batch = batchOf(list), sdpAt = 60 * list.length;
   Deno.bench({
     name: `ws: 100 offers to frames from their parts, ${label}`,
     group: `ws offer ${label}`,
     fn: () => {
       frames.len = 0;
-      for (const [h, p, o] of list) writeForwardFrame(frames, "offer", h, p, o, sdp);
+      for (let i = 0, at = 0; i < list.length; i++, at += 60) {
+        writeForwardFrame(frames, "offer", batch, at, at + 20, at + 40, sdpAt, sdpText.length);
+      }
     },
   });
   Deno.bench({
@@ -172,6 +189,47 @@ for (const [label, list] of Object.entries(offerIds)) {
       frames.len = 0;
       for (const [h, p, o] of list) {
         writeTextFrame(frames, offerMessage(h, p, o, { type: "offer", sdp }));
+      }
+    },
+  });
+}
+
+// An incoming announce with 5 offers (as WebTorrent sends one, ~2.6 kB) made ready for the
+// request worker: scanned in place (`ws/scan.ts`, what shoal does) or decoded, parsed and
+// validated (the general path, which every message took until 2026-12-06).
+for (const [label, list] of Object.entries(offerIds)) {
+  const [h, p] = list[0];
+  const announce = new TextEncoder().encode(JSON.stringify({
+    numwant: 5,
+    uploaded: 0,
+    downloaded: 0,
+    left: 1000,
+    event: "started",
+    action: "announce",
+    info_hash: h,
+    peer_id: p,
+    offers: list.slice(1, 6).map(([, , o]) => ({ offer: { type: "offer", sdp }, offer_id: o })),
+  }));
+  const scanned = new Scanned(), decoder = new TextDecoder("utf-8", { fatal: true });
+  const limits = { maxOffers: 10, maxScrapeTorrents: 10 };
+  Deno.bench({
+    name: `ws: 100 announces with 5 offers scanned, ${label}`,
+    group: `ws announce ${label}`,
+    fn: () => {
+      for (let i = 0; i < 100; i++) {
+        if (!scanMessage(announce, 10, scanned)) throw new Error("not scanned");
+      }
+    },
+  });
+  Deno.bench({
+    name: `ws: 100 announces with 5 offers decoded, parsed and validated, ${label}`,
+    group: `ws announce ${label}`,
+    baseline: true,
+    fn: () => {
+      for (let i = 0; i < 100; i++) {
+        if (validate(JSON.parse(decoder.decode(announce)), limits).kind !== "announce") {
+          throw new Error("not an announce");
+        }
       }
     },
   });

@@ -28,7 +28,11 @@ import { readServerTexts } from "./helpers/server_frames.ts";
 import { Sharder } from "../shared/store/shard.ts";
 import { WsSwarms } from "../ws/swarms.ts";
 import { WireConnection } from "../ws/wire.ts";
+import { scanMessage, Scanned } from "../ws/scan.ts";
 import { FUZZ_SEED as SEED, prng } from "./helpers/prng.ts";
+
+const enc = new TextEncoder();
+const scanned = new Scanned();
 
 Deno.test("fuzz: 1,000,000 random and mutated UDP datagrams through the whole data path", () => {
   const rnd = prng(SEED);
@@ -240,9 +244,12 @@ Deno.test("fuzz: 100,000 mutated WebTorrent messages through connections and swa
         (c) => (rnd.chance(0.05) ? String.fromCharCode(rnd.below(0x3000)) : c),
       );
     }
-    conns.text(ids[i], text, 1000);
-    // The request worker's side, then delivery back, each batch cloned as a port would.
-    swarms.receive(0, structuredClone(conns.batches[0].splice(0)), 1000);
+    // As the engine hands them over: bytes to the fast path, decoded text when it declines.
+    if (!conns.message(ids[i], enc.encode(text), 1000)) conns.text(ids[i], text, 1000);
+    // The request worker's side, then delivery back, each batch copied as a link would.
+    const batch = conns.batches[0];
+    swarms.receive(0, batch.buf.slice(0, batch.len), 1000);
+    batch.len = 0;
     outbox.flush([link]);
     for (const b of toSocket.splice(0)) conns.deliver(structuredClone(b));
   }
@@ -274,7 +281,13 @@ Deno.test("fuzz: random byte streams through the WebSocket engine", () => {
         healthCheck: true,
         ipHeader: null,
       },
-      { open: () => true, text: () => texts++, closed: () => closes++ },
+      {
+        open: () => true,
+        // The fast path's scanner reads whatever the engine accepts as a text message.
+        message: (_w, b) => scanMessage(b, 10, scanned) && ++texts > 0,
+        text: () => texts++,
+        closed: () => closes++,
+      },
       "10.0.0.1",
     );
     if (rnd.chance(0.8)) ws.receive(upgrade, 0, upgrade.length);

@@ -155,6 +155,7 @@ Deno.test({
             ipHeader: null,
           }, {
             open: () => true,
+            message: () => false,
             text: () => {},
             closed: () => {},
           }, ip),

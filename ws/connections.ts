@@ -10,15 +10,16 @@ import { type InMessage, type ProtocolLimits, scrapeReply, validate } from "./pr
 import { failureMessage } from "./protocol.ts";
 import {
   type Batch,
-  pushAnnounce,
-  pushAnswer,
   pushClosed,
+  pushScanned,
   pushScrape,
   readFrames,
   readResponses,
   type ScrapeEntry,
   type SocketHandlers,
 } from "./messages.ts";
+import { fromRequest, SCAN_ANNOUNCE, scanMessage, Scanned } from "./scan.ts";
+import { ByteBuffer } from "../shared/base/byte_buffer.ts";
 import type { Sharder } from "../shared/store/shard.ts";
 import { Admission } from "../shared/net/admission.ts";
 
@@ -69,7 +70,10 @@ export interface ConnectionCounters {
   closed: number;
   /** Text messages received. */
   messagesIn: number;
-  /** Bytes received (UTF-16 units, close to bytes for this ASCII-heavy protocol). */
+  /**
+   * Bytes of text received: UTF-8 for what the fast path takes; UTF-16 units, close to bytes,
+   * for the rest.
+   */
   bytesIn: number;
   /** Announces (without answer) received. */
   announces: number;
@@ -117,8 +121,8 @@ interface PendingScrape {
 
 /** Connections of one socket worker. */
 export class Connections {
-  /** Outgoing batches, one per request worker; the caller posts and empties them. */
-  readonly batches: Batch[];
+  /** Outgoing byte batches, one per request worker; the caller sends and empties them. */
+  readonly batches: ByteBuffer[];
   /** Cumulative counters. */
   readonly counters: ConnectionCounters = {
     accepted: 0,
@@ -158,6 +162,8 @@ export class Connections {
   #scrapes = new Map<number, PendingScrape>();
   #nextScrape = 1;
   #onBatch: () => void;
+  #scanned = new Scanned();
+  #scratch = new ByteBuffer(4096);
 
   /**
    * Creates the table; `onBatch` is called when a batch gained its first item, so the caller
@@ -173,7 +179,7 @@ export class Connections {
     this.#limits = limits;
     this.#admission = new Admission(limits.maxConnections, limits.maxConnectionsPerIp);
     this.#onBatch = onBatch;
-    this.batches = Array.from({ length: requestWorkers }, () => []);
+    this.batches = Array.from({ length: requestWorkers }, () => new ByteBuffer(1 << 16));
   }
 
   /** Open connections. */
@@ -203,9 +209,9 @@ export class Connections {
   }
 
   /** The batch for request worker `shard`, telling the caller when it gains its first record. */
-  #batch(shard: number): Batch {
+  #batch(shard: number): ByteBuffer {
     const b = this.batches[shard];
-    if (b.length === 0) this.#onBatch();
+    if (b.len === 0) this.#onBatch();
     return b;
   }
 
@@ -255,7 +261,35 @@ export class Connections {
     for (const s of c.moreShards ?? []) pushClosed(this.#batch(s), id);
   }
 
-  /** Handles one text message from connection `id`. */
+  /**
+   * Handles the bytes of one text message from connection `id` if it is an announce or answer
+   * the fast path takes (`scan.ts`): the most of them. False when it is not, and the caller
+   * decodes it (checking its UTF-8) and hands it to `text`.
+   */
+  message(id: number, b: Uint8Array, now: number): boolean {
+    const m = this.#scanned;
+    if (!scanMessage(b, this.#limits.maxOffers, m)) return false;
+    const c = this.#conns.get(id);
+    if (c === undefined) return true;
+    this.counters.messagesIn++;
+    this.counters.bytesIn += b.length;
+    c.lastSeen = now;
+    c.invalidInARow = 0;
+    this.#forward(id, c, m);
+    return true;
+  }
+
+  /** Hands an announce or answer to the request worker that owns its info hash. */
+  #forward(id: number, c: Conn, m: Scanned): void {
+    if (m.kind === SCAN_ANNOUNCE) this.counters.announces++;
+    else this.counters.answers++;
+    const s = this.#sharder.of(m.hash, 0);
+    if (s < 31) c.shardBits |= 1 << s;
+    else (c.moreShards ??= new Set()).add(s);
+    pushScanned(this.#batch(s), id, m);
+  }
+
+  /** Handles one text message from connection `id` (the general path). */
   text(id: number, text: string, now: number): void {
     const c = this.#conns.get(id);
     if (c === undefined) return;
@@ -283,16 +317,9 @@ export class Connections {
         this.counters.invalid++;
         return this.#send(c, id, failureMessage(m.reason, m.action, m.infoHash));
       case "announce":
-      case "answer": {
-        if (m.kind === "announce") this.counters.announces++;
-        else this.counters.answers++;
-        const s = this.#sharder.ofString(m.infoHash);
-        if (s < 31) c.shardBits |= 1 << s;
-        else (c.moreShards ??= new Set()).add(s);
-        if (m.kind === "announce") pushAnnounce(this.#batch(s), id, m);
-        else pushAnswer(this.#batch(s), id, m);
-        return;
-      }
+      case "answer":
+        fromRequest(m, this.#scanned, this.#scratch);
+        return this.#forward(id, c, this.#scanned);
       case "scrape":
         this.counters.scrapes++;
         return this.#scrape(id, c, m.infoHashes, now);

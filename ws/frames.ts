@@ -2,14 +2,14 @@
  * Server WebSocket text frames written straight into a byte buffer, so that a request worker
  * hands its socket worker bytes ready for `send` instead of strings to encode.
  *
- * Forwarded offers and answers are written from their parts, not from a `JSON.stringify` of
- * the whole message: WebTorrent's ids are binary strings (code points 0–255), and V8 turns a
- * string holding code points 128–255 into UTF-8 about six times slower than an ASCII one
- * (`TextEncoder.encodeInto`, 1.1 vs 0.18 µs for a 657-character offer on the build machine;
- * `JSON.stringify` of it 1.2 vs 0.75 µs). Here a short loop escapes and encodes the three
- * 20-character ids straight into the buffer, and only the SDP goes through `JSON.stringify`
- * and `encodeInto` (it is ASCII in practice). The bytes are exactly those of `offerMessage` and
- * `answerMessage` (`protocol.ts`) in UTF-8.
+ * Forwarded offers and answers are written from their parts as the request batch holds them
+ * (`messages.ts`), with no string made: a short loop escapes the three ids (20 bytes each,
+ * WebTorrent's binary strings) into JSON in UTF-8, and the SDP's JSON string text is copied as
+ * it arrived. (V8 turns a string holding code points 128–255 into UTF-8 about six times slower
+ * than an ASCII one: `TextEncoder.encodeInto`, 1.1 vs 0.18 µs for a 657-character offer on
+ * the build machine.) When the client escaped its SDP as `JSON.stringify` does, the bytes are
+ * exactly those of `offerMessage` and `answerMessage` (`protocol.ts`) in UTF-8; otherwise they
+ * are the same JSON value.
  *
  * @module
  */
@@ -93,14 +93,13 @@ function copy(b: Uint8Array, o: number, c: Uint8Array): number {
 }
 
 /**
- * Writes the id `s` (code points up to 255) as the inside of a JSON string, escaped as
- * `JSON.stringify` does, in UTF-8; returns the offset after it. Needs 6 bytes per character.
- * Only validated ids come here (`isBinary20` in `protocol.ts`): a branch for code points
- * from 0x800 would cost forwarding 15% (`hot_paths_bench.ts`).
+ * Writes the id whose 20 bytes (code points up to 255) are at `src[at]` as the inside of a
+ * JSON string, escaped as `JSON.stringify` does, in UTF-8; returns the offset after it. Needs 6
+ * bytes per character.
  */
-function writeJsonId(b: Uint8Array, o: number, s: string): number {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
+function writeJsonId(b: Uint8Array, o: number, src: Uint8Array, at: number): number {
+  for (let i = at; i < at + 20; i++) {
+    const c = src[i];
     if (c >= 0x20 && c < 0x80) {
       if (c === 0x22 || c === 0x5c) b[o++] = 0x5c;
       b[o++] = c;
@@ -141,31 +140,34 @@ function writeControl(b: Uint8Array, o: number, c: number): number {
 }
 
 /**
- * Appends a forwarded offer (`kind` "offer") or answer ("answer") as one text frame: the bytes
- * of `offerMessage` / `answerMessage` (`protocol.ts`) with `{type: kind, sdp}` as the SDP
- * object. `infoHash`, `peerId` and `offerId` are validated ids (20 code points, each up to
- * 255). Returns the payload's bytes.
+ * Appends a forwarded offer (`kind` "offer") or answer ("answer") as one text frame: the
+ * message `offerMessage` / `answerMessage` (`protocol.ts`) make with `{type: kind, sdp}`, from
+ * the ids at `src[hashAt]`, `src[fromAt]` and `src[offerIdAt]` (20 bytes each) and the SDP's
+ * JSON string text, `sdpLen` bytes at `src[sdpAt]`. Returns the payload's bytes.
  */
 export function writeForwardFrame(
   w: ByteSink,
   kind: "offer" | "answer",
-  infoHash: string,
-  peerId: string,
-  offerId: string,
-  sdp: string,
+  src: Uint8Array,
+  hashAt: number,
+  fromAt: number,
+  offerIdAt: number,
+  sdpAt: number,
+  sdpLen: number,
 ): number {
-  // JSON.stringify and encodeInto do the SDP natively: 2–3 times faster than a loop here.
-  const json = JSON.stringify(sdp);
   const max = INFO_HASH.length + PEER_ID.length + OFFER_ID.length + ANSWER_SDP.length +
-    6 * 60 + 3 * json.length + 2;
+    6 * 60 + sdpLen + 4;
   const start = w.reserve(max + 10);
   const guess = frameHeadLength(max);
   const b = w.buf;
   let o = copy(b, start + guess, INFO_HASH);
-  o = copy(b, writeJsonId(b, o, infoHash), PEER_ID);
-  o = copy(b, writeJsonId(b, o, peerId), OFFER_ID);
-  o = copy(b, writeJsonId(b, o, offerId), kind === "offer" ? OFFER_SDP : ANSWER_SDP);
-  o += enc.encodeInto(json, b.subarray(o)).written;
+  o = copy(b, writeJsonId(b, o, src, hashAt), PEER_ID);
+  o = copy(b, writeJsonId(b, o, src, fromAt), OFFER_ID);
+  o = copy(b, writeJsonId(b, o, src, offerIdAt), kind === "offer" ? OFFER_SDP : ANSWER_SDP);
+  b[o++] = 0x22; // "
+  b.set(src.subarray(sdpAt, sdpAt + sdpLen), o);
+  o += sdpLen;
+  b[o++] = 0x22;
   b[o++] = 0x7d; // }
   b[o++] = 0x7d;
   return closeFrame(w, start, guess, o);

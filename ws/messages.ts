@@ -1,37 +1,39 @@
 /**
  * What travels between WebSocket socket workers and request workers.
  *
- * Requests, and scrape counts, go as one flat array of numbers and strings per batch and
- * destination, posted as one structured-clone message. Flat, because V8 clones an array of
- * primitives several times faster than the same data as objects: 36 vs 272 µs for a batch of
- * 40 announces with 5 offers each, measured on the build machine (each object writes its keys
- * and a header; strings are copied either way). Records, each starting with its kind:
+ * Requests go as bytes, through the link's shared-memory ring, one batch per request worker
+ * per turn: ids as their 20 bytes (the code points of WebTorrent's binary strings), and each
+ * SDP as the JSON string text it arrived in (`scan.ts`), so that it is copied, never parsed,
+ * cloned or escaped again. Records (u32 and lengths little-endian):
  *
- * | direction | kind | then |
- * |---|---|---|
- * | socket → request | `REQ_ANNOUNCE` | conn, info hash, peer id, event, seeder (0/1), offers n, n × (offer id, sdp) |
- * | socket → request | `REQ_ANSWER` | conn, info hash, peer id, to peer id, offer id, sdp |
- * | socket → request | `REQ_SCRAPE` | conn, scrape id, n, n × info hash |
- * | socket → request | `REQ_CLOSED` | conn |
- * | request → socket | `RES_SCRAPE` | conn, scrape id, n, n × (info hash, complete, incomplete, downloaded) |
+ * | kind | then |
+ * |---|---|
+ * | `REQ_ANNOUNCE` | u8 event, u8 seeder (0/1), u8 offers n, u32 conn, info hash, peer id, n × (offer id, u32 sdp length, sdp) |
+ * | `REQ_ANSWER` | 3 bytes unused, u32 conn, info hash, peer id, to peer id, offer id, u32 sdp length, sdp |
+ * | `REQ_SCRAPE` | 3 bytes unused, u32 conn, u32 scrape id, u32 n, n × info hash |
+ * | `REQ_CLOSED` | 3 bytes unused, u32 conn |
  *
- * Messages to connections go as bytes (through the link's shared-memory ring): the request
- * worker writes them as finished WebSocket frames (`frames.ts`), so its socket worker sends
- * them as they are, with no string to clone, hold or encode. A byte batch is a run of records,
- * each the messages to one connection, in the order they were sent:
+ * Messages to connections go back as bytes too: the request worker writes them as finished
+ * WebSocket frames (`frames.ts`), so its socket worker sends them as they are. A byte batch is
+ * a run of records, each the messages to one connection, in the order they were sent:
  *
  * | u32 LE | u32 LE | u32 LE | u32 LE | u32 LE | |
  * |---|---|---|---|---|---|
  * | `RES_FRAMES` | conn | messages | payload bytes | frame bytes (n) | n bytes of frames |
  *
+ * Scrape counts go back as one flat array of numbers and strings per batch (`RES_SCRAPE`: conn,
+ * scrape id, n, n × (info hash, complete, incomplete, downloaded)), posted as one
+ * structured-clone message: scrapes are rare, and flat because V8 clones an array of
+ * primitives several times faster than the same data as objects.
+ *
  * @module
  */
 
-import type { AnnounceRequest, AnswerRequest, Offer } from "./protocol.ts";
-import type { ByteSink } from "../shared/base/byte_buffer.ts";
+import type { ByteBuffer, ByteSink } from "../shared/base/byte_buffer.ts";
 import { getU32LE, setU32LE } from "../shared/base/bytes.ts";
+import { ANSWER_SLOT, SCAN_ANNOUNCE, type Scanned } from "./scan.ts";
 
-/** One batch, either way. */
+/** A structured-clone batch (scrape counts). */
 export type Batch = (string | number)[];
 
 /** Record kind: an announce (with its offers). */
@@ -46,31 +48,66 @@ export const REQ_CLOSED = 4;
 export const RES_FRAMES = 1;
 /** Bytes of a `RES_FRAMES` record's header. */
 export const FRAMES_HEAD = 20;
-/** Record kind: the counts of a scrape part. */
+/** Record kind: the counts of a part of a scrape. */
 export const RES_SCRAPE = 2;
 
 /** One scrape entry: info hash, complete, incomplete, downloaded. */
 export type ScrapeEntry = [string, number, number, number];
 
-/** Appends an announce from connection `conn`. */
-export function pushAnnounce(b: Batch, conn: number, r: AnnounceRequest): void {
-  b.push(REQ_ANNOUNCE, conn, r.infoHash, r.peerId, r.event, r.seeder ? 1 : 0, r.offers.length);
-  for (const o of r.offers) b.push(o.offerId, o.offer.sdp);
+function copy20(to: Uint8Array, at: number, from: Uint8Array, off: number): void {
+  for (let i = 0; i < 20; i++) to[at + i] = from[off + i];
 }
 
-/** Appends an answer from connection `conn`. */
-export function pushAnswer(b: Batch, conn: number, r: AnswerRequest): void {
-  b.push(REQ_ANSWER, conn, r.infoHash, r.peerId, r.toPeerId, r.offerId, r.answer.sdp);
+/** Appends the announce or answer `m` from connection `conn`. */
+export function pushScanned(w: ByteBuffer, conn: number, m: Scanned): void {
+  const src = m.src;
+  if (m.kind === SCAN_ANNOUNCE) {
+    const at = w.take(48), b = w.buf;
+    b[at] = REQ_ANNOUNCE;
+    b[at + 1] = m.event;
+    b[at + 2] = m.seeder ? 1 : 0;
+    b[at + 3] = m.offers;
+    setU32LE(b, at + 4, conn);
+    copy20(b, at + 8, m.hash, 0);
+    copy20(b, at + 28, m.peer, 0);
+    for (let i = 0; i < m.offers; i++) {
+      const sdpAt = m.sdpAt[i], len = m.sdpLen[i];
+      const o = w.take(24 + len), ob = w.buf;
+      copy20(ob, o, m.offerIds, 20 * i);
+      setU32LE(ob, o + 20, len);
+      ob.set(src.subarray(sdpAt, sdpAt + len), o + 24);
+    }
+    return;
+  }
+  const sdpAt = m.sdpAt[ANSWER_SLOT], len = m.sdpLen[ANSWER_SLOT];
+  const at = w.take(92 + len), b = w.buf;
+  b[at] = REQ_ANSWER;
+  setU32LE(b, at + 4, conn);
+  copy20(b, at + 8, m.hash, 0);
+  copy20(b, at + 28, m.peer, 0);
+  copy20(b, at + 48, m.toPeer, 0);
+  copy20(b, at + 68, m.offerId, 0);
+  setU32LE(b, at + 88, len);
+  b.set(src.subarray(sdpAt, sdpAt + len), at + 92);
 }
 
 /** Appends the part of scrape `id` of connection `conn` that one request worker answers. */
-export function pushScrape(b: Batch, conn: number, id: number, hashes: string[]): void {
-  b.push(REQ_SCRAPE, conn, id, hashes.length, ...hashes);
+export function pushScrape(w: ByteBuffer, conn: number, id: number, hashes: string[]): void {
+  const at = w.take(16 + 20 * hashes.length), b = w.buf;
+  b[at] = REQ_SCRAPE;
+  setU32LE(b, at + 4, conn);
+  setU32LE(b, at + 8, id);
+  setU32LE(b, at + 12, hashes.length);
+  for (let k = 0; k < hashes.length; k++) {
+    for (let i = 0; i < 20; i++) b[at + 16 + 20 * k + i] = hashes[k].charCodeAt(i);
+  }
 }
 
 /** Appends that connection `conn` closed. */
-export function pushClosed(b: Batch, conn: number): void {
-  b.push(REQ_CLOSED, conn);
+export function pushClosed(w: ByteBuffer, conn: number): void {
+  const at = w.take(8);
+  w.buf[at] = REQ_CLOSED;
+  setU32LE(w.buf, at + 4, conn);
 }
 
 /**
@@ -98,12 +135,68 @@ export function pushScrapeCounts(b: Batch, conn: number, id: number, files: Scra
   for (const f of files) b.push(f[0], f[1], f[2], f[3]);
 }
 
+/**
+ * An announce as a request worker reads it. One object is reused for every record: it and
+ * its arrays are valid only during the handler's call, and `bytes` (the batch) until the
+ * worker's next flush.
+ */
+export class AnnounceIn {
+  /** The info hash, as a 20-character binary string. */
+  infoHash = "";
+  /** The announcing peer's id. */
+  peerId = "";
+  /** One of `WsEvent`. */
+  event = 0;
+  /** `left === 0`: the peer seeds. */
+  seeder = false;
+  /** Offers to forward. */
+  offers = 0;
+  /** Each offer's id. */
+  offerIds: string[] = [];
+  /** The batch the positions below are in. */
+  bytes: Uint8Array = new Uint8Array(0);
+  /** Where the info hash's 20 bytes are. */
+  hashAt = 0;
+  /** Where the peer id's 20 bytes are. */
+  peerAt = 0;
+  /** Where each offer id's 20 bytes are. */
+  offerIdAt: number[] = [];
+  /** Where each SDP's JSON string text (inside the quotes) is. */
+  sdpAt: number[] = [];
+  /** Its length in bytes. */
+  sdpLen: number[] = [];
+}
+
+/** An answer as a request worker reads it; reused, valid as `AnnounceIn` is. */
+export class AnswerIn {
+  /** The info hash. */
+  infoHash = "";
+  /** The answering peer's id. */
+  peerId = "";
+  /** The peer that made the offer. */
+  toPeerId = "";
+  /** The offer answered. */
+  offerId = "";
+  /** The batch the positions below are in. */
+  bytes: Uint8Array = new Uint8Array(0);
+  /** Where the info hash's 20 bytes are. */
+  hashAt = 0;
+  /** Where the answering peer's id is. */
+  peerAt = 0;
+  /** Where the offer id is. */
+  offerIdAt = 0;
+  /** Where the SDP's JSON string text is. */
+  sdpAt = 0;
+  /** Its length in bytes. */
+  sdpLen = 0;
+}
+
 /** What a request worker does with the records of a batch. */
 export interface RequestHandlers {
   /** An announce from connection `conn`. */
-  announce(conn: number, r: AnnounceRequest): void;
+  announce(conn: number, r: AnnounceIn): void;
   /** An answer from connection `conn`. */
-  answer(conn: number, r: AnswerRequest): void;
+  answer(conn: number, r: AnswerIn): void;
   /** A part of scrape `id` of connection `conn`. */
   scrape(conn: number, id: number, hashes: string[]): void;
   /** Connection `conn` closed. */
@@ -131,42 +224,90 @@ export interface SocketHandlers {
 const str = (v: string | number) => v as string;
 const num = (v: string | number) => v as number;
 
-/** Hands each record of `b` (socket → request) to `h`; stops at an unknown kind. */
-export function readRequests(b: Batch, h: RequestHandlers): void {
-  for (let p = 0; p < b.length;) {
-    const kind = b[p], conn = num(b[p + 1]);
+/** The 20 bytes at `b[at]` as a binary string. */
+export function binaryString(b: Uint8Array, at: number): string {
+  return String.fromCharCode(
+    b[at],
+    b[at + 1],
+    b[at + 2],
+    b[at + 3],
+    b[at + 4],
+    b[at + 5],
+    b[at + 6],
+    b[at + 7],
+    b[at + 8],
+    b[at + 9],
+    b[at + 10],
+    b[at + 11],
+    b[at + 12],
+    b[at + 13],
+    b[at + 14],
+    b[at + 15],
+    b[at + 16],
+    b[at + 17],
+    b[at + 18],
+    b[at + 19],
+  );
+}
+
+const announceIn = new AnnounceIn(), answerIn = new AnswerIn();
+
+/** Hands each record of the byte batch `b` (socket → request) to `h`; stops at a bad record. */
+export function readRequests(b: Uint8Array, h: RequestHandlers): void {
+  const end = b.length;
+  for (let p = 0; p + 8 <= end;) {
+    const kind = b[p], conn = getU32LE(b, p + 4);
     if (kind === REQ_ANNOUNCE) {
-      const n = num(b[p + 6]);
-      const offers: Offer[] = new Array(n);
-      for (let k = 0, q = p + 7; k < n; k++, q += 2) {
-        offers[k] = { offerId: str(b[q]), offer: { type: "offer", sdp: str(b[q + 1]) } };
+      const r = announceIn, n = b[p + 3];
+      if (p + 48 > end) return;
+      r.bytes = b;
+      r.hashAt = p + 8;
+      r.peerAt = p + 28;
+      r.infoHash = binaryString(b, p + 8);
+      r.peerId = binaryString(b, p + 28);
+      r.event = b[p + 1];
+      r.seeder = b[p + 2] === 1;
+      let q = p + 48;
+      for (let k = 0; k < n; k++) {
+        if (q + 24 > end) return;
+        const len = getU32LE(b, q + 20);
+        if (q + 24 + len > end) return;
+        r.offerIdAt[k] = q;
+        r.offerIds[k] = binaryString(b, q);
+        r.sdpAt[k] = q + 24;
+        r.sdpLen[k] = len;
+        q += 24 + len;
       }
-      h.announce(conn, {
-        kind: "announce",
-        infoHash: str(b[p + 2]),
-        peerId: str(b[p + 3]),
-        event: num(b[p + 4]),
-        seeder: b[p + 5] === 1,
-        offers,
-      });
-      p += 7 + 2 * n;
+      r.offers = n;
+      h.announce(conn, r);
+      p = q;
     } else if (kind === REQ_ANSWER) {
-      h.answer(conn, {
-        kind: "answer",
-        infoHash: str(b[p + 2]),
-        peerId: str(b[p + 3]),
-        toPeerId: str(b[p + 4]),
-        offerId: str(b[p + 5]),
-        answer: { type: "answer", sdp: str(b[p + 6]) },
-      });
-      p += 7;
+      if (p + 92 > end) return;
+      const r = answerIn, len = getU32LE(b, p + 88);
+      if (p + 92 + len > end) return;
+      r.bytes = b;
+      r.hashAt = p + 8;
+      r.peerAt = p + 28;
+      r.offerIdAt = p + 68;
+      r.infoHash = binaryString(b, p + 8);
+      r.peerId = binaryString(b, p + 28);
+      r.toPeerId = binaryString(b, p + 48);
+      r.offerId = binaryString(b, p + 68);
+      r.sdpAt = p + 92;
+      r.sdpLen = len;
+      h.answer(conn, r);
+      p += 92 + len;
     } else if (kind === REQ_SCRAPE) {
-      const n = num(b[p + 3]);
-      h.scrape(conn, num(b[p + 2]), b.slice(p + 4, p + 4 + n) as string[]);
-      p += 4 + n;
+      if (p + 16 > end) return;
+      const n = getU32LE(b, p + 12);
+      if (p + 16 + 20 * n > end) return;
+      const hashes: string[] = new Array(n);
+      for (let k = 0; k < n; k++) hashes[k] = binaryString(b, p + 16 + 20 * k);
+      h.scrape(conn, getU32LE(b, p + 8), hashes);
+      p += 16 + 20 * n;
     } else if (kind === REQ_CLOSED) {
       h.closed(conn);
-      p += 2;
+      p += 8;
     } else {
       return;
     }

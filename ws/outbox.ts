@@ -23,16 +23,21 @@ export interface Outbox {
   /**
    * Forwards an offer (`kind` "offer") or an answer ("answer") to connection `conn` of socket
    * worker `worker`: the message `offerMessage` / `answerMessage` (`protocol.ts`) make with
-   * `{type: kind, sdp}`.
+   * `{type: kind, sdp}`, from its parts in `src` (a request batch): the 20 bytes of the info
+   * hash, the sending peer's id and the offer id at `hashAt`, `fromAt` and `offerIdAt`, and the
+   * SDP's JSON string text (inside the quotes), `sdpLen` bytes at `sdpAt`. `src` is read at
+   * the next `flush`: the request host flushes after each batch, while it is still valid.
    */
   forward(
     worker: number,
     conn: number,
     kind: "offer" | "answer",
-    infoHash: string,
-    fromPeerId: string,
-    offerId: string,
-    sdp: string,
+    src: Uint8Array,
+    hashAt: number,
+    fromAt: number,
+    offerIdAt: number,
+    sdpAt: number,
+    sdpLen: number,
   ): void;
   /** Sends the counts of a scrape part back to the socket worker holding the scrape. */
   scrape(worker: number, conn: number, id: number, files: ScrapeEntry[]): void;
@@ -43,8 +48,8 @@ export interface Outbox {
 }
 
 const TEXT = 0, OFFER = 1, ANSWER = 2;
-/** Slots per message in a connection's list: kind, then up to four values. */
-const SLOTS = 5;
+/** Slots per message in a connection's list: kind, then up to six values. */
+const SLOTS = 7;
 
 /**
  * The outbox of a request worker: one batch per socket worker, with each connection's messages
@@ -66,24 +71,28 @@ export class BatchOutbox implements Outbox {
   }
 
   send(worker: number, conn: number, msg: string): void {
-    this.#list(worker, conn).push(TEXT, msg, null, null, null);
+    this.#list(worker, conn).push(TEXT, msg, 0, 0, 0, 0, 0);
   }
 
   forward(
     worker: number,
     conn: number,
     kind: "offer" | "answer",
-    infoHash: string,
-    fromPeerId: string,
-    offerId: string,
-    sdp: string,
+    src: Uint8Array,
+    hashAt: number,
+    fromAt: number,
+    offerIdAt: number,
+    sdpAt: number,
+    sdpLen: number,
   ): void {
     this.#list(worker, conn).push(
       kind === "offer" ? OFFER : ANSWER,
-      infoHash,
-      fromPeerId,
-      offerId,
-      sdp,
+      src,
+      hashAt,
+      fromAt,
+      offerIdAt,
+      sdpAt,
+      sdpLen,
     );
   }
 
@@ -110,10 +119,12 @@ export class BatchOutbox implements Outbox {
           payload += kind === TEXT ? writeTextFrame(w, list[i + 1] as string) : writeForwardFrame(
             w,
             kind === OFFER ? "offer" : "answer",
-            list[i + 1] as string,
-            list[i + 2] as string,
-            list[i + 3] as string,
-            list[i + 4] as string,
+            list[i + 1] as Uint8Array,
+            list[i + 2] as number,
+            list[i + 3] as number,
+            list[i + 4] as number,
+            list[i + 5] as number,
+            list[i + 6] as number,
           );
         }
         endFrames(w, at, list.length / SLOTS, payload);

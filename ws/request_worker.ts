@@ -9,14 +9,13 @@
 import { type HostConfig, serveRequests } from "../shared/runtime/request_host.ts";
 import type { RequestStats } from "../shared/store/details.ts";
 import type { WsConfig } from "./config.ts";
-import type { Batch } from "./messages.ts";
 import { BatchOutbox } from "./outbox.ts";
 import { WsSwarms } from "./swarms.ts";
 
 /** What a ws request worker is configured with: the tracker's configuration. */
 export type WsRequestConfig = WsConfig & HostConfig;
 
-serveRequests<WsRequestConfig, Batch, RequestStats>({
+serveRequests<WsRequestConfig, Uint8Array, RequestStats>({
   cleanSlice: 1000,
   make: ({ config }, access) =>
     new WsSwarms(

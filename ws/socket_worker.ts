@@ -37,8 +37,8 @@ function isIPv4Client(hostname: string): boolean {
 
 serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketStats> } => {
   const { config, index } = init;
-  // Requests go over the links' ports (structured clone); messages come back as bytes through
-  // their shared-memory rings.
+  // Requests go as bytes through the links' shared-memory rings, and messages come back the
+  // same way; scrape counts come back over their ports.
   const ports = openLinks([...init.ports]);
   trackFds(init.fds);
   const net = config.network;
@@ -46,9 +46,9 @@ serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketSta
   const flush = () => {
     for (let j = 0; j < ports.length; j++) {
       const b = conns.batches[j];
-      if (b.length === 0) continue;
-      ports[j].postMessage(b);
-      b.length = 0;
+      if (b.len === 0) continue;
+      ports[j].sendBytes(b.buf, b.len);
+      b.len = 0;
     }
   };
   const conns = new Connections(
@@ -102,6 +102,7 @@ serveWorker((init: WsSocketInit): { reply: WsBound; role: WorkerRole<WsSocketSta
       if (ws.id === 0) ws.close(Close.TryAgainLater, "too many connections");
       return true;
     },
+    message: (ws, b) => conns.message(ws.id, b, monotonicSeconds()),
     text: (ws, text) => conns.text(ws.id, text, monotonicSeconds()),
     closed: (ws, code) => conns.closed(ws.id, code),
   };

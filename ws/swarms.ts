@@ -17,17 +17,17 @@ import { getU32LE, setU32LE } from "../shared/base/bytes.ts";
 import { beginEntry, endEntry, entries, type StateKind } from "../shared/config/state_file.ts";
 import type { SwarmStore } from "../shared/runtime/request_host.ts";
 import { BatchOutbox, type Outbox } from "./outbox.ts";
-import { type Batch, readRequests, type RequestHandlers, type ScrapeEntry } from "./messages.ts";
+import {
+  type AnnounceIn,
+  type AnswerIn,
+  readRequests,
+  type RequestHandlers,
+  type ScrapeEntry,
+} from "./messages.ts";
 import { AccessList } from "../shared/store/access_list.ts";
 import { clientName, tally } from "../shared/store/clients.ts";
 import type { Refusals, RequestStats, SwarmDetails, TopSwarm } from "../shared/store/details.ts";
-import {
-  announceReply,
-  type AnnounceRequest,
-  type AnswerRequest,
-  failureMessage,
-  WsEvent,
-} from "./protocol.ts";
+import { announceReply, failureMessage, WsEvent } from "./protocol.ts";
 
 /** Settings of the swarm logic. */
 export interface WsSwarmSettings {
@@ -159,7 +159,7 @@ export const WS_STATE: StateKind = { kind: "ws", format: 1 };
 const SAVED_COMPLETED = 0, SAVED_LENGTH = 4;
 
 /** The torrents of one request worker: the WebTorrent tracker's `SwarmStore`. */
-export class WsSwarms implements SwarmStore<Batch, RequestStats> {
+export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
   /** Torrents by info hash. */
   readonly torrents = new Map<string, WsTorrent>();
   /** Info hashes in which a connection has a peer, by connection key. */
@@ -217,7 +217,7 @@ export class WsSwarms implements SwarmStore<Batch, RequestStats> {
   }
 
   /** Handles a batch from socket worker `from`: requests, scrape parts, closed connections. */
-  receive(from: number, batch: Batch, now: number): void {
+  receive(from: number, batch: Uint8Array, now: number): void {
     this.#from = from;
     this.#now = now;
     readRequests(batch, this.#handlers);
@@ -256,9 +256,9 @@ export class WsSwarms implements SwarmStore<Batch, RequestStats> {
   }
 
   /** Handles an announce from connection `conn` of socket worker `worker` at time `now`. */
-  announce(worker: number, conn: number, r: AnnounceRequest, now: number): void {
+  announce(worker: number, conn: number, r: AnnounceIn, now: number): void {
     this.counters.announces++;
-    if (!this.#allowed(r.infoHash)) {
+    if (!this.#access.allows(r.bytes, r.hashAt)) {
       return this.#fail(worker, conn, "info hash not allowed", r.infoHash);
     }
     const key = connKey(worker, conn);
@@ -316,7 +316,7 @@ export class WsSwarms implements SwarmStore<Batch, RequestStats> {
       t.completed++;
     }
     this.#reply(worker, conn, r.infoHash, t);
-    if (r.offers.length > 0) this.#forwardOffers(r, t, p, now);
+    if (r.offers > 0) this.#forwardOffers(r, t, p, now);
   }
 
   /** Makes room for a torrent by dropping the one emptied longest ago; false if none is. */
@@ -332,9 +332,9 @@ export class WsSwarms implements SwarmStore<Batch, RequestStats> {
   }
 
   /** Sends each offer to a different random peer (a seeder's only to leechers). */
-  #forwardOffers(r: AnnounceRequest, t: WsTorrent, from: Peer, now: number): void {
+  #forwardOffers(r: AnnounceIn, t: WsTorrent, from: Peer, now: number): void {
     const ids = t.ids, n = ids.length;
-    const want = Math.min(r.offers.length, n - 1);
+    const want = Math.min(r.offers, n - 1);
     if (want <= 0) return;
     let i = Math.floor(Math.random() * n);
     let stride = n > 1 ? 1 + Math.floor(Math.random() * (n - 1)) : 1;
@@ -347,11 +347,11 @@ export class WsSwarms implements SwarmStore<Batch, RequestStats> {
     for (let step = 0; step < maxSteps && sent < want; step++, i = (i + stride) % n) {
       const to = t.peers.get(ids[i])!;
       if (to === from || (from.seeder && to.seeder)) continue;
-      const offer = r.offers[sent++];
-      if (pending.length < ring) pending.push(offer.offerId, to.peerId, expires);
+      const k = sent++, offerId = r.offerIds[k];
+      if (pending.length < ring) pending.push(offerId, to.peerId, expires);
       else {
         const at = from.offerAt;
-        pending[at] = offer.offerId;
+        pending[at] = offerId;
         pending[at + 1] = to.peerId;
         pending[at + 2] = expires;
         from.offerAt = at + OFFER_SLOTS >= ring ? 0 : at + OFFER_SLOTS;
@@ -360,19 +360,21 @@ export class WsSwarms implements SwarmStore<Batch, RequestStats> {
         to.worker,
         to.conn,
         "offer",
-        r.infoHash,
-        from.peerId,
-        offer.offerId,
-        offer.offer.sdp,
+        r.bytes,
+        r.hashAt,
+        r.peerAt,
+        r.offerIdAt[k],
+        r.sdpAt[k],
+        r.sdpLen[k],
       );
       this.counters.offersForwarded++;
     }
   }
 
   /** Routes an answer to the offerer, if that offer was really sent to the answerer. */
-  answer(worker: number, conn: number, r: AnswerRequest, now: number): void {
+  answer(worker: number, conn: number, r: AnswerIn, now: number): void {
     this.counters.answers++;
-    if (!this.#allowed(r.infoHash)) {
+    if (!this.#access.allows(r.bytes, r.hashAt)) {
       return this.#fail(worker, conn, "info hash not allowed", r.infoHash);
     }
     const t = this.torrents.get(r.infoHash);
@@ -391,10 +393,12 @@ export class WsSwarms implements SwarmStore<Batch, RequestStats> {
       offerer.worker,
       offerer.conn,
       "answer",
-      r.infoHash,
-      r.peerId,
-      r.offerId,
-      r.answer.sdp,
+      r.bytes,
+      r.hashAt,
+      r.peerAt,
+      r.offerIdAt,
+      r.sdpAt,
+      r.sdpLen,
     );
     this.counters.answersForwarded++;
   }

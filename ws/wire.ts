@@ -61,7 +61,12 @@ export interface WireOptions {
 export interface WireHandlers {
   /** A connection completed the upgrade; returns false to refuse it (closed with 1008). */
   open(ws: WireConnection, ip: string): boolean;
-  /** A text message arrived. */
+  /**
+   * A text message arrived, as the bytes `b` (valid only during the call): true when it was
+   * handled as it is, false to have it decoded and handed to `text`.
+   */
+  message(ws: WireConnection, b: Uint8Array): boolean;
+  /** A text message arrived that `message` did not handle, decoded. */
   text(ws: WireConnection, text: string): void;
   /** The connection ended (either side), with the close code; called once, after `open`. */
   closed(ws: WireConnection, code: number): void;
@@ -264,6 +269,8 @@ export class WireConnection implements Engine {
       this.#fragmentOpcode = 0;
       // This protocol is JSON text only.
       if (kind === 0x2) return this.#violation(CloseCode.Unsupported, end - start);
+      // Once the server is closing, further messages are not handled (only checked).
+      if (this.#state === OPEN && this.#h.message(this, whole)) continue;
       let text: string;
       try {
         text = utf8.decode(whole);

@@ -27,7 +27,11 @@ const DETAIL_TOP = 10, DETAIL_SAMPLE = 20000;
 export interface SwarmStore<M, S extends RequestStats> {
   /** Handles the batch `batch` from socket worker `from` at `now` (monotonic seconds). */
   receive(from: number, batch: M, now: number): void;
-  /** Sends what `receive` produced, at most one batch per socket worker. */
+  /**
+   * Sends what `receive` produced, at most one batch per socket worker. The host calls it after
+   * each `receive`, while that batch is still valid (a byte batch is a view of the link's
+   * ring), so a store may keep positions in the batch until then.
+   */
   flush(ports: Link[]): void;
   /**
    * Continues the cleaning pass over up to `budget` torrents: peers last seen before `cutoff`

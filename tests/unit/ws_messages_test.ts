@@ -2,10 +2,10 @@ import assert from "assert";
 import {
   type Batch,
   beginFrames,
+  binaryString,
   endFrames,
-  pushAnnounce,
-  pushAnswer,
   pushClosed,
+  pushScanned,
   pushScrape,
   pushScrapeCounts,
   readFrames,
@@ -18,10 +18,11 @@ import { ByteBuffer } from "../../shared/base/byte_buffer.ts";
 import { writeTextFrame } from "../../ws/frames.ts";
 import { readServerTexts } from "../helpers/server_frames.ts";
 import type { AnnounceRequest, AnswerRequest } from "../../ws/protocol.ts";
+import { fromRequest, Scanned } from "../../ws/scan.ts";
 
 const bin = (c: number) => String.fromCharCode(...Array.from({ length: 20 }, (_, i) => c + i));
 
-Deno.test("ws batches: every socket → request record comes back as it went, after a clone", () => {
+Deno.test("ws batches: every socket → request record comes back as it went, through bytes", () => {
   const ann: AnnounceRequest = {
     kind: "announce",
     infoHash: bin(200),
@@ -29,7 +30,7 @@ Deno.test("ws batches: every socket → request record comes back as it went, af
     event: 3,
     seeder: true,
     offers: [
-      { offerId: bin(50), offer: { type: "offer", sdp: "v=0\r\no=- 1" } },
+      { offerId: bin(50), offer: { type: "offer", sdp: 'v=0\r\no=- 1 "q" \\ \u0001' } },
       { offerId: bin(90), offer: { type: "offer", sdp: "" } },
     ],
   };
@@ -42,16 +43,38 @@ Deno.test("ws batches: every socket → request record comes back as it went, af
     offerId: bin(11),
     answer: { type: "answer", sdp: "v=0 ☃" },
   };
-  const b: Batch = [];
-  pushAnnounce(b, 5, ann);
-  pushClosed(b, 6);
-  pushAnswer(b, 7, ans);
-  pushScrape(b, 8, 99, [bin(3), bin(4)]);
-  pushAnnounce(b, 9, bare);
+  const w = new ByteBuffer(8), m = new Scanned(), scratch = new ByteBuffer(8);
+  const push = (conn: number, r: AnnounceRequest | AnswerRequest) => {
+    fromRequest(r, m, scratch);
+    pushScanned(w, conn, m);
+  };
+  push(5, ann);
+  pushClosed(w, 6);
+  push(7, ans);
+  pushScrape(w, 8, 99, [bin(3), bin(4)]);
+  push(9, bare);
+  // An SDP is its JSON string text; ids are the bytes at their positions.
+  const sdp = (b: Uint8Array, at: number, len: number) =>
+    JSON.parse(`"${new TextDecoder().decode(b.subarray(at, at + len))}"`);
   const got: unknown[] = [];
-  readRequests(structuredClone(b), {
-    announce: (c, r) => got.push(["announce", c, r]),
-    answer: (c, r) => got.push(["answer", c, r]),
+  const batch = w.bytes();
+  readRequests(batch, {
+    announce: (c, r) => {
+      assert.equal(binaryString(r.bytes, r.hashAt), r.infoHash);
+      assert.equal(binaryString(r.bytes, r.peerAt), r.peerId);
+      const offers = r.offerIds.slice(0, r.offers).map((offerId, k) => {
+        assert.equal(binaryString(r.bytes, r.offerIdAt[k]), offerId);
+        return { offerId, offer: { type: "offer", sdp: sdp(r.bytes, r.sdpAt[k], r.sdpLen[k]) } };
+      });
+      const { infoHash, peerId, event, seeder } = r;
+      got.push(["announce", c, { kind: "announce", infoHash, peerId, event, seeder, offers }]);
+    },
+    answer: (c, r) => {
+      assert.equal(binaryString(r.bytes, r.offerIdAt), r.offerId);
+      const { infoHash, peerId, toPeerId, offerId } = r;
+      const answer = { type: "answer", sdp: sdp(r.bytes, r.sdpAt, r.sdpLen) };
+      got.push(["answer", c, { kind: "answer", infoHash, peerId, toPeerId, offerId, answer }]);
+    },
     scrape: (c, id, h) => got.push(["scrape", c, id, h]),
     closed: (c) => got.push(["closed", c]),
   });
@@ -62,6 +85,23 @@ Deno.test("ws batches: every socket → request record comes back as it went, af
     ["scrape", 8, 99, [bin(3), bin(4)]],
     ["announce", 9, bare],
   ]);
+  // A truncated batch stops at the record it cuts.
+  const cuts: [number, string[]][] = [
+    [batch.length - 1, ["announce", "closed", "answer", "scrape"]],
+    [47, []],
+    [9, []],
+  ];
+  for (const [cut, expected] of cuts) {
+    const kinds: string[] = [];
+    const note = (k: string) => () => kinds.push(k);
+    readRequests(batch.subarray(0, cut), {
+      announce: note("announce"),
+      answer: note("answer"),
+      scrape: note("scrape"),
+      closed: note("closed"),
+    });
+    assert.deepEqual(kinds, expected, `cut at ${cut}`);
+  }
 });
 
 Deno.test("ws batches: request → socket records come back as they went; unknown kinds stop", () => {
@@ -110,6 +150,11 @@ Deno.test("ws batches: request → socket records come back as they went; unknow
 
   const requests: unknown[] = [];
   const none = () => requests.push("called");
-  readRequests([42, 1, 2, 3], { announce: none, answer: none, scrape: none, closed: none });
+  readRequests(new Uint8Array([42, 0, 0, 0, 1, 0, 0, 0]), {
+    announce: none,
+    answer: none,
+    scrape: none,
+    closed: none,
+  });
   assert.deepEqual(requests, []);
 });

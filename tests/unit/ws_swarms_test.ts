@@ -1,13 +1,22 @@
 import assert from "assert";
 import { PENDING_OFFERS_PER_ANNOUNCE, WsSwarms } from "../../ws/swarms.ts";
 import type { Outbox } from "../../ws/outbox.ts";
-import type { ScrapeEntry } from "../../ws/messages.ts";
+import {
+  type AnnounceIn,
+  type AnswerIn,
+  binaryString,
+  pushScanned,
+  readRequests,
+  type ScrapeEntry,
+} from "../../ws/messages.ts";
 import {
   type AnnounceRequest,
   answerMessage,
   type AnswerRequest,
   offerMessage,
 } from "../../ws/protocol.ts";
+import { fromRequest, Scanned } from "../../ws/scan.ts";
+import { ByteBuffer } from "../../shared/base/byte_buffer.ts";
 
 const H = "h".repeat(20);
 
@@ -21,13 +30,17 @@ class Recorder implements Outbox {
     worker: number,
     conn: number,
     kind: "offer" | "answer",
-    infoHash: string,
-    from: string,
-    offerId: string,
-    sdp: string,
+    src: Uint8Array,
+    hashAt: number,
+    fromAt: number,
+    offerIdAt: number,
+    sdpAt: number,
+    sdpLen: number,
   ) {
     const make = kind === "offer" ? offerMessage : answerMessage;
-    this.send(worker, conn, make(infoHash, from, offerId, { type: kind, sdp }));
+    const text = new TextDecoder().decode(src.subarray(sdpAt, sdpAt + sdpLen));
+    const [h, from, id] = [hashAt, fromAt, offerIdAt].map((at) => binaryString(src, at));
+    this.send(worker, conn, make(h, from, id, { type: kind, sdp: JSON.parse(`"${text}"`) }));
   }
   scrape(worker: number, conn: number, id: number, files: ScrapeEntry[]) {
     this.scrapes.push({ worker, conn, id, files });
@@ -50,8 +63,26 @@ function setup(maxOffers = 10) {
 const pid = (n: number) => `peer${n}`.padEnd(20, ".");
 const oid = (n: number) => `offer${n}`.padEnd(20, ".");
 
-function ann(peer: number, extra: Partial<AnnounceRequest> = {}): AnnounceRequest {
-  return {
+/**
+ * `r` as a request worker reads it: through the socket worker's record and the batch reader,
+ * as in the tracker. (The reader reuses one object: use it before making the next.)
+ */
+function asRead<T extends AnnounceIn | AnswerIn>(r: AnnounceRequest | AnswerRequest): T {
+  const m = new Scanned(), w = new ByteBuffer();
+  fromRequest(r, m, new ByteBuffer());
+  pushScanned(w, 0, m);
+  let got: AnnounceIn | AnswerIn | undefined;
+  readRequests(w.buf.subarray(0, w.len), {
+    announce: (_, x) => (got = x),
+    answer: (_, x) => (got = x),
+    scrape: () => {},
+    closed: () => {},
+  });
+  return got as T;
+}
+
+function ann(peer: number, extra: Partial<AnnounceRequest> = {}): AnnounceIn {
+  return asRead({
     kind: "announce",
     infoHash: H,
     peerId: pid(peer),
@@ -59,7 +90,7 @@ function ann(peer: number, extra: Partial<AnnounceRequest> = {}): AnnounceReques
     seeder: false,
     offers: [],
     ...extra,
-  };
+  });
 }
 
 function offers(n: number, from = 0) {
@@ -69,15 +100,15 @@ function offers(n: number, from = 0) {
   );
 }
 
-function answer(peer: number, to: number, offer: number): AnswerRequest {
-  return {
+function answer(peer: number, to: number, offer: number): AnswerIn {
+  return asRead({
     kind: "answer",
     infoHash: H,
     peerId: pid(peer),
     toPeerId: pid(to),
     offerId: oid(offer),
     answer: { type: "answer", sdp: "a" },
-  };
+  });
 }
 
 Deno.test("ws swarms: announce replies with counts; stopped and closed peers leave", () => {

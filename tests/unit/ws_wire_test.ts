@@ -50,9 +50,10 @@ function frame(opcode: number, payload: Uint8Array, fin = true, masked = true): 
   return new Uint8Array([...head, ...mask, ...body]);
 }
 
-function setup(opts = OPTS) {
+function setup(opts = OPTS, takes = (_b: Uint8Array) => false) {
   const t = new Recorder();
   const texts: string[] = [];
+  const taken: string[] = [];
   const closes: number[] = [];
   let ip = "";
   const ws = new WireConnection(t, opts, {
@@ -60,10 +61,11 @@ function setup(opts = OPTS) {
       ip = i;
       return true;
     },
+    message: (_w, b) => takes(b) && taken.push(new TextDecoder().decode(b)) > 0,
     text: (_w, s) => texts.push(s),
     closed: (_w, code) => closes.push(code),
   }, "192.0.2.1");
-  return { t, ws, texts, closes, ip: () => ip };
+  return { t, ws, texts, taken, closes, ip: () => ip };
 }
 
 function feed(ws: WireConnection, bytes: Uint8Array, step = bytes.length) {
@@ -101,6 +103,12 @@ Deno.test("wire: messages in any split, fragmented, with pings; replies framed",
     assert.deepEqual(s.t.frames().map(([op, p]) => [op, dec.decode(p)]), [[10, "pi"], [10, "ng"]]);
     s.ws.gone();
   }
+  // A handler that takes messages as bytes gets them whole (fragments joined) and undecoded.
+  const bytesFirst = setup(OPTS, (b) => b[0] === 0x7b);
+  feed(bytesFirst.ws, bytes, 7);
+  assert.deepEqual(bytesFirst.taken, [msg]);
+  assert.deepEqual(bytesFirst.texts, ["hello"]);
+  bytesFirst.ws.gone();
   feed(ws, enc.encode(UPGRADE));
   ws.send("ünïcode ".repeat(40));
   const [[op, payload]] = t.frames();
