@@ -1,6 +1,7 @@
 /** The WebSocket engine alone, with a recording transport: handshake, frames, limits, closes. */
 import assert from "assert";
-import { CloseCode, WireConnection, type WireOptions } from "../../ws/wire.ts";
+import { prng } from "../helpers/prng.ts";
+import { CloseCode, unmask, WireConnection, type WireOptions } from "../../ws/wire.ts";
 import type { Transport } from "../../shared/net/tcp.ts";
 import { ByteBuffer } from "../../shared/base/byte_buffer.ts";
 import { writeTextFrame } from "../../ws/frames.ts";
@@ -215,4 +216,19 @@ Deno.test("wire: frames written elsewhere go out as they are, after what was sen
     t.frames().map(([op, p]) => [op, op === 1 ? dec.decode(p) : p.length]),
     [[1, "one"], [1, "x".repeat(300)], [1, "two"], [8, 5]],
   );
+});
+
+Deno.test("wire: unmasking by words gives the bytes a byte at a time would, at every alignment", () => {
+  const rnd = prng(31);
+  for (let trial = 0; trial < 400; trial++) {
+    const size = trial < 200 ? trial % 50 : rnd.below(3000);
+    const offset = rnd.below(4), at = rnd.below(8);
+    const backing = new Uint8Array(offset + at + 4 + size + rnd.below(5));
+    for (let i = 0; i < backing.length; i++) backing[i] = rnd.below(256);
+    const buf = backing.subarray(offset); // a view that does not start on a word
+    const expected = buf.slice();
+    for (let i = 0; i < size; i++) expected[at + 4 + i] ^= buf[at + (i & 3)];
+    unmask(buf, at, size);
+    assert.deepEqual(buf, expected, `size ${size}, offset ${offset}, at ${at}`);
+  }
 });
