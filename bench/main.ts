@@ -15,6 +15,8 @@
  *   CPU per message) or `bench/ws_load.ts`.
  * - `--ws-binary-ids` makes the ws load's info hashes and peer ids binary strings, as WebTorrent
  *   sends them, instead of ASCII (`ws_load.c` only).
+ * - `--udp-inflight N` keeps N requests in flight per UDP load socket (32): the closed loop's
+ *   window, which bounds a tracker's rate by its round trip until its CPU does.
  *
  * @module
  */
@@ -63,6 +65,8 @@ export interface BenchOptions {
   peers: number;
   /** `num_want` of UDP announces. */
   numwant: number;
+  /** Requests in flight per UDP load socket. */
+  udpInflight: number;
   /** shoal udp socket workers. */
   udpSocketWorkers: number;
   /** shoal udp request workers. */
@@ -105,6 +109,7 @@ export const BENCH_DEFAULTS: BenchOptions = {
   torrents: 100_000,
   peers: 1_000_000,
   numwant: 50,
+  udpInflight: 32,
   udpSocketWorkers: 1,
   udpRequestWorkers: 1,
   wsSocketWorkers: 1,
@@ -289,7 +294,7 @@ export async function runBench(o: BenchOptions): Promise<string> {
   const lines = [
     `Machine: ${await machine()}. Load generators on the same machine (loopback).`,
     "",
-    `UDP load: ${o.peers} peers over ${o.torrents} torrents (skewed), 75% seeders, ~10% scrapes of 1–10 hashes, numwant ${o.numwant}, 16 sockets × 32 requests in flight. ` +
+    `UDP load: ${o.peers} peers over ${o.torrents} torrents (skewed), 75% seeders, ~10% scrapes of 1–10 hashes, numwant ${o.numwant}, 16 sockets × ${o.udpInflight} requests in flight. ` +
     `ws load (${
       o.wsLoad === "ts" ? "ws_load.ts" : "ws_load.c"
     }): ${o.wsConnections} connections over 16 torrents, announces with 5 offers of 300-byte SDP, half of offers answered, ${

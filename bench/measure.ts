@@ -79,6 +79,8 @@ export async function measureUdp(t: Tracker, o: BenchOptions): Promise<Row> {
       String(o.peers),
       "--numwant",
       String(o.numwant),
+      "--inflight",
+      String(o.udpInflight),
     ]));
   return {
     target: t.name,
