@@ -148,9 +148,9 @@ export class PeerLists {
     const ix = this.#idx[id];
     if (ix < 0) {
       for (let r = 0, at = base; r < n; r++, at += keyLen) {
-        let j = 0;
-        while (j < keyLen && data[at + j] === key[k + j]) j++;
-        if (j === keyLen) return r;
+        let j = keyLen - 1;
+        while (j >= 0 && data[at + j] === key[k + j]) j--;
+        if (j < 0) return r;
       }
       return -1;
     }
@@ -159,9 +159,9 @@ export class PeerLists {
       const e = index[s];
       if (e === 0) return -1;
       const at = base + (e - 1) * keyLen;
-      let j = 0;
-      while (j < keyLen && data[at + j] === key[k + j]) j++;
-      if (j === keyLen) return e - 1;
+      let j = keyLen - 1;
+      while (j >= 0 && data[at + j] === key[k + j]) j--;
+      if (j < 0) return e - 1;
     }
   }
 
