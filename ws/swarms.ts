@@ -28,6 +28,15 @@ import { AccessList } from "../shared/store/access_list.ts";
 import { clientName, tally } from "../shared/store/clients.ts";
 import type { Refusals, RequestStats, SwarmDetails, TopSwarm } from "../shared/store/details.ts";
 import { announceReply, failureMessage, WsEvent } from "./protocol.ts";
+import {
+  addOffer,
+  dropExpiredOffers,
+  markAnswered,
+  offerRingLength,
+  Peer,
+  pendingOffer,
+  WsTorrent,
+} from "./torrent.ts";
 
 /** Settings of the swarm logic. */
 export interface WsSwarmSettings {
@@ -43,94 +52,9 @@ export interface WsSwarmSettings {
   maxPeersPerTorrent?: number;
 }
 
-/**
- * Announces' worth of offers a peer may have waiting for answers: older ones are forgotten,
- * so a peer that announces in a loop cannot grow the table.
- */
-export const PENDING_OFFERS_PER_ANNOUNCE = 8;
-
 /** The key of a connection: socket worker and connection id in one safe integer. */
 export function connKey(worker: number, conn: number): number {
   return worker * 0x100000000 + conn;
-}
-
-/** Slots per pending offer in `Peer.offers`: offer id, the peer it went to, expiry. */
-const OFFER_SLOTS = 3;
-
-class Peer {
-  /**
-   * Offers this peer made that may still be answered, `OFFER_SLOTS` each: a ring once full, so
-   * the newest overwrite the oldest. Kept on the offerer rather than in a map keyed by peer id
-   * plus offer id, which made and hashed a 40-character key per offer and per answer (the
-   * request worker's largest single cost under the bench's load). An answered offer's peer
-   * becomes "".
-   */
-  offers: (string | number)[] = [];
-  /** Where the next offer goes once `offers` is full. */
-  offerAt = 0;
-  constructor(
-    readonly peerId: string,
-    readonly worker: number,
-    readonly conn: number,
-    readonly key: number,
-    public index: number,
-    public seeder: boolean,
-    public seen: number,
-    public completed = false,
-  ) {}
-}
-
-/** One torrent's peers (with their pending offers) and counts. */
-export class WsTorrent {
-  /** Peer ids, for random selection (swap-removed). */
-  ids: string[] = [];
-  /** Peers by peer id. */
-  peers = new Map<string, Peer>();
-  /** Peer id by connection key. */
-  byConn = new Map<number, string>();
-  /** Peers with `left = 0`. */
-  seeders = 0;
-  /** Completed downloads (once per peer). */
-  completed = 0;
-  /** Kept without peers until then (seconds): restored torrents wait for their peers. */
-  keepUntil = 0;
-
-  /** Peers still downloading. */
-  get leechers(): number {
-    return this.ids.length - this.seeders;
-  }
-
-  /** Offers its peers made that were not answered yet (expired ones go at cleaning). */
-  pendingOffers(): number {
-    let n = 0;
-    for (const p of this.peers.values()) {
-      for (let i = 1; i < p.offers.length; i += OFFER_SLOTS) if (p.offers[i] !== "") n++;
-    }
-    return n;
-  }
-}
-
-/**
- * Where in `p.offers` the offer `offerId` to peer `to` waits, unanswered and unexpired at
- * `now`; -1 if it does not. Looks from the newest: answers follow their offers closely.
- */
-function pendingOffer(p: Peer, offerId: string, to: string, now: number): number {
-  const o = p.offers, n = o.length;
-  // Until the ring is full, `offerAt` stays 0 and the newest is last.
-  const newest = (p.offerAt === 0 ? n : p.offerAt) - OFFER_SLOTS;
-  for (let k = 0, at = newest; k < n; k += OFFER_SLOTS, at -= OFFER_SLOTS) {
-    if (at < 0) at += n;
-    if (o[at] === offerId) {
-      return o[at + 1] === to && (o[at + 2] as number) >= now ? at : -1;
-    }
-  }
-  return -1;
-}
-
-/** When the newest of `p`'s pending offers expires. */
-function newestExpiry(p: Peer): number {
-  const at = (p.offerAt === 0 ? p.offers.length : p.offerAt) - OFFER_SLOTS;
-  return p.offers[at + 2] as number;
 }
 
 function gcd(a: number, b: number): number {
@@ -341,21 +265,13 @@ export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
     while (gcd(stride, n) !== 1) stride++;
     // A bounded walk: in a swarm of seeders a seeder's offers may find fewer leechers.
     const maxSteps = Math.min(n, want * 8 + 32);
-    const ring = OFFER_SLOTS * PENDING_OFFERS_PER_ANNOUNCE * this.#s.maxOffers;
-    const pending = from.offers, expires = now + this.#s.maxOfferAge;
+    const ring = offerRingLength(this.#s.maxOffers), expires = now + this.#s.maxOfferAge;
     let sent = 0;
     for (let step = 0; step < maxSteps && sent < want; step++, i = (i + stride) % n) {
       const to = t.peers.get(ids[i])!;
       if (to === from || (from.seeder && to.seeder)) continue;
-      const k = sent++, offerId = r.offerIds[k];
-      if (pending.length < ring) pending.push(offerId, to.peerId, expires);
-      else {
-        const at = from.offerAt;
-        pending[at] = offerId;
-        pending[at + 1] = to.peerId;
-        pending[at + 2] = expires;
-        from.offerAt = at + OFFER_SLOTS >= ring ? 0 : at + OFFER_SLOTS;
-      }
+      const k = sent++;
+      addOffer(from, r.offerIds[k], to.peerId, expires, ring);
       this.#out.forward(
         to.worker,
         to.conn,
@@ -388,7 +304,7 @@ export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
     if (offerer === undefined || at < 0) {
       return this.#fail(worker, conn, "no such offer to answer", r.infoHash);
     }
-    offerer.offers[at + 1] = ""; // one answer per offer
+    markAnswered(offerer, at); // one answer per offer
     this.#out.forward(
       offerer.worker,
       offerer.conn,
@@ -512,10 +428,7 @@ export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
         if (i >= t.ids.length) continue;
         const p = t.peers.get(t.ids[i])!;
         if (p.seen < drop) this.#remove(h, t, p);
-        else if (p.offers.length > 0 && newestExpiry(p) < now) {
-          p.offers = [];
-          p.offerAt = 0;
-        }
+        else dropExpiredOffers(p, now);
       }
       if (t.ids.length > 0 || (t.keepUntil >= now && allowed)) continue;
       if (t.completed === 0 || !allowed) {

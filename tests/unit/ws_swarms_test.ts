@@ -1,5 +1,6 @@
 import assert from "assert";
-import { PENDING_OFFERS_PER_ANNOUNCE, WsSwarms } from "../../ws/swarms.ts";
+import { WsSwarms } from "../../ws/swarms.ts";
+import { PENDING_OFFERS_PER_ANNOUNCE } from "../../ws/torrent.ts";
 import type { Outbox } from "../../ws/outbox.ts";
 import {
   type AnnounceIn,
