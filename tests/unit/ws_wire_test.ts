@@ -1,7 +1,8 @@
 /** The WebSocket engine alone, with a recording transport: handshake, frames, limits, closes. */
 import assert from "assert";
 import { prng } from "../helpers/prng.ts";
-import { CloseCode, unmask, WireConnection, type WireOptions } from "../../ws/wire.ts";
+import { CloseCode, WireConnection, type WireOptions } from "../../ws/wire.ts";
+import { unmask } from "../../ws/mask.ts";
 import type { Transport } from "../../shared/net/tcp.ts";
 import { ByteBuffer } from "../../shared/base/byte_buffer.ts";
 import { writeTextFrame } from "../../ws/frames.ts";
