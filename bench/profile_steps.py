@@ -16,8 +16,8 @@ import sys
 
 # (thread, regex on the innermost JS frame's "name file", step); the first match wins.
 RULES = [
-    ("request", r"ws/(swarms|messages|protocol|outbox|frames)\.ts", "swarms: route offers/answers, frames out"),
-    ("socket", r"ws/(wire|scan|json_bytes)\.ts|08_text_encoding", "WebSocket frames, JSON scan (or UTF-8 + JSON.parse)"),
+    ("request", r"ws/(swarms|torrent|messages|protocol|outbox|frames)\.ts", "swarms: route offers/answers, frames out"),
+    ("socket", r"ws/(wire|mask|scan|json_bytes)\.ts|08_text_encoding", "WebSocket frames, JSON scan (or UTF-8 + JSON.parse)"),
     ("socket", r"ws/(connections|protocol|messages)\.ts", "validate, route, frame out"),
     ("request", r"info_hash_table\.ts|base/hash\.ts", "torrent lookup (info-hash table, hash)"),
     ("request", r"'select \S*udp/peer_list\.ts", "peer selection"),
