@@ -17,6 +17,7 @@
  */
 
 import { parseEndpointText } from "./ip_text.ts";
+import { ascii, sameBytes } from "../shared/base/bytes.ts";
 import { decodeValue, skipValue, valueEnd } from "./percent.ts";
 
 export { percentDecode } from "./percent.ts";
@@ -143,8 +144,6 @@ const AMP = 0x26, EQ = 0x3d, ZERO = 0x30;
 /** Scratch for decoding numbers, events and addresses (the longest is `[v6]:port`). */
 const scratch = new Uint8Array(64);
 
-const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
-
 // Parameter ids, as bit positions in the set of parameters seen.
 const P_INFO_HASH = 1, P_PEER_ID = 2, P_PORT = 3, P_UPLOADED = 4, P_DOWNLOADED = 5;
 const P_LEFT = 6, P_EVENT = 7, P_NUMWANT = 8, P_COMPACT = 9, P_NO_PEER_ID = 10, P_KEY = 11;
@@ -166,9 +165,7 @@ const EVENTS: [Uint8Array, number][] = [
 ];
 
 function equals(b: Uint8Array, start: number, end: number, lit: Uint8Array): boolean {
-  if (end - start !== lit.length) return false;
-  for (let i = 0; i < lit.length; i++) if (b[start + i] !== lit[i]) return false;
-  return true;
+  return sameBytes(b, start, end - start, lit);
 }
 
 /** The id of the announce parameter named `b[start..end)`, or 0 for an unknown one. */

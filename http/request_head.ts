@@ -6,6 +6,8 @@
  * @module
  */
 
+import { ascii } from "../shared/base/bytes.ts";
+
 /** An empty array shared by every new request (allocating typed arrays is not free). */
 export const NO_BYTES: Uint8Array = new Uint8Array(0);
 
@@ -126,7 +128,6 @@ const TOKEN_LOWER: Uint8Array = (() => {
   return t;
 })();
 
-const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 function nameHash(name: Uint8Array): number {
   let h = 0;
   for (const c of name) h = (Math.imul(h, 31) + c) | 0;

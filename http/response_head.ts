@@ -13,6 +13,7 @@
 
 import { type ByteSink, putDigits } from "./bencode.ts";
 import { HTTP_ERROR_STATUS, HTTP_ERROR_TEXT, HttpError, Method } from "./request_head.ts";
+import { ascii } from "../shared/base/bytes.ts";
 
 /** Flags for the head of a response; see `responseFlags`. */
 export const Reply = {
@@ -38,7 +39,6 @@ export function responseFlags(
 /** Room left for the head before the body; more than the longest head. */
 export const HEAD_ROOM = 192;
 
-const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const REASONS: Record<number, string> = {
   200: "OK",
   400: "Bad Request",

@@ -15,6 +15,7 @@
  */
 
 import type { ByteSink } from "../shared/base/byte_buffer.ts";
+import { ascii } from "../shared/base/bytes.ts";
 
 const enc = new TextEncoder();
 
@@ -78,7 +79,6 @@ export function writeTextFrame(w: ByteSink, text: string): number {
   return closeFrame(w, start, guess, start + guess + written);
 }
 
-const ascii = (s: string) => enc.encode(s);
 const INFO_HASH = ascii('{"action":"announce","info_hash":"');
 const PEER_ID = ascii('","peer_id":"');
 const OFFER_ID = ascii('","offer_id":"');

@@ -8,13 +8,13 @@
  * @module
  */
 
+import { ascii, sameBytes } from "../shared/base/bytes.ts";
+
 /** Deepest nesting in values that are skipped. */
 export const MAX_DEPTH = 16;
 /** `keyOf`'s answer for a key not in its list. */
 export const K_OTHER = -1;
 
-/** The bytes of the ASCII text `s`. */
-export const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const NULL = ascii("null"), TRUE = ascii("true"), FALSE = ascii("false");
 
 /** Bytes of JSON's structure. */
@@ -46,16 +46,9 @@ export function space(b: Uint8Array, p: number, end: number): number {
   return p;
 }
 
-/** True when the `len` bytes at `b[p]` are `word`. */
-export function same(b: Uint8Array, p: number, len: number, word: Uint8Array): boolean {
-  if (len !== word.length) return false;
-  for (let i = 0; i < len; i++) if (b[p + i] !== word[i]) return false;
-  return true;
-}
-
 /** The index in `keys` of the key whose text is the `len` bytes at `b[p]`, or `K_OTHER`. */
 function keyOf(b: Uint8Array, p: number, len: number, keys: Uint8Array[]): number {
-  for (let k = 0; k < keys.length; k++) if (same(b, p, len, keys[k])) return k;
+  for (let k = 0; k < keys.length; k++) if (sameBytes(b, p, len, keys[k])) return k;
   return K_OTHER;
 }
 
@@ -111,7 +104,7 @@ export function stringEnd(b: Uint8Array, p: number, end: number): number {
 export function exact(b: Uint8Array, p: number, end: number, word: Uint8Array): number {
   if (b[p] !== QUOTE) return -1;
   const q = stringEnd(b, p + 1, end);
-  return q >= 0 && same(b, p + 1, q - p - 1, word) ? q + 1 : -1;
+  return q >= 0 && sameBytes(b, p + 1, q - p - 1, word) ? q + 1 : -1;
 }
 
 /**
@@ -192,7 +185,7 @@ export function number(b: Uint8Array, p: number, end: number): number {
 
 /** Reads `word` (`null`, `true`, `false`) at `b[p]`; returns the offset after it, or -1. */
 export function literal(b: Uint8Array, p: number, end: number, word: Uint8Array): number {
-  return p + word.length <= end && same(b, p, word.length, word) ? p + word.length : -1;
+  return p + word.length <= end && sameBytes(b, p, word.length, word) ? p + word.length : -1;
 }
 
 /** Skips any JSON value at `b[p]` (strings on the fast path's terms); returns the offset after it, or -1. */

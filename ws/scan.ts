@@ -18,8 +18,8 @@
 import { WsEvent } from "./protocol.ts";
 import type { AnnounceRequest, AnswerRequest } from "./protocol.ts";
 import type { ByteBuffer } from "../shared/base/byte_buffer.ts";
+import { ascii, sameBytes } from "../shared/base/bytes.ts";
 import {
-  ascii,
   COMMA,
   exact,
   id,
@@ -31,7 +31,6 @@ import {
   number,
   QUOTE,
   RBRACKET,
-  same,
   skip,
   space,
   stringEnd,
@@ -174,7 +173,7 @@ class State {
         const q = stringEnd(b, p + 1, end);
         if (q < 0) return -1;
         for (const [name, event] of EVENTS) {
-          if (same(b, p + 1, q - p - 1, name)) {
+          if (sameBytes(b, p + 1, q - p - 1, name)) {
             m.event = event;
             return q + 1;
           }

@@ -1,6 +1,7 @@
 /**
- * Integer reads and writes on byte arrays without DataView objects: the hot paths keep plain
- * `Uint8Array`s and these small functions inline well.
+ * Integer reads and writes on byte arrays without DataView objects, and the bytes of ASCII
+ * literals and their comparison with byte runs: the hot paths keep plain `Uint8Array`s and
+ * these small functions inline well.
  *
  * @module
  */
@@ -45,4 +46,16 @@ export function setU32BE(b: Uint8Array, i: number, v: number): void {
   b[i + 1] = v >>> 16;
   b[i + 2] = v >>> 8;
   b[i + 3] = v;
+}
+
+/** The bytes of the ASCII text `s` (one byte per character). */
+export function ascii(s: string): Uint8Array {
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
+}
+
+/** True when the `len` bytes at `b[p]` are the bytes of `word`. */
+export function sameBytes(b: Uint8Array, p: number, len: number, word: Uint8Array): boolean {
+  if (len !== word.length) return false;
+  for (let i = 0; i < len; i++) if (b[p + i] !== word[i]) return false;
+  return true;
 }
