@@ -43,8 +43,11 @@ import {
   writeScrapeResponse,
 } from "./response.ts";
 
-/** Requests one connection may have waiting for the swarms (pipelined); more closes it. */
-export const MAX_IN_FLIGHT = 256;
+/**
+ * Answers one connection may owe at once (pipelined requests in flight, or answered and
+ * waiting for an earlier one); at this many, it reads no more until half of them are sent.
+ */
+export const MAX_OWED = 256;
 /** Requests one socket worker may have waiting for the swarms. */
 const TOKENS = 1 << 16;
 
@@ -61,7 +64,7 @@ export interface HttpCounters {
   timedOut: number;
   /** Closed for being idle too long between requests. */
   idle: number;
-  /** Closed for being too slow to read what was sent, or pipelining too deep. */
+  /** Closed for being too slow to read what was sent (`max_outgoing_buffer`). */
   slow: number;
   /** Announces received (well-formed or not). */
   announces: number;
@@ -97,7 +100,7 @@ export class HttpConnection implements Engine {
   readonly addr = new Uint8Array(18);
   /** True once the connection ended. */
   done = false;
-  /** Bytes wanted before parsing can go on (reads are never held back). */
+  /** Bytes wanted before parsing can go on: any read size will do. */
   readonly need = 0;
   /** Requests waiting for the swarms. */
   inFlight = 0;
@@ -109,6 +112,10 @@ export class HttpConnection implements Engine {
   #writeSeq = 0;
   #ready: Map<number, Uint8Array> | null = null;
   #closeAfter = -1; // the seq after whose answer the connection closes
+  #eof = false; // the client ended its stream
+  #paused = false; // reading stopped until owed answers drain
+  #parsing = false; // inside #parse (answers written during it do not resume or end)
+  #held: Uint8Array | null = null; // bytes not yet parsed while paused
   /** When the request head being received began, or -1 (monotonic seconds). */
   headSince = -1;
   /** When the connection was last active. */
@@ -133,12 +140,27 @@ export class HttpConnection implements Engine {
 
   receive(b: Uint8Array, off: number, len: number): void {
     if (this.done) return;
-    const front = this.#front, now = front.now;
+    const front = this.#front;
     front.counters.bytesIn += len;
-    this.lastActive = now;
+    this.lastActive = front.now;
+    if (this.#paused) this.#hold(b, off, len); // read before the pause took effect
+    else this.#parse(b, off, len);
+  }
+
+  /** Parses and handles the requests in `len` bytes at `b[off]`, until it must pause. */
+  #parse(b: Uint8Array, off: number, len: number): void {
+    const front = this.#front, now = front.now;
     const p = this.#parser;
     p.push(b, off, len);
-    for (;;) {
+    this.#parsing = true;
+    while (!this.done) {
+      if (this.#nextSeq - this.#writeSeq >= MAX_OWED) {
+        // The client pipelines faster than its answers come: stop reading until half went.
+        this.#held = p.release();
+        this.#paused = true;
+        this.#t.pause(true);
+        break;
+      }
       const r = p.next();
       if (r === Parse.More) break;
       const seq = this.#nextSeq++;
@@ -158,14 +180,39 @@ export class HttpConnection implements Engine {
       if (flags & Reply.Close) this.#closeAfter = seq;
       front.request(this, seq, flags);
       if (this.done || flags & Reply.Close) break;
-      if (this.inFlight > MAX_IN_FLIGHT) {
-        front.counters.slow++;
-        this.close();
-        return;
-      }
     }
-    // A partial head waits for its end; none left means the connection is between requests.
-    this.headSince = p.buffered > 0 ? (this.headSince < 0 ? now : this.headSince) : -1;
+    this.#parsing = false;
+    // A partial head waits for its end (not while paused: then the wait is the server's);
+    // none left means the connection is between requests.
+    this.headSince = p.buffered > 0 && !this.#paused
+      ? (this.headSince < 0 ? now : this.headSince)
+      : -1;
+    this.#endIfAnswered();
+  }
+
+  /** Keeps bytes read while paused, after those held already. */
+  #hold(b: Uint8Array, off: number, len: number): void {
+    const h = this.#held, n = h === null ? 0 : h.length;
+    const all = new Uint8Array(n + len);
+    if (h !== null) all.set(h);
+    all.set(b.subarray(off, off + len), n);
+    this.#held = all;
+  }
+
+  /** Reads again once enough answers went: the held bytes first. */
+  #resume(): void {
+    const held = this.#held;
+    this.#held = null;
+    this.#paused = false;
+    if (held !== null) this.#parse(held, 0, held.length);
+    if (!this.#paused && !this.done) this.#t.pause(false);
+  }
+
+  /** After the client's end of stream: ends the connection once every answer went. */
+  #endIfAnswered(): void {
+    if (this.#eof && !this.#paused && !this.#parsing && this.#writeSeq === this.#nextSeq) {
+      this.close();
+    }
   }
 
   /** The parser's current request (during `HttpFront.request`). */
@@ -201,7 +248,11 @@ export class HttpConnection implements Engine {
     if (!this.done && this.#t.queued > front.settings.max_outgoing_buffer) {
       front.counters.slow++;
       this.close();
+      return;
     }
+    if (this.#parsing || this.done) return;
+    if (this.#paused && this.#nextSeq - this.#writeSeq <= MAX_OWED / 2) this.#resume();
+    this.#endIfAnswered();
   }
 
   #send(seq: number, b: Uint8Array, off: number, len: number): void {
@@ -225,6 +276,14 @@ export class HttpConnection implements Engine {
     this.#front.forget(this);
   }
 
+  /** The client sent its last byte: answer what it asked, then close. */
+  ended(): void {
+    if (this.done) return;
+    this.#eof = true;
+    this.#endIfAnswered();
+  }
+
+  /** The transport closed the connection. */
   gone(): void {
     if (this.done) return;
     this.done = true;

@@ -187,6 +187,18 @@ export class RequestParser {
     this.#end = off + len;
   }
 
+  /**
+   * Lets go of the chunk last pushed, before `next` answered `Parse.More`: returns a copy of
+   * its bytes not yet parsed (null if none), to be pushed again to go on. How a connection
+   * stops parsing for a while without holding on to the read buffer.
+   */
+  release(): Uint8Array | null {
+    if (this.#pos >= this.#end) return null;
+    const rest = this.#chunk.slice(this.#pos, this.#end);
+    this.#pos = this.#end;
+    return rest;
+  }
+
   /** Parses the next request; see `Parse`. */
   next(): number {
     if (this.#dead) return Parse.More;

@@ -13,7 +13,7 @@ import { socketErrorCode } from "../shared/base/errors.ts";
 import { onceAfterTurn } from "../shared/base/yield.ts";
 import { parseIPv4, parseIPv6 } from "../shared/net/address.ts";
 import { openFileLimit, trackFds } from "../shared/net/libc.ts";
-import type { TcpHandlers } from "../shared/net/tcp.ts";
+import { REFUSED, type TcpHandlers } from "../shared/net/tcp.ts";
 import { TcpListener } from "../shared/net/tcp_listen.ts";
 import { LimitLog } from "../shared/observe/limit_log.ts";
 import { serveWorker, type WorkerRole } from "../shared/runtime/worker.ts";
@@ -71,7 +71,7 @@ serveWorker((init: HttpSocketInit): { reply: BindResult[]; role: WorkerRole<Http
   const tcp: TcpHandlers = {
     accept: (t, ip, addr) => {
       const c = front.open(t, ip, addr);
-      return c ?? { receive() {}, gone() {}, done: true, need: 0 };
+      return c ?? REFUSED;
     },
     outOfFiles: () => outOfFiles++,
   };

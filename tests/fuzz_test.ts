@@ -274,7 +274,7 @@ Deno.test("fuzz: random byte streams through the WebSocket engine", () => {
   for (let n = 0; n < 20_000; n++) {
     let ended = false;
     const ws = new WireConnection(
-      { write: () => {}, queued: 0, end: () => (ended = true) },
+      { write: () => {}, queued: 0, end: () => (ended = true), pause: () => {} },
       {
         maxFrameSize: 4096,
         maxMessageSize: 8192,

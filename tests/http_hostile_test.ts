@@ -1,7 +1,8 @@
 /**
  * Hostile HTTP clients against the real `shoal http` while an honest client announces every
- * 50 ms: slow heads (slowloris), idle keep-alive connections, garbage byte streams, pipelines
- * deeper than allowed, and a connection flood past `max_connections`. Each gets its defined
+ * 50 ms: slow heads (slowloris), idle keep-alive connections, garbage byte streams, deep
+ * pipelines (answered whole), a client that never reads its answers, and a connection flood
+ * past `max_connections`. Each gets its defined
  * answer, and the honest client is answered throughout. Also the full scrape an operator can
  * turn on.
  */
@@ -9,7 +10,7 @@ import assert from "assert";
 import { startShoal, writeConfig } from "./helpers/shoal.ts";
 import { announceQuery, bdecode, HttpClient, pct } from "./helpers/http_client.ts";
 import { randomId } from "./helpers/udp_client.ts";
-import { MAX_IN_FLIGHT } from "../http/front.ts";
+import { MAX_OWED } from "../http/front.ts";
 import type { BencodeValue } from "../http/bencode.ts";
 import { prng } from "./helpers/prng.ts";
 
@@ -29,6 +30,7 @@ request_timeout = 2
 keep_alive_timeout = 3
 max_connections = 60
 max_connections_per_ip = 1000
+max_outgoing_buffer = 65536
 allow_full_scrape = true
 [statistics]
 interval = 0
@@ -98,17 +100,43 @@ interval = 0
       });
 
       await t.step(
-        `a pipeline deeper than ${MAX_IN_FLIGHT} requests closes the connection`,
+        `a pipeline of ${3 * MAX_OWED} requests is answered whole, in order`,
         async () => {
           const c = await connect();
           open.push(c);
-          const one = `GET /announce?${
-            announceQuery({ info_hash: randomId(), peer_id: randomId(), port: 1, left: 0 })
-          } HTTP/1.1\r\n\r\n`;
-          await c.write(one.repeat(MAX_IN_FLIGHT * 3)).catch(() => {});
+          const n = 3 * MAX_OWED;
+          const ports = Array.from({ length: n }, (_, k) => 1000 + k);
+          await c.write(
+            ports.map((p) =>
+              `GET /announce?${
+                announceQuery({ info_hash: randomId(), peer_id: randomId(), port: p, left: 0 })
+              }&numwant=0 HTTP/1.1\r\n\r\n`
+            ).join(""),
+          );
+          for (let k = 0; k < n; k++) {
+            const d = bdecode(await c.read(5000));
+            assert.ok(d.has("interval") && !d.has("failure reason"), `answer ${k}`);
+          }
+        },
+      );
+
+      await t.step(
+        "a client that pipelines and never reads is closed once max_outgoing_buffer waits",
+        async () => {
+          const c = await connect();
+          open.push(c);
+          // 404s are answered at once: ~150 bytes each, far more than the kernel's buffers
+          // and 64 KiB hold.
+          const burst = "GET /x HTTP/1.1\r\n\r\n".repeat(10_000);
+          let refused = false;
+          for (let k = 0; k < 40 && !refused; k++) {
+            await c.write(burst).catch(() => (refused = true));
+          }
+          await sleep(200);
           let got = 0;
-          while (await c.read(3000).then(() => true, () => false)) got++;
-          assert.ok(got < MAX_IN_FLIGHT * 3, `${got} answered of ${MAX_IN_FLIGHT * 3}`);
+          while (await c.read(2000).then(() => true, () => false)) got++;
+          assert.ok(got < 400_000, `${got} answered of 400000: the reader was not closed`);
+          assert.ok(await c.closedWithin(1000), "closed");
         },
       );
 

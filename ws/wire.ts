@@ -426,6 +426,11 @@ export class WireConnection implements Engine {
     return consumed;
   }
 
+  /** The client ended its stream (called by the transport): the connection ends too. */
+  ended(): void {
+    this.gone();
+  }
+
   /** The TCP connection ended or failed (called by the transport). */
   gone(): void {
     this.#finish(

@@ -4,6 +4,16 @@
  * handed to an engine the protocol makes (the WebSocket engine, the HTTP engine), which reads
  * bytes and writes through its `Transport`.
  *
+ * The contract, the same on both transports:
+ * - The transport closes the socket only when the engine calls `end()` (after what is queued
+ *   is written), when a read or write fails, or when the server closes; then it calls the
+ *   engine's `gone()`, once.
+ * - The client's end of stream (it closed, or half-closed after its last request) is `ended()`:
+ *   no more bytes come, but answers still owed may be written. The engine calls `end()` once it
+ *   has nothing more to send. A transport never closes a connection only because input ended.
+ * - `pause(true)` stops reading until `pause(false)`: how an engine that is owed too many
+ *   answers stops a client from sending more without buffering them.
+ *
  * @module
  */
 
@@ -15,19 +25,32 @@ export interface Transport {
   readonly queued: number;
   /** Ends the connection once the queued bytes are written. */
   end(): void;
+  /** Stops (`true`) or resumes (`false`) reading from the connection. */
+  pause(paused: boolean): void;
 }
 
 /** One connection's protocol engine. */
 export interface Engine {
   /** Feeds `len` bytes read from the socket, from `b[off]` (valid only during the call). */
   receive(b: Uint8Array, off: number, len: number): void;
-  /** The connection ended (either side); called once. */
+  /** The client ended its stream: no more input. Call `Transport.end()` when done answering. */
+  ended(): void;
+  /** The connection is closed (either side, or it failed); called once. */
   gone(): void;
   /** True once the engine has ended the connection. */
   readonly done: boolean;
   /** Bytes the engine wants before it can parse further (a hint for read sizes). */
   readonly need: number;
 }
+
+/** An engine for a connection refused at accept (its transport was ended at once). */
+export const REFUSED: Engine = {
+  receive() {},
+  ended() {},
+  gone() {},
+  done: true,
+  need: 0,
+};
 
 /** What a transport tells the protocol. */
 export interface TcpHandlers {

@@ -1,12 +1,12 @@
 /**
  * The portable TCP transport: `Deno.listen` / `Deno.listenTls` listeners (shared with other
  * workers through `reusePort`) and one read loop per connection feeding the protocol's engine
- * (`tcp.ts`). Serves TLS, and every platform Deno runs on.
+ * (`tcp.ts`, whose contract this keeps). Serves TLS, and every platform Deno runs on.
  *
  * @module
  */
 
-import type { TcpHandlers, Transport } from "./tcp.ts";
+import type { Engine, TcpHandlers, Transport } from "./tcp.ts";
 import { encodeAddr } from "./address.ts";
 
 /** Bytes an idle connection keeps for its next read. */
@@ -17,14 +17,23 @@ const MAX_READ = 65536;
 /** Writes through a `Deno.Conn`, coalescing what queues up while a write is pending. */
 class ConnTransport implements Transport {
   queued = 0;
+  /** The engine told when the connection closes. */
+  engine: Engine | null = null;
   #conn: Deno.Conn;
   #q: Uint8Array[] = [];
   #writing = false;
   #ending = false;
   #closed = false;
+  #resume: (() => void) | null = null;
+  #paused = false;
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
+  }
+
+  /** True once the socket is closed. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   write(b: Uint8Array, off: number, len: number): void {
@@ -66,12 +75,34 @@ class ConnTransport implements Transport {
     if (!this.#writing) this.close();
   }
 
+  pause(paused: boolean): void {
+    this.#paused = paused;
+    if (!paused) this.#wake();
+  }
+
+  /** Resolves once reading may go on (at once unless paused); false once closed. */
+  readable(): Promise<boolean> | boolean {
+    if (!this.#paused || this.#closed) return !this.#closed;
+    return new Promise<void>((r) => (this.#resume = r)).then(() => this.readable());
+  }
+
+  #wake(): void {
+    const r = this.#resume;
+    this.#resume = null;
+    r?.();
+  }
+
+  /** Closes the socket now and tells the engine, once. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#q = [];
+    this.queued = 0;
     try {
       this.#conn.close();
     } catch { /* already closed */ }
+    this.#wake();
+    this.engine?.gone();
   }
 }
 
@@ -84,18 +115,25 @@ export async function serveConn(conn: Deno.Conn, handlers: TcpHandlers): Promise
   rec.fill(0);
   encodeAddr(remote.hostname, remote.port, rec, 0);
   const engine = handlers.accept(t, remote.hostname, rec);
+  if (t.closed) return; // refused at accept
+  t.engine = engine;
   let buf = new Uint8Array(IDLE_READ);
   try {
-    while (!engine.done) {
+    while (!engine.done && await t.readable()) {
       // Small reads while idle; up to a whole frame while a big one arrives.
       const want = engine.need > IDLE_READ ? Math.min(engine.need, MAX_READ) : IDLE_READ;
       if (buf.length !== want) buf = new Uint8Array(want);
       const n = await conn.read(buf);
-      if (n === null) break;
+      if (n === null) {
+        // End of stream: answers still owed go out, then the engine ends the connection.
+        if (!t.closed) engine.ended();
+        return;
+      }
       engine.receive(buf, 0, n);
     }
-  } catch { /* reset or closed by us */ }
-  engine.gone(); // ends the transport once what is queued (a close frame, a response) is written
+  } catch {
+    t.close(); // reset, or closed by us while a read waited
+  }
 }
 
 /** How long accepting pauses when the process is out of descriptors. */

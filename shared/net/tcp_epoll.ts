@@ -63,6 +63,10 @@ class FfiConn implements Transport {
   engine: Engine | null = null;
   /** Tells this connection apart from a later one that reuses its descriptor. */
   readonly gen: number;
+  /** True once the client ended its stream (nothing more is read). */
+  eof = false;
+  /** True while the engine has reading paused. */
+  paused = false;
   #fd: number;
   #server: EpollServer;
   #q: Uint8Array[] | null = null; // only while the kernel's send buffer is full
@@ -73,6 +77,11 @@ class FfiConn implements Transport {
     this.#fd = fd;
     this.gen = gen;
     this.#server = server;
+  }
+
+  /** Whether the connection wants its readable events. */
+  get reading(): boolean {
+    return !this.eof && !this.paused;
   }
 
   write(b: Uint8Array, off: number, len: number): void {
@@ -87,11 +96,16 @@ class FfiConn implements Transport {
       const sent = Math.max(0, n);
       this.#q = [b.slice(off + sent, off + len)];
       this.queued += len - sent;
-      this.#server.watchWrites(this.#fd, this.gen, true);
+      this.#watch();
       return;
     }
     this.#q.push(b.slice(off, off + len));
     this.queued += len;
+  }
+
+  /** Asks the loop for the events this connection wants now. */
+  #watch(): void {
+    this.#server.watch(this.#fd, this.gen, this.reading, this.#q !== null);
   }
 
   /** The socket is writable again: send what queued up. */
@@ -114,8 +128,21 @@ class FfiConn implements Transport {
     }
     if (this.#closed) return;
     this.#q = null;
-    this.#server.watchWrites(this.#fd, this.gen, false);
-    if (this.#ending) this.close();
+    if (this.#ending) return this.close();
+    this.#watch();
+  }
+
+  /** The client ended its stream: stop reading, and let the engine finish its answers. */
+  ended(): void {
+    this.eof = true;
+    this.#watch();
+    this.engine?.ended();
+  }
+
+  pause(paused: boolean): void {
+    if (this.#closed || this.paused === paused) return;
+    this.paused = paused;
+    this.#watch();
   }
 
   end(): void {
@@ -229,9 +256,9 @@ export class EpollServer {
     lib().epoll_ctl(this.#ep, op, fd, this.#ev);
   }
 
-  /** Turns write-readiness events of `fd` on or off. */
-  watchWrites(fd: number, gen: number, on: boolean): void {
-    this.#ctl(EPOLL_CTL_MOD, fd, EPOLLIN | EPOLLRDHUP | (on ? EPOLLOUT : 0), gen);
+  /** Sets the events `fd` is watched for: readable (and its end), writable. */
+  watch(fd: number, gen: number, reads: boolean, writes: boolean): void {
+    this.#ctl(EPOLL_CTL_MOD, fd, (reads ? EPOLLIN | EPOLLRDHUP : 0) | (writes ? EPOLLOUT : 0), gen);
   }
 
   /** Closes `fd` and forgets its connection. */
@@ -298,13 +325,23 @@ export class EpollServer {
       // An event for a descriptor closed (and maybe reused) earlier in this batch is stale.
       const conn = this.#conns[fd];
       if (conn === undefined || conn.gen !== v.getUint32(at + EPOLL_DATA_AT + 4, true)) continue;
-      if (ev & EPOLLOUT) conn.writable();
+      if (ev & EPOLLOUT) {
+        conn.writable();
+        if (this.#conns[fd] !== conn) continue; // closed once its last bytes went
+      }
+      if (!conn.reading) {
+        // Not reading (paused, or after the client's end of stream): only failure matters.
+        if (ev & (EPOLLHUP | EPOLLERR)) conn.close();
+        continue;
+      }
       if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         const r = readFd(fd, this.#readBuf, READ_BYTES);
         if (r > 0) {
           conn.engine?.receive(this.#readBuf, 0, r);
-        } else if (r === 0 || (errno() !== EAGAIN && errno() !== EINTR)) {
-          conn.close(); // end of stream, or reset
+        } else if (r === 0) {
+          conn.ended(); // answers still owed are written; the engine ends the connection
+        } else if (errno() !== EAGAIN && errno() !== EINTR) {
+          conn.close(); // reset
         }
       }
     }

@@ -55,6 +55,11 @@ export class HttpClient {
     return new HttpClient(conn);
   }
 
+  /** A client over a connection already open. */
+  static wrap(conn: Deno.Conn): HttpClient {
+    return new HttpClient(conn);
+  }
+
   /** Writes `text` (or bytes) as it is. */
   async write(data: string | Uint8Array): Promise<void> {
     const b = typeof data === "string" ? enc.encode(data) : data;

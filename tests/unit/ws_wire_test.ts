@@ -21,6 +21,7 @@ class Recorder implements Transport {
   end(): void {
     this.ended = true;
   }
+  pause(): void {}
   text(): string {
     return dec.decode(new Uint8Array(this.out));
   }
