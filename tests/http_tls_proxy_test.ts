@@ -110,7 +110,7 @@ interval = 0
         ["127.0.0.1:7003", "203.0.113.5:7001"],
         "the right-most X-Forwarded-For entry, the one the proxy added; never the direct header",
       );
-      assert.equal(num(d.get("complete")), 3, "both families counted");
+      assert.equal(num(d.get("complete")), 4, "both families counted, and the announcer");
       r = await proxy.get(q(7005), "X-Forwarded-For: 2001:db8::43\r\n");
       assert.deepEqual(compactPeers(bdecode(r).get("peers6"), 18), [
         "[2001:db8:0:0:0:0:0:42]:7002",

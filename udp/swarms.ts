@@ -199,11 +199,9 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
       const max = this.#responsePeers[family];
       if (want <= 0 || want > max) want = max;
     }
-    // The announcer is neither in its own peer list nor in its own counts.
-    const self = stored ? 1 : 0;
-    const seeders = this.seedersOf(id) - (seeder ? self : 0);
-    const leechers = this.leechersOf(id) - (seeder ? 0 : self);
-    let len = writeAnnounceHeader(out, o, tid, interval, leechers, seeders);
+    // The counts include the announcer (as a scrape would count it, and as opentracker and
+    // WebTorrent do); its own list never holds it.
+    let len = writeAnnounceHeader(out, o, tid, interval, this.leechersOf(id), this.seedersOf(id));
     if (!(mode & ANNOUNCE_PEER_IDS)) {
       return len + lists.select(id, out, o + len, want, r) * (ipLen + 2);
     }

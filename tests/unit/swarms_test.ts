@@ -67,15 +67,15 @@ function swarms(maxResponsePeers = 50) {
   }, KEY);
 }
 
-Deno.test("announce: the announcer is never in its own list nor counts", () => {
+Deno.test("announce: the announcer is never in its own list, and counted as a scrape counts", () => {
   const s = swarms();
   let r = announce(s, { peer: 1, left: 0n });
-  assert.deepEqual([r.seeders, r.leechers, r.peers.length, r.interval], [0, 0, 0, 900]);
+  assert.deepEqual([r.seeders, r.leechers, r.peers.length, r.interval], [1, 0, 0, 900]);
   r = announce(s, { peer: 2 });
-  assert.deepEqual([r.seeders, r.leechers], [1, 0]);
+  assert.deepEqual([r.seeders, r.leechers], [1, 1]);
   assert.deepEqual(r.peers, ["10.0.0.1:6881"]);
   r = announce(s, { peer: 1, left: 0n });
-  assert.deepEqual([r.seeders, r.leechers], [0, 1]);
+  assert.deepEqual([r.seeders, r.leechers], [1, 1]);
   assert.deepEqual(r.peers, ["10.0.0.2:6881"]);
   assert.equal(s.peers, 2);
   assert.equal(s.seeders, 1);
@@ -119,7 +119,7 @@ Deno.test("announce: stopped removes, completed counts once per peer", () => {
   announce(s, { peer: 1 });
   announce(s, { peer: 2 });
   let r = announce(s, { peer: 2, left: 0n, event: AnnounceEvent.Completed });
-  assert.deepEqual([r.seeders, r.leechers], [0, 1]);
+  assert.deepEqual([r.seeders, r.leechers], [1, 1]);
   announce(s, { peer: 2, left: 0n, event: AnnounceEvent.Completed });
   assert.deepEqual(scrape(s, 1), { seeders: 1, completed: 1, leechers: 1 });
   r = announce(s, { peer: 1, event: AnnounceEvent.Stopped });
@@ -138,10 +138,10 @@ Deno.test("announce: families are separate lists but counted together", () => {
   announce(s, { peer: 2, host: "2001:db8::2", left: 0n });
   const r4 = announce(s, { peer: 3, host: "10.0.0.3" });
   assert.deepEqual(r4.peers, ["10.0.0.1:6881"]);
-  assert.deepEqual([r4.seeders, r4.leechers], [1, 1]);
+  assert.deepEqual([r4.seeders, r4.leechers], [1, 2]);
   const r6 = announce(s, { peer: 4, host: "2001:db8::4" });
   assert.deepEqual(r6.peers, ["[2001:db8:0:0:0:0:0:2]:6881"]);
-  assert.deepEqual([r6.seeders, r6.leechers], [1, 2]);
+  assert.deepEqual([r6.seeders, r6.leechers], [1, 3]);
 });
 
 Deno.test("announce: a peer is its address (IP, port); a new peer id replaces the record", () => {
@@ -152,7 +152,7 @@ Deno.test("announce: a peer is its address (IP, port); a new peer id replaces th
   let r = announce(s, { peer: 11, host: "10.0.0.1", port: 1000 });
   assert.equal(s.peers, 2, "the restarted client replaced its record");
   assert.deepEqual(r.peers, ["10.0.0.2:1000"], "it never gets its own address back");
-  assert.deepEqual([r.seeders, r.leechers], [0, 1], "counts do not grow");
+  assert.deepEqual([r.seeders, r.leechers], [0, 2], "counts do not grow");
   assert.equal(s.seeders, 0, "its seeder flag was replaced too");
   r = announce(s, { peer: 3, host: "10.0.0.3", port: 1000 });
   assert.deepEqual(r.peers.sort(), ["10.0.0.1:1000", "10.0.0.2:1000"], "nobody sees it twice");
@@ -216,7 +216,7 @@ Deno.test("cleaning keeps the completed count of a torrent whose peers are all g
   const r = announce(s, { torrent: 1, peer: 3, now: NOW + 1000 });
   assert.equal(s.empty.size, 0);
   assert.deepEqual(scrape(s, 1), { seeders: 0, completed: 2, leechers: 1 });
-  assert.equal(r.leechers, 0);
+  assert.equal(r.leechers, 1);
 });
 
 Deno.test("a full table makes room by evicting the torrent emptied longest ago", () => {
