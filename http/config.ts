@@ -39,10 +39,38 @@ function proxyList(v: string): string | null {
   return null;
 }
 
+/**
+ * Bytes of request head a scrape of `hashes` fully percent-encoded info hashes needs:
+ * `info_hash=` and 60 characters each, joined by `&`, with 512 bytes for the rest of the
+ * request line and the usual headers.
+ */
+export function scrapeHeadBytes(hashes: number): number {
+  return 71 * hashes + 512;
+}
+
+/**
+ * Why `max_request_size` cannot hold a scrape of `max_scrape_torrents` hashes (named by the
+ * keys `sizeKey` and `scrapeKey`), or null when it can.
+ */
+export function scrapeFitProblem(
+  s: { max_request_size: number; max_scrape_torrents: number },
+  sizeKey: string,
+  scrapeKey: string,
+): string | null {
+  const need = scrapeHeadBytes(s.max_scrape_torrents);
+  if (s.max_request_size >= need) return null;
+  return `${sizeKey} = ${s.max_request_size} cannot hold a scrape of ${scrapeKey} = ` +
+    `${s.max_scrape_torrents} percent-encoded info hashes (${need} bytes): raise it or lower ` +
+    `${scrapeKey} to ${Math.floor((s.max_request_size - 512) / 71)}`;
+}
+
 /** The entries of a comma-separated list, trimmed. */
 export function splitList(v: string): string[] {
   return v.split(",").map((s) => s.trim()).filter((s) => s !== "");
 }
+
+/** Default most info hashes per HTTP scrape: what the default `max_request_size` holds. */
+export const DEFAULT_HTTP_SCRAPE_TORRENTS = 100;
 
 /** The keys of an HTTP tracker's listeners and protocol, in `[network]` or `[http]`. */
 export function httpKeys(port: number) {
@@ -84,7 +112,7 @@ export function httpKeys(port: number) {
     ),
     max_request_size: int(
       8192,
-      "Largest request head in bytes (request line and headers); larger is refused (414, 431).",
+      "Largest request head in bytes (request line and headers); larger is refused (414, 431). Must hold a scrape of max_scrape_torrents hashes: 71 bytes each, and 512.",
       512,
       65536,
     ),
@@ -120,7 +148,7 @@ export function httpKeys(port: number) {
     ),
     default_numwant: int(
       50,
-      "Peers sent when an announce has no numwant (BEP 3 says 50).",
+      "Peers sent when an announce has no numwant or a negative one (BEP 3 says 50); at most max_response_peers.",
       0,
       1000,
     ),
@@ -167,8 +195,8 @@ export const httpSchema = {
   network: httpKeys(3000),
   protocol: {
     max_scrape_torrents: int(
-      255,
-      "Most info hashes answered per scrape (the first ones; the rest are ignored).",
+      DEFAULT_HTTP_SCRAPE_TORRENTS,
+      "Most info hashes answered per scrape (the first ones; the rest are ignored). network.max_request_size must hold them: 71 bytes each, and 512.",
       1,
       400,
     ),

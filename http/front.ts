@@ -82,6 +82,8 @@ export interface HttpCounters {
   bytesIn: number;
   /** Bytes sent. */
   bytesOut: number;
+  /** Trusted `ip`, `ipv4`, `ipv6` parameters ignored for not being a literal address. */
+  ignoredIps: number;
 }
 
 /** Limits on connections. */
@@ -308,6 +310,7 @@ export class HttpFront {
     errors: 0,
     bytesIn: 0,
     bytesOut: 0,
+    ignoredIps: 0,
   };
   /** Open connections, in all and by IP, against their limits. */
   readonly admission: Admission;
@@ -474,6 +477,7 @@ export class HttpFront {
       a.set(c.addr);
     }
     if (q !== null && this.settings.trust_ip_parameter) {
+      this.counters.ignoredIps += q.ignoredIps;
       const v4 = isV4Mapped(a, 0);
       if (q.ipFamily !== 0) a.set(q.ip);
       else if (v4 && q.hasIpv4) a.set(q.ipv4);
@@ -502,7 +506,7 @@ export class HttpFront {
     const bad = this.#clientAddr(c, q);
     if (bad !== null) return this.#fail(c, seq, flags, bad);
     const s = this.settings;
-    let want = q.numWant < 0 ? s.default_numwant : Math.min(q.numWant, s.max_response_peers);
+    let want = Math.min(q.numWant < 0 ? s.default_numwant : q.numWant, s.max_response_peers);
     if (q.event === Event.Stopped) want = 0;
     const ids = !q.compact && !q.noPeerId;
     const tokenFlags = flags | (q.compact ? 0 : NON_COMPACT) | (q.noPeerId ? NO_PEER_ID : 0);
@@ -515,7 +519,7 @@ export class HttpFront {
     setU32BE(p, 12, tid);
     p.set(q.infoHash, 16);
     p.set(q.peerId, 36);
-    if (q.left > 0) p[71] = 1; // only whether it is 0 counts: seeder or not
+    if (q.left !== 0) p[71] = 1; // only whether it is 0 counts: seeder or not (-1: not given)
     setU32BE(p, 80, q.event === Event.Paused ? Event.None : q.event);
     setU32BE(p, 92, want);
     p[96] = q.port >> 8;

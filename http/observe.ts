@@ -58,6 +58,12 @@ export const httpView: ProtocolView<HttpSocketStats> = {
     m.counter("shoal_http_responses_total", res, ok, { kind: "ok", worker });
     m.counter("shoal_http_responses_total", res, c.failures, { kind: "failure", worker });
     m.counter("shoal_http_responses_total", res, c.errors, { kind: "error", worker });
+    m.counter(
+      "shoal_http_ignored_ip_parameters_total",
+      "Trusted ip, ipv4 or ipv6 parameters that were not a literal address, and were ignored.",
+      c.ignoredIps,
+      { worker },
+    );
     m.counter("shoal_http_received_bytes_total", "Bytes received.", c.bytesIn, { worker });
     m.counter("shoal_http_sent_bytes_total", "Bytes sent.", c.bytesOut, { worker });
     refusalMetrics(m, s.refused, worker);

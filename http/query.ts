@@ -33,16 +33,11 @@ export const QueryFailure = {
   InvalidPort: 6,
   InvalidUploaded: 7,
   InvalidDownloaded: 8,
-  MissingLeft: 9,
-  InvalidLeft: 10,
-  InvalidEvent: 11,
-  InvalidNumwant: 12,
-  InvalidCompact: 13,
-  InvalidKey: 14,
-  InvalidTrackerId: 15,
-  InvalidIp: 16,
-  InvalidIpv4: 17,
-  InvalidIpv6: 18,
+  InvalidLeft: 9,
+  InvalidEvent: 10,
+  InvalidNumwant: 11,
+  InvalidKey: 12,
+  InvalidTrackerId: 13,
 } as const;
 
 /** The failure reason for each `QueryFailure`. */
@@ -56,22 +51,17 @@ export const QUERY_FAILURE_TEXT: readonly string[] = [
   "invalid port",
   "invalid uploaded",
   "invalid downloaded",
-  "missing left",
   "invalid left",
   "invalid event",
   "invalid numwant",
-  "invalid compact",
   "invalid key",
   "invalid trackerid",
-  "invalid ip",
-  "invalid ipv4",
-  "invalid ipv6",
 ];
 
 /** `event` values: the BEP 15 numbers (`udp/codec.ts` `AnnounceEvent`), and BEP 21 `paused`. */
 export const Event = { None: 0, Completed: 1, Started: 2, Stopped: 3, Paused: 4 } as const;
 
-/** Longest `key` and `trackerid` kept, in bytes after decoding; longer ones are refused. */
+/** Longest `key` and `trackerid` kept, in bytes after decoding; longer ones are ignored. */
 export const MAX_KEY_LEN = 64;
 
 /** Largest value of `uploaded`, `downloaded` and `left`: 2^63 - 1, as in BEP 15's i64. */
@@ -85,31 +75,31 @@ export class AnnounceQuery {
   readonly peerId: Uint8Array = new Uint8Array(20);
   /** The port the peer listens on, 1–65535. */
   port = 0;
-  /** Bytes uploaded (exact up to 2^53; larger values, up to 2^63 - 1, rounded). */
+  /** Bytes uploaded (exact up to 2^53; larger values, up to 2^63 - 1, rounded; -1 is 0). */
   uploaded = 0;
   /** Bytes downloaded (as `uploaded`). */
   downloaded = 0;
-  /** Bytes left (as `uploaded`); 0 makes the peer a seeder. */
-  left = 0;
+  /** Bytes left (as `uploaded`); 0 makes the peer a seeder; -1 when not given (a leecher). */
+  left = -1;
   /** One of `Event`. */
   event: number = Event.None;
-  /** Peers wanted, or -1 when not given (values above 2^31 - 1 are cut to it). */
+  /** Peers wanted, or -1 when not given or negative (values above 2^31 - 1 are cut to it). */
   numWant: number = -1;
-  /** Compact peers (BEP 23); true unless `compact=0`. */
+  /** Compact peers (BEP 23); true unless `compact=0` (any other value means compact). */
   compact = true;
   /** `no_peer_id` was given (and not `0`): leave peer ids out of non-compact peer lists. */
   noPeerId = false;
   /** The decoded `key` in its first `keyLen` bytes. */
   readonly key: Uint8Array = new Uint8Array(MAX_KEY_LEN);
-  /** Length of `key`, or -1 when it was not given. */
+  /** Length of `key`, or -1 when it was not given or was longer than `MAX_KEY_LEN`. */
   keyLen: number = -1;
   /** The decoded `trackerid` in its first `trackerIdLen` bytes. */
   readonly trackerId: Uint8Array = new Uint8Array(MAX_KEY_LEN);
-  /** Length of `trackerId`, or -1 when it was not given. */
+  /** Length of `trackerId`, or -1 when it was not given or was too long (as `keyLen`). */
   trackerIdLen: number = -1;
   /** `ip` as an 18-byte address record (16-byte IP, v4-mapped for IPv4, then the port or 0). */
   readonly ip: Uint8Array = new Uint8Array(18);
-  /** Family of `ip`: 4, 6, or 0 when not given (an empty value counts as not given). */
+  /** Family of `ip`: 4, 6, or 0 when not given or not a literal address (a DNS name, say). */
   ipFamily = 0;
   /** `ipv4` as an 18-byte address record (BEP 7: an address, or an endpoint with a port). */
   readonly ipv4: Uint8Array = new Uint8Array(18);
@@ -119,6 +109,11 @@ export class AnnounceQuery {
   readonly ipv6: Uint8Array = new Uint8Array(18);
   /** Whether `ipv6` was given. */
   hasIpv6 = false;
+  /**
+   * How many of `ip`, `ipv4` and `ipv6` were given (not empty) but are not a literal address
+   * of their kind (BEP 3 allows a DNS name in `ip`): they are ignored, never an error.
+   */
+  ignoredIps = 0;
 }
 
 /** The info hashes of a scrape; reused from request to request. */
@@ -139,7 +134,7 @@ export class ScrapeQuery {
   }
 }
 
-const AMP = 0x26, EQ = 0x3d, ZERO = 0x30;
+const AMP = 0x26, EQ = 0x3d, ZERO = 0x30, MINUS = 0x2d;
 
 /** Scratch for decoding numbers, events and addresses (the longest is `[v6]:port`). */
 const scratch = new Uint8Array(64);
@@ -198,13 +193,22 @@ function paramId(b: Uint8Array, start: number, end: number): number {
   return 0;
 }
 
+/** What `parseCount` gives for a well-formed negative integer. */
+const NEGATIVE = -2;
+
 /**
  * The non-negative decimal integer `b[start..end)` (percent-decoded; leading zeros allowed)
- * if it is at most 2^63 - 1, else -1. Exact up to 2^53.
+ * if it is at most 2^63 - 1; `NEGATIVE` for a `-` and up to 19 digits; else -1. Exact up to
+ * 2^53.
  */
 function parseCount(b: Uint8Array, start: number, end: number): number {
   const n = decodeValue(b, start, end, scratch, 0, scratch.length);
   if (n <= 0) return -1;
+  if (scratch[0] === MINUS) {
+    if (n === 1 || n > 20) return -1;
+    for (let k = 1; k < n; k++) if (scratch[k] < ZERO || scratch[k] > ZERO + 9) return -1;
+    return NEGATIVE;
+  }
   let i = 0;
   while (i < n - 1 && scratch[i] === ZERO) i++;
   const digits = n - i;
@@ -243,10 +247,17 @@ function announceParam(
       q.port = v;
       return 0;
     }
-    case P_UPLOADED:
-      return (q.uploaded = parseCount(b, vs, end)) < 0 ? QueryFailure.InvalidUploaded : 0;
-    case P_DOWNLOADED:
-      return (q.downloaded = parseCount(b, vs, end)) < 0 ? QueryFailure.InvalidDownloaded : 0;
+    case P_UPLOADED: {
+      // Some clients send -1 for "unknown": read as 0, as other trackers do.
+      const v = parseCount(b, vs, end);
+      q.uploaded = Math.max(0, v);
+      return v === -1 ? QueryFailure.InvalidUploaded : 0;
+    }
+    case P_DOWNLOADED: {
+      const v = parseCount(b, vs, end);
+      q.downloaded = Math.max(0, v);
+      return v === -1 ? QueryFailure.InvalidDownloaded : 0;
+    }
     case P_LEFT:
       return (q.left = parseCount(b, vs, end)) < 0 ? QueryFailure.InvalidLeft : 0;
     case P_EVENT: {
@@ -262,47 +273,48 @@ function announceParam(
     }
     case P_NUMWANT: {
       const v = parseCount(b, vs, end);
-      if (v < 0) return QueryFailure.InvalidNumwant;
-      q.numWant = Math.min(v, 0x7fffffff);
+      if (v === -1) return QueryFailure.InvalidNumwant;
+      q.numWant = v === NEGATIVE ? -1 : Math.min(v, 0x7fffffff); // -1: the default (BEP 15)
       return 0;
     }
-    case P_COMPACT: {
-      const n = decodeValue(b, vs, end, scratch, 0, 2);
-      if (n !== 1 || (scratch[0] !== ZERO && scratch[0] !== ZERO + 1)) {
-        return QueryFailure.InvalidCompact;
-      }
-      q.compact = scratch[0] === ZERO + 1;
+    case P_COMPACT:
+      skipValue(b, vs, end);
+      q.compact = !(valueEnd() - vs === 1 && b[vs] === ZERO);
       return 0;
-    }
     case P_NO_PEER_ID:
       skipValue(b, vs, end);
       q.noPeerId = !(valueEnd() - vs === 1 && b[vs] === ZERO);
       return 0;
-    case P_KEY:
-      return (q.keyLen = decodeValue(b, vs, end, q.key, 0, MAX_KEY_LEN)) < 0
-        ? QueryFailure.InvalidKey
-        : 0;
-    case P_TRACKERID:
-      return (q.trackerIdLen = decodeValue(b, vs, end, q.trackerId, 0, MAX_KEY_LEN)) < 0
-        ? QueryFailure.InvalidTrackerId
-        : 0;
+    case P_KEY: {
+      // Longer than anything kept is ignored (-2), not fatal; a bad escape is an error.
+      const n = decodeValue(b, vs, end, q.key, 0, MAX_KEY_LEN);
+      if (n === -2) skipValue(b, vs, end); // a failed decode stops before the value's end
+      q.keyLen = Math.max(-1, n);
+      return n === -1 ? QueryFailure.InvalidKey : 0;
+    }
+    case P_TRACKERID: {
+      const n = decodeValue(b, vs, end, q.trackerId, 0, MAX_KEY_LEN);
+      if (n === -2) skipValue(b, vs, end);
+      q.trackerIdLen = Math.max(-1, n);
+      return n === -1 ? QueryFailure.InvalidTrackerId : 0;
+    }
     case P_IP:
     case P_IPV4:
     case P_IPV6: {
+      // Never an error: only a trusted front end uses them, and it ignores what is not an
+      // address (a DNS name, a zone index, a bad escape).
       const n = decodeValue(b, vs, end, scratch, 0, scratch.length);
+      if (n < 0) skipValue(b, vs, end); // a failed decode stops before the value's end
       if (n === 0) return 0; // an empty value is as good as none
       const out = id === P_IP ? q.ip : id === P_IPV4 ? q.ipv4 : q.ipv6;
       const family = n < 0 ? 0 : parseEndpointText(scratch, 0, n, out, 0);
-      if (id === P_IP) {
-        q.ipFamily = family;
-        return family === 0 ? QueryFailure.InvalidIp : 0;
+      if (id === P_IP) q.ipFamily = family;
+      else if (id === P_IPV4) q.hasIpv4 = family === 4;
+      else q.hasIpv6 = family === 6;
+      if (family === 0 || (id === P_IPV4 && family !== 4) || (id === P_IPV6 && family !== 6)) {
+        q.ignoredIps++;
       }
-      if (id === P_IPV4) {
-        q.hasIpv4 = family === 4;
-        return family === 4 ? 0 : QueryFailure.InvalidIpv4;
-      }
-      q.hasIpv6 = family === 6;
-      return family === 6 ? 0 : QueryFailure.InvalidIpv6;
+      return 0;
     }
   }
   return 0;
@@ -312,8 +324,9 @@ function reset(q: AnnounceQuery): void {
   q.port =
     q.uploaded =
     q.downloaded =
-    q.left =
+    q.ignoredIps =
       0;
+  q.left = -1;
   q.event = Event.None;
   q.numWant = q.keyLen = q.trackerIdLen = -1;
   q.compact = true;
@@ -324,8 +337,9 @@ function reset(q: AnnounceQuery): void {
 /**
  * Parses the announce query `b[start..end)` (the bytes after `?`) into `q`. Returns 0, or the
  * `QueryFailure` of the first bad parameter in the query, or else of the first required one
- * missing: `info_hash`, `peer_id`, `port` and `left` are required; `uploaded` and
- * `downloaded` default to 0, `event` to none, `compact` to 1. `q` is only meaningful on 0.
+ * missing: `info_hash`, `peer_id` and `port` are required; `left` defaults to -1 (a leecher),
+ * `uploaded` and `downloaded` to 0, `event` to none, `compact` to 1. `q` is only meaningful
+ * on 0.
  */
 export function parseAnnounceQuery(
   b: Uint8Array,
@@ -354,7 +368,6 @@ export function parseAnnounceQuery(
   if ((seen & (1 << P_INFO_HASH)) === 0) return QueryFailure.MissingInfoHash;
   if ((seen & (1 << P_PEER_ID)) === 0) return QueryFailure.MissingPeerId;
   if ((seen & (1 << P_PORT)) === 0) return QueryFailure.MissingPort;
-  if ((seen & (1 << P_LEFT)) === 0) return QueryFailure.MissingLeft;
   return QueryFailure.None;
 }
 

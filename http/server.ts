@@ -17,7 +17,7 @@ import type { Pool } from "../shared/runtime/pool.ts";
 import { runTracker, type ServedGroup } from "../shared/runtime/tracker.ts";
 import { swarmsConfig } from "../udp/config.ts";
 import { UDP_STATE } from "../udp/saved_swarms.ts";
-import type { HttpConfig, HttpKeys, HttpSettings } from "./config.ts";
+import { type HttpConfig, type HttpKeys, type HttpSettings, scrapeFitProblem } from "./config.ts";
 import { httpView } from "./observe.ts";
 import type { Bind, BindResult, HttpSocketInit } from "./socket_init.ts";
 
@@ -50,6 +50,11 @@ export async function httpGroup(
   otherWorkers: number,
   log: Logger,
 ): Promise<HttpGroup> {
+  const scrapeKey = section === "network"
+    ? "protocol.max_scrape_torrents"
+    : `${section}.max_scrape_torrents`;
+  const misfit = scrapeFitProblem(settings, `${section}.max_request_size`, scrapeKey);
+  if (misfit !== null) throw new OperatorError(misfit);
   const tls: TlsFiles | null = settings.use_tls ? await readTls(settings) : null;
   if (settings.io === "ffi" && (tls || Deno.build.os !== "linux")) {
     throw new OperatorError(

@@ -158,7 +158,7 @@ class RequestFuzz {
           check(f >= 0 && f < QUERY_FAILURE_TEXT.length, "failure code");
           if (f === 0) {
             c.announces++;
-            check(aq.port >= 1 && aq.port <= 65535 && aq.left >= 0 && aq.uploaded >= 0, "counts");
+            check(aq.port >= 1 && aq.port <= 65535 && aq.left >= -1 && aq.uploaded >= 0, "counts");
             check(aq.event >= 0 && aq.event <= 4 && aq.numWant >= -1, "event, numwant");
             check(aq.keyLen <= 64 && aq.trackerIdLen <= 64, "key");
             check(aq.ipFamily === 0 || aq.ipFamily === 4 || aq.ipFamily === 6, "ip family");

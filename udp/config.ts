@@ -17,7 +17,7 @@ import {
   swarmLimits,
 } from "../shared/config/common.ts";
 import { parseSocketAddress } from "../shared/net/address.ts";
-import { httpKeys } from "../http/config.ts";
+import { DEFAULT_HTTP_SCRAPE_TORRENTS, httpKeys } from "../http/config.ts";
 import type { LogLevel } from "../shared/base/log.ts";
 import type { HostConfig } from "../shared/runtime/request_host.ts";
 import type { SwarmSettings } from "./swarms.ts";
@@ -133,8 +133,8 @@ export const udpSchema = {
       256,
     ),
     max_scrape_torrents: int(
-      255,
-      "Most info hashes answered per HTTP scrape (the first ones; the rest are ignored).",
+      DEFAULT_HTTP_SCRAPE_TORRENTS,
+      "Most info hashes answered per HTTP scrape (the first ones; the rest are ignored). http.max_request_size must hold them: 71 bytes each, and 512.",
       1,
       MAX_SCRAPE_HASHES,
     ),

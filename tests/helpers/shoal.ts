@@ -63,16 +63,22 @@ export async function writeConfig(toml: string): Promise<string> {
   return path;
 }
 
-/** Runs `shoal` with `args` to completion and returns its exit code and output. */
+/**
+ * Runs `shoal` with `args` to completion and returns its exit code and output; one that has
+ * not ended after `ms` (say, a tracker that started where it should have refused) is killed.
+ */
 export async function runShoal(
   args: string[],
+  ms = 60_000,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...RUN_FLAGS, `${ROOT}main.ts`, ...args],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
-  }).output();
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+  const out = await child.output().finally(() => clearTimeout(timer));
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }

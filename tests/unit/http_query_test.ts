@@ -116,7 +116,10 @@ Deno.test("required parameters", () => {
   assert.equal(failure(`${p}&port=1&left=0`), "missing info_hash");
   assert.equal(failure(`${h}&port=1&left=0`), "missing peer_id");
   assert.equal(failure(`${h}&${p}&left=0`), "missing port");
-  assert.equal(failure(`${h}&${p}&port=1`), "missing left");
+  // A missing left is a leecher, as other trackers take it.
+  const [f, q] = announce(`${h}&${p}&port=1`);
+  assert.equal(f, 0);
+  assert.equal(q.left, -1);
   // A bad value is reported before a missing one.
   assert.equal(failure(`port=0`), "invalid port");
 });
@@ -148,22 +151,38 @@ Deno.test("port, uploaded, downloaded, left, numwant: decimal, bounded", () => {
         "9223372036854775808",
         "9999999999999999999",
         "10000000000000000000",
-        "-1",
         "1.5",
         "",
         "x",
+        "-",
+        "--1",
+        "-x",
       ]
     ) {
       assert.equal(QUERY_FAILURE_TEXT[count(name, v)[0]], `invalid ${name}`, `${name}=${v}`);
     }
   }
+  // -1 (a client's "unknown") is read as 0 for the totals; a negative left is still refused.
+  for (const name of ["uploaded", "downloaded"]) {
+    const key = name as "uploaded" | "downloaded";
+    const [f, q] = count(name, "-1");
+    assert.equal(f, 0, `${name}=-1`);
+    assert.equal(q[key], 0);
+  }
+  assert.equal(QUERY_FAILURE_TEXT[count("left", "-1")[0]], "invalid left");
   // left is what makes a seeder; the first `left` wins (here 5, not 0).
   const [, q] = announce(`${h}&port=1&left=5&left=0`);
   assert.equal(q.left, 5);
   assert.equal(count("numwant", "0")[1].numWant, 0);
   assert.equal(count("numwant", "50")[1].numWant, 50);
   assert.equal(count("numwant", "99999999999")[1].numWant, 0x7fffffff);
-  for (const v of ["-1", "", "a", "1.0"]) {
+  // A negative numwant means the default (BEP 15 says so of -1).
+  for (const v of ["-1", "-50", "%2D1"]) {
+    const [f, q] = count("numwant", v);
+    assert.equal(f, 0, v);
+    assert.equal(q.numWant, -1, v);
+  }
+  for (const v of ["", "a", "1.0", "-", "-a"]) {
     assert.equal(QUERY_FAILURE_TEXT[count("numwant", v)[0]], "invalid numwant", v);
   }
 });
@@ -183,8 +202,11 @@ Deno.test("event, compact, no_peer_id, key, trackerid", () => {
   }
   assert.equal(a("compact=0")[1].compact, false);
   assert.equal(a("compact=1")[1].compact, true);
+  // Any value but 0 means compact.
   for (const v of ["", "2", "01", "yes", "%zz"]) {
-    assert.equal(QUERY_FAILURE_TEXT[a(`compact=${v}`)[0]], "invalid compact", v);
+    const [f, q] = a(`compact=${v}`);
+    assert.equal(f, 0, v);
+    assert.equal(q.compact, true, v);
   }
   assert.equal(a("no_peer_id=1")[1].noPeerId, true);
   assert.equal(a("no_peer_id")[1].noPeerId, true);
@@ -193,12 +215,16 @@ Deno.test("event, compact, no_peer_id, key, trackerid", () => {
   assert.deepEqual(k.key.subarray(0, k.keyLen), new Uint8Array([0, 0xff, 0x20, 0x78]));
   assert.equal(k.trackerIdLen, MAX_KEY_LEN);
   assert.equal(a("key=")[1].keyLen, 0);
-  assert.equal(QUERY_FAILURE_TEXT[a(`key=${"k".repeat(MAX_KEY_LEN + 1)}`)[0]], "invalid key");
   assert.equal(QUERY_FAILURE_TEXT[a("key=%z1")[0]], "invalid key");
-  assert.equal(QUERY_FAILURE_TEXT[a(`trackerid=${"t".repeat(65)}`)[0]], "invalid trackerid");
+  // Past MAX_KEY_LEN they are ignored, and the parameters after them still read.
+  const [fl, long] = a(`key=${"k".repeat(MAX_KEY_LEN + 1)}&trackerid=${"t".repeat(65)}&numwant=7`);
+  assert.equal(fl, 0);
+  assert.equal(long.keyLen, -1);
+  assert.equal(long.trackerIdLen, -1);
+  assert.equal(long.numWant, 7);
 });
 
-Deno.test("ip, ipv4, ipv6: validated addresses or endpoints, empty as absent", () => {
+Deno.test("ip, ipv4, ipv6: addresses or endpoints; empty as absent; others ignored", () => {
   const a = (extra: string) => announce(`${BASE}&${extra}`);
   const rec = (host: string, port: number) => {
     const r = new Uint8Array(18);
@@ -224,21 +250,32 @@ Deno.test("ip, ipv4, ipv6: validated addresses or endpoints, empty as absent", (
   assert.equal(f, 0);
   assert.equal(q.ipFamily, 0);
   assert.ok(!q.hasIpv4 && !q.hasIpv6);
-  const bad: [string, string][] = [
-    ["ip=tracker.example.com", "invalid ip"],
-    ["ip=1.2.3", "invalid ip"],
-    ["ip=1.2.3.256", "invalid ip"],
-    ["ip=%zz", "invalid ip"],
-    ["ipv4=2001:db8::1", "invalid ipv4"],
-    ["ipv4=1.2.3.4:0", "invalid ipv4"],
-    ["ipv4=1.2.3.4:65536", "invalid ipv4"],
-    ["ipv4=[1.2.3.4]", "invalid ipv4"],
-    ["ipv6=1.2.3.4", "invalid ipv6"],
-    ["ipv6=[2001:db8::1", "invalid ipv6"],
-    ["ipv6=2001:db8::1:6881:1:1:1:1", "invalid ipv6"],
-    ["ipv6=[::1]x", "invalid ipv6"],
+  // What is not a literal address of its kind is ignored and counted, never an error.
+  const ignored = [
+    "ip=tracker.example.com",
+    "ip=tracker-test.example.org",
+    "ip=1.2.3",
+    "ip=1.2.3.256",
+    "ip=%zz",
+    "ipv4=localhost",
+    "ipv4=2001:db8::1",
+    "ipv4=1.2.3.4:0",
+    "ipv4=1.2.3.4:65536",
+    "ipv4=[1.2.3.4]",
+    "ipv6=fe80::1%25eth0",
+    "ipv6=1.2.3.4",
+    "ipv6=[2001:db8::1",
+    "ipv6=2001:db8::1:6881:1:1:1:1",
+    "ipv6=[::1]x",
   ];
-  for (const [extra, why] of bad) assert.equal(QUERY_FAILURE_TEXT[a(extra)[0]], why, extra);
+  for (const extra of ignored) {
+    [f, q] = a(`${extra}&numwant=9`);
+    assert.equal(f, 0, extra);
+    assert.equal(q.ipFamily, 0, extra);
+    assert.ok(!q.hasIpv4 && !q.hasIpv6, extra);
+    assert.equal(q.ignoredIps, 1, extra);
+    assert.equal(q.numWant, 9, `${extra}: the parameters after it still read`);
+  }
 });
 
 Deno.test("duplicates: the first counts, later ones are ignored unread; unknown ones too", () => {
