@@ -3,6 +3,10 @@
  * swarms when its `[http]` section is enabled); `shoal http` serves the HTTP tracker protocol;
  * `shoal ws` serves WebTorrent over WebSockets.
  *
+ * This is where protocols are composed: `shoal udp` with `[http]` runs UDP's and HTTP's socket
+ * workers over the core's request workers (`core/`), in one process. No protocol folder imports
+ * another.
+ *
  * Usage: `shoal <udp|http|ws> [-c FILE] [-p] [-v] [-h]`
  *
  * @module
@@ -18,13 +22,60 @@ import {
   toToml,
 } from "./shared/config/schema.ts";
 import { Logger, type LogLevel } from "./shared/base/log.ts";
-import { udpSchema } from "./udp/config.ts";
-import { runUdp } from "./udp/server.ts";
+import { trackerView } from "./shared/observe/view.ts";
+import { VERSION } from "./shared/base/version.ts";
+import { runSwarms } from "./core/tracker.ts";
+import { udpSchema as udpOwnSchema } from "./udp/config.ts";
+import { udpGroup } from "./udp/server.ts";
+import { udpView } from "./udp/observe.ts";
+import type { SocketStats } from "./udp/stats.ts";
 import { wsSchema } from "./ws/config.ts";
 import { runWs } from "./ws/server.ts";
-import { httpSchema } from "./http/config.ts";
-import { runHttp } from "./http/server.ts";
-import { VERSION } from "./shared/base/version.ts";
+import { httpSchema, httpSection } from "./http/config.ts";
+import { httpGroup, runHttp } from "./http/server.ts";
+import { httpView } from "./http/observe.ts";
+import type { HttpSocketStats } from "./http/socket_init.ts";
+
+const { privileges, state, ...udpKeys } = udpOwnSchema;
+/** `shoal udp`'s configuration: UDP's keys, and `[http]` to serve HTTP beside UDP. */
+export const udpSchema = { ...udpKeys, http: httpSection(), privileges, state };
+
+/**
+ * Starts `shoal udp` with `config`: UDP's socket workers, with HTTP's beside them when
+ * `[http]` is enabled, over the core's swarms; resolves once it is serving.
+ */
+async function runUdp(config: ConfigOf<typeof udpSchema>, log: Logger): Promise<void> {
+  const group = udpGroup(config, log);
+  const h = config.http;
+  const http = h.enabled
+    ? await httpGroup(
+      {
+        ...h,
+        log_level: config.log_level,
+        request_workers: config.request_workers,
+      },
+      "http",
+      h.socket_workers || navigator.hardwareConcurrency || 1,
+      group.count + config.request_workers,
+      log,
+    )
+    : null;
+  const describe =
+    `${group.count} socket worker(s), ${config.request_workers} request worker(s), io ${group.io}`;
+  await runSwarms({
+    name: http ? "shoal udp+http" : "shoal udp",
+    config,
+    groups: http ? [group, http] : [group],
+    observe: http
+      ? trackerView<SocketStats | HttpSocketStats>("udp+http", [udpView, httpView])
+      : trackerView("udp", [udpView]),
+    describe: http
+      ? `${describe}; ${http.count} HTTP socket worker(s), io ${http.io}${http.tls ? ", TLS" : ""}`
+      : describe,
+    started: (l) => http?.started(l),
+    reload: async (pool, l) => await http?.reload(pool, l),
+  }, log);
+}
 
 const USAGE = `shoal ${VERSION}: a BitTorrent tracker (UDP BEP 15, HTTP, WebTorrent)
 

@@ -5,12 +5,14 @@
  */
 import { ConnectionIds } from "../udp/connection_id.ts";
 import { HalfSipHash13 } from "../shared/base/hash.ts";
-import { Swarms } from "../udp/swarms.ts";
+import { Swarms } from "../core/swarms.ts";
 import { Router, type Sender } from "../udp/router.ts";
 import { ADDR_LEN, type PacketBatch } from "../udp/io.ts";
 import { encodeAddr } from "../shared/net/address.ts";
 import { encodeAnnounceRequest } from "../udp/codec.ts";
-import { handleRequestBatch } from "../udp/request_batch.ts";
+import { handleRequestBatch } from "../core/request_batch.ts";
+import { Forwarder } from "../core/forward.ts";
+import { ANNOUNCE_SEEDER } from "../core/records.ts";
 import { BatchWriter } from "../shared/runtime/channel.ts";
 import { AccessList } from "../shared/store/access_list.ts";
 import { ByteBuffer } from "../shared/base/byte_buffer.ts";
@@ -36,10 +38,9 @@ Deno.bench("HalfSipHash-1-3 of 20 bytes", () => {
 });
 
 // A swarm store with 10k torrents; announces spread over them with 50 peers wanted.
-const swarms = new Swarms(
-  { interval: 900, responsePeers: { 4: 50, 6: 50 } },
-  new Uint32Array([1, 2, 3, 4]),
-);
+const swarms = new Swarms({ interval: 900 }, new Uint32Array([1, 2, 3, 4]));
+// The same announces as the core's records (`core/records.ts`), as a socket worker writes them.
+const toCore = new Forwarder(new Uint32Array([5, 6]), 1, 1);
 const packets: Uint8Array[] = [];
 const addrs: Uint8Array[] = [];
 for (let i = 0; i < 20000; i++) {
@@ -58,14 +59,20 @@ for (let i = 0; i < 20000; i++) {
   encodeAddr(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 6881, a, 0);
   addrs.push(a);
 }
-const out = new Uint8Array(20 + 18 * 255);
-for (let i = 0; i < packets.length; i++) {
-  swarms.announce(packets[i], 0, addrs[i], 0, 4, NOW, out, 0);
-}
+const records = packets.map((p, i) => {
+  const w = toCore.writers[0];
+  const port = (p[96] << 8) | p[97];
+  toCore.announce(4, addrs[i], 0, p, 16, p, 36, port, 0, i % 4 === 0 ? 0 : ANNOUNCE_SEEDER, 50, i);
+  const rec = w.buf.slice(0, w.len);
+  w.clear();
+  return rec;
+});
+const out = new Uint8Array(64 + 18 * 255);
+for (let i = 0; i < records.length; i++) swarms.announce(records[i], 0, NOW, out, 0);
 let k = 0;
 Deno.bench("announce (10k torrents, 20k peers, numwant 50)", () => {
-  const i = k++ % packets.length;
-  swarms.announce(packets[i], 0, addrs[i], 0, 4, NOW, out, 0);
+  const i = k++ % records.length;
+  swarms.announce(records[i], 0, NOW, out, 0);
 });
 
 // The socket worker's routing of a 64-packet batch, then the request worker's batch handling.
@@ -73,6 +80,7 @@ const router = new Router({
   requestWorkers: 2,
   maxScrapeTorrents: 255,
   maxConnectionAge: 300,
+  responsePeers: { 4: 50, 6: 50 },
   connectionKey: new Uint32Array([1, 2, 3, 4]),
   shardKey: new Uint32Array([5, 6]),
 });
@@ -90,14 +98,14 @@ for (let i = 0; i < 64; i++) {
   batch.lengths[i] = 98;
   batch.addrs.set(addr, i * ADDR_LEN);
 }
-const nobody: Sender = { send() {} };
+const nobody: Sender = { send() {}, sendParts() {} };
 const back = new BatchWriter();
 const access = new AccessList();
 Deno.bench("route 64 announces, handle them, route 64 responses", () => {
   router.handleBatch(batch, 4, nobody, NOW);
   for (const w of router.forward.writers) {
     const b = w.buf.subarray(0, w.len);
-    handleRequestBatch(swarms, access, b, back, NOW, { 4: 50, 6: 50 });
+    handleRequestBatch(swarms, access, b, back, NOW);
     router.handleResponses(back.buf.subarray(0, back.len), [nobody, null]);
     back.len = 0;
     back.count = 0;

@@ -1,13 +1,19 @@
 /**
  * `deno bench` micro-benchmarks of the HTTP tracker's pure protocol code: a typical announce
- * (as qBittorrent/libtorrent sends it) parsed, its query read and its answer written from a
- * BEP 15 announce response with 50 peers, and each step alone.
+ * (as qBittorrent/libtorrent sends it) parsed, its query read and its answer written from the
+ * core's announce answer with 50 peers (`core/records.ts`), and each step alone.
  */
 import { Parse, RequestParser } from "../http/request.ts";
 import { AnnounceQuery, parseAnnounceQuery, parseScrapeQuery, ScrapeQuery } from "../http/query.ts";
-import { responseFlags, writeAnnounceFromUdp, writeScrapeResponse } from "../http/response.ts";
+import {
+  AnnounceReply,
+  responseFlags,
+  writeAnnounceResponse,
+  writeScrapeResponse,
+} from "../http/response.ts";
 import { ByteBuffer } from "../http/bencode.ts";
-import { writeAnnounceHeader } from "../udp/codec.ts";
+import { readAnswer } from "../http/translate.ts";
+import { ANSWER_HEADER, REC_FAMILY, writeAnswerHeader } from "../core/records.ts";
 
 const pct = (b: Uint8Array) => [...b].map((x) => "%" + x.toString(16).padStart(2, "0")).join("");
 const hash = crypto.getRandomValues(new Uint8Array(20));
@@ -27,9 +33,22 @@ read.set(request);
 const options = { ipHeader: "X-Forwarded-For" };
 const q = new AnnounceQuery();
 const w = new ByteBuffer(65536);
-const udp = new Uint8Array(20 + 6 * 50);
-writeAnnounceHeader(udp, 0, 1, 1800, 40, 10);
-crypto.getRandomValues(udp.subarray(20));
+// The core's answer to an IPv4 announce: 50 peers, 10 seeders, 40 leechers.
+const answer = new Uint8Array(ANSWER_HEADER + 6 * 50);
+const asked = new Uint8Array(ANSWER_HEADER);
+asked[REC_FAMILY] = 4;
+writeAnswerHeader(asked, 0, answer, 0, 0, 50, 1800, 10, 40);
+crypto.getRandomValues(answer.subarray(ANSWER_HEADER));
+const reply = new AnnounceReply();
+reply.minInterval = 900;
+
+/** The HTTP answer to `answer`, as the front writes it. */
+function respond(compact: boolean, flags: number): void {
+  readAnswer(answer, 0, reply);
+  reply.compact = compact;
+  w.len = 0;
+  writeAnnounceResponse(w, reply, flags);
+}
 
 let parser = new RequestParser(options);
 function parse(): void {
@@ -42,17 +61,7 @@ Deno.bench("announce: parse + query + response (50 peers)", { baseline: true }, 
   parse();
   const r = parser.request;
   if (parseAnnounceQuery(r.buf, r.queryStart, r.queryEnd, q) !== 0) throw new Error("bad query");
-  w.len = 0;
-  writeAnnounceFromUdp(
-    w,
-    udp,
-    0,
-    udp.length,
-    4,
-    q.compact,
-    900,
-    responseFlags(r, parser.mustClose),
-  );
+  respond(q.compact, responseFlags(r, parser.mustClose));
 });
 
 Deno.bench(
@@ -68,14 +77,12 @@ Deno.bench("announce: query", () => {
   parseAnnounceQuery(req.buf, req.queryStart, req.queryEnd, q);
 });
 
-Deno.bench("announce: response from a UDP response, compact, 50 peers", () => {
-  w.len = 0;
-  writeAnnounceFromUdp(w, udp, 0, udp.length, 4, true, 900, 1);
+Deno.bench("announce: response from the core's answer, compact, 50 peers", () => {
+  respond(true, 1);
 });
 
-Deno.bench("announce: response from a UDP response, non-compact, 50 peers", () => {
-  w.len = 0;
-  writeAnnounceFromUdp(w, udp, 0, udp.length, 4, false, 900, 1);
+Deno.bench("announce: response from the core's answer, non-compact, 50 peers", () => {
+  respond(false, 1);
 });
 
 const keepAlive = new RequestParser(options);

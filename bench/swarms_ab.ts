@@ -14,22 +14,29 @@
  */
 
 import { parseArgs } from "args";
-import { REC_ADDR, REC_BODY, REQ_ANNOUNCE, REQ_ANNOUNCE_LEN } from "../udp/messages.ts";
 import {
-  Action,
-  OFF_EVENT,
-  OFF_INFO_HASH,
-  OFF_LEFT,
-  OFF_NUMWANT,
-  OFF_PEER_ID,
-  OFF_PORT,
-} from "../udp/codec.ts";
+  A_ADDR,
+  A_EVENT,
+  A_FLAGS,
+  A_INFO_HASH,
+  A_PEER_ID,
+  A_PORT,
+  A_TOKEN,
+  A_WANT,
+  ANNOUNCE_LEN,
+  ANNOUNCE_SEEDER,
+  REC_FAMILY,
+  REQ_ANNOUNCE,
+} from "../core/records.ts";
 import { encodeAddr } from "../shared/net/address.ts";
 import { benchInfoHash } from "./udp_load.ts";
 
 const PEERS = 1_000_000, TORRENTS = 100_000, BATCH = 64, PER_ROUND = 1_024_000;
-/** Every checkout reads this checkout's record layout (`udp/messages.ts`). */
-const REC = REQ_ANNOUNCE_LEN;
+/**
+ * Every checkout reads this checkout's record layout (`core/records.ts`): compare checkouts
+ * from the one that made the core (before it, announces were BEP 15 packets in `udp/`).
+ */
+const REC = ANNOUNCE_LEN;
 const LOCALHOST = new Uint8Array(18);
 encodeAddr("127.0.0.1", 6881, LOCALHOST, 0);
 
@@ -58,18 +65,16 @@ for (let p = 0; p < PEERS; p++) {
 function record(buf: Uint8Array, dv: DataView, at: number, p: number, event: number): void {
   buf.fill(0, at, at + REC);
   buf[at] = REQ_ANNOUNCE;
-  buf[at + 1] = 4;
-  buf.set(LOCALHOST, at + REC_ADDR);
-  const b = at + REC_BODY;
-  dv.setUint32(b + 8, Action.Announce);
-  dv.setUint32(b + 12, p); // transaction id
-  benchInfoHash(torrentOf[p], buf, b + OFF_INFO_HASH);
-  dv.setUint32(b + OFF_PEER_ID + 16, p);
+  buf[at + REC_FAMILY] = 4;
   const seeder = (Math.imul(p, 2654435761) >>> 0) / 4294967296 < 0.75;
-  dv.setUint32(b + OFF_LEFT + 4, seeder ? 0 : 1 << 20);
-  dv.setUint32(b + OFF_EVENT, event);
-  dv.setInt32(b + OFF_NUMWANT, 50);
-  dv.setUint16(b + OFF_PORT, portOf[p]);
+  buf[at + A_FLAGS] = seeder ? ANNOUNCE_SEEDER : 0;
+  buf[at + A_EVENT] = event;
+  buf.set(LOCALHOST, at + A_ADDR);
+  dv.setUint32(at + A_TOKEN, p, true);
+  dv.setUint16(at + A_PORT, portOf[p]);
+  dv.setUint16(at + A_WANT, 50, true);
+  benchInfoHash(torrentOf[p], buf, at + A_INFO_HASH);
+  dv.setUint32(at + A_PEER_ID + 16, p);
 }
 
 interface Subject {
@@ -82,18 +87,18 @@ interface Subject {
 const subjects: Subject[] = [];
 for (const dir of dirs) {
   const root = new URL(dir.endsWith("/") ? dir : dir + "/", `file://${Deno.cwd()}/`);
-  const { Swarms } = await import(new URL("udp/swarms.ts", root).href);
-  const { handleRequestBatch } = await import(new URL("udp/request_batch.ts", root).href);
+  const { Swarms } = await import(new URL("core/swarms.ts", root).href);
+  const { handleRequestBatch } = await import(new URL("core/request_batch.ts", root).href);
   const { BatchWriter } = await import(new URL("shared/runtime/channel.ts", root).href);
   const { AccessList } = await import(new URL("shared/store/access_list.ts", root).href);
-  const settings = { interval: 900, responsePeers: { 4: 50, 6: 50 } };
+  const settings = { interval: 900 };
   const access = new AccessList(), w = new BatchWriter();
   let swarms = new Swarms(settings, new Uint32Array([1, 2, 3, 4]));
   subjects.push({
     dir,
     fresh: () => swarms = new Swarms(settings, new Uint32Array([1, 2, 3, 4])),
     run: (batch) => {
-      handleRequestBatch(swarms, access, batch, w, 1000, settings.responsePeers);
+      handleRequestBatch(swarms, access, batch, w, 1000);
       w.clear();
     },
     ns: [],

@@ -1,8 +1,8 @@
 /**
  * The HTTP tracker's configuration: `shoal http` on its own (`httpSchema`), or the `[http]`
- * section of `shoal udp` that serves HTTP over the UDP tracker's swarms in one process. The
- * listener and protocol keys are the same in both (`httpKeys`); `httpSettings` gives HTTP
- * socket workers what they need from either.
+ * section (`httpSection`) another tracker of the same swarms adds to serve HTTP beside its own
+ * protocol in one process (`shoal udp`, composed in `main.ts`). The listener and protocol keys
+ * are the same in both (`httpKeys`); `HttpSettings` is what HTTP socket workers get from either.
  *
  * @module
  */
@@ -20,7 +20,7 @@ import {
   swarmLimits,
 } from "../shared/config/common.ts";
 import { parseIPv4, parseIPv6, parseSocketAddress } from "../shared/net/address.ts";
-import { MAX_HTTP_PEERS } from "../udp/messages.ts";
+import { MAX_PEERS } from "../core/records.ts";
 
 function addressOf(family: 4 | 6) {
   return (v: string): string | null => {
@@ -71,6 +71,8 @@ export function splitList(v: string): string[] {
 
 /** Default most info hashes per HTTP scrape: what the default `max_request_size` holds. */
 export const DEFAULT_HTTP_SCRAPE_TORRENTS = 100;
+/** Most info hashes an HTTP scrape may be configured to answer. */
+const MAX_SCRAPE_TORRENTS = 400;
 
 /** The keys of an HTTP tracker's listeners and protocol, in `[network]` or `[http]`. */
 export function httpKeys(port: number) {
@@ -156,7 +158,7 @@ export function httpKeys(port: number) {
       200,
       "Most peers in one HTTP announce reply, whatever numwant asks.",
       1,
-      MAX_HTTP_PEERS,
+      MAX_PEERS,
     ),
     allow_full_scrape: bool(
       false,
@@ -198,7 +200,7 @@ export const httpSchema = {
       DEFAULT_HTTP_SCRAPE_TORRENTS,
       "Most info hashes answered per scrape (the first ones; the rest are ignored). network.max_request_size must hold them: 71 bytes each, and 512.",
       1,
-      400,
+      MAX_SCRAPE_TORRENTS,
     ),
     peer_announce_interval: peerAnnounceInterval(),
   },
@@ -210,6 +212,32 @@ export const httpSchema = {
   privileges: privilegesSection(),
   state: stateSection(),
 };
+
+/**
+ * The `[http]` section a tracker of the same swarms adds to serve HTTP beside its own protocol
+ * (off unless `enabled`).
+ */
+export function httpSection() {
+  return {
+    enabled: bool(
+      false,
+      "Also serve the HTTP tracker protocol from this process, over the same swarms: a peer announcing over UDP is handed to peers announcing over HTTP and the other way round.",
+    ),
+    socket_workers: int(
+      1,
+      "HTTP socket workers: threads that hold HTTP connections; 0 means one per CPU.",
+      0,
+      256,
+    ),
+    max_scrape_torrents: int(
+      DEFAULT_HTTP_SCRAPE_TORRENTS,
+      "Most info hashes answered per HTTP scrape (the first ones; the rest are ignored). http.max_request_size must hold them: 71 bytes each, and 512.",
+      1,
+      MAX_SCRAPE_TORRENTS,
+    ),
+    ...httpKeys(3000),
+  };
+}
 
 /** A loaded `shoal http` configuration. */
 export type HttpConfig = ConfigOf<typeof httpSchema>;

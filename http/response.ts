@@ -4,8 +4,8 @@
  * `response_head.ts`'s, whose exports are repeated here so a server imports one module.
  *
  * Peers arrive as the swarm store has them: compact IPv4 (6 bytes each, BEP 23), compact IPv6
- * (18 bytes each, BEP 7), and optionally their 20-byte peer ids; `writeAnnounceFromUdp` takes a
- * whole BEP 15 announce response, so the HTTP server answers from the UDP swarms as they are.
+ * (18 bytes each, BEP 7), and optionally their 20-byte peer ids (`translate.ts` reads them from
+ * the core's answers).
  *
  * @module
  */
@@ -21,6 +21,8 @@ import {
   writeRaw,
 } from "./bencode.ts";
 import { formatIPv4Text, formatIPv6Text } from "./ip_text.ts";
+import { getU32BE } from "../shared/base/bytes.ts";
+import { E_COMPLETED, E_LEECHERS, E_SEEDERS, SCRAPE_ENTRY_LEN } from "../core/records.ts";
 import { beginResponse, finishResponse } from "./response_head.ts";
 
 export {
@@ -142,54 +144,13 @@ function writePeerDict(
   writeEnd(w);
 }
 
-const fromUdp = new AnnounceReply();
-
-/**
- * Writes the HTTP answer to an announce from a BEP 15 announce response (`len` bytes at
- * `udp[off]`: action, transaction id, interval, leechers, seeders, then peers of `family`: 6
- * bytes each for 4, 18 for 6), as `writeAnnounceResponse` would. UDP peers carry no peer ids,
- * so a non-compact list has none. Returns the response's length.
- */
-export function writeAnnounceFromUdp(
-  w: ByteSink,
-  udp: Uint8Array,
-  off: number,
-  len: number,
-  family: 4 | 6,
-  compact: boolean,
-  minInterval: number,
-  flags: number,
-): number {
-  const r = fromUdp;
-  r.interval = u32(udp, off + 8);
-  r.incomplete = u32(udp, off + 12);
-  r.complete = u32(udp, off + 16);
-  r.minInterval = minInterval;
-  r.compact = compact;
-  r.peerIds = null;
-  const peersLen = Math.max(0, len - 20);
-  r.peers = r.peers6 = udp;
-  r.peersOff = r.peers6Off = off + 20;
-  r.peersLen = family === 4 ? peersLen : 0;
-  r.peers6Len = family === 6 ? peersLen : 0;
-  const n = writeAnnounceResponse(w, r, flags);
-  r.peers = r.peers6 = EMPTY; // hold no reference to the caller's buffer
-  return n;
-}
-
-const EMPTY = new Uint8Array(0);
-
-function u32(b: Uint8Array, i: number): number {
-  return ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
-}
-
 let order = new Uint32Array(256);
 
 /**
  * Writes a scrape response: `files`, keyed by each of the `count` 20-byte hashes at
  * `hashes[hashesOff]`, sorted as bytes (a repeated hash once), each `{complete, downloaded,
- * incomplete}` from the 12-byte entry of the same index at `entries[entriesOff]` (BEP 15
- * layout: seeders, completed, leechers, big-endian). Returns the response's length.
+ * incomplete}` from the scrape entry of the same index at `entries[entriesOff]` (the core's,
+ * `core/records.ts`). Returns the response's length.
  */
 export function writeScrapeResponse(
   w: ByteSink,
@@ -228,14 +189,14 @@ export function writeScrapeResponse(
     const i = idx[k];
     if (k > 0 && sameHash(hashes, hashesOff, idx[k - 1], i)) continue;
     writeByteString(w, hashes, hashesOff + 20 * i, 20);
-    const e = entriesOff + 12 * i;
+    const e = entriesOff + SCRAPE_ENTRY_LEN * i;
     writeDictStart(w);
     key(w, K_COMPLETE);
-    writeInt(w, u32(entries, e));
+    writeInt(w, getU32BE(entries, e + E_SEEDERS));
     key(w, K_DOWNLOADED);
-    writeInt(w, u32(entries, e + 4));
+    writeInt(w, getU32BE(entries, e + E_COMPLETED));
     key(w, K_INCOMPLETE);
-    writeInt(w, u32(entries, e + 8));
+    writeInt(w, getU32BE(entries, e + E_LEECHERS));
     writeEnd(w);
   }
   writeEnd(w);

@@ -1,25 +1,31 @@
 /**
  * The HTTP tracker on the main thread: its socket workers (`httpGroup`), which `shoal http`
- * runs over the UDP tracker's request workers (`runHttp`) and `shoal udp` adds beside its UDP
- * socket workers when its `[http]` section is enabled, so both protocols share the swarms.
+ * runs over the core's request workers (`runHttp`), and which `main.ts` adds beside UDP's when
+ * `shoal udp` enables its `[http]` section, so both protocols share the swarms.
  *
  * @module
  */
 
-import { formatSocketAddress, parseSocketAddress } from "../shared/net/address.ts";
+import { parseSocketAddress } from "../shared/net/address.ts";
 import { OperatorError } from "../shared/base/errors.ts";
 import type { Logger } from "../shared/base/log.ts";
-import { connectionsThatFit } from "../shared/config/open_files.ts";
 import { readTls, type TlsFiles } from "../shared/config/tls.ts";
 import { trackerView } from "../shared/observe/view.ts";
 import type { SocketBase } from "../shared/runtime/mesh.ts";
 import type { Pool } from "../shared/runtime/pool.ts";
-import { runTracker, type ServedGroup } from "../shared/runtime/tracker.ts";
-import { swarmsConfig } from "../udp/config.ts";
-import { UDP_STATE } from "../udp/saved_swarms.ts";
+import {
+  type Bind,
+  Binding,
+  type BindResult,
+  connectionShare,
+  reloadTls,
+  tcpTransport,
+} from "../shared/runtime/socket_group.ts";
+import type { ServedGroup } from "../shared/runtime/tracker.ts";
+import { runSwarms } from "../core/tracker.ts";
 import { type HttpConfig, type HttpKeys, type HttpSettings, scrapeFitProblem } from "./config.ts";
 import { httpView } from "./observe.ts";
-import type { Bind, BindResult, HttpSocketInit } from "./socket_init.ts";
+import type { HttpSocketInit } from "./socket_init.ts";
 
 /** HTTP socket workers, and what the runtime does for them beyond starting them. */
 export interface HttpGroup extends ServedGroup<HttpSocketInit, BindResult[]> {
@@ -56,24 +62,20 @@ export async function httpGroup(
   const misfit = scrapeFitProblem(settings, `${section}.max_request_size`, scrapeKey);
   if (misfit !== null) throw new OperatorError(misfit);
   const tls: TlsFiles | null = settings.use_tls ? await readTls(settings) : null;
-  if (settings.io === "ffi" && (tls || Deno.build.os !== "linux")) {
-    throw new OperatorError(
-      `${section}.io = "ffi" serves plain TCP on Linux only; use "auto" or "deno"` +
-        (tls ? " with use_tls" : ""),
-    );
-  }
-  const io = settings.io === "auto"
-    ? (tls || Deno.build.os !== "linux" ? "deno" : "ffi")
-    : settings.io;
+  const io = tcpTransport(settings.io, tls !== null, `${section}.io`);
   const wanted: Bind[] = [];
   if (settings.use_ipv4) wanted.push(bindOf(settings, 4));
   if (settings.use_ipv6) wanted.push(bindOf(settings, 6));
   if (wanted.length === 0) {
     throw new OperatorError(`${section}.use_ipv4 and use_ipv6 are both false: nothing to serve`);
   }
-  const files = connectionsThatFit(settings.max_connections, count + otherWorkers);
-  let binds: Bind[] | null = null; // resolved once the first one has bound
-  const scheme = tls ? "https" : "http";
+  const share = connectionShare(settings.max_connections, count, otherWorkers, section);
+  const binding = new Binding(
+    wanted,
+    (f) => `${section}.${f === 4 ? "address" : "address_ipv6"}`,
+    tls ? "https" : "http",
+    log,
+  );
   return {
     kind: "http",
     url: new URL("./socket_worker.ts", import.meta.url),
@@ -82,52 +84,29 @@ export async function httpGroup(
     tls: tls !== null,
     init: (base: SocketBase): HttpSocketInit => ({
       ...base,
-      http: settings,
-      section,
+      name: "http socket worker",
+      logLevel: settings.log_level,
+      binds: binding.binds,
+      checkFree: binding.checkFree,
       io,
-      binds: binds ?? wanted,
-      checkFree: binds === null,
       tls,
-      // reusePort spreads connections evenly over the socket workers: each takes its share.
-      maxConnections: Math.ceil((files?.fit ?? settings.max_connections) / count),
-      connectionsFitFiles: files !== null,
+      limits: {},
+      limitNames: {
+        max_connections: `${section}.max_connections = ${share.perWorker} (this worker's share)`,
+        max_connections_per_ip:
+          `${section}.max_connections_per_ip = ${settings.max_connections_per_ip}`,
+      },
+      http: settings,
+      maxConnections: share.perWorker,
+      connectionsFitFiles: share.fitFiles,
     }),
-    bound(results) {
-      const resolved: Bind[] = [];
-      for (const r of results) {
-        const want = wanted.find((w) => w.family === r.family)!;
-        const key = `${section}.${r.family === 4 ? "address" : "address_ipv6"}`;
-        if ("port" in r) {
-          resolved.push({ ...want, port: r.port });
-        } else if (r.family === 6 && r.code === "EAFNOSUPPORT" && wanted.length === 2) {
-          log.warn(`IPv6 is not available on this host (${r.message}); serving HTTP on IPv4 only`);
-        } else {
-          const why = r.code === "EADDRINUSE" ? "address already in use" : r.message;
-          throw new OperatorError(`${key}: cannot listen on ${formatSocketAddress(want)}: ${why}`);
-        }
-      }
-      if (resolved.length === 0) throw new OperatorError("no HTTP address could be bound");
-      binds = resolved;
-      return resolved.map((b) => `listening on ${scheme}://${formatSocketAddress(b)}`);
-    },
-    joined(k, results) {
-      const bad = results.find((r) => "code" in r);
-      if (bad && "code" in bad) {
-        throw new Error(`http socket worker ${k} could not bind: ${bad.message}`);
-      }
-    },
+    bound: (results) => binding.bound(results),
+    joined: (k, results) => binding.joined(`http socket worker ${k}`, results),
     started(l) {
-      if (files !== null) l.warn(files.warning.replaceAll("limits.", `${section}.`));
+      if (share.warning !== null) l.warn(share.warning);
     },
-    async reload(pool, l) {
-      if (!tls) return;
-      try {
-        const fresh = await readTls(settings);
-        pool.broadcast({ type: "tls", ...fresh }, "socket");
-        l.info("SIGUSR1: reloading the HTTP TLS certificate");
-      } catch (err) {
-        l.error(`SIGUSR1: ${(err as Error).message}; keeping the old certificate`);
-      }
+    reload: async (pool, l) => {
+      if (tls) await reloadTls(settings, pool, l, "HTTP TLS certificate");
     },
   };
 }
@@ -142,14 +121,9 @@ export async function runHttp(config: HttpConfig, log: Logger): Promise<void> {
     request_workers: config.request_workers,
   };
   const group = await httpGroup(settings, "network", count, config.request_workers, log);
-  const peers = config.network.max_response_peers;
-  await runTracker({
+  await runSwarms({
     name: "shoal http",
     config,
-    // The UDP tracker's swarms: the HTTP front end sends them BEP 15 announces.
-    requestConfig: swarmsConfig(config, { 4: peers, 6: peers }),
-    state: UDP_STATE,
-    requestUrl: new URL("../udp/request_worker.ts", import.meta.url),
     groups: [group],
     observe: trackerView("http", [httpView]),
     describe:

@@ -1,26 +1,21 @@
 /**
- * HTTP socket worker: listeners on the IPv4 and IPv6 addresses (each in the `SO_REUSEPORT`
- * group of its port), one `HttpConnection` engine per connection (`front.ts`), one batch per
- * request worker per turn, and the request workers' answers back to their connections.
+ * HTTP socket worker: on the socket host (`shared/runtime/socket_host.ts`), TCP listeners on
+ * the IPv4 and IPv6 addresses, one `HttpConnection` per connection through the front
+ * (`front.ts`), one batch per request worker per turn, and the request workers' answers back
+ * to their connections.
  *
  * @module
  */
 
-import { type Link, openLinks, replaceLink } from "../shared/runtime/link.ts";
-import { Logger } from "../shared/base/log.ts";
 import { monotonicSeconds } from "../shared/base/clock.ts";
-import { socketErrorCode } from "../shared/base/errors.ts";
 import { onceAfterTurn } from "../shared/base/yield.ts";
 import { parseIPv4, parseIPv6 } from "../shared/net/address.ts";
-import { openFileLimit, trackFds } from "../shared/net/libc.ts";
-import { REFUSED, type TcpHandlers } from "../shared/net/tcp.ts";
-import { TcpListener } from "../shared/net/tcp_listen.ts";
-import { LimitLog } from "../shared/observe/limit_log.ts";
-import { serveWorker, type WorkerRole } from "../shared/runtime/worker.ts";
+import { REFUSED } from "../shared/net/tcp.ts";
+import { serveSockets } from "../shared/runtime/socket_host.ts";
 import type { Refusals } from "../shared/store/details.ts";
 import { splitList } from "./config.ts";
 import { HttpFront } from "./front.ts";
-import type { BindResult, HttpSocketInit, HttpSocketStats } from "./socket_init.ts";
+import type { HttpSocketInit, HttpSocketStats } from "./socket_init.ts";
 
 /** The trusted proxies' IPs as 16-byte (v4-mapped) addresses. */
 function proxyAddresses(list: string): Uint8Array[] {
@@ -32,82 +27,19 @@ function proxyAddresses(list: string): Uint8Array[] {
   });
 }
 
-serveWorker((init: HttpSocketInit): { reply: BindResult[]; role: WorkerRole<HttpSocketStats> } => {
+serveSockets<HttpSocketInit, HttpSocketStats>((init, host) => {
   const { http, index } = init;
-  trackFds(init.fds);
-  const log = new Logger(http.log_level, `http socket worker ${index}: `);
-  const ports = openLinks(init.ports);
-  const front = new HttpFront(
+  const front: HttpFront = new HttpFront(
     http,
     init.shardKey,
     { maxConnections: init.maxConnections, maxConnectionsPerIp: http.max_connections_per_ip },
     proxyAddresses(http.reverse_proxy_addresses),
     // Flushed once the current turn's requests are all in (after this read batch).
-    onceAfterTurn(() => front.forward.flush(ports)),
+    onceAfterTurn(() => front.forward.flush(host.links)),
   );
   front.now = monotonicSeconds();
-  const attach = (link: Link) => {
-    link.onmessage = (data: unknown) => {
-      front.now = monotonicSeconds();
-      try {
-        front.responses(data as Uint8Array);
-      } catch (err) {
-        log.error(`response batch failed: ${err instanceof Error ? err.stack : err}`);
-      }
-    };
-  };
-  ports.forEach(attach);
-
-  let outOfFiles = 0; // connections refused for want of descriptors
-  const refusals = (): Refusals => front.admission.refusals(outOfFiles, init.connectionsFitFiles);
-  const stats = (): HttpSocketStats => ({
-    role: "socket",
-    protocol: "http",
-    index,
-    connections: front.size,
-    counters: front.counters,
-    refused: refusals(),
-  });
-  const tcp: TcpHandlers = {
-    accept: (t, ip, addr) => {
-      const c = front.open(t, ip, addr);
-      return c ?? REFUSED;
-    },
-    outOfFiles: () => outOfFiles++,
-  };
-
-  const listeners: TcpListener[] = [];
-  const results: BindResult[] = [];
-  for (const b of init.binds) {
-    try {
-      const l = new TcpListener(
-        {
-          hostname: b.hostname,
-          port: b.port,
-          v6only: true,
-          io: init.io,
-          tls: init.tls,
-          checkFree: init.checkFree,
-        },
-        tcp,
-        log,
-      );
-      listeners.push(l);
-      results.push({ family: b.family, port: l.port });
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      results.push({ family: b.family, code: socketErrorCode(err), message });
-    }
-  }
-
-  const fileLimit = openFileLimit();
-  new LimitLog(log, {}, refusals, 10_000, {
-    max_connections:
-      `${init.section}.max_connections = ${init.maxConnections} (this worker's share)`,
-    max_connections_per_ip:
-      `${init.section}.max_connections_per_ip = ${http.max_connections_per_ip}`,
-    open_files: `out of file descriptors: the open-file limit (ulimit -n ${fileLimit ?? "?"})`,
-  });
+  const refusals = (): Refusals =>
+    front.admission.refusals(host.outOfFiles, init.connectionsFitFiles);
   setInterval(() => {
     const now = front.now = monotonicSeconds();
     front.sweep(now);
@@ -116,17 +48,19 @@ serveWorker((init: HttpSocketInit): { reply: BindResult[]; role: WorkerRole<Http
   setInterval(() => (front.now = monotonicSeconds()), 250);
 
   return {
-    reply: results,
-    role: {
-      stats,
-      // Request worker `j` was replaced: requests to it go to its successor from now on
-      // (those waiting on the old one are answered with a failure when they time out).
-      port: (j: number, port: MessagePort) => {
-        replaceLink(ports, j, port, attach);
-      },
-      tls: (cert: string, key: string) => {
-        for (const l of listeners) l.reloadTls({ cert, key });
-      },
+    listen: (b) => host.listenTcp(b, true, (t, ip, addr) => front.open(t, ip, addr) ?? REFUSED),
+    answers(batch) {
+      front.now = monotonicSeconds();
+      front.responses(batch as Uint8Array);
     },
+    stats: () => ({
+      role: "socket",
+      protocol: "http",
+      index,
+      connections: front.size,
+      counters: front.counters,
+      refused: refusals(),
+    }),
+    refusals,
   };
 });

@@ -24,7 +24,7 @@ export const TARGETS = [
  */
 export const WORKER_MODULES = [
   "udp/socket_worker.ts",
-  "udp/request_worker.ts",
+  "core/request_worker.ts",
   "ws/socket_worker.ts",
   "ws/request_worker.ts",
   "http/socket_worker.ts",

@@ -4,7 +4,7 @@ import { parse } from "toml";
 import { ROOT, runShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
 import { UdpClient } from "./helpers/udp_client.ts";
 import { defaults } from "../shared/config/schema.ts";
-import { udpSchema } from "../udp/config.ts";
+import { udpSchema } from "../main.ts";
 import { httpSchema } from "../http/config.ts";
 
 Deno.test("shoal -h, -v and usage errors", async () => {

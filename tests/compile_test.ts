@@ -21,6 +21,7 @@ Deno.test("every worker module is started from a static URL and included in the 
     ...await sources("udp"),
     ...await sources("ws"),
     ...await sources("http"),
+    ...await sources("core"),
     ...await sources("shared"),
     "main.ts",
   ];

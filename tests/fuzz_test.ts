@@ -8,8 +8,8 @@
  */
 import assert from "assert";
 import { Router, type Sender } from "../udp/router.ts";
-import { handleRequestBatch } from "../udp/request_batch.ts";
-import { Swarms } from "../udp/swarms.ts";
+import { handleRequestBatch } from "../core/request_batch.ts";
+import { Swarms } from "../core/swarms.ts";
 import { BatchWriter } from "../shared/runtime/channel.ts";
 import { AccessList } from "../shared/store/access_list.ts";
 import { encodeAddr } from "../shared/net/address.ts";
@@ -41,12 +41,11 @@ Deno.test("fuzz: 1,000,000 random and mutated UDP datagrams through the whole da
     requestWorkers: 2,
     maxScrapeTorrents: 50,
     maxConnectionAge: 300,
+    responsePeers: { 4: 50, 6: 50 },
     connectionKey: new Uint32Array([1, 2, 3, 4]),
     shardKey: new Uint32Array([5, 6]),
   });
-  const swarms = [0, 1].map((i) =>
-    new Swarms({ interval: 900, responsePeers: { 4: 50, 6: 50 } }, new Uint32Array([i, 7, 8, 9]))
-  );
+  const swarms = [0, 1].map((i) => new Swarms({ interval: 900 }, new Uint32Array([i, 7, 8, 9])));
   const back = new BatchWriter(), access = new AccessList();
   // Replies, attributed to the datagram they answer by the client address (unique per datagram).
   const replies = new Map<number, Uint8Array[]>();
@@ -56,6 +55,12 @@ Deno.test("fuzz: 1,000,000 random and mutated UDP datagrams through the whole da
       const list = replies.get(key) ?? [];
       list.push(p.slice(off, off + len));
       replies.set(key, list);
+    },
+    sendParts(head, headLen, body, off, len, addrs, a) {
+      const b = new Uint8Array(headLen + len);
+      b.set(head.subarray(0, headLen));
+      b.set(body.subarray(off, off + len), headLen);
+      this.send(b, 0, b.length, addrs, a);
     },
   };
   // A valid connection ID for the first client, to mutate requests that carry it.
@@ -75,7 +80,7 @@ Deno.test("fuzz: 1,000,000 random and mutated UDP datagrams through the whole da
   router.handleBatch(
     batch,
     4,
-    { send: (p, off) => data.set(p.subarray(off + 8, off + 16), 20000) },
+    { send: (p, off) => data.set(p.subarray(off + 8, off + 16), 20000), sendParts() {} },
     NOW,
   );
   const cid = data.slice(20000, 20008);
@@ -128,14 +133,7 @@ Deno.test("fuzz: 1,000,000 random and mutated UDP datagrams through the whole da
     router.handleBatch(batch, 4, sock, NOW);
     router.forward.writers.forEach((w, j) => {
       if (w.count === 0) return;
-      handleRequestBatch(
-        swarms[j],
-        access,
-        w.buf.slice(0, w.len),
-        back,
-        NOW,
-        { 4: 50, 6: 50 },
-      );
+      handleRequestBatch(swarms[j], access, w.buf.slice(0, w.len), back, NOW);
       w.len = w.count = 0;
       router.handleResponses(back.buf.slice(0, back.len), [sock, null]);
       back.len = back.count = 0;

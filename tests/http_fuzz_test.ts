@@ -16,15 +16,19 @@ import {
   ScrapeQuery,
 } from "../http/query.ts";
 import {
+  AnnounceReply,
   responseFlags,
-  writeAnnounceFromUdp,
+  writeAnnounceResponse,
   writeErrorResponse,
   writeFailureResponse,
   writeParseError,
   writeScrapeResponse,
 } from "../http/response.ts";
 import { ByteBuffer, decode } from "../http/bencode.ts";
-import { writeAnnounceHeader } from "../udp/codec.ts";
+import { readAnswer } from "../http/translate.ts";
+import { R_COUNT, writeAnswerHeader } from "../core/records.ts";
+import { setU16LE } from "../shared/base/bytes.ts";
+import { announceRecord } from "./helpers/core_records.ts";
 import { FUZZ_SEED as SEED, prng } from "./helpers/prng.ts";
 
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -117,14 +121,25 @@ class RequestFuzz {
   readonly aq = new AnnounceQuery();
   readonly sq = new ScrapeQuery(8);
   readonly w = new ByteBuffer(8192);
-  readonly udp = new Uint8Array(20 + 6 * 50);
+  /** A core announce answer (`core/records.ts`) with room for 50 IPv4 peers. */
+  readonly answer = new Uint8Array(64 + 6 * 50);
+  readonly reply = new AnnounceReply();
   readonly entries = new Uint8Array(12 * 8);
   readonly failures = QUERY_FAILURE_TEXT.map((t) => bytes(t));
   readonly counts = { requests: 0, errors: 0, announces: 0, failures: 0, scrapes: 0, responses: 0 };
   parser = new RequestParser(this.opts);
 
   constructor() {
-    writeAnnounceHeader(this.udp, 0, 1, 1800, 5, 7);
+    const req = announceRecord({
+      infoHash: new Uint8Array(20),
+      peerId: new Uint8Array(20),
+      host: "10.0.0.1",
+      port: 1,
+      seeder: false,
+      event: 0,
+      want: 50,
+    });
+    writeAnswerHeader(req, 0, this.answer, 0, 0, 0, 1800, 7, 5);
   }
 
   /** Parses `input[0..len)` as what one connection sent, answering every outcome. */
@@ -162,7 +177,11 @@ class RequestFuzz {
             check(aq.event >= 0 && aq.event <= 4 && aq.numWant >= -1, "event, numwant");
             check(aq.keyLen <= 64 && aq.trackerIdLen <= 64, "key");
             check(aq.ipFamily === 0 || aq.ipFamily === 4 || aq.ipFamily === 6, "ip family");
-            writeAnnounceFromUdp(w, this.udp, 0, 20 + 6 * peers, 4, aq.compact, 900, flags);
+            setU16LE(this.answer, R_COUNT, peers);
+            readAnswer(this.answer, 0, this.reply);
+            this.reply.minInterval = 900;
+            this.reply.compact = aq.compact;
+            writeAnnounceResponse(w, this.reply, flags);
           } else {
             c.failures++;
             writeFailureResponse(w, this.failures[f], flags);

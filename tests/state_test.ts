@@ -5,8 +5,9 @@
 import assert from "assert";
 import { AnnounceEvent, encodeAnnounceRequest } from "../udp/codec.ts";
 import { readState, shardEntries, writeState } from "../shared/config/state_file.ts";
-import { Swarms } from "../udp/swarms.ts";
-import { UDP_STATE } from "../udp/saved_swarms.ts";
+import { Swarms } from "../core/swarms.ts";
+import { SWARM_STATE } from "../core/saved_swarms.ts";
+import { announceRecord } from "./helpers/core_records.ts";
 import { WS_STATE } from "../ws/swarms.ts";
 import { monotonicSeconds } from "../shared/base/clock.ts";
 import { startShoal, writeConfig } from "./helpers/shoal.ts";
@@ -15,25 +16,23 @@ import { bin20, WsClient } from "./helpers/ws_client.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** An announce packet for `hash` from an IPv4 address, as the socket worker hands it over. */
+/** An announce for `hash` from an IPv4 address, as the socket worker hands it over. */
 function announceInto(s: Swarms, hash: Uint8Array, ip: number, left: bigint, now: number) {
-  const pkt = encodeAnnounceRequest({
-    connectionId: new Uint8Array(8),
-    transactionId: 1,
+  const rec = announceRecord({
     infoHash: hash,
     peerId: randomId(),
-    left,
+    host: `10.0.${ip >> 8}.${ip & 255}`,
     port: 6881,
+    seeder: left === 0n,
     event: left === 0n ? AnnounceEvent.Completed : AnnounceEvent.None,
+    want: 50,
   });
-  const addr = new Uint8Array(18);
-  addr.set([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, ip >> 8, ip & 255]);
-  s.announce(pkt, 0, addr, 0, 4, now, new Uint8Array(2048), 0);
+  s.announce(rec, 0, now, new Uint8Array(2048), 0);
 }
 
 Deno.test("state: swarms round-trip through save and load; expired peers are dropped", () => {
   const key = () => crypto.getRandomValues(new Uint32Array(4));
-  const a = new Swarms({ interval: 1800, responsePeers: { 4: 50, 6: 50 } }, key());
+  const a = new Swarms({ interval: 1800 }, key());
   const hashes = Array.from({ length: 50 }, () => randomId());
   const now = monotonicSeconds();
   hashes.forEach((h, k) => {
@@ -41,7 +40,7 @@ Deno.test("state: swarms round-trip through save and load; expired peers are dro
     announceInto(a, h, 4000 + k, 5n, now - 1000); // seen long ago: expired by load time
   });
   const body = a.save();
-  const b = new Swarms({ interval: 1800, responsePeers: { 4: 50, 6: 50 } }, key());
+  const b = new Swarms({ interval: 1800 }, key());
   const got = b.load(body, now - 500, now);
   assert.equal(got.torrents, 50);
   assert.equal(b.peers, a.peers - 50);
@@ -54,7 +53,7 @@ Deno.test("state: swarms round-trip through save and load; expired peers are dro
   }
   // Re-sharding over 3 workers keeps every entry exactly once.
   const parts = shardEntries(body, crypto.getRandomValues(new Uint32Array(2)), 3);
-  const c = new Swarms({ interval: 1800, responsePeers: { 4: 50, 6: 50 } }, key());
+  const c = new Swarms({ interval: 1800 }, key());
   let torrents = 0;
   for (const p of parts) torrents += c.load(p, 0, monotonicSeconds()).torrents;
   assert.equal(torrents, 50);
@@ -62,37 +61,37 @@ Deno.test("state: swarms round-trip through save and load; expired peers are dro
 });
 
 Deno.test("state: a truncated, corrupt or foreign file is refused with the reason", async () => {
-  const s = new Swarms({ interval: 1800, responsePeers: { 4: 50, 6: 50 } }, new Uint32Array(4));
+  const s = new Swarms({ interval: 1800 }, new Uint32Array(4));
   for (let k = 0; k < 10; k++) announceInto(s, randomId(), k, 0n, monotonicSeconds());
   const path = await Deno.makeTempFile({ suffix: ".state" });
-  await writeState(path, UDP_STATE, [s.save()]);
+  await writeState(path, SWARM_STATE, [s.save()]);
   const good = await Deno.readFile(path);
-  assert.equal((await readState(path, UDP_STATE))!.length, good.length - 24);
+  assert.equal((await readState(path, SWARM_STATE))!.length, good.length - 24);
   await assert.rejects(readState(path, WS_STATE), /written by shoal udp, not ws/);
   await assert.rejects(
     readState(path, { kind: "udp", format: 9 }),
     /udp entries in format 1; this shoal reads format 9/,
   );
   await Deno.writeFile(path, good.subarray(0, good.length - 30));
-  await assert.rejects(readState(path, UDP_STATE), /truncated/);
+  await assert.rejects(readState(path, SWARM_STATE), /truncated/);
   const flipped = good.slice();
   flipped[100] ^= 1;
   await Deno.writeFile(path, flipped);
-  await assert.rejects(readState(path, UDP_STATE), /checksum mismatch/);
+  await assert.rejects(readState(path, SWARM_STATE), /checksum mismatch/);
   await Deno.writeFile(path, new TextEncoder().encode("peers = 12\n"));
-  await assert.rejects(readState(path, UDP_STATE), /not a shoal state file/);
+  await assert.rejects(readState(path, SWARM_STATE), /not a shoal state file/);
   // Files of older shoals (versions 1 and 2) are refused, saying so.
   for (const v of ["1", "2"]) {
     const old = good.slice();
     old[7] = v.charCodeAt(0);
     await Deno.writeFile(path, old);
     await assert.rejects(
-      readState(path, UDP_STATE),
+      readState(path, SWARM_STATE),
       new RegExp(`state file version ${v}, written by an older shoal; this one reads version 3`),
     );
   }
   await Deno.remove(path);
-  assert.equal(await readState(path, UDP_STATE), null);
+  assert.equal(await readState(path, SWARM_STATE), null);
 });
 
 const UDP = (workers: number, state: string) =>
@@ -209,7 +208,7 @@ Deno.test("state: a corrupt state file is reported and the tracker starts empty"
   } finally {
     assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
     // The shutdown replaced the corrupt file with a good one.
-    assert.ok((await readState(statePath, UDP_STATE)) !== null);
+    assert.ok((await readState(statePath, SWARM_STATE)) !== null);
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(file);
   }

@@ -13,9 +13,24 @@ import {
   getU32BE as readU32,
   setU32BE as writeU32,
 } from "../shared/base/bytes.ts";
+import {
+  AnnounceEvent,
+  REFUSAL_TEXT,
+  SCRAPE_ENTRY_LEN,
+  writeScrapeEntry,
+} from "../core/records.ts";
 
 /** Big-endian integer helpers, under the names the codec uses. */
 export { readI32, readU32, writeU32 };
+
+/**
+ * A scrape entry (seeders, completed, leechers, big-endian) is laid out as the core's
+ * (`core/records.ts`), so the core's entries are copied into a response as they are.
+ */
+export { SCRAPE_ENTRY_LEN, writeScrapeEntry };
+
+/** Announce `event` values: BEP 15's numbers are the core's. */
+export { AnnounceEvent };
 
 /** The magic `protocol_id` of a connect request (0x41727101980). */
 export const PROTOCOL_ID_HI = 0x417;
@@ -25,9 +40,6 @@ export const PROTOCOL_ID_LO = 0x27101980;
 /** Request and response `action` values. */
 export const Action = { Connect: 0, Announce: 1, Scrape: 2, Error: 3 } as const;
 
-/** Announce `event` values. */
-export const AnnounceEvent = { None: 0, Completed: 1, Started: 2, Stopped: 3 } as const;
-
 /** Smallest announce request (BEP 41 options may follow). */
 export const ANNOUNCE_LEN = 98;
 /** Header of a scrape request before its info hashes. */
@@ -36,8 +48,6 @@ export const SCRAPE_HEADER_LEN = 16;
 export const ANNOUNCE_RESPONSE_HEADER_LEN = 20;
 /** Bytes of a scrape response before its per-hash entries. */
 export const SCRAPE_RESPONSE_HEADER_LEN = 8;
-/** Bytes per info hash in a scrape response. */
-export const SCRAPE_ENTRY_LEN = 12;
 
 // Offsets in an announce request.
 /** Offset of the info hash in announce and scrape requests. */
@@ -104,9 +114,6 @@ export const Problem = {
   BadAction: 3,
   BadEvent: 4,
   PortZero: 5,
-  NotAllowed: 6,
-  TooManyTorrents: 7,
-  TooManyPeers: 8,
 } as const;
 
 /** Why an announce with a valid header is refused, or 0 when it is acceptable. */
@@ -126,10 +133,18 @@ export const PROBLEM_TEXT: readonly Uint8Array[] = [
   enc.encode("invalid action"),
   enc.encode("invalid announce request: unknown event"),
   enc.encode("invalid announce request: port 0"),
-  enc.encode("info hash not allowed"),
-  enc.encode("tracker full: too many torrents, try again later"),
-  enc.encode("torrent full: too many peers, try again later"),
 ];
+
+/** The core's refusals (`core/records.ts` `Refusal`), pre-encoded for error responses. */
+export const REFUSAL_BYTES: readonly Uint8Array[] = REFUSAL_TEXT.map((t) => enc.encode(t));
+
+/**
+ * Peers to send for `num_want` when a reply holds at most `max`: `max` when the client asks
+ * for more, or for 0 or less (-1 is BEP 15's "the default").
+ */
+export function peersWanted(numWant: number, max: number): number {
+  return numWant <= 0 || numWant > max ? max : numWant;
+}
 
 /** True when `left` (i64) is zero: the announcing peer is a seeder. */
 export function isSeeder(b: Uint8Array, off: number): boolean {
@@ -174,20 +189,6 @@ export function writeScrapeHeader(out: Uint8Array, o: number, tid: number): numb
   writeU32(out, o, Action.Scrape);
   writeU32(out, o + 4, tid);
   return SCRAPE_RESPONSE_HEADER_LEN;
-}
-
-/** Writes one scrape entry (seeders, completed, leechers). */
-export function writeScrapeEntry(
-  out: Uint8Array,
-  o: number,
-  seeders: number,
-  completed: number,
-  leechers: number,
-): number {
-  writeU32(out, o, seeders);
-  writeU32(out, o + 4, completed);
-  writeU32(out, o + 8, leechers);
-  return SCRAPE_ENTRY_LEN;
 }
 
 /** Writes an error response with `message`; returns its length. */

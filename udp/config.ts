@@ -1,5 +1,7 @@
 /**
  * The `shoal udp` configuration: the seed's aquatic_udp keys plus IPv6 and the I/O backend.
+ * (Its `[http]` section, HTTP beside UDP over the same swarms, is added where the two are
+ * composed: `main.ts`.)
  *
  * @module
  */
@@ -17,10 +19,6 @@ import {
   swarmLimits,
 } from "../shared/config/common.ts";
 import { parseSocketAddress } from "../shared/net/address.ts";
-import { DEFAULT_HTTP_SCRAPE_TORRENTS, httpKeys } from "../http/config.ts";
-import type { LogLevel } from "../shared/base/log.ts";
-import type { HostConfig } from "../shared/runtime/request_host.ts";
-import type { SwarmSettings } from "./swarms.ts";
 
 function addressOf(family: 4 | 6) {
   return (v: string): string | null => {
@@ -121,25 +119,6 @@ export const udpSchema = {
     ),
   },
   limits: swarmLimits(10_000_000, 250_000),
-  http: {
-    enabled: bool(
-      false,
-      "Also serve the HTTP tracker protocol from this process, over the same swarms: a peer announcing over UDP is handed to peers announcing over HTTP and the other way round.",
-    ),
-    socket_workers: int(
-      1,
-      "HTTP socket workers: threads that hold HTTP connections; 0 means one per CPU.",
-      0,
-      256,
-    ),
-    max_scrape_torrents: int(
-      DEFAULT_HTTP_SCRAPE_TORRENTS,
-      "Most info hashes answered per HTTP scrape (the first ones; the rest are ignored). http.max_request_size must hold them: 71 bytes each, and 512.",
-      1,
-      MAX_SCRAPE_HASHES,
-    ),
-    ...httpKeys(3000),
-  },
   privileges: privilegesSection(),
   state: stateSection(),
 };
@@ -156,36 +135,5 @@ export function responsePeers(p: UdpConfig["protocol"]): { 4: number; 6: number 
   return {
     4: Math.min(p.max_response_peers, fit(6)),
     6: Math.min(p.max_response_peers, fit(18)),
-  };
-}
-
-/** What a UDP request worker is configured with. */
-export interface SwarmsConfig extends HostConfig {
-  /** The store's settings (limits already split over the request workers). */
-  swarms: SwarmSettings;
-}
-
-/** The request workers' configuration, from the tracker's. */
-export function swarmsConfig(
-  c: {
-    log_level: LogLevel;
-    request_workers: number;
-    cleaning: { interval: number; max_peer_age: number };
-    limits: { max_torrents: number; max_peers_per_torrent: number };
-    protocol: { peer_announce_interval: number };
-  },
-  responsePeers: { 4: number; 6: number },
-): SwarmsConfig {
-  return {
-    log_level: c.log_level,
-    cleaning: c.cleaning,
-    limits: c.limits,
-    swarms: {
-      interval: c.protocol.peer_announce_interval,
-      responsePeers,
-      // Info hashes spread evenly over the request workers: each keeps its share.
-      maxTorrents: Math.ceil(c.limits.max_torrents / c.request_workers),
-      maxPeersPerTorrent: c.limits.max_peers_per_torrent,
-    },
   };
 }

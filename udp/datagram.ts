@@ -8,8 +8,7 @@
  * @module
  */
 
-/** Bytes of one address record: 16 bytes of IP (v4-mapped for IPv4) and a big-endian port. */
-export const ADDR_LEN = 18;
+export { ADDR_LEN } from "../shared/net/address.ts";
 
 /** Address family of a socket. */
 export type Family = 4 | 6;
@@ -69,6 +68,19 @@ export interface DatagramSocket {
    */
   send(
     payload: Uint8Array,
+    off: number,
+    len: number,
+    addrs: Uint8Array,
+    addrOff: number,
+  ): void;
+  /**
+   * Queues one datagram made of `headLen` bytes of `head` and `len` bytes of `body` from
+   * `off` (a header the caller wrote, and a run of bytes from elsewhere), copied as `send`.
+   */
+  sendParts(
+    head: Uint8Array,
+    headLen: number,
+    body: Uint8Array,
     off: number,
     len: number,
     addrs: Uint8Array,

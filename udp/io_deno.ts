@@ -119,6 +119,21 @@ class DenoSocket implements DatagramSocket {
     });
   }
 
+  sendParts(
+    head: Uint8Array,
+    headLen: number,
+    body: Uint8Array,
+    off: number,
+    len: number,
+    addrs: Uint8Array,
+    addrOff: number,
+  ): void {
+    const b = new Uint8Array(headLen + len);
+    b.set(head.subarray(0, headLen));
+    b.set(body.subarray(off, off + len), headLen);
+    this.send(b, 0, b.length, addrs, addrOff);
+  }
+
   flush(): void {
     const q = this.#queue;
     if (q.length === 0) return;

@@ -190,12 +190,39 @@ class FfiSocket implements DatagramSocket {
   }
 
   send(payload: Uint8Array, off: number, len: number, addrs: Uint8Array, addrOff: number): void {
-    if (this.#closed) return;
-    if (this.#sCount === SEND_SLOTS || this.#sUsed + len > SEND_ARENA) this.flush();
-    if (len > SEND_ARENA) return;
-    const i = this.#sCount++;
-    const arena = this.#sArena, at = this.#sUsed;
+    const at = this.#queue(len, addrs, addrOff);
+    if (at < 0) return;
+    const arena = this.#sArena;
     for (let j = 0; j < len; j++) arena[at + j] = payload[off + j];
+  }
+
+  sendParts(
+    head: Uint8Array,
+    headLen: number,
+    body: Uint8Array,
+    off: number,
+    len: number,
+    addrs: Uint8Array,
+    addrOff: number,
+  ): void {
+    const at = this.#queue(headLen + len, addrs, addrOff);
+    if (at < 0) return;
+    const arena = this.#sArena;
+    for (let j = 0; j < headLen; j++) arena[at + j] = head[j];
+    const to = at + headLen;
+    for (let j = 0; j < len; j++) arena[to + j] = body[off + j];
+  }
+
+  /**
+   * Takes a slot for a datagram of `len` bytes to the address at `addrs[addrOff]`; returns
+   * where its bytes go in the arena, or -1 when it cannot be sent.
+   */
+  #queue(len: number, addrs: Uint8Array, addrOff: number): number {
+    if (this.#closed) return -1;
+    if (this.#sCount === SEND_SLOTS || this.#sUsed + len > SEND_ARENA) this.flush();
+    if (len > SEND_ARENA) return -1;
+    const i = this.#sCount++;
+    const at = this.#sUsed;
     this.#sUsed = at + len;
     writePtr(this.#sIov32, i * IOV, this.#sArenaAddr + at);
     writePtr(this.#sIov32, i * IOV + 8, len);
@@ -208,6 +235,7 @@ class FfiSocket implements DatagramSocket {
     } else {
       for (let j = 0; j < 16; j++) names[s + 8 + j] = addrs[addrOff + j];
     }
+    return at;
   }
 
   flush(): void {

@@ -1,32 +1,70 @@
 /**
  * The socket worker's per-packet logic, free of sockets and workers so it can be tested alone:
- * checks each datagram, answers connects and errors at once, batches announces and scrape
- * parts per request worker, and turns request workers' batches back into datagrams.
+ * checks each datagram, answers connects and errors at once, reads announces and scrapes into
+ * the core's records (`core/forward.ts`), one batch per request worker, and writes the request
+ * workers' answers back as BEP 15 datagrams.
  *
  * @module
  */
 
 import {
+  Action,
   announceProblem,
   classify,
+  isSeeder,
   Kind,
+  OFF_EVENT,
+  OFF_INFO_HASH,
+  OFF_NUMWANT,
+  OFF_PEER_ID,
+  OFF_PORT,
+  peersWanted,
   Problem,
   PROBLEM_TEXT,
   readI32,
+  REFUSAL_BYTES,
   SCRAPE_HEADER_LEN,
   scrapeHashCount,
+  writeAnnounceHeader,
   writeConnectResponse,
   writeErrorResponse,
+  writeScrapeHeader,
 } from "./codec.ts";
 import { ConnectionIds } from "./connection_id.ts";
 import { ADDR_LEN, type PacketBatch } from "./datagram.ts";
-import { Forwarder } from "./forward.ts";
 import { Stat, STAT_COUNT } from "./stats.ts";
+import { type Answers, Forwarder } from "../core/forward.ts";
+import type { PendingScrapes } from "../core/pending_scrapes.ts";
+import {
+  A_ADDR,
+  A_TOKEN,
+  ANNOUNCE_SEEDER,
+  ANSWER_HEADER,
+  peerLen,
+  R_COUNT,
+  R_INTERVAL,
+  R_LEECHERS,
+  R_REFUSAL,
+  R_SEEDERS,
+  REC_FAMILY,
+  SCRAPE_ENTRY_LEN,
+} from "../core/records.ts";
+import { getU16LE, getU32LE } from "../shared/base/bytes.ts";
 
 /** Something that sends datagrams: a `DatagramSocket`, or a test double recording them. */
 export interface Sender {
   /** Queues `len` bytes of `payload` from `off` to the 18-byte address at `addrs[addrOff]`. */
   send(payload: Uint8Array, off: number, len: number, addrs: Uint8Array, addrOff: number): void;
+  /** Queues one datagram of `headLen` bytes of `head`, then `len` bytes of `body` from `off`. */
+  sendParts(
+    head: Uint8Array,
+    headLen: number,
+    body: Uint8Array,
+    off: number,
+    len: number,
+    addrs: Uint8Array,
+    addrOff: number,
+  ): void;
 }
 
 /** Settings the router needs. */
@@ -37,6 +75,11 @@ export interface RouterSettings {
   maxScrapeTorrents: number;
   /** Seconds a connection ID stays valid. */
   maxConnectionAge: number;
+  /**
+   * Most peers in one announce response to an IPv4 and to an IPv6 peer (`[4]`, `[6]`), also
+   * sent when the client wants more or `numwant <= 0`.
+   */
+  responsePeers: { 4: number; 6: number };
   /** Four random words shared by all socket workers: the connection ID key. */
   connectionKey: Uint32Array;
   /** Two random words shared by all socket workers: which request worker owns a hash. */
@@ -44,13 +87,14 @@ export interface RouterSettings {
 }
 
 /** Per-packet logic of one socket worker. */
-export class Router {
+export class Router implements Answers {
   /** The batches to and from the request workers; flushed after each receive batch. */
   readonly forward: Forwarder;
   /** Cumulative counters (see `Stat`), IPv4 then IPv6. */
   readonly counters = new Float64Array(2 * STAT_COUNT);
   #ids: ConnectionIds;
   #maxScrape: number;
+  #responsePeers: { 4: number; 6: number };
   #out = new Uint8Array(256);
   #socks: (Sender | null)[] = [null, null];
 
@@ -58,6 +102,7 @@ export class Router {
   constructor(s: RouterSettings) {
     this.#ids = new ConnectionIds(s.connectionKey, s.maxConnectionAge);
     this.#maxScrape = s.maxScrapeTorrents;
+    this.#responsePeers = s.responsePeers;
     this.forward = new Forwarder(s.shardKey, s.requestWorkers, s.maxScrapeTorrents);
   }
 
@@ -96,7 +141,7 @@ export class Router {
           c[base + Stat.Announce]++;
           const problem = announceProblem(data, off);
           if (problem !== 0) this.#error(sock, family, tid, problem, addrs, a);
-          else this.forward.announce(data, off, family, addrs, a);
+          else this.#announce(data, off, family, addrs, a, tid);
           break;
         }
         case Kind.Scrape:
@@ -113,6 +158,32 @@ export class Router {
           this.#error(sock, family, tid, Problem.BadAction, addrs, a);
       }
     }
+  }
+
+  /** Reads the checked announce at `data[off]` into the core's record. */
+  #announce(
+    data: Uint8Array,
+    off: number,
+    family: 4 | 6,
+    addrs: Uint8Array,
+    a: number,
+    tid: number,
+  ): void {
+    const want = peersWanted(readI32(data, off + OFF_NUMWANT), this.#responsePeers[family]);
+    this.forward.announce(
+      family,
+      addrs,
+      a,
+      data,
+      off + OFF_INFO_HASH,
+      data,
+      off + OFF_PEER_ID,
+      (data[off + OFF_PORT] << 8) | data[off + OFF_PORT + 1],
+      readI32(data, off + OFF_EVENT),
+      isSeeder(data, off) ? ANNOUNCE_SEEDER : 0,
+      want,
+      tid,
+    );
   }
 
   #send(
@@ -160,23 +231,81 @@ export class Router {
   }
 
   /**
-   * Handles one batch from a request worker: sends finished datagrams through the socket of
-   * their family (`socks[0]` IPv4, `socks[1]` IPv6) and completes pending scrapes.
+   * Handles one batch from a request worker: answers announces and completed scrapes through
+   * the socket of their family (`socks[0]` IPv4, `socks[1]` IPv6).
    */
   handleResponses(b: Uint8Array, socks: (Sender | null)[]): void {
     this.#socks = socks;
-    this.forward.responses(b, this.#deliver);
+    this.forward.responses(b, this);
   }
 
-  #deliver = (
+  /** An announce answer (`core/records.ts`) at `b[p]`: its datagram. */
+  announced(b: Uint8Array, p: number): void {
+    const family = b[p + REC_FAMILY] === 6 ? 6 : 4;
+    const sock = this.#socks[family === 4 ? 0 : 1];
+    if (sock === null) return;
+    const tid = getU32LE(b, p + A_TOKEN), refusal = b[p + R_REFUSAL];
+    if (refusal !== 0) {
+      const len = writeErrorResponse(this.#out, 0, tid, REFUSAL_BYTES[refusal]);
+      return this.#send(sock, family, this.#out, 0, len, b, p + A_ADDR);
+    }
+    const head = writeAnnounceHeader(
+      this.#out,
+      0,
+      tid,
+      getU32LE(b, p + R_INTERVAL),
+      getU32LE(b, p + R_LEECHERS),
+      getU32LE(b, p + R_SEEDERS),
+    );
+    const peers = peerLen(family) * getU16LE(b, p + R_COUNT);
+    this.#sendParts(
+      sock,
+      family,
+      Action.Announce,
+      head,
+      b,
+      p + ANSWER_HEADER,
+      peers,
+      b,
+      p + A_ADDR,
+    );
+  }
+
+  /** A scrape whose parts all came back: its datagram, the entries as BEP 15 has them. */
+  scraped(pending: PendingScrapes, s: number): void {
+    const family = pending.family(s);
+    const sock = this.#socks[family === 4 ? 0 : 1];
+    if (sock === null) return;
+    const head = writeScrapeHeader(this.#out, 0, pending.token(s));
+    const len = SCRAPE_ENTRY_LEN * pending.count(s);
+    const at = pending.entryOffset(s, 0);
+    this.#sendParts(
+      sock,
+      family,
+      Action.Scrape,
+      head,
+      pending.entries,
+      at,
+      len,
+      pending.addrs,
+      s * ADDR_LEN,
+    );
+  }
+
+  #sendParts(
+    sock: Sender,
     family: 4 | 6,
-    b: Uint8Array,
+    action: number,
+    head: number,
+    body: Uint8Array,
     off: number,
     len: number,
     addrs: Uint8Array,
     a: number,
-  ): void => {
-    const sock = this.#socks[family === 4 ? 0 : 1];
-    if (sock !== null) this.#send(sock, family, b, off, len, addrs, a);
-  };
+  ): void {
+    const c = this.counters, base = family === 4 ? 0 : STAT_COUNT;
+    c[base + Stat.SentConnect + action]++;
+    c[base + Stat.SentBytes] += head + len;
+    sock.sendParts(this.#out, head, body, off, len, addrs, a);
+  }
 }

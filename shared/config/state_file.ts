@@ -2,7 +2,7 @@
  * The state file's framing: swarms saved on shutdown and loaded at start, so a restart loses
  * nothing a client would notice. Written atomically (temp file, fsync, rename); read back only
  * if its header, length and checksum all agree, so a torn or foreign file is reported and
- * ignored. What an entry holds belongs to the store that wrote it (`udp/swarms.ts`,
+ * ignored. What an entry holds belongs to the store that wrote it (`core/swarms.ts`,
  * `ws/swarms.ts`), which names its own field offsets and format number; the framing only
  * needs each entry's info hash, to re-shard entries over however many request workers run now.
  *

@@ -5,6 +5,9 @@
  * @module
  */
 
+/** Bytes of one address record: 16 bytes of IP (v4-mapped for IPv4) and a big-endian port. */
+export const ADDR_LEN = 18;
+
 /** A parsed `host:port`. */
 export interface SocketAddress {
   /** IP address without brackets. */

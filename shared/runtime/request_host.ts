@@ -1,6 +1,6 @@
 /**
  * The request worker, whatever the protocol: it owns the swarms of the info hashes that shard
- * to it, as a `SwarmStore` (`udp/swarms.ts`, `ws/swarms.ts`), and runs what every request worker
+ * to it, as a `SwarmStore` (`core/swarms.ts`, `ws/swarms.ts`), and runs what every request worker
  * does around it: load its share of the state file, feed it each socket worker's batches and
  * flush what it answers, clean in small slices, keep the access list, log limit refusals, and
  * answer the main thread's collections.

@@ -8,7 +8,6 @@ import {
   HEAD_ROOM,
   Reply,
   responseFlags,
-  writeAnnounceFromUdp,
   writeAnnounceResponse,
   writeErrorResponse,
   writeFailureResponse,
@@ -17,7 +16,10 @@ import {
 } from "../../http/response.ts";
 import { formatIPv6Text } from "../../http/ip_text.ts";
 import { HttpError, Method, Parse, RequestParser } from "../../http/request.ts";
-import { writeAnnounceHeader, writeScrapeEntry, writeScrapeHeader } from "../../udp/codec.ts";
+import { writeScrapeEntry, writeScrapeHeader } from "../../udp/codec.ts";
+import { ANSWER_HEADER, writeAnswerHeader } from "../../core/records.ts";
+import { readAnswer } from "../../http/translate.ts";
+import { announceRecord } from "../helpers/core_records.ts";
 import { BatchWriter } from "../../shared/runtime/channel.ts";
 import { encodeAddr, formatAddrIp } from "../../shared/net/address.ts";
 
@@ -146,39 +148,59 @@ Deno.test("IPv6 text for non-compact peers is RFC 5952, as shared/address.ts for
   }
 });
 
-Deno.test("announce from a BEP 15 announce response, both families", () => {
-  const udp = new Uint8Array(200);
+Deno.test("announce from the core's announce answer, both families", () => {
+  const b = new Uint8Array(200);
   const at = 10; // somewhere inside a batch
-  writeAnnounceHeader(udp, at, 0x1234, 900, 7, 2);
-  udp.set(PEERS4, at + 20);
-  const w = new ByteBuffer(64);
-  writeAnnounceFromUdp(w, udp, at, 32, 4, true, 450, 0);
+  /** An answer for a client of `host` after `ANSWER_HEADER` bytes of header at `b[at]`. */
+  const answer = (
+    host: string,
+    count: number,
+    interval: number,
+    seeders: number,
+    leechers: number,
+  ) => {
+    const req = announceRecord({
+      infoHash: new Uint8Array(20),
+      peerId: new Uint8Array(20),
+      host,
+      port: 1,
+      seeder: false,
+      event: 0,
+      want: count,
+    });
+    writeAnswerHeader(req, 0, b, at, 0, count, interval, seeders, leechers);
+  };
+  const write = (minInterval: number, compact: boolean) => {
+    const r = new AnnounceReply();
+    readAnswer(b, at, r);
+    r.minInterval = minInterval;
+    r.compact = compact;
+    const w = new ByteBuffer(64);
+    writeAnnounceResponse(w, r, 0);
+    return split(bin(w.bytes())).body;
+  };
+  answer("10.0.0.9", 2, 900, 2, 7);
+  b.set(PEERS4, at + ANSWER_HEADER);
   assert.equal(
-    split(bin(w.bytes())).body,
+    write(450, true),
     "d8:completei2e10:incompletei7e8:intervali900e12:min intervali450e" +
       "5:peers12:\x0a\x00\x00\x01\x1a\xe1\xc0\xa8\x01\x02\x00\x50e",
   );
-  writeAnnounceHeader(udp, at, 1, 900, 0, 1);
-  udp.set(PEERS6, at + 20);
-  w.len = 0;
-  writeAnnounceFromUdp(w, udp, at, 38, 6, true, -1, 0);
+  answer("2001:db8::9", 1, 900, 1, 0);
+  b.set(PEERS6, at + ANSWER_HEADER);
   assert.equal(
-    split(bin(w.bytes())).body,
+    write(-1, true),
     "d8:completei1e10:incompletei0e8:intervali900e5:peers0:" +
       "6:peers618:\x20\x01\x0d\xb8" + "\x00".repeat(11) + "\x01\x1a\xe2e",
   );
-  w.len = 0;
-  writeAnnounceFromUdp(w, udp, at, 38, 6, false, -1, 0);
   assert.equal(
-    split(bin(w.bytes())).body,
+    write(-1, false),
     "d8:completei1e10:incompletei0e8:intervali900e5:peersld2:ip11:2001:db8::14:porti6882eeee",
   );
   // A header only, and large counts (unsigned).
-  writeAnnounceHeader(udp, 0, 1, 1800, 0xffffffff, 3_000_000_000);
-  w.len = 0;
-  writeAnnounceFromUdp(w, udp, 0, 20, 4, true, -1, 0);
+  answer("10.0.0.9", 0, 1800, 3_000_000_000, 0xffffffff);
   assert.equal(
-    split(bin(w.bytes())).body,
+    write(-1, true),
     "d8:completei3000000000e10:incompletei4294967295e8:intervali1800e5:peers0:e",
   );
 });

@@ -1,7 +1,9 @@
 /**
- * The layout holds: inside `shared/`, a layer imports only from layers below it (see each
- * folder's README.md); `shared/` imports nothing of a protocol; and no import circle runs
- * through any of the program's modules.
+ * The layout holds (README, architecture; `shared/README.md`): inside `shared/`, a layer imports
+ * only from layers below it; `shared/` imports nothing above it; the BitTorrent core (`core/`)
+ * imports only `shared/`; a protocol (`udp/`, `http/`, `ws/`) imports `shared/`, `core/` and
+ * itself, never another protocol, whether statically, dynamically or as a worker URL; and no
+ * import circle runs through any of the program's modules. Only `main.ts` composes protocols.
  */
 import assert from "assert";
 
@@ -15,7 +17,8 @@ const RANK: Record<string, number> = {
   observe: 3,
   runtime: 4,
 };
-const PROGRAM = ["main.ts", "shared", "udp", "ws", "http"];
+const PROTOCOLS = ["udp", "ws", "http"];
+const PROGRAM = ["main.ts", "shared", "core", ...PROTOCOLS];
 
 async function* sources(dir: string): AsyncGenerator<string> {
   for await (const e of Deno.readDir(`${ROOT}${dir}`)) {
@@ -60,6 +63,33 @@ Deno.test("layers: shared/ modules import only their own or lower layers, never 
       else if (tlayer !== layer && !(RANK[tlayer] < RANK[layer])) {
         bad.push(`${file} (${layer}) -> ${target} (${tlayer})`);
       }
+    }
+  }
+  assert.deepEqual(bad, []);
+});
+
+Deno.test("layers: core/ imports only shared/ and itself", async () => {
+  const graph = await program();
+  const bad: string[] = [];
+  for (const [file, imports] of graph) {
+    if (!file.startsWith("core/")) continue;
+    for (const target of imports) {
+      const top = target.split("/")[0];
+      if (top !== "core" && top !== "shared") bad.push(`${file} -> ${target}`);
+    }
+  }
+  assert.deepEqual(bad, []);
+});
+
+Deno.test("layers: no protocol imports another (statically, dynamically, or as a worker URL)", async () => {
+  const graph = await program();
+  const bad: string[] = [];
+  for (const [file, imports] of graph) {
+    const top = file.split("/")[0];
+    if (!PROTOCOLS.includes(top)) continue;
+    for (const target of imports) {
+      const to = target.split("/")[0];
+      if (to !== top && to !== "shared" && to !== "core") bad.push(`${file} -> ${target}`);
     }
   }
   assert.deepEqual(bad, []);

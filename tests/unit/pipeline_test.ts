@@ -4,8 +4,8 @@
  */
 import assert from "assert";
 import { Router, type Sender } from "../../udp/router.ts";
-import { handleRequestBatch } from "../../udp/request_batch.ts";
-import { Swarms } from "../../udp/swarms.ts";
+import { handleRequestBatch } from "../../core/request_batch.ts";
+import { Swarms } from "../../core/swarms.ts";
 import { BatchWriter } from "../../shared/runtime/channel.ts";
 import { encodeAddr, formatAddrIp } from "../../shared/net/address.ts";
 import { ADDR_LEN, type PacketBatch } from "../../udp/io.ts";
@@ -28,6 +28,20 @@ class Recorder implements Sender {
     const port = (addrs[a + 16] << 8) | addrs[a + 17];
     this.sent.push({ to: `${formatAddrIp(addrs, a)}:${port}`, bytes: p.slice(off, off + len) });
   }
+  sendParts(
+    head: Uint8Array,
+    headLen: number,
+    body: Uint8Array,
+    off: number,
+    len: number,
+    addrs: Uint8Array,
+    a: number,
+  ): void {
+    const b = new Uint8Array(headLen + len);
+    b.set(head.subarray(0, headLen));
+    b.set(body.subarray(off, off + len), headLen);
+    this.send(b, 0, b.length, addrs, a);
+  }
 }
 
 class Harness {
@@ -41,16 +55,13 @@ class Harness {
       requestWorkers: shards,
       maxScrapeTorrents: maxScrape,
       maxConnectionAge: 300,
+      responsePeers: { 4: 50, 6: 50 },
       connectionKey: new Uint32Array([9, 8, 7, 6]),
       shardKey: new Uint32Array([1, 2]),
     });
     this.swarms = Array.from(
       { length: shards },
-      (_, i) =>
-        new Swarms(
-          { interval: 900, responsePeers: { 4: 50, 6: 50 } },
-          new Uint32Array([i, 2, 3, 4]),
-        ),
+      (_, i) => new Swarms({ interval: 900 }, new Uint32Array([i, 2, 3, 4])),
     );
     this.back = this.swarms.map(() => new BatchWriter());
   }
@@ -79,14 +90,7 @@ class Harness {
       const msg = new Uint8Array(w.buf.slice(0, w.len));
       w.len = 0;
       w.count = 0;
-      handleRequestBatch(
-        this.swarms[j],
-        this.access,
-        msg,
-        this.back[j],
-        now,
-        { 4: 50, 6: 50 },
-      );
+      handleRequestBatch(this.swarms[j], this.access, msg, this.back[j], now);
       const res = this.back[j];
       this.router.handleResponses(res.buf.slice(0, res.len), [this.sock, this.sock]);
       res.len = 0;

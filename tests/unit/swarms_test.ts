@@ -1,9 +1,10 @@
 import assert from "assert";
-import { Swarms } from "../../udp/swarms.ts";
-import { PeerLists } from "../../udp/peer_list.ts";
+import { Swarms } from "../../core/swarms.ts";
+import { PeerLists } from "../../core/peer_list.ts";
 import { HalfSipHash13 } from "../../shared/base/hash.ts";
-import { AnnounceEvent, decodeResponse, encodeAnnounceRequest } from "../../udp/codec.ts";
-import { encodeAddr } from "../../shared/net/address.ts";
+import { AnnounceEvent, Refusal } from "../../core/records.ts";
+import { announceRecord, readAnswer } from "../helpers/core_records.ts";
+import { peersWanted } from "../../udp/codec.ts";
 
 const KEY = new Uint32Array([5, 6, 7, 8]);
 const NOW = 1_700_000_000;
@@ -29,29 +30,29 @@ interface Opts {
   now?: number;
 }
 
-function announce(s: Swarms, o: Opts) {
-  const pkt = encodeAnnounceRequest({
-    connectionId: new Uint8Array(8),
-    transactionId: 42,
+/** Announces through the store as a UDP announce arrives: `numWant` read as UDP reads it. */
+function announce(s: Swarms, o: Opts, max = caps.get(s) ?? { 4: 50, 6: 50 }) {
+  const host = o.host ?? `10.0.${o.peer >> 8}.${o.peer & 255}`;
+  const family = host.includes(":") ? 6 : 4;
+  const rec = announceRecord({
     infoHash: ih(o.torrent ?? 1),
     peerId: pid(o.peer),
-    left: o.left ?? 100n,
-    event: o.event ?? AnnounceEvent.None,
-    numWant: o.numWant ?? -1,
+    host,
     port: o.port ?? 6881,
+    seeder: (o.left ?? 100n) === 0n,
+    event: o.event ?? AnnounceEvent.None,
+    want: peersWanted(o.numWant ?? -1, max[family]),
+    token: 42,
   });
-  const host = o.host ?? `10.0.${o.peer >> 8}.${o.peer & 255}`;
-  const addr = new Uint8Array(18);
-  assert.ok(encodeAddr(host, o.port ?? 6881, addr, 0));
-  const family = host.includes(":") ? 6 : 4;
-  const out = new Uint8Array(20 + 18 * 3000);
-  const len = s.announce(pkt, 0, addr, 0, family, o.now ?? NOW, out, 0);
-  const r = decodeResponse(out.subarray(0, len), family === 6);
-  assert.equal(r.action, 1);
-  if (r.action !== 1) throw new Error("not an announce response");
-  assert.equal(r.transactionId, 42);
+  const out = new Uint8Array(64 + 38 * 3000);
+  s.announce(rec, 0, o.now ?? NOW, out, 0);
+  const r = readAnswer(out);
+  assert.equal(r.refusal, 0);
   return r;
 }
+
+/** The response caps each store was made with, as the UDP front would apply them. */
+const caps = new Map<Swarms, { 4: number; 6: number }>();
 
 function scrape(s: Swarms, torrent: number) {
   const out = new Uint8Array(12);
@@ -61,10 +62,9 @@ function scrape(s: Swarms, torrent: number) {
 }
 
 function swarms(maxResponsePeers = 50) {
-  return new Swarms({
-    interval: 900,
-    responsePeers: { 4: maxResponsePeers, 6: maxResponsePeers },
-  }, KEY);
+  const s = new Swarms({ interval: 900 }, KEY);
+  caps.set(s, { 4: maxResponsePeers, 6: maxResponsePeers });
+  return s;
 }
 
 Deno.test("announce: the announcer is never in its own list, and counted as a scrape counts", () => {
@@ -168,7 +168,8 @@ Deno.test("announce: a peer is its address (IP, port); a new peer id replaces th
 });
 
 Deno.test("announce: at most max_response_peers of the announcer's family, whatever numwant", () => {
-  const s = new Swarms({ interval: 900, responsePeers: { 4: 200, 6: 66 } }, KEY);
+  const s = new Swarms({ interval: 900 }, KEY);
+  caps.set(s, { 4: 200, 6: 66 });
   for (let p = 1; p <= 300; p++) {
     announce(s, { peer: p, host: `10.1.${p >> 8}.${p & 255}` });
     announce(s, { peer: p, host: `2001:db8::${p.toString(16)}` });
@@ -220,10 +221,7 @@ Deno.test("cleaning keeps the completed count of a torrent whose peers are all g
 });
 
 Deno.test("a full table makes room by evicting the torrent emptied longest ago", () => {
-  const s = new Swarms(
-    { interval: 900, responsePeers: { 4: 50, 6: 50 }, maxTorrents: 3 },
-    KEY,
-  );
+  const s = new Swarms({ interval: 900, maxTorrents: 3 }, KEY);
   const done = (torrent: number, now: number) =>
     announce(s, { torrent, peer: 1, left: 0n, event: AnnounceEvent.Completed, now });
   done(1, NOW);
@@ -240,19 +238,18 @@ Deno.test("a full table makes room by evicting the torrent emptied longest ago",
   assert.deepEqual(scrape(s, 2), { seeders: 0, completed: 0, leechers: 0 }, "then 2");
   // Only torrents with peers are left: the next new one is refused.
   assert.equal(s.refusedTorrents, 0);
-  const pkt = encodeAnnounceRequest({
-    connectionId: new Uint8Array(8),
-    transactionId: 1,
+  const rec = announceRecord({
     infoHash: ih(6),
     peerId: pid(1),
-    left: 1n,
+    host: "10.0.0.1",
     port: 6881,
+    seeder: false,
+    event: AnnounceEvent.None,
+    want: 50,
   });
-  const addr = new Uint8Array(18);
-  encodeAddr("10.0.0.1", 6881, addr, 0);
   const out = new Uint8Array(2000);
-  const len = s.announce(pkt, 0, addr, 0, 4, NOW + 32, out, 0);
-  assert.equal(decodeResponse(out.subarray(0, len), false).action, 3);
+  s.announce(rec, 0, NOW + 32, out, 0);
+  assert.equal(readAnswer(out).refusal, Refusal.TooManyTorrents);
   assert.equal(s.refusedTorrents, 1);
 });
 

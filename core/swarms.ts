@@ -1,6 +1,6 @@
 /**
  * The torrents one request worker owns, and the announce and scrape logic over them. Pure:
- * bytes in, bytes out, no sockets or workers.
+ * records in, records out (`records.ts`), no sockets, workers or wire formats.
  *
  * A torrent is an id in a `InfoHashTable`, with one peer list per address family in
  * `PeerLists` (a peer only ever sees peers of its own family) and a completed count. Seeder
@@ -16,20 +16,23 @@ import { HalfSipHash13 } from "../shared/base/hash.ts";
 import { clientName, tally } from "../shared/store/clients.ts";
 import type { Refusals, RequestStats, SwarmDetails, TopSwarm } from "../shared/store/details.ts";
 import {
+  A_ADDR,
+  A_EVENT,
+  A_FLAGS,
+  A_INFO_HASH,
+  A_PEER_ID,
+  A_PORT,
+  A_WANT,
+  ANNOUNCE_PEER_IDS,
+  ANNOUNCE_SEEDER,
   AnnounceEvent,
-  isSeeder,
-  OFF_EVENT,
-  OFF_INFO_HASH,
-  OFF_NUMWANT,
-  OFF_PEER_ID,
-  OFF_PORT,
-  Problem,
-  PROBLEM_TEXT,
-  readI32,
-  writeAnnounceHeader,
-  writeErrorResponse,
+  ANSWER_HEADER,
+  MAX_PEERS,
+  REC_FAMILY,
+  Refusal,
+  writeAnswerHeader,
   writeScrapeEntry,
-} from "./codec.ts";
+} from "./records.ts";
 import { FLAG_COMPLETED, FLAG_SEEDER, PeerLists } from "./peer_list.ts";
 import { InfoHashTable } from "../shared/store/info_hash_table.ts";
 import { IdList } from "../shared/store/id_list.ts";
@@ -37,26 +40,21 @@ import { BatchWriter } from "../shared/runtime/channel.ts";
 import type { Link } from "../shared/runtime/link.ts";
 import { AccessList } from "../shared/store/access_list.ts";
 import type { SwarmStore } from "../shared/runtime/request_host.ts";
+import { getU16LE } from "../shared/base/bytes.ts";
 import { handleRequestBatch } from "./request_batch.ts";
-import { ANNOUNCE_HTTP, ANNOUNCE_PEER_IDS, MAX_HTTP_PEERS } from "./messages.ts";
 import { loadSwarms, saveSwarms } from "./saved_swarms.ts";
 
 /** Settings the swarm logic needs. */
 export interface SwarmSettings {
   /** Announce interval to send, seconds. */
   interval: number;
-  /**
-   * Most peers in one announce response to an IPv4 and to an IPv6 peer (`[4]`, `[6]`), also
-   * sent when the client wants more or `numwant <= 0`.
-   */
-  responsePeers: { 4: number; 6: number };
-  /** Most torrents this store keeps; announces for new ones get an error. */
+  /** Most torrents this store keeps; announces for new ones are refused. */
   maxTorrents?: number;
-  /** Most peers (per address family) in one torrent; new peers get an error. */
+  /** Most peers (per address family) in one torrent; new peers are refused. */
   maxPeersPerTorrent?: number;
 }
 
-/** The torrents of one request worker: the UDP (and HTTP) tracker's `SwarmStore`. */
+/** The torrents of one request worker: the BitTorrent trackers' (UDP, HTTP) `SwarmStore`. */
 export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
   /** Torrents by info hash. */
   readonly torrents: InfoHashTable;
@@ -76,8 +74,7 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
   refusedPeers = 0;
   /** Torrents without peers, kept for their completed count; emptied longest ago first. */
   readonly empty: IdList;
-  #settings: SwarmSettings;
-  #responsePeers: { 4: number; 6: number };
+  #interval: number;
   #maxTorrents: number;
   #maxPeersPerTorrent: number;
   #access: AccessList;
@@ -90,9 +87,8 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
    * its hash tables.
    */
   constructor(settings: SwarmSettings, key: Uint32Array, access = new AccessList()) {
-    this.#settings = settings;
-    this.#responsePeers = settings.responsePeers;
     this.#access = access;
+    this.#interval = settings.interval;
     this.#maxTorrents = settings.maxTorrents ?? Infinity;
     this.#maxPeersPerTorrent = settings.maxPeersPerTorrent ?? Infinity;
     const hasher = new HalfSipHash13(key[2], key[3]);
@@ -117,44 +113,35 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
   }
 
   /**
-   * Handles the announce request at `pkt[off]` (already checked: valid length, event and port)
-   * from the 18-byte address at `addrs[a]`, and writes the response into `out[o]`; `mode`
-   * are the record's `ANNOUNCE_*` flags (`messages.ts`). Returns the response length.
+   * Answers the announce record at `b[p]` (`records.ts`: its flags, event, address, port, peers
+   * wanted, hashes) at time `now`, writing the answer record into `out[o]`, which has room for
+   * the peers it wants. Returns the answer's length.
    */
-  announce(
-    pkt: Uint8Array,
-    off: number,
-    addrs: Uint8Array,
-    a: number,
-    family: 4 | 6,
-    now: number,
-    out: Uint8Array,
-    o: number,
-    mode = 0,
-  ): number {
-    const event = readI32(pkt, off + OFF_EVENT);
-    const tid = readI32(pkt, off + 12);
-    const interval = this.#settings.interval;
-    const table = this.torrents;
-    let id = table.find(pkt, off + OFF_INFO_HASH);
+  announce(b: Uint8Array, p: number, now: number, out: Uint8Array, o: number): number {
+    const family = b[p + REC_FAMILY] === 6 ? 6 : 4;
+    const event = b[p + A_EVENT], mode = b[p + A_FLAGS];
+    const interval = this.#interval, table = this.torrents;
+    let id = table.find(b, p + A_INFO_HASH);
     if (id < 0) {
-      if (event === AnnounceEvent.Stopped) return writeAnnounceHeader(out, o, tid, interval, 0, 0);
+      if (event === AnnounceEvent.Stopped) {
+        return writeAnswerHeader(b, p, out, o, 0, 0, interval, 0, 0);
+      }
       if (table.size >= this.#maxTorrents && !this.#evictEmpty()) {
         this.refusedTorrents++;
-        return writeErrorResponse(out, o, tid, PROBLEM_TEXT[Problem.TooManyTorrents]);
+        return writeAnswerHeader(b, p, out, o, Refusal.TooManyTorrents, 0, 0, 0, 0);
       }
-      id = table.insert(pkt, off + OFF_INFO_HASH);
+      id = table.insert(b, p + A_INFO_HASH);
     }
     const lists = family === 4 ? this.v4 : this.v6;
 
-    // The peer is its address: the packet's source IP (IPv4 is the last 4 bytes of its
-    // v4-mapped record) and the port it announced.
+    // The peer is its address: the client's IP (IPv4 is the last 4 bytes of its v4-mapped
+    // record) and the port it announced.
     const key = this.#key;
-    const ipFrom = family === 4 ? a + 12 : a;
+    const ipFrom = family === 4 ? p + A_ADDR + 12 : p + A_ADDR;
     const ipLen = lists.ipLen;
-    for (let j = 0; j < ipLen; j++) key[j] = addrs[ipFrom + j];
-    key[ipLen] = pkt[off + OFF_PORT];
-    key[ipLen + 1] = pkt[off + OFF_PORT + 1];
+    for (let j = 0; j < ipLen; j++) key[j] = b[ipFrom + j];
+    key[ipLen] = b[p + A_PORT];
+    key[ipLen + 1] = b[p + A_PORT + 1];
 
     let r = lists.find(id, key, 0);
     if (event === AnnounceEvent.Stopped) {
@@ -163,25 +150,34 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
         lists.remove(id, r);
         this.peers--;
       }
-      return writeAnnounceHeader(out, o, tid, interval, this.leechersOf(id), this.seedersOf(id));
+      return writeAnswerHeader(
+        b,
+        p,
+        out,
+        o,
+        0,
+        0,
+        interval,
+        this.seedersOf(id),
+        this.leechersOf(id),
+      );
     }
 
     if (r < 0 && lists.n[id] >= this.#maxPeersPerTorrent) {
       this.refusedPeers++;
-      return writeErrorResponse(out, o, tid, PROBLEM_TEXT[Problem.TooManyPeers]);
+      return writeAnswerHeader(b, p, out, o, Refusal.TooManyPeers, 0, 0, 0, 0);
     }
-    const seeder = isSeeder(pkt, off);
     const before = r >= 0 ? lists.flags(id, r) : 0;
-    let flags = (before & FLAG_COMPLETED) | (seeder ? FLAG_SEEDER : 0);
+    let flags = (before & FLAG_COMPLETED) | (mode & ANNOUNCE_SEEDER ? FLAG_SEEDER : 0);
     if (event === AnnounceEvent.Completed && !(before & FLAG_COMPLETED)) {
       flags |= FLAG_COMPLETED;
       table.completed[id]++;
     }
     let stored = true;
     if (r >= 0) {
-      lists.update(id, r, pkt, off + OFF_PEER_ID, flags, now);
+      lists.update(id, r, b, p + A_PEER_ID, flags, now);
     } else {
-      r = lists.add(id, key, 0, pkt, off + OFF_PEER_ID, flags, now);
+      r = lists.add(id, key, 0, b, p + A_PEER_ID, flags, now);
       if (r >= 0) {
         this.peers++;
         this.empty.remove(id);
@@ -192,24 +188,30 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
     }
     if (stored) this.seeders += (flags & FLAG_SEEDER) - (before & FLAG_SEEDER);
 
-    let want = readI32(pkt, off + OFF_NUMWANT);
-    if (mode & ANNOUNCE_HTTP) {
-      want = Math.max(0, Math.min(want, MAX_HTTP_PEERS)); // as the HTTP front end asked
-    } else {
-      const max = this.#responsePeers[family];
-      if (want <= 0 || want > max) want = max;
-    }
     // The counts include the announcer (as a scrape would count it, and as opentracker and
     // WebTorrent do); its own list never holds it.
-    let len = writeAnnounceHeader(out, o, tid, interval, this.leechersOf(id), this.seedersOf(id));
-    if (!(mode & ANNOUNCE_PEER_IDS)) {
-      return len + lists.select(id, out, o + len, want, r) * (ipLen + 2);
-    }
-    // Peers, then their peer ids in the same order (an HTTP `compact=0` list).
-    const n = Math.min(want, lists.n[id] - (r >= 0 ? 1 : 0));
-    const ids = o + len + n * (ipLen + 2);
-    len += lists.select(id, out, o + len, want, r, out, ids) * (ipLen + 2 + 20);
-    return len;
+    const want = Math.min(getU16LE(b, p + A_WANT), MAX_PEERS), peers = o + ANSWER_HEADER;
+    const n = mode & ANNOUNCE_PEER_IDS
+      // Peers, then their peer ids in the same order (an HTTP `compact=0` list).
+      ? lists.select(id, out, peers, want, r, out, peers + this.#listed(lists, id, want, r))
+      : lists.select(id, out, peers, want, r);
+    const len = writeAnswerHeader(
+      b,
+      p,
+      out,
+      o,
+      0,
+      n,
+      interval,
+      this.seedersOf(id),
+      this.leechersOf(id),
+    );
+    return len + n * (ipLen + 2 + (mode & ANNOUNCE_PEER_IDS ? 20 : 0));
+  }
+
+  /** Bytes of the addresses `select` will list for `want` peers of torrent `id` without `r`. */
+  #listed(lists: PeerLists, id: number, want: number, r: number): number {
+    return Math.min(want, lists.n[id] - (r >= 0 ? 1 : 0)) * lists.keyLen;
   }
 
   /** Makes room for a torrent by dropping the one emptied longest ago; false if none is. */
@@ -367,7 +369,7 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
   receive(from: number, batch: Uint8Array, now: number): void {
     const w = this.#writers[from] ??= new BatchWriter();
     try {
-      handleRequestBatch(this, this.#access, batch, w, now, this.#responsePeers);
+      handleRequestBatch(this, this.#access, batch, w, now);
     } catch (err) {
       w.clear(); // a half-written batch must not reach the socket worker
       throw err;

@@ -1,16 +1,17 @@
 /**
  * Scrapes waiting for their parts: a scrape's info hashes may belong to several request
- * workers, so the socket worker that received it collects their entries into one response.
+ * workers, so the socket worker that received it collects their entries (`records.ts`) into
+ * one slot, and answers in its protocol once the last part arrived.
  *
- * A fixed number of slots, each with room for a whole response, preallocated and reused.
- * A slot whose parts do not all come back within `TIMEOUT_S` (a request worker was replaced)
- * is freed by `expire`, so the table cannot fill up for good.
+ * A fixed number of slots, each with room for a whole scrape, preallocated and reused. A slot
+ * whose parts do not all come back within `TIMEOUT_S` (a request worker was replaced) is freed
+ * by `expire`, so the table cannot fill up for good.
  *
  * @module
  */
 
-import { ADDR_LEN } from "./io.ts";
-import { SCRAPE_ENTRY_LEN, SCRAPE_RESPONSE_HEADER_LEN, writeScrapeHeader } from "./codec.ts";
+import { ADDR_LEN } from "../shared/net/address.ts";
+import { SCRAPE_ENTRY_LEN } from "./records.ts";
 
 /** Seconds after which an incomplete scrape is given up. */
 export const TIMEOUT_S = 5;
@@ -19,12 +20,10 @@ const SLOT_BITS = 12;
 
 /** Pending scrapes of one socket worker. */
 export class PendingScrapes {
-  /** Response bytes of every slot (`slotBytes` each). */
-  readonly responses: Uint8Array;
+  /** Scrape entries of every slot (`maxHashes` each), in the order of the scrape's hashes. */
+  readonly entries: Uint8Array;
   /** Client address of every slot (18 bytes each). */
   readonly addrs: Uint8Array;
-  /** Bytes reserved per slot. */
-  readonly slotBytes: number;
   /** The info hashes of every slot (20 × `maxHashes` each), kept when asked for (HTTP). */
   readonly hashes: Uint8Array | null;
   /** Most hashes per slot. */
@@ -32,6 +31,7 @@ export class PendingScrapes {
   /** Scrapes in flight. */
   inFlight = 0;
   #family: Uint8Array;
+  #token: Uint32Array;
   #gen: Uint32Array;
   #parts: Uint16Array;
   #count: Uint16Array;
@@ -46,11 +46,11 @@ export class PendingScrapes {
   constructor(slots: number, maxHashes: number, keepHashes = false) {
     slots = Math.min(slots, 1 << SLOT_BITS);
     this.maxHashes = maxHashes;
-    this.slotBytes = SCRAPE_RESPONSE_HEADER_LEN + SCRAPE_ENTRY_LEN * maxHashes;
     this.hashes = keepHashes ? new Uint8Array(slots * 20 * maxHashes) : null;
-    this.responses = new Uint8Array(slots * this.slotBytes);
+    this.entries = new Uint8Array(slots * SCRAPE_ENTRY_LEN * maxHashes);
     this.addrs = new Uint8Array(slots * ADDR_LEN);
     this.#family = new Uint8Array(slots);
+    this.#token = new Uint32Array(slots);
     this.#gen = new Uint32Array(slots);
     this.#parts = new Uint16Array(slots);
     this.#count = new Uint16Array(slots);
@@ -62,14 +62,14 @@ export class PendingScrapes {
 
   /**
    * Opens a slot for a scrape of `count` hashes (at `data[hashes]`, kept if the table keeps
-   * them) in `parts` parts from the client at `addrs[a]`; returns its id, or -1 when every slot
-   * is busy.
+   * them) in `parts` parts from the client at `addrs[a]`, answered under `token`; returns its
+   * id, or -1 when every slot is busy.
    */
   open(
     family: number,
     addrs: Uint8Array,
     a: number,
-    tid: number,
+    token: number,
     count: number,
     parts: number,
     now: number,
@@ -81,11 +81,11 @@ export class PendingScrapes {
     const gen = (this.#gen[s] + 1) & 0xfffff;
     this.#gen[s] = gen;
     this.#family[s] = family;
+    this.#token[s] = token;
     this.#parts[s] = parts;
     this.#count[s] = count;
     this.#opened[s] = now;
     for (let j = 0; j < ADDR_LEN; j++) this.addrs[s * ADDR_LEN + j] = addrs[a + j];
-    writeScrapeHeader(this.responses, s * this.slotBytes, tid);
     if (this.hashes !== null) {
       this.hashes.set(data.subarray(hashes, hashes + 20 * count), this.hashesOffset(s));
     }
@@ -107,24 +107,29 @@ export class PendingScrapes {
     return s * 20 * this.maxHashes;
   }
 
-  /** Offset in `responses` of entry `idx` of slot `s`. */
+  /** Offset in `entries` of entry `idx` of slot `s`. */
   entryOffset(s: number, idx: number): number {
-    return s * this.slotBytes + SCRAPE_RESPONSE_HEADER_LEN + SCRAPE_ENTRY_LEN * idx;
+    return (s * this.maxHashes + idx) * SCRAPE_ENTRY_LEN;
   }
 
-  /** Marks one part of slot `s` done; true when the response is complete. */
+  /** Marks one part of slot `s` done; true when the scrape is complete. */
   partDone(s: number): boolean {
     return --this.#parts[s] === 0;
   }
 
   /** Family of slot `s`. */
-  family(s: number): number {
-    return this.#family[s];
+  family(s: number): 4 | 6 {
+    return this.#family[s] === 6 ? 6 : 4;
   }
 
-  /** Length of the complete response of slot `s`. */
-  responseLength(s: number): number {
-    return SCRAPE_RESPONSE_HEADER_LEN + SCRAPE_ENTRY_LEN * this.#count[s];
+  /** The token slot `s` is answered under. */
+  token(s: number): number {
+    return this.#token[s];
+  }
+
+  /** Hashes (and entries) of slot `s`. */
+  count(s: number): number {
+    return this.#count[s];
   }
 
   /** Frees slot `s` (after its response was sent). */

@@ -1,7 +1,7 @@
 /**
- * UDP request worker: the shared request host (`shared/runtime/request_host.ts`) around this
- * worker's `Swarms`, the torrents whose info hashes shard to it. UDP and HTTP socket workers
- * alike feed it.
+ * The BitTorrent request worker: the shared request host (`shared/runtime/request_host.ts`)
+ * around this worker's `Swarms`, the torrents whose info hashes shard to it. The socket workers
+ * of every BitTorrent front (UDP, HTTP) feed it the same records.
  *
  * @module
  */

@@ -1,8 +1,9 @@
 /**
- * A socket worker's side of the UDP swarms' channels, whatever protocol the requests came in
- * on (UDP datagrams, HTTP requests): announces and scrape parts go into one batch per request
- * worker in the layouts of `messages.ts`, and the request workers' batches come back as
- * finished BEP 15 responses, a scrape's parts merged first (`pending_scrapes.ts`).
+ * A socket worker's side of the core, whatever protocol the requests came in on: announces and
+ * scrape parts go into one batch per request worker (`records.ts`), and the request workers'
+ * batches come back as announce answers and completed scrapes, a scrape's parts merged first
+ * (`pending_scrapes.ts`). What a protocol adds is its codec: reading its requests into these
+ * calls and writing its answers from the records.
  *
  * @module
  */
@@ -11,50 +12,59 @@ import { BatchWriter } from "../shared/runtime/channel.ts";
 import type { Link } from "../shared/runtime/link.ts";
 import { Sharder } from "../shared/store/shard.ts";
 import { getU16LE, getU32LE, setU16LE, setU32LE } from "../shared/base/bytes.ts";
-import { ANNOUNCE_LEN, OFF_INFO_HASH, SCRAPE_ENTRY_LEN } from "./codec.ts";
-import { ADDR_LEN } from "./datagram.ts";
+import { ADDR_LEN } from "../shared/net/address.ts";
 import {
+  A_ADDR,
+  A_EVENT,
+  A_FLAGS,
+  A_INFO_HASH,
+  A_PEER_ID,
+  A_PORT,
+  A_TOKEN,
+  A_WANT,
+  ANNOUNCE_LEN,
+  ANNOUNCE_PEER_IDS,
+  ANSWER_HEADER,
+  F_COUNT,
   FULL_SCRAPE_HEADER,
+  FULL_SCRAPE_ITEM,
   FULL_SCRAPE_REQ_LEN,
-  REC_ADDR,
-  REC_BODY,
-  REC_FLAGS,
+  peerLen,
+  R_COUNT,
+  REC_FAMILY,
   REQ_ANNOUNCE,
-  REQ_ANNOUNCE_LEN,
   REQ_FULL_SCRAPE,
   REQ_SCRAPE,
   REQ_SCRAPE_ITEM,
+  RES_ANNOUNCE,
   RES_FULL_SCRAPE,
   RES_SCRAPE,
   RES_SCRAPE_ITEM,
-  RES_SEND,
-  SCRAPE_REC_HEADER,
-} from "./messages.ts";
+  S_COUNT,
+  S_ID,
+  SCRAPE_ENTRY_LEN,
+  SCRAPE_HEADER,
+} from "./records.ts";
 import { PendingScrapes } from "./pending_scrapes.ts";
 
 /** Scrapes one socket worker may have waiting for their parts. */
 const PENDING_SLOTS = 1024;
 
-/**
- * Receives a finished response: `len` bytes at `b[off]` for the client of `family` whose
- * 18-byte address is at `addrs[a]`; for a scrape, `slot` is its slot in `pending` (whose hashes
- * it may read until the call returns), else -1.
- */
-export type Deliver = (
-  family: 4 | 6,
-  b: Uint8Array,
-  off: number,
-  len: number,
-  addrs: Uint8Array,
-  a: number,
-  slot: number,
-) => void;
-
-/**
- * Receives one request worker's part of a full scrape: `count` torrents at `b[off]`, each a
- * 20-byte info hash and a 12-byte scrape entry, for the scrape of `token`.
- */
-export type DeliverFull = (token: number, b: Uint8Array, off: number, count: number) => void;
+/** What a socket worker does with the request workers' answers. */
+export interface Answers {
+  /** The announce answer record at `b[p]` (`records.ts`), valid during the call. */
+  announced(b: Uint8Array, p: number): void;
+  /**
+   * The scrape in slot `slot` of `pending` is complete (its entries, token, family and
+   * address are there until the call returns).
+   */
+  scraped(pending: PendingScrapes, slot: number): void;
+  /**
+   * One request worker's part of a full scrape: `count` torrents at `b[off]`, each a 20-byte
+   * info hash and a scrape entry, for the scrape of `token`.
+   */
+  fullScraped?(token: number, b: Uint8Array, off: number, count: number): void;
+}
 
 /** One socket worker's batches to and from the request workers. */
 export class Forwarder {
@@ -86,32 +96,44 @@ export class Forwarder {
   }
 
   /**
-   * Forwards the announce packet at `data[off]` (its first 98 bytes, BEP 15 layout) from the
-   * client at `addrs[a]`, with `flags` (`messages.ts` `ANNOUNCE_*`), to its request worker.
+   * Forwards an announce to the request worker of its info hash (at `infoHash[h]`): from the
+   * client at `addrs[a]` (`family`), the peer id at `peerId[pid]`, listening on `port`, with
+   * `event` (`AnnounceEvent`), `flags` (`ANNOUNCE_*`), `want` peers and the front's `token`.
    */
   announce(
-    data: Uint8Array,
-    off: number,
-    family: number,
+    family: 4 | 6,
     addrs: Uint8Array,
     a: number,
-    flags = 0,
+    infoHash: Uint8Array,
+    h: number,
+    peerId: Uint8Array,
+    pid: number,
+    port: number,
+    event: number,
+    flags: number,
+    want: number,
+    token: number,
   ): void {
-    const w = this.writers[this.#sharder.of(data, off + OFF_INFO_HASH)];
-    const at = w.reserve(REQ_ANNOUNCE_LEN);
+    const w = this.writers[this.#sharder.of(infoHash, h)];
+    const at = w.reserve(ANNOUNCE_LEN);
     const buf = w.buf;
     buf[at] = REQ_ANNOUNCE;
-    buf[at + 1] = family;
-    buf[at + REC_FLAGS] = flags;
-    buf[at + REC_FLAGS + 1] = 0;
-    for (let j = 0; j < ADDR_LEN; j++) buf[at + REC_ADDR + j] = addrs[a + j];
-    for (let j = 0; j < ANNOUNCE_LEN; j++) buf[at + REC_BODY + j] = data[off + j];
-    w.commit(at + REQ_ANNOUNCE_LEN);
+    buf[at + REC_FAMILY] = family;
+    buf[at + A_FLAGS] = flags;
+    buf[at + A_EVENT] = event;
+    for (let j = 0; j < ADDR_LEN; j++) buf[at + A_ADDR + j] = addrs[a + j];
+    setU32LE(buf, at + A_TOKEN, token);
+    buf[at + A_PORT] = port >> 8;
+    buf[at + A_PORT + 1] = port;
+    setU16LE(buf, at + A_WANT, want);
+    for (let j = 0; j < 20; j++) buf[at + A_INFO_HASH + j] = infoHash[h + j];
+    for (let j = 0; j < 20; j++) buf[at + A_PEER_ID + j] = peerId[pid + j];
+    w.commit(at + ANNOUNCE_LEN);
   }
 
   /**
    * Forwards a scrape of the `count` info hashes at `data[hashes]` (20 bytes each) from the
-   * client at `addrs[a]`, split by request worker; the response, once complete, carries `tid`.
+   * client at `addrs[a]`, split by request worker; once complete it is answered under `token`.
    * False when the pending table is full (the scrape is dropped).
    */
   scrape(
@@ -121,7 +143,7 @@ export class Forwarder {
     family: 4 | 6,
     addrs: Uint8Array,
     a: number,
-    tid: number,
+    token: number,
     now: number,
   ): boolean {
     const shardOf = this.#shardOf, perShard = this.#perShard;
@@ -132,19 +154,19 @@ export class Forwarder {
       shardOf[k] = s;
       if (perShard[s]++ === 0) parts++;
     }
-    const id = this.pending.open(family, addrs, a, tid, count, parts, now, data, hashes);
+    const id = this.pending.open(family, addrs, a, token, count, parts, now, data, hashes);
     if (id < 0) return false;
     for (let s = 0; s < this.#n; s++) {
       const n = perShard[s];
       if (n === 0) continue;
       const w = this.writers[s];
-      let at = w.reserve(SCRAPE_REC_HEADER + REQ_SCRAPE_ITEM * n);
+      let at = w.reserve(SCRAPE_HEADER + REQ_SCRAPE_ITEM * n);
       const buf = w.buf;
       buf[at] = REQ_SCRAPE;
-      buf[at + 1] = family;
-      setU16LE(buf, at + 2, n);
-      setU32LE(buf, at + 4, id);
-      at += SCRAPE_REC_HEADER;
+      buf[at + REC_FAMILY] = family;
+      setU16LE(buf, at + S_COUNT, n);
+      setU32LE(buf, at + S_ID, id);
+      at += SCRAPE_HEADER;
       for (let k = 0; k < count; k++) {
         if (shardOf[k] !== s) continue;
         setU16LE(buf, at, k);
@@ -163,54 +185,43 @@ export class Forwarder {
       const at = w.reserve(FULL_SCRAPE_REQ_LEN);
       w.buf.fill(0, at, at + FULL_SCRAPE_REQ_LEN);
       w.buf[at] = REQ_FULL_SCRAPE;
-      setU32LE(w.buf, at + 4, token);
+      setU32LE(w.buf, at + S_ID, token);
       w.commit(at + FULL_SCRAPE_REQ_LEN);
     }
   }
 
-  /**
-   * Reads one batch from a request worker: each finished response (announce answers, errors,
-   * and scrapes whose last part arrived) goes to `deliver`, parts of full scrapes to `full`.
-   */
-  responses(b: Uint8Array, deliver: Deliver, full?: DeliverFull): void {
+  /** Reads one batch from a request worker and hands each answer to `to`. */
+  responses(b: Uint8Array, to: Answers): void {
     let p = 0;
     const pending = this.pending;
     while (p < b.length) {
-      const type = b[p], family = b[p + 1] === 6 ? 6 : 4;
-      if (type === RES_SEND) {
-        const len = getU16LE(b, p + 2);
-        deliver(family, b, p + REC_BODY, len, b, p + REC_ADDR, -1);
-        p += REC_BODY + len;
+      const type = b[p];
+      if (type === RES_ANNOUNCE) {
+        const family = b[p + REC_FAMILY] === 6 ? 6 : 4;
+        const entry = peerLen(family) + (b[p + A_FLAGS] & ANNOUNCE_PEER_IDS ? 20 : 0);
+        to.announced(b, p);
+        p += ANSWER_HEADER + entry * getU16LE(b, p + R_COUNT);
       } else if (type === RES_SCRAPE) {
-        const n = getU16LE(b, p + 2);
-        const s = pending.slotOf(getU32LE(b, p + 4));
-        p += SCRAPE_REC_HEADER;
+        const n = getU16LE(b, p + S_COUNT);
+        const s = pending.slotOf(getU32LE(b, p + S_ID));
+        p += SCRAPE_HEADER;
         if (s < 0) {
           p += RES_SCRAPE_ITEM * n;
           continue;
         }
-        const out = pending.responses;
+        const out = pending.entries;
         for (let k = 0; k < n; k++, p += RES_SCRAPE_ITEM) {
           const o = pending.entryOffset(s, getU16LE(b, p));
           for (let j = 0; j < SCRAPE_ENTRY_LEN; j++) out[o + j] = b[p + 2 + j];
         }
         if (pending.partDone(s)) {
-          const fam = pending.family(s) === 6 ? 6 : 4;
-          deliver(
-            fam,
-            out,
-            s * pending.slotBytes,
-            pending.responseLength(s),
-            pending.addrs,
-            s * ADDR_LEN,
-            s,
-          );
+          to.scraped(pending, s);
           pending.release(s);
         }
       } else if (type === RES_FULL_SCRAPE) {
-        const n = getU32LE(b, p + 8);
-        full?.(getU32LE(b, p + 4), b, p + FULL_SCRAPE_HEADER, n);
-        p += FULL_SCRAPE_HEADER + 32 * n;
+        const n = getU32LE(b, p + F_COUNT);
+        to.fullScraped?.(getU32LE(b, p + S_ID), b, p + FULL_SCRAPE_HEADER, n);
+        p += FULL_SCRAPE_HEADER + FULL_SCRAPE_ITEM * n;
       } else {
         break; // Unknown record: the batch is corrupt; drop the rest rather than misread it.
       }

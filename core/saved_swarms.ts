@@ -1,5 +1,5 @@
 /**
- * The UDP swarms in the state file: the payload of each entry (`shared/config/state_file.ts`
+ * The BitTorrent swarms in the state file: the payload of each entry (`shared/config/state_file.ts`
  * frames it with its info hash), format `SAVED_FORMAT`. Peers are saved with their last
  * announce on the wall clock, so a restart (a new monotonic clock) ages them right.
  *
@@ -28,8 +28,11 @@ import { FLAG_COMPLETED, FLAG_SEEDER, type PeerLists } from "./peer_list.ts";
 
 /** The entry format this file describes. */
 export const SAVED_FORMAT = 1;
-/** What `shoal udp` state files hold. */
-export const UDP_STATE: StateKind = { kind: "udp", format: SAVED_FORMAT };
+/**
+ * What the state files of `shoal udp` and `shoal http` hold (kind `udp`, as the first of them
+ * wrote it, so files written before keep loading).
+ */
+export const SWARM_STATE: StateKind = { kind: "udp", format: SAVED_FORMAT };
 
 const COMPLETED = 0, N4 = 4, N6 = 8, PEERS = 12;
 const PEER_ID = 2, PEER_FLAGS = 22, PEER_SEEN = 24;
