@@ -52,6 +52,21 @@ export interface SocketOptions {
   batchSize?: number;
 }
 
+/**
+ * Queues one datagram made of `headLen` bytes of `head` and `len` bytes of `body` from `off`
+ * (a header the caller wrote, and a run of bytes from elsewhere) to the 18-byte address at
+ * `addrs[addrOff]`; the bytes are copied.
+ */
+export type SendParts = (
+  head: Uint8Array,
+  headLen: number,
+  body: Uint8Array,
+  off: number,
+  len: number,
+  addrs: Uint8Array,
+  addrOff: number,
+) => void;
+
 /** One bound UDP socket. */
 export interface DatagramSocket {
   /** The port actually bound (useful when `port` was 0). */
@@ -73,19 +88,8 @@ export interface DatagramSocket {
     addrs: Uint8Array,
     addrOff: number,
   ): void;
-  /**
-   * Queues one datagram made of `headLen` bytes of `head` and `len` bytes of `body` from
-   * `off` (a header the caller wrote, and a run of bytes from elsewhere), copied as `send`.
-   */
-  sendParts(
-    head: Uint8Array,
-    headLen: number,
-    body: Uint8Array,
-    off: number,
-    len: number,
-    addrs: Uint8Array,
-    addrOff: number,
-  ): void;
+  /** Queues one datagram of two parts (see `SendParts`). */
+  sendParts: SendParts;
   /** Sends everything queued. */
   flush(): void;
   /** Datagrams dropped because the kernel's send buffer was full. */

@@ -9,7 +9,7 @@ import type { DatagramSocket, SocketOptions } from "./datagram.ts";
 import { openDenoSocket } from "./io_deno.ts";
 import { openFfiSocket } from "./io_ffi.ts";
 
-export type { DatagramSocket, Family, PacketBatch, SocketOptions } from "./datagram.ts";
+export type { DatagramSocket, Family, PacketBatch, SendParts, SocketOptions } from "./datagram.ts";
 export { ADDR_LEN } from "./datagram.ts";
 
 /** Error thrown when a socket cannot be opened. */

@@ -12,7 +12,13 @@
  * @module
  */
 
-import { ADDR_LEN, type DatagramSocket, type PacketBatch, type SocketOptions } from "./datagram.ts";
+import {
+  ADDR_LEN,
+  type DatagramSocket,
+  type PacketBatch,
+  type SendParts,
+  type SocketOptions,
+} from "./datagram.ts";
 import { socketErrorCode, SocketOpenError } from "../shared/base/errors.ts";
 import { encodeAddr, formatAddrIp, isV4Mapped, parseIPv6 } from "../shared/net/address.ts";
 import { macrotask } from "../shared/base/yield.ts";
@@ -119,20 +125,12 @@ class DenoSocket implements DatagramSocket {
     });
   }
 
-  sendParts(
-    head: Uint8Array,
-    headLen: number,
-    body: Uint8Array,
-    off: number,
-    len: number,
-    addrs: Uint8Array,
-    addrOff: number,
-  ): void {
+  sendParts: SendParts = (head, headLen, body, off, len, addrs, addrOff) => {
     const b = new Uint8Array(headLen + len);
     b.set(head.subarray(0, headLen));
     b.set(body.subarray(off, off + len), headLen);
     this.send(b, 0, b.length, addrs, addrOff);
-  }
+  };
 
   flush(): void {
     const q = this.#queue;

@@ -14,7 +14,13 @@
  * @module
  */
 
-import { ADDR_LEN, type DatagramSocket, type PacketBatch, type SocketOptions } from "./datagram.ts";
+import {
+  ADDR_LEN,
+  type DatagramSocket,
+  type PacketBatch,
+  type SendParts,
+  type SocketOptions,
+} from "./datagram.ts";
 import {
   addressOf,
   AF_INET,
@@ -196,22 +202,14 @@ class FfiSocket implements DatagramSocket {
     for (let j = 0; j < len; j++) arena[at + j] = payload[off + j];
   }
 
-  sendParts(
-    head: Uint8Array,
-    headLen: number,
-    body: Uint8Array,
-    off: number,
-    len: number,
-    addrs: Uint8Array,
-    addrOff: number,
-  ): void {
+  sendParts: SendParts = (head, headLen, body, off, len, addrs, addrOff) => {
     const at = this.#queue(headLen + len, addrs, addrOff);
     if (at < 0) return;
     const arena = this.#sArena;
     for (let j = 0; j < headLen; j++) arena[at + j] = head[j];
     const to = at + headLen;
     for (let j = 0; j < len; j++) arena[to + j] = body[off + j];
-  }
+  };
 
   /**
    * Takes a slot for a datagram of `len` bytes to the address at `addrs[addrOff]`; returns

@@ -31,7 +31,7 @@ import {
   writeScrapeHeader,
 } from "./codec.ts";
 import { ConnectionIds } from "./connection_id.ts";
-import { ADDR_LEN, type PacketBatch } from "./datagram.ts";
+import { ADDR_LEN, type DatagramSocket, type PacketBatch } from "./datagram.ts";
 import { Stat, STAT_COUNT } from "./stats.ts";
 import { type Answers, Forwarder } from "../core/forward.ts";
 import type { PendingScrapes } from "../core/pending_scrapes.ts";
@@ -52,20 +52,7 @@ import {
 import { getU16LE, getU32LE } from "../shared/base/bytes.ts";
 
 /** Something that sends datagrams: a `DatagramSocket`, or a test double recording them. */
-export interface Sender {
-  /** Queues `len` bytes of `payload` from `off` to the 18-byte address at `addrs[addrOff]`. */
-  send(payload: Uint8Array, off: number, len: number, addrs: Uint8Array, addrOff: number): void;
-  /** Queues one datagram of `headLen` bytes of `head`, then `len` bytes of `body` from `off`. */
-  sendParts(
-    head: Uint8Array,
-    headLen: number,
-    body: Uint8Array,
-    off: number,
-    len: number,
-    addrs: Uint8Array,
-    addrOff: number,
-  ): void;
-}
+export type Sender = Pick<DatagramSocket, "send" | "sendParts">;
 
 /** Settings the router needs. */
 export interface RouterSettings {
@@ -128,7 +115,7 @@ export class Router implements Answers {
         const out = this.#out;
         writeConnectResponse(out, 0, tid, 0, 0);
         this.#ids.write(out, 8, addrs, a, now);
-        this.#send(sock, family, out, 0, 16, addrs, a);
+        this.#send(sock, family, Action.Connect, 16, EMPTY, 0, 0, addrs, a);
         continue;
       }
       // Nothing else is answered without a valid connection ID: no amplification.
@@ -186,22 +173,6 @@ export class Router implements Answers {
     );
   }
 
-  #send(
-    sock: Sender,
-    family: 4 | 6,
-    b: Uint8Array,
-    off: number,
-    len: number,
-    addrs: Uint8Array,
-    a: number,
-  ): void {
-    const c = this.counters, base = family === 4 ? 0 : STAT_COUNT;
-    const action = readI32(b, off);
-    c[base + Stat.SentConnect + (action >= 0 && action <= 3 ? action : 3)]++;
-    c[base + Stat.SentBytes] += len;
-    sock.send(b, off, len, addrs, a);
-  }
-
   #error(
     sock: Sender,
     family: 4 | 6,
@@ -211,7 +182,7 @@ export class Router implements Answers {
     a: number,
   ): void {
     const len = writeErrorResponse(this.#out, 0, tid, PROBLEM_TEXT[problem]);
-    this.#send(sock, family, this.#out, 0, len, addrs, a);
+    this.#send(sock, family, Action.Error, len, EMPTY, 0, 0, addrs, a);
   }
 
   #scrape(
@@ -247,7 +218,7 @@ export class Router implements Answers {
     const tid = getU32LE(b, p + A_TOKEN), refusal = b[p + R_REFUSAL];
     if (refusal !== 0) {
       const len = writeErrorResponse(this.#out, 0, tid, REFUSAL_BYTES[refusal]);
-      return this.#send(sock, family, this.#out, 0, len, b, p + A_ADDR);
+      return this.#send(sock, family, Action.Error, len, EMPTY, 0, 0, b, p + A_ADDR);
     }
     const head = writeAnnounceHeader(
       this.#out,
@@ -258,7 +229,7 @@ export class Router implements Answers {
       getU32LE(b, p + R_SEEDERS),
     );
     const peers = peerLen(family) * getU16LE(b, p + R_COUNT);
-    this.#sendParts(
+    this.#send(
       sock,
       family,
       Action.Announce,
@@ -279,7 +250,7 @@ export class Router implements Answers {
     const head = writeScrapeHeader(this.#out, 0, pending.token(s));
     const len = SCRAPE_ENTRY_LEN * pending.count(s);
     const at = pending.entryOffset(s, 0);
-    this.#sendParts(
+    this.#send(
       sock,
       family,
       Action.Scrape,
@@ -292,7 +263,8 @@ export class Router implements Answers {
     );
   }
 
-  #sendParts(
+  /** Sends `head` bytes of `#out` and `len` of `body` from `off`, counted as `action`. */
+  #send(
     sock: Sender,
     family: 4 | 6,
     action: number,
@@ -309,3 +281,5 @@ export class Router implements Answers {
     sock.sendParts(this.#out, head, body, off, len, addrs, a);
   }
 }
+
+const EMPTY = new Uint8Array(0);

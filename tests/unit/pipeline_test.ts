@@ -8,7 +8,7 @@ import { handleRequestBatch } from "../../core/request_batch.ts";
 import { Swarms } from "../../core/swarms.ts";
 import { BatchWriter } from "../../shared/runtime/channel.ts";
 import { encodeAddr, formatAddrIp } from "../../shared/net/address.ts";
-import { ADDR_LEN, type PacketBatch } from "../../udp/io.ts";
+import { ADDR_LEN, type PacketBatch, type SendParts } from "../../udp/io.ts";
 import {
   AnnounceEvent,
   decodeResponse,
@@ -28,20 +28,12 @@ class Recorder implements Sender {
     const port = (addrs[a + 16] << 8) | addrs[a + 17];
     this.sent.push({ to: `${formatAddrIp(addrs, a)}:${port}`, bytes: p.slice(off, off + len) });
   }
-  sendParts(
-    head: Uint8Array,
-    headLen: number,
-    body: Uint8Array,
-    off: number,
-    len: number,
-    addrs: Uint8Array,
-    a: number,
-  ): void {
+  sendParts: SendParts = (head, headLen, body, off, len, addrs, a) => {
     const b = new Uint8Array(headLen + len);
     b.set(head.subarray(0, headLen));
     b.set(body.subarray(off, off + len), headLen);
     this.send(b, 0, b.length, addrs, a);
-  }
+  };
 }
 
 class Harness {
