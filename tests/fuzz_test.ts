@@ -80,7 +80,7 @@ Deno.test("fuzz: 1,000,000 random and mutated UDP datagrams through the whole da
   router.handleBatch(
     batch,
     4,
-    { send: (p, off) => data.set(p.subarray(off + 8, off + 16), 20000), sendParts() {} },
+    { send() {}, sendParts: (head) => data.set(head.subarray(8, 16), 20000) },
     NOW,
   );
   const cid = data.slice(20000, 20008);
@@ -158,7 +158,8 @@ Deno.test("fuzz: 1,000,000 random and mutated UDP datagrams through the whole da
   console.log(
     `fuzz udp: ${sent} datagrams (seed ${SEED}), ${answered} answers, ${unauthenticatedAnswers} to connects`,
   );
-  assert.ok(answered > 10000, "the mutations reached the swarms");
+  // Beyond connects: the authenticated requests reached the swarms and were answered.
+  assert.ok(answered - unauthenticatedAnswers > 10000, "the mutations reached the swarms");
 });
 
 Deno.test("fuzz: 100,000 mutated WebTorrent messages through connections and swarms", () => {
