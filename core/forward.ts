@@ -13,38 +13,12 @@ import type { Link } from "../shared/runtime/link.ts";
 import { Sharder } from "../shared/store/shard.ts";
 import { getU16LE, getU32LE, setU16LE, setU32LE } from "../shared/base/bytes.ts";
 import { ADDR_LEN } from "../shared/net/address.ts";
-import {
-  A_ADDR,
-  A_EVENT,
-  A_FLAGS,
-  A_INFO_HASH,
-  A_PEER_ID,
-  A_PORT,
-  A_TOKEN,
-  A_WANT,
-  ANNOUNCE_LEN,
-  ANNOUNCE_PEER_IDS,
-  ANSWER_HEADER,
-  F_COUNT,
-  FULL_SCRAPE_HEADER,
-  FULL_SCRAPE_ITEM,
-  FULL_SCRAPE_REQ_LEN,
-  peerLen,
-  R_COUNT,
-  REC_FAMILY,
-  REQ_ANNOUNCE,
-  REQ_FULL_SCRAPE,
-  REQ_SCRAPE,
-  REQ_SCRAPE_ITEM,
-  RES_ANNOUNCE,
-  RES_FULL_SCRAPE,
-  RES_SCRAPE,
-  RES_SCRAPE_ITEM,
-  S_COUNT,
-  S_ID,
-  SCRAPE_ENTRY_LEN,
-  SCRAPE_HEADER,
-} from "./records.ts";
+import { A_ADDR, A_EVENT, A_FLAGS, A_INFO_HASH, A_PEER_ID, A_PORT, A_TOKEN } from "./records.ts";
+import { A_WANT, ANNOUNCE_LEN, ANNOUNCE_PEER_IDS, ANSWER_HEADER, F_COUNT } from "./records.ts";
+import { FULL_SCRAPE_HEADER, FULL_SCRAPE_ITEM, FULL_SCRAPE_REQ_LEN, peerLen } from "./records.ts";
+import { R_COUNT, REC_FAMILY, REQ_ANNOUNCE, REQ_FULL_SCRAPE, REQ_SCRAPE } from "./records.ts";
+import { REQ_SCRAPE_ITEM, RES_ANNOUNCE, RES_FULL_SCRAPE, RES_SCRAPE } from "./records.ts";
+import { RES_SCRAPE_ITEM, S_COUNT, S_ID, SCRAPE_ENTRY_LEN, SCRAPE_HEADER } from "./records.ts";
 import { PendingScrapes } from "./pending_scrapes.ts";
 
 /** Scrapes one socket worker may have waiting for their parts. */

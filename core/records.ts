@@ -78,22 +78,16 @@ export const RES_FULL_SCRAPE = 3;
 /** Offset of the family byte in every record. */
 export const REC_FAMILY = 1;
 
-/** Offset of an announce's (and its answer's) flags. */
-export const A_FLAGS = 2;
-/** Offset of an announce's event. */
-export const A_EVENT = 3;
+/** Offsets of an announce's flags and event bytes (an answer keeps the flags there). */
+export const A_FLAGS = 2, A_EVENT = 3;
 /** Offset of the client's address in announces and their answers. */
 export const A_ADDR = 4;
 /** Offset of the front's token (u32), in announces and their answers. */
 export const A_TOKEN = A_ADDR + ADDR_LEN;
-/** Offset of the announced port (u16, big-endian). */
-export const A_PORT = A_TOKEN + 4;
-/** Offset of the peers wanted (u16). */
-export const A_WANT = A_PORT + 2;
-/** Offset of the info hash. */
-export const A_INFO_HASH = A_WANT + 2;
-/** Offset of the peer id. */
-export const A_PEER_ID = A_INFO_HASH + 20;
+/** Offsets of the announced port (u16, big-endian) and of the peers wanted (u16). */
+export const A_PORT = A_TOKEN + 4, A_WANT = A_PORT + 2;
+/** Offsets of the info hash and the peer id (20 bytes each). */
+export const A_INFO_HASH = A_WANT + 2, A_PEER_ID = A_INFO_HASH + 20;
 /** Bytes of an announce record. */
 export const ANNOUNCE_LEN = A_PEER_ID + 20;
 
@@ -108,10 +102,8 @@ export const R_REFUSAL = 3;
 export const R_COUNT = A_TOKEN + 4;
 /** Offset of an answer's announce interval (u32). */
 export const R_INTERVAL = R_COUNT + 2;
-/** Offset of an answer's seeder count (u32). */
-export const R_SEEDERS = R_INTERVAL + 4;
-/** Offset of an answer's leecher count (u32). */
-export const R_LEECHERS = R_SEEDERS + 4;
+/** Offsets of an answer's seeder and leecher counts (u32 each). */
+export const R_SEEDERS = R_INTERVAL + 4, R_LEECHERS = R_SEEDERS + 4;
 /** Bytes of an answer before its peers. */
 export const ANSWER_HEADER = R_LEECHERS + 4;
 

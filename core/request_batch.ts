@@ -9,32 +9,12 @@
 import type { BatchWriter } from "../shared/runtime/channel.ts";
 import { getU16LE, getU32LE, setU16LE, setU32LE } from "../shared/base/bytes.ts";
 import type { AccessList } from "../shared/store/access_list.ts";
-import {
-  A_FLAGS,
-  A_INFO_HASH,
-  A_WANT,
-  ANNOUNCE_LEN,
-  ANNOUNCE_PEER_IDS,
-  ANSWER_HEADER,
-  F_COUNT,
-  FULL_SCRAPE_HEADER,
-  FULL_SCRAPE_REQ_LEN,
-  MAX_PEERS,
-  REC_FAMILY,
-  Refusal,
-  REQ_ANNOUNCE,
-  REQ_FULL_SCRAPE,
-  REQ_SCRAPE,
-  REQ_SCRAPE_ITEM,
-  RES_FULL_SCRAPE,
-  RES_SCRAPE,
-  RES_SCRAPE_ITEM,
-  S_COUNT,
-  S_ID,
-  SCRAPE_HEADER,
-  writeAnswerHeader,
-  writeScrapeEntry,
-} from "./records.ts";
+import { A_FLAGS, A_INFO_HASH, A_WANT, ANNOUNCE_LEN, ANNOUNCE_PEER_IDS } from "./records.ts";
+import { ANSWER_HEADER, F_COUNT, FULL_SCRAPE_HEADER, FULL_SCRAPE_REQ_LEN } from "./records.ts";
+import { MAX_PEERS, REC_FAMILY, Refusal, REQ_ANNOUNCE, REQ_FULL_SCRAPE } from "./records.ts";
+import { REQ_SCRAPE, REQ_SCRAPE_ITEM, RES_FULL_SCRAPE, RES_SCRAPE } from "./records.ts";
+import { RES_SCRAPE_ITEM, S_COUNT, S_ID, SCRAPE_HEADER, writeAnswerHeader } from "./records.ts";
+import { writeScrapeEntry } from "./records.ts";
 
 /** What a batch is applied to (the `Swarms`). */
 export interface AnnounceStore {

@@ -15,24 +15,9 @@
 import { HalfSipHash13 } from "../shared/base/hash.ts";
 import { clientName, tally } from "../shared/store/clients.ts";
 import type { Refusals, RequestStats, SwarmDetails, TopSwarm } from "../shared/store/details.ts";
-import {
-  A_ADDR,
-  A_EVENT,
-  A_FLAGS,
-  A_INFO_HASH,
-  A_PEER_ID,
-  A_PORT,
-  A_WANT,
-  ANNOUNCE_PEER_IDS,
-  ANNOUNCE_SEEDER,
-  AnnounceEvent,
-  ANSWER_HEADER,
-  MAX_PEERS,
-  REC_FAMILY,
-  Refusal,
-  writeAnswerHeader,
-  writeScrapeEntry,
-} from "./records.ts";
+import { A_ADDR, A_EVENT, A_FLAGS, A_INFO_HASH, A_PEER_ID, A_PORT, A_WANT } from "./records.ts";
+import { ANNOUNCE_PEER_IDS, ANNOUNCE_SEEDER, AnnounceEvent, ANSWER_HEADER } from "./records.ts";
+import { MAX_PEERS, REC_FAMILY, Refusal, writeAnswerHeader, writeScrapeEntry } from "./records.ts";
 import { FLAG_COMPLETED, FLAG_SEEDER, PeerLists } from "./peer_list.ts";
 import { InfoHashTable } from "../shared/store/info_hash_table.ts";
 import { IdList } from "../shared/store/id_list.ts";
@@ -42,7 +27,7 @@ import { AccessList } from "../shared/store/access_list.ts";
 import type { SwarmStore } from "../shared/runtime/request_host.ts";
 import { getU16LE } from "../shared/base/bytes.ts";
 import { handleRequestBatch } from "./request_batch.ts";
-import { loadSwarms, saveSwarms } from "./saved_swarms.ts";
+import { loadSwarms, type SavedStore, saveSwarms } from "./saved_swarms.ts";
 
 /** Settings the swarm logic needs. */
 export interface SwarmSettings {
@@ -348,22 +333,14 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
   }
 
   /** Adds a peer from the state file (`saved_swarms.ts`); false if it is there or does not fit. */
-  restorePeer(
-    id: number,
-    lists: PeerLists,
-    rec: Uint8Array,
-    at: number,
-    pid: number,
-    flags: number,
-    seen: number,
-  ): boolean {
+  restorePeer: SavedStore["restorePeer"] = (id, lists, rec, at, pid, flags, seen) => {
     if (lists.find(id, rec, at) >= 0) return false;
     if (lists.add(id, rec, at, rec, pid, flags, seen) < 0) return false;
     this.peers++;
     if (flags & FLAG_SEEDER) this.seeders++;
     this.empty.remove(id);
     return true;
-  }
+  };
 
   /** Handles a batch of announces and scrape parts from socket worker `from`. */
   receive(from: number, batch: Uint8Array, now: number): void {

@@ -7,28 +7,17 @@
  * @module
  */
 
-import { bool, type ConfigOf, int, oneOf, str } from "../shared/config/schema.ts";
+import { bool, type ConfigOf, int, str } from "../shared/config/schema.ts";
+import { accessListSection, listenAddresses, logLevel } from "../shared/config/common.ts";
 import {
-  accessListSection,
-  logLevel,
   metricsSection,
   peerAnnounceInterval,
   privilegesSection,
-  stateSection,
-  statisticsSection,
-  swarmCleaning,
-  swarmLimits,
 } from "../shared/config/common.ts";
-import { parseIPv4, parseIPv6, parseSocketAddress } from "../shared/net/address.ts";
+import { stateSection, statisticsSection, swarmCleaning } from "../shared/config/common.ts";
+import { swarmLimits, tcpKeys, workerCounts } from "../shared/config/common.ts";
+import { parseIPv4, parseIPv6 } from "../shared/net/address.ts";
 import { MAX_PEERS } from "../core/records.ts";
-
-function addressOf(family: 4 | 6) {
-  return (v: string): string | null => {
-    const a = parseSocketAddress(v);
-    if (typeof a === "string") return a;
-    return a.family === family ? null : `not an IPv${family} address`;
-  };
-}
 
 /** The proxy addresses, or why the list is not one. */
 function proxyList(v: string): string | null {
@@ -77,28 +66,8 @@ const MAX_SCRAPE_TORRENTS = 400;
 /** The keys of an HTTP tracker's listeners and protocol, in `[network]` or `[http]`. */
 export function httpKeys(port: number) {
   return {
-    address: str(
-      `0.0.0.0:${port}`,
-      "IPv4 address and port to listen on for HTTP (port 0 picks a free one).",
-      'an IPv4 address like "0.0.0.0:3000"',
-      addressOf(4),
-    ),
-    address_ipv6: str(
-      `[::]:${port}`,
-      "IPv6 address and port to listen on for HTTP (IPV6_V6ONLY: IPv4 is served by `address`).",
-      'an IPv6 address like "[::]:3000"',
-      addressOf(6),
-    ),
-    use_ipv4: bool(true, "Listen on `address` (IPv4)."),
-    use_ipv6: bool(true, "Listen on `address_ipv6` (IPv6)."),
-    io: oneOf(
-      "auto",
-      "Connection I/O: ffi (libc epoll, Linux, plain TCP), deno (portable, also TLS), auto (ffi on Linux without TLS).",
-      ["auto", "ffi", "deno"] as const,
-    ),
-    use_tls: bool(false, "Serve https:// with the PEM files below (reloaded on SIGUSR1)."),
-    tls_certificate_path: str("", "PEM certificate chain (e.g. Let's Encrypt fullchain.pem)."),
-    tls_private_key_path: str("", "PEM private key (e.g. Let's Encrypt privkey.pem)."),
+    ...listenAddresses(port, " for HTTP"),
+    ...tcpKeys("https"),
     keep_alive: bool(true, "Keep connections open between requests (HTTP/1.1 keep-alive)."),
     request_timeout: int(
       10,
@@ -181,18 +150,7 @@ export function httpKeys(port: number) {
 
 /** Schema of the `shoal http` configuration. */
 export const httpSchema = {
-  socket_workers: int(
-    1,
-    "Socket workers: threads that hold HTTP connections; 0 means one per CPU.",
-    0,
-    256,
-  ),
-  request_workers: int(
-    1,
-    "Request workers: threads that own the swarms, sharded by info hash.",
-    1,
-    256,
-  ),
+  ...workerCounts("hold HTTP connections"),
   log_level: logLevel(),
   network: httpKeys(3000),
   protocol: {

@@ -20,8 +20,6 @@ import { parseEndpointText } from "./ip_text.ts";
 import { ascii, sameBytes } from "../shared/base/bytes.ts";
 import { decodeValue, skipValue, valueEnd } from "./percent.ts";
 
-export { percentDecode } from "./percent.ts";
-
 /** Why a query was refused (0: it was not); indexes into `QUERY_FAILURE_TEXT`. */
 export const QueryFailure = {
   None: 0,

@@ -13,14 +13,8 @@ import { readTls, type TlsFiles } from "../shared/config/tls.ts";
 import { trackerView } from "../shared/observe/view.ts";
 import type { SocketBase } from "../shared/runtime/mesh.ts";
 import type { Pool } from "../shared/runtime/pool.ts";
-import {
-  type Bind,
-  Binding,
-  type BindResult,
-  connectionShare,
-  reloadTls,
-  tcpTransport,
-} from "../shared/runtime/socket_group.ts";
+import { type Bind, Binding, type BindResult } from "../shared/runtime/socket_group.ts";
+import { connectionShare, reloadTls, tcpTransport } from "../shared/runtime/socket_group.ts";
 import type { ServedGroup } from "../shared/runtime/tracker.ts";
 import { runSwarms } from "../core/tracker.ts";
 import { type HttpConfig, type HttpKeys, type HttpSettings, scrapeFitProblem } from "./config.ts";

@@ -11,21 +11,9 @@ import { ByteBuffer } from "../shared/base/byte_buffer.ts";
 import { getU16LE, getU32LE } from "../shared/base/bytes.ts";
 import { isV4Mapped } from "../shared/net/address.ts";
 import type { Forwarder } from "../core/forward.ts";
-import {
-  A_FLAGS,
-  ANNOUNCE_PEER_IDS,
-  ANNOUNCE_SEEDER,
-  AnnounceEvent,
-  ANSWER_HEADER,
-  FULL_SCRAPE_ITEM,
-  peerLen,
-  R_COUNT,
-  R_INTERVAL,
-  R_LEECHERS,
-  R_SEEDERS,
-  REC_FAMILY,
-  SCRAPE_ENTRY_LEN,
-} from "../core/records.ts";
+import { A_FLAGS, ANNOUNCE_PEER_IDS, ANNOUNCE_SEEDER, AnnounceEvent } from "../core/records.ts";
+import { ANSWER_HEADER, FULL_SCRAPE_ITEM, peerLen, R_COUNT, R_INTERVAL } from "../core/records.ts";
+import { R_LEECHERS, R_SEEDERS, REC_FAMILY, SCRAPE_ENTRY_LEN } from "../core/records.ts";
 import { type AnnounceQuery, Event } from "./query.ts";
 import { type AnnounceReply, writeScrapeResponse } from "./response.ts";
 

@@ -6,27 +6,15 @@
  * @module
  */
 
-import { bool, type ConfigOf, int, oneOf, str } from "../shared/config/schema.ts";
+import { type ConfigOf, int, oneOf } from "../shared/config/schema.ts";
+import { accessListSection, listenAddresses, logLevel } from "../shared/config/common.ts";
 import {
-  accessListSection,
-  logLevel,
   metricsSection,
   peerAnnounceInterval,
   privilegesSection,
-  stateSection,
-  statisticsSection,
-  swarmCleaning,
-  swarmLimits,
 } from "../shared/config/common.ts";
-import { parseSocketAddress } from "../shared/net/address.ts";
-
-function addressOf(family: 4 | 6) {
-  return (v: string): string | null => {
-    const a = parseSocketAddress(v);
-    if (typeof a === "string") return a;
-    return a.family === family ? null : `not an IPv${family} address`;
-  };
-}
+import { stateSection, statisticsSection, swarmCleaning } from "../shared/config/common.ts";
+import { swarmLimits, workerCounts } from "../shared/config/common.ts";
 
 /** Most hashes one scrape can carry in a receive slot of 8192 bytes. */
 export const MAX_SCRAPE_HASHES = 400;
@@ -39,34 +27,10 @@ const MAX_UDP_PAYLOAD = 65507;
 
 /** Schema of the `shoal udp` configuration. */
 export const udpSchema = {
-  socket_workers: int(
-    1,
-    "Socket workers: threads that read, check and answer UDP packets; 0 means one per CPU.",
-    0,
-    256,
-  ),
-  request_workers: int(
-    1,
-    "Request workers: threads that own the swarms, sharded by info hash.",
-    1,
-    256,
-  ),
+  ...workerCounts("read, check and answer UDP packets"),
   log_level: logLevel(),
   network: {
-    address: str(
-      "0.0.0.0:3000",
-      "IPv4 address and port to listen on (port 0 picks a free one).",
-      'an IPv4 address like "0.0.0.0:3000"',
-      addressOf(4),
-    ),
-    address_ipv6: str(
-      "[::]:3000",
-      "IPv6 address and port to listen on (IPV6_V6ONLY: IPv4 is served by `address`).",
-      'an IPv6 address like "[::]:3000"',
-      addressOf(6),
-    ),
-    use_ipv4: bool(true, "Listen on `address` (IPv4)."),
-    use_ipv6: bool(true, "Listen on `address_ipv6` (IPv6)."),
+    ...listenAddresses(3000),
     io: oneOf(
       "auto",
       "UDP I/O backend: ffi (libc recvmmsg/sendmmsg, Linux), deno (portable), auto (ffi on Linux).",

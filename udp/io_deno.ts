@@ -12,13 +12,8 @@
  * @module
  */
 
-import {
-  ADDR_LEN,
-  type DatagramSocket,
-  type PacketBatch,
-  type SendParts,
-  type SocketOptions,
-} from "./datagram.ts";
+import { ADDR_LEN, type DatagramSocket, type PacketBatch, type SendParts } from "./datagram.ts";
+import { type SocketOptions } from "./datagram.ts";
 import { socketErrorCode, SocketOpenError } from "../shared/base/errors.ts";
 import { encodeAddr, formatAddrIp, isV4Mapped, parseIPv6 } from "../shared/net/address.ts";
 import { macrotask } from "../shared/base/yield.ts";

@@ -14,32 +14,12 @@
  * @module
  */
 
-import {
-  ADDR_LEN,
-  type DatagramSocket,
-  type PacketBatch,
-  type SendParts,
-  type SocketOptions,
-} from "./datagram.ts";
-import {
-  addressOf,
-  AF_INET,
-  AF_INET6,
-  bindSocket,
-  boundPort,
-  checkPortFree,
-  closeFd,
-  EAGAIN,
-  EINTR,
-  errno,
-  lib,
-  MSG_DONTWAIT,
-  pinned,
-  POLLIN,
-  SHUT_RDWR,
-  SOCK_DGRAM,
-  writePtr,
-} from "../shared/net/libc.ts";
+import { ADDR_LEN, type DatagramSocket, type PacketBatch, type SendParts } from "./datagram.ts";
+import { type SocketOptions } from "./datagram.ts";
+import { addressOf, AF_INET, AF_INET6, bindSocket, boundPort } from "../shared/net/libc.ts";
+import { checkPortFree, closeFd, EAGAIN, EINTR, errno, lib } from "../shared/net/libc.ts";
+import { MSG_DONTWAIT, pinned, POLLIN, SHUT_RDWR, SOCK_DGRAM } from "../shared/net/libc.ts";
+import { writePtr } from "../shared/net/libc.ts";
 import { macrotask } from "../shared/base/yield.ts";
 
 /** Longest park, so that `close()` is noticed. */

@@ -35,20 +35,9 @@ import { ADDR_LEN, type DatagramSocket, type PacketBatch } from "./datagram.ts";
 import { Stat, STAT_COUNT } from "./stats.ts";
 import { type Answers, Forwarder } from "../core/forward.ts";
 import type { PendingScrapes } from "../core/pending_scrapes.ts";
-import {
-  A_ADDR,
-  A_TOKEN,
-  ANNOUNCE_SEEDER,
-  ANSWER_HEADER,
-  peerLen,
-  R_COUNT,
-  R_INTERVAL,
-  R_LEECHERS,
-  R_REFUSAL,
-  R_SEEDERS,
-  REC_FAMILY,
-  SCRAPE_ENTRY_LEN,
-} from "../core/records.ts";
+import { A_ADDR, A_TOKEN, ANNOUNCE_SEEDER, ANSWER_HEADER, peerLen } from "../core/records.ts";
+import { R_COUNT, R_INTERVAL, R_LEECHERS, R_REFUSAL, R_SEEDERS } from "../core/records.ts";
+import { REC_FAMILY, SCRAPE_ENTRY_LEN } from "../core/records.ts";
 import { getU16LE, getU32LE } from "../shared/base/bytes.ts";
 
 /** Something that sends datagrams: a `DatagramSocket`, or a test double recording them. */

@@ -5,54 +5,24 @@
  * @module
  */
 
-import { bool, type ConfigOf, int, oneOf, str } from "../shared/config/schema.ts";
-import {
-  accessListSection,
-  logLevel,
-  metricsSection,
-  privilegesSection,
-  stateSection,
-  statisticsSection,
-  swarmLimits,
-} from "../shared/config/common.ts";
-import { parseSocketAddress } from "../shared/net/address.ts";
-
-function address(v: string): string | null {
-  const a = parseSocketAddress(v);
-  return typeof a === "string" ? a : null;
-}
+import { bool, type ConfigOf, int, str } from "../shared/config/schema.ts";
+import { accessListSection, logLevel, metricsSection } from "../shared/config/common.ts";
+import { privilegesSection, socketAddress, stateSection } from "../shared/config/common.ts";
+import { statisticsSection, swarmLimits, tcpKeys, workerCounts } from "../shared/config/common.ts";
 
 /** Schema of the `shoal ws` configuration. */
 export const wsSchema = {
-  socket_workers: int(
-    1,
-    "Socket workers: threads that hold WebSocket connections; 0 means one per CPU.",
-    0,
-    256,
-  ),
-  request_workers: int(
-    1,
-    "Request workers: threads that own the swarms, sharded by info hash.",
-    1,
-    256,
-  ),
+  ...workerCounts("hold WebSocket connections"),
   log_level: logLevel(),
   network: {
     address: str(
       "[::]:3000",
       "Address and port to listen on; [::] also serves IPv4 unless ipv6_only (port 0 picks one).",
       'an address like "[::]:3000" or "0.0.0.0:3000"',
-      address,
+      socketAddress,
     ),
     ipv6_only: bool(false, "With an IPv6 address, refuse IPv4 clients (IPV6_V6ONLY)."),
-    io: oneOf(
-      "auto",
-      "Connection I/O: ffi (libc epoll, Linux, plain TCP), deno (portable, also TLS), auto (ffi on Linux without TLS).",
-      ["auto", "ffi", "deno"] as const,
-    ),
-    use_tls: bool(false, "Serve wss:// (TLS) with the PEM files below."),
-    tls_certificate_path: str("", "PEM certificate chain (e.g. Let's Encrypt fullchain.pem)."),
-    tls_private_key_path: str("", "PEM private key (e.g. Let's Encrypt privkey.pem)."),
+    ...tcpKeys("wss"),
     websocket_max_message_size: int(
       65536,
       "Largest incoming message in bytes; a larger one closes the connection.",

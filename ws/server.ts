@@ -12,14 +12,8 @@ import type { Logger } from "../shared/base/log.ts";
 import { readTls, type TlsFiles } from "../shared/config/tls.ts";
 import { trackerView } from "../shared/observe/view.ts";
 import type { SocketBase } from "../shared/runtime/mesh.ts";
-import {
-  type Bind,
-  Binding,
-  type BindResult,
-  connectionShare,
-  reloadTls,
-  tcpTransport,
-} from "../shared/runtime/socket_group.ts";
+import { type Bind, Binding, type BindResult } from "../shared/runtime/socket_group.ts";
+import { connectionShare, reloadTls, tcpTransport } from "../shared/runtime/socket_group.ts";
 import { runTracker, type ServedGroup } from "../shared/runtime/tracker.ts";
 import type { WsConfig } from "./config.ts";
 import type { WsSocketInit } from "./socket_init.ts";

@@ -9,9 +9,72 @@
 import { bool, int, oneOf, str } from "./schema.ts";
 import { parseSocketAddress } from "../net/address.ts";
 
-function address(v: string): string | null {
+/** A check that a value is a socket address of either family; null when it is. */
+export function socketAddress(v: string): string | null {
   const a = parseSocketAddress(v);
   return typeof a === "string" ? a : null;
+}
+
+/** A check that a value is a socket address of `family` (`0.0.0.0:3000`, `[::]:3000`). */
+export function addressOf(family: 4 | 6): (v: string) => string | null {
+  return (v) => {
+    const a = parseSocketAddress(v);
+    if (typeof a === "string") return a;
+    return a.family === family ? null : `not an IPv${family} address`;
+  };
+}
+
+/**
+ * `socket_workers` (threads that `what`, e.g. "hold WebSocket connections") and
+ * `request_workers`.
+ */
+export function workerCounts(what: string) {
+  return {
+    socket_workers: int(1, `Socket workers: threads that ${what}; 0 means one per CPU.`, 0, 256),
+    request_workers: int(
+      1,
+      "Request workers: threads that own the swarms, sharded by info hash.",
+      1,
+      256,
+    ),
+  };
+}
+
+/**
+ * `address` (IPv4) and `address_ipv6` on `port`, and whether to use each, for listeners that
+ * serve `what` (e.g. " for HTTP"; "" for none said).
+ */
+export function listenAddresses(port: number, what = "") {
+  return {
+    address: str(
+      `0.0.0.0:${port}`,
+      `IPv4 address and port to listen on${what} (port 0 picks a free one).`,
+      'an IPv4 address like "0.0.0.0:3000"',
+      addressOf(4),
+    ),
+    address_ipv6: str(
+      `[::]:${port}`,
+      `IPv6 address and port to listen on${what} (IPV6_V6ONLY: IPv4 is served by \`address\`).`,
+      'an IPv6 address like "[::]:3000"',
+      addressOf(6),
+    ),
+    use_ipv4: bool(true, "Listen on `address` (IPv4)."),
+    use_ipv6: bool(true, "Listen on `address_ipv6` (IPv6)."),
+  };
+}
+
+/** A TCP tracker's `io` and TLS keys, serving `scheme` (`https`, `wss`) with TLS. */
+export function tcpKeys(scheme: string) {
+  return {
+    io: oneOf(
+      "auto",
+      "Connection I/O: ffi (libc epoll, Linux, plain TCP), deno (portable, also TLS), auto (ffi on Linux without TLS).",
+      ["auto", "ffi", "deno"] as const,
+    ),
+    use_tls: bool(false, `Serve ${scheme}:// with the PEM files below (reloaded on SIGUSR1).`),
+    tls_certificate_path: str("", "PEM certificate chain (e.g. Let's Encrypt fullchain.pem)."),
+    tls_private_key_path: str("", "PEM private key (e.g. Let's Encrypt privkey.pem)."),
+  };
 }
 
 /** `log_level`. */
@@ -47,7 +110,7 @@ export function metricsSection() {
       "127.0.0.1:9000",
       "Address of that HTTP endpoint (keep it private: it shows every swarm's size).",
       'an address like "127.0.0.1:9000"',
-      address,
+      socketAddress,
     ),
   };
 }

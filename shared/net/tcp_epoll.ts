@@ -13,29 +13,10 @@
  * @module
  */
 
-import {
-  AF_INET,
-  type BindOptions,
-  bindSocket,
-  boundPort,
-  checkPortFree,
-  closeFd,
-  EAGAIN,
-  EINTR,
-  EMFILE,
-  ENFILE,
-  EPOLL_DATA_AT,
-  EPOLL_EVENT_SIZE,
-  errno,
-  lib,
-  MSG_NOSIGNAL,
-  noteOpen,
-  pinned,
-  readFd,
-  sendFd,
-  SOCK_DGRAM,
-  SOCK_STREAM,
-} from "./libc.ts";
+import { AF_INET, type BindOptions, bindSocket, boundPort, checkPortFree } from "./libc.ts";
+import { closeFd, EAGAIN, EINTR, EMFILE, ENFILE, EPOLL_DATA_AT, EPOLL_EVENT_SIZE } from "./libc.ts";
+import { errno, lib, MSG_NOSIGNAL, noteOpen, pinned, readFd, sendFd, SOCK_DGRAM } from "./libc.ts";
+import { SOCK_STREAM } from "./libc.ts";
 import { formatAddrIp } from "./address.ts";
 import { macrotask, Turns } from "../base/yield.ts";
 import type { Engine, TcpHandlers, Transport } from "./tcp.ts";

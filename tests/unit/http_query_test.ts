@@ -6,12 +6,12 @@ import {
   MAX_KEY_LEN,
   parseAnnounceQuery,
   parseScrapeQuery,
-  percentDecode,
   QUERY_FAILURE_TEXT,
   QueryFailure,
   ScrapeQuery,
 } from "../../http/query.ts";
 import { parseEndpointText, parseIPv4Text, parseIPv6Text } from "../../http/ip_text.ts";
+import { decodeValue } from "../../http/percent.ts";
 import { encodeAddr, formatAddrIp, parseIPv6 } from "../../shared/net/address.ts";
 
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -65,7 +65,7 @@ Deno.test("announce: defaults", () => {
 Deno.test("percent-decoding: escapes in either case, + as space, raw bytes as themselves", () => {
   const out = new Uint8Array(30);
   const dec = (s: string, max = 30) => {
-    const n = percentDecode(bytes(s), 0, s.length, out, 0, max);
+    const n = decodeValue(bytes(s), 0, s.length, out, 0, max);
     return n < 0 ? n : [...out.subarray(0, n)];
   };
   assert.deepEqual(dec("%41%4a%4A%ff%FF%00"), [0x41, 0x4a, 0x4a, 0xff, 0xff, 0]);
@@ -78,7 +78,7 @@ Deno.test("percent-decoding: escapes in either case, + as space, raw bytes as th
   assert.equal(dec("abc", 2), -2);
   assert.deepEqual(dec("ab", 2), [0x61, 0x62]);
   // The end bound is respected: an escape cut by it is bad even if bytes follow in the buffer.
-  assert.equal(percentDecode(bytes("%41"), 0, 2, out, 0, 30), -1);
+  assert.equal(decodeValue(bytes("%41"), 0, 2, out, 0, 30), -1);
 });
 
 Deno.test("info_hash and peer_id: exactly 20 bytes, encoded, raw or mixed", () => {
