@@ -8,16 +8,17 @@
  * closes, and turns violations into the right close code. Unparsed bytes are kept per
  * connection only while a frame is incomplete, so an idle connection holds no buffer.
  *
- * Why not `Deno.serve` + `Deno.upgradeWebSocket`: `shutdown()` closes upgraded sockets
- * (1001), so a TLS certificate could not be swapped without dropping every peer; frames are
- * invisible behind it, so `websocket_max_frame_size` could not be enforced before buffering;
- * and an idle connection cost ~17 KB of resident memory.
+ * Its own engine rather than `Deno.upgradeWebSocket`, whose server closes upgraded sockets at
+ * `shutdown()` (1001), so a TLS certificate could not be swapped without dropping every peer,
+ * and hides frames, so `websocket_max_frame_size` could not be enforced before buffering; an
+ * idle connection also holds less memory here (`bench/results/design-notes.md`).
  *
  * @module
  */
 
 import type { Engine, Transport } from "../shared/net/tcp.ts";
 
+import { monotonicMs } from "../shared/base/clock.ts";
 import { sha1 } from "../shared/base/sha1.ts";
 import { writeFrameHead, writeTextFrame } from "./frames.ts";
 import { ByteBuffer } from "../shared/base/byte_buffer.ts";
@@ -44,6 +45,7 @@ export const CloseCode = {
   InvalidData: 1007,
   Policy: 1008,
   TooBig: 1009,
+  TryAgainLater: 1013,
 } as const;
 
 /** Limits and options of the WebSocket server. */
@@ -113,13 +115,15 @@ export class WireConnection implements Engine {
   #opened = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  // Connections still in their HTTP upgrade, oldest first, with when they began: one interval
-  // ends those past HANDSHAKE_MS (a timer each would hold memory for as long as it is set).
+  // Connections still in their HTTP upgrade, oldest first, with when they began on the
+  // monotonic clock (a wall-clock step would hold the sweep at its first entry, or end every
+  // handshake at once): one interval ends those past HANDSHAKE_MS (a timer each would hold
+  // memory for as long as it is set).
   static #handshaking = new Map<WireConnection, number>();
   static #sweeper: ReturnType<typeof setInterval> | null = null;
 
   static #sweep(): void {
-    const now = Date.now();
+    const now = monotonicMs();
     for (const [c, since] of WireConnection.#handshaking) {
       if (now - since < HANDSHAKE_MS) break;
       c.#handshakeOver();
@@ -133,7 +137,7 @@ export class WireConnection implements Engine {
     this.#o = o;
     this.#h = h;
     this.#peerIp = peerIp;
-    WireConnection.#handshaking.set(this, Date.now());
+    WireConnection.#handshaking.set(this, monotonicMs());
     WireConnection.#sweeper ??= setInterval(WireConnection.#sweep, HANDSHAKE_MS / 20);
   }
 

@@ -1,7 +1,7 @@
 /** The WebSocket engine alone, with a recording transport: handshake, frames, limits, closes. */
 import assert from "assert";
 import { prng } from "../helpers/prng.ts";
-import { CloseCode, WireConnection, type WireOptions } from "../../ws/wire.ts";
+import { CloseCode, HANDSHAKE_MS, WireConnection, type WireOptions } from "../../ws/wire.ts";
 import { unmask } from "../../ws/mask.ts";
 import type { Transport } from "../../shared/net/tcp.ts";
 import { ByteBuffer } from "../../shared/base/byte_buffer.ts";
@@ -233,4 +233,54 @@ Deno.test("wire: unmasking by words gives the bytes a byte at a time would, at e
     unmask(buf, at, size);
     assert.deepEqual(buf, expected, `size ${size}, offset ${offset}, at ${at}`);
   }
+});
+
+/**
+ * Runs `fn` with the wall clock (`Date.now`) and the monotonic one (`performance.now`, which
+ * the process clock reads) moved by what it sets in `shift`; both are put back after.
+ */
+async function withClocks(
+  fn: (shift: { wallMs: number; monotonicMs: number }) => Promise<void>,
+): Promise<void> {
+  const realDate = Date.now, realNow = performance.now.bind(performance);
+  const shift = { wallMs: 0, monotonicMs: 0 };
+  Date.now = () => realDate() + shift.wallMs;
+  Object.defineProperty(performance, "now", {
+    value: () => realNow() + shift.monotonicMs,
+    configurable: true,
+  });
+  try {
+    await fn(shift);
+  } finally {
+    Date.now = realDate;
+    delete (performance as { now?: unknown }).now; // the prototype's again
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Handshakes are swept every HANDSHAKE_MS / 20: two sweeps and a margin. */
+const TWO_SWEEPS = HANDSHAKE_MS / 10 + 200;
+
+Deno.test("wire: a handshake too slow is closed though the wall clock stepped back", async () => {
+  await withClocks(async (shift) => {
+    const { t, ws } = setup();
+    feed(ws, enc.encode("GET / HTTP/1.1\r\nHost: x\r\n")); // and the head never ends
+    shift.wallMs = -86_400_000; // the wall clock steps a day back
+    shift.monotonicMs = HANDSHAKE_MS + 1; // while the handshake takes too long
+    await sleep(TWO_SWEEPS);
+    assert.ok(t.ended && ws.done, "the slow handshake was closed");
+    assert.equal(t.out.length, 0, "without an answer");
+  });
+});
+
+Deno.test("wire: a wall-clock step forward does not close a handshake just begun", async () => {
+  await withClocks(async (shift) => {
+    const { t, ws } = setup();
+    shift.wallMs = 86_400_000;
+    await sleep(TWO_SWEEPS);
+    assert.ok(!t.ended && !ws.done, "still waiting for its head");
+    feed(ws, enc.encode(UPGRADE));
+    assert.match(t.text(), /^HTTP\/1\.1 101 /);
+    ws.gone();
+  });
 });
