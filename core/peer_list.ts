@@ -283,7 +283,7 @@ export class PeerLists {
     const data = this.arena.chunk(a), base = this.arena.offset(a), keyLen = this.keyLen;
     // A run of neighbouring peers from a random start (wrapping), as opentracker and aquatic
     // take them: in this layout, one or two runs of address bytes. (Copied in a loop: a native
-    // `set` needs a `subarray` object per run, and saved 1-5% in `bench/swarms_ab.ts`.)
+    // `set` needs a `subarray` object per run, and an announce allocates nothing.)
     let r = 0;
     if (want < avail) r = Math.floor(Math.random() * n);
     else want = avail;

@@ -84,7 +84,7 @@ export class Router implements Answers {
 
   /**
    * Handles one receive batch from a socket of `family`; connects and errors are answered
-   * through `sock` right away, the rest is appended to `writers`.
+   * through `sock` right away, the rest is appended to the batches of `forward` (its `writers`).
    */
   handleBatch(batch: PacketBatch, family: 4 | 6, sock: Sender, now: number): void {
     const c = this.counters, base = family === 4 ? 0 : STAT_COUNT;

@@ -1,7 +1,8 @@
 /**
- * The WebSocket socket worker's logic, free of Deno.serve so it can be tested alone: a table
- * of connections, checks on every incoming message, one batch per request worker, scrapes
- * merged back from their parts, and delivery with a bound on what may queue per connection.
+ * The WebSocket socket worker's logic, free of sockets (the `wire.ts` engines feed it) so it
+ * can be tested alone: a table of connections, checks on every incoming message, one batch per
+ * request worker, scrapes merged back from their parts, and delivery with a bound on what may
+ * queue per connection.
  *
  * @module
  */
@@ -22,6 +23,7 @@ import { fromRequest, SCAN_ANNOUNCE, scanMessage, Scanned } from "./scan.ts";
 import { ByteBuffer } from "../shared/base/byte_buffer.ts";
 import type { Sharder } from "../shared/store/shard.ts";
 import { Admission } from "../shared/net/admission.ts";
+import { CloseCode } from "./wire.ts";
 
 /** The part of a WebSocket the logic uses (a real one, or a test double). */
 export interface Peer {
@@ -56,11 +58,13 @@ export const MAX_PENDING_SCRAPES = 4096;
 /** Seconds after which an unfinished scrape is dropped (a request worker was replaced). */
 export const SCRAPE_TIMEOUT_S = 5;
 
-/** Close codes (RFC 6455) this logic uses. */
-export const Close = { Normal: 1000, Policy: 1008, TryAgainLater: 1013 } as const;
-
 /** Close codes that mean the client broke the protocol (1008 is counted where it is sent). */
-const VIOLATIONS = new Set([1002, 1003, 1007, 1009]);
+const VIOLATIONS = new Set<number>([
+  CloseCode.Protocol,
+  CloseCode.Unsupported,
+  CloseCode.InvalidData,
+  CloseCode.TooBig,
+]);
 
 /** Counters of a socket worker. */
 export interface ConnectionCounters {
@@ -230,14 +234,14 @@ export class Connections {
   #closeIfSlow(c: Conn, id: number): void {
     if (c.peer.bufferedAmount > this.#limits.maxOutgoingBuffer) {
       this.counters.slow++;
-      this.#close(id, Close.TryAgainLater, "too slow: outgoing buffer full");
+      this.#close(id, CloseCode.TryAgainLater, "too slow: outgoing buffer full");
     }
   }
 
   #close(id: number, code: number, reason: string): void {
     const c = this.#conns.get(id);
     if (c === undefined) return;
-    if (code === Close.Policy) this.counters.violations++;
+    if (code === CloseCode.Policy) this.counters.violations++;
     try {
       c.peer.close(code, reason);
     } catch { /* already closing */ }
@@ -248,7 +252,7 @@ export class Connections {
    * Forgets connection `id` (closed by either side, with `code`) and tells its request
    * workers, so its peers leave their swarms at once.
    */
-  closed(id: number, code: number = Close.Normal): void {
+  closed(id: number, code: number = CloseCode.Normal): void {
     const c = this.#conns.get(id);
     if (c === undefined) return;
     this.#conns.delete(id);
@@ -303,7 +307,7 @@ export class Connections {
     } catch {
       counters.invalid++;
       if (++c.invalidInARow >= MAX_INVALID_IN_A_ROW) {
-        return this.#close(id, Close.Policy, "too many invalid messages");
+        return this.#close(id, CloseCode.Policy, "too many invalid messages");
       }
       return this.#send(c, id, failureMessage("invalid JSON"));
     }
@@ -386,7 +390,7 @@ export class Connections {
     for (const [id, c] of this.#conns) {
       if (now - c.lastSeen > this.#limits.maxIdle) {
         this.counters.idle++;
-        this.#close(id, Close.Normal, "idle");
+        this.#close(id, CloseCode.Normal, "idle");
       }
     }
     for (const [sid, p] of this.#scrapes) {

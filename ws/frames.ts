@@ -5,11 +5,10 @@
  * Forwarded offers and answers are written from their parts as the request batch holds them
  * (`messages.ts`), with no string made: a short loop escapes the three ids (20 bytes each,
  * WebTorrent's binary strings) into JSON in UTF-8, and the SDP's JSON string text is copied as
- * it arrived. (V8 turns a string holding code points 128–255 into UTF-8 about six times slower
- * than an ASCII one: `TextEncoder.encodeInto`, 1.1 vs 0.18 µs for a 657-character offer on
- * the build machine.) When the client escaped its SDP as `JSON.stringify` does, the bytes are
- * exactly those of `offerMessage` and `answerMessage` (`protocol.ts`) in UTF-8; otherwise they
- * are the same JSON value.
+ * it arrived. A string holding code points 128–255, as binary ids are, takes V8's slow path
+ * to UTF-8 (figures: `bench/results/design-notes.md`). When the client escaped its SDP as
+ * `JSON.stringify` does, the bytes are exactly those of `offerMessage` and `answerMessage`
+ * (`protocol.ts`) in UTF-8; otherwise they are the same JSON value.
  *
  * @module
  */
@@ -172,3 +171,10 @@ export function writeForwardFrame(
   b[o++] = 0x7d;
   return closeFrame(w, start, guess, o);
 }
+
+/**
+ * A forwarded offer's or answer's parts as `writeForwardFrame` takes them after its sink: the
+ * kind, the request batch they lie in, where its ids and SDP text start, the SDP's length.
+ */
+export type ForwardParts = Parameters<typeof writeForwardFrame> extends [ByteSink, ...infer P] ? P
+  : never;

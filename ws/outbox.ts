@@ -14,31 +14,19 @@ import {
   pushScrapeCounts,
   type ScrapeEntry,
 } from "./messages.ts";
-import { writeForwardFrame, writeTextFrame } from "./frames.ts";
+import { type ForwardParts, writeForwardFrame, writeTextFrame } from "./frames.ts";
 
 /** Where the swarms' messages go. */
 export interface Outbox {
   /** Sends the JSON text `msg` to connection `conn` of socket worker `worker`. */
   send(worker: number, conn: number, msg: string): void;
   /**
-   * Forwards an offer (`kind` "offer") or an answer ("answer") to connection `conn` of socket
-   * worker `worker`: the message `offerMessage` / `answerMessage` (`protocol.ts`) make with
-   * `{type: kind, sdp}`, from its parts in `src` (a request batch): the 20 bytes of the info
-   * hash, the sending peer's id and the offer id at `hashAt`, `fromAt` and `offerIdAt`, and the
-   * SDP's JSON string text (inside the quotes), `sdpLen` bytes at `sdpAt`. `src` is read at
-   * the next `flush`: the request host flushes after each batch, while it is still valid.
+   * Forwards an offer or an answer to connection `conn` of socket worker `worker`: the frame
+   * `writeForwardFrame` (`frames.ts`) writes from `parts`, which lie in a request batch. That
+   * batch is read at the next `flush`: the request host flushes after each batch, while it is
+   * still valid.
    */
-  forward(
-    worker: number,
-    conn: number,
-    kind: "offer" | "answer",
-    src: Uint8Array,
-    hashAt: number,
-    fromAt: number,
-    offerIdAt: number,
-    sdpAt: number,
-    sdpLen: number,
-  ): void;
+  forward(worker: number, conn: number, ...parts: ForwardParts): void;
   /** Sends the counts of a scrape part back to the socket worker holding the scrape. */
   scrape(worker: number, conn: number, id: number, files: ScrapeEntry[]): void;
   /** Posts what was sent, one message per socket worker that has something. */
@@ -53,8 +41,8 @@ const SLOTS = 7;
 
 /**
  * The outbox of a request worker: one batch per socket worker, with each connection's messages
- * together (in the order sent), so that its socket worker writes them with one `send`: a batch
- * under the bench's load holds about 1,100 messages for 165 connections. Messages wait as their
+ * together (in the order sent), so that its socket worker writes them with one `send`, not one
+ * per message (a batch holds several messages per connection under load). Messages wait as their
  * parts in a flat list per connection, and become WebSocket frames (`frames.ts`) in one byte
  * batch at the flush; scrape counts go as a structured-clone batch beside it.
  */
@@ -74,27 +62,12 @@ export class BatchOutbox implements Outbox {
     this.#list(worker, conn).push(TEXT, msg, 0, 0, 0, 0, 0);
   }
 
-  forward(
-    worker: number,
-    conn: number,
-    kind: "offer" | "answer",
-    src: Uint8Array,
-    hashAt: number,
-    fromAt: number,
-    offerIdAt: number,
-    sdpAt: number,
-    sdpLen: number,
-  ): void {
-    this.#list(worker, conn).push(
-      kind === "offer" ? OFFER : ANSWER,
-      src,
-      hashAt,
-      fromAt,
-      offerIdAt,
-      sdpAt,
-      sdpLen,
-    );
-  }
+  // A property typed by the interface, so the parts are named once (`ForwardParts`) and still
+  // arrive as plain arguments: a rest parameter would make an array per offer.
+  forward: Outbox["forward"] = (worker, conn, kind, src, hashAt, fromAt, idAt, sdpAt, sdpLen) => {
+    const k = kind === "offer" ? OFFER : ANSWER;
+    this.#list(worker, conn).push(k, src, hashAt, fromAt, idAt, sdpAt, sdpLen);
+  };
 
   scrape(worker: number, conn: number, id: number, files: ScrapeEntry[]): void {
     pushScrapeCounts(this.#scrapes[worker] ??= [], conn, id, files);

@@ -206,37 +206,34 @@ export function announceReply(
   });
 }
 
-/** An offer forwarded to another peer. */
-export function offerMessage(
+/**
+ * Makes the message that forwards an offer or an answer (`sdp`, as `{type, sdp}`) of peer
+ * `fromPeerId`, for offer `offerId` in torrent `infoHash`.
+ */
+export type ForwardMessage = (
   infoHash: string,
   fromPeerId: string,
   offerId: string,
-  offer: unknown,
-): string {
-  return JSON.stringify({
-    action: "announce",
-    info_hash: infoHash,
-    peer_id: fromPeerId,
-    offer_id: offerId,
-    offer,
-  });
+  sdp: unknown,
+) => string;
+
+/** The `ForwardMessage` that carries its `sdp` under `key`. */
+function forwardMessage(key: "offer" | "answer"): ForwardMessage {
+  return (infoHash, fromPeerId, offerId, sdp) =>
+    JSON.stringify({
+      action: "announce",
+      info_hash: infoHash,
+      peer_id: fromPeerId,
+      offer_id: offerId,
+      [key]: sdp,
+    });
 }
 
+/** An offer forwarded to another peer. */
+export const offerMessage: ForwardMessage = forwardMessage("offer");
+
 /** An answer forwarded to the peer that made the offer. */
-export function answerMessage(
-  infoHash: string,
-  fromPeerId: string,
-  offerId: string,
-  answer: unknown,
-): string {
-  return JSON.stringify({
-    action: "announce",
-    info_hash: infoHash,
-    peer_id: fromPeerId,
-    offer_id: offerId,
-    answer,
-  });
-}
+export const answerMessage: ForwardMessage = forwardMessage("answer");
 
 /** A scrape reply; `files` maps info hashes to their counts. */
 export function scrapeReply(

@@ -13,8 +13,8 @@ import { monotonicSeconds } from "../shared/base/clock.ts";
 import { onceAfterTurn } from "../shared/base/yield.ts";
 import type { Refusals } from "../shared/store/details.ts";
 import { serveSockets } from "../shared/runtime/socket_host.ts";
-import { Close, Connections } from "./connections.ts";
-import { WireConnection, type WireHandlers, type WireOptions } from "./wire.ts";
+import { Connections } from "./connections.ts";
+import { CloseCode, WireConnection, type WireHandlers, type WireOptions } from "./wire.ts";
 import type { Batch } from "./messages.ts";
 import { Sharder } from "../shared/store/shard.ts";
 import type { WsSocketInit, WsSocketStats } from "./socket_init.ts";
@@ -65,7 +65,7 @@ serveSockets<WsSocketInit, WsSocketStats>((init, host) => {
     open: (ws, ip) => {
       if (net.ipv6_only && isIPv4Client(ip)) return false;
       ws.id = conns.open(ws, ip, monotonicSeconds());
-      if (ws.id === 0) ws.close(Close.TryAgainLater, "too many connections");
+      if (ws.id === 0) ws.close(CloseCode.TryAgainLater, "too many connections");
       return true;
     },
     message: (ws, b) => conns.message(ws.id, b, monotonicSeconds()),

@@ -23,9 +23,8 @@ export function offerRingLength(maxOffers: number): number {
 export class Peer {
   /**
    * Offers this peer made that may still be answered, `OFFER_SLOTS` each: a ring once full, so
-   * the newest overwrite the oldest. Kept on the offerer rather than in a map keyed by peer id
-   * plus offer id, which made and hashed a 40-character key per offer and per answer (the
-   * request worker's largest single cost under the bench's load). An answered offer's peer
+   * the newest overwrite the oldest. Kept on the offerer, so that neither an offer nor an answer
+   * makes or hashes a key (peer id + offer id) to find its place. An answered offer's peer
    * becomes "".
    */
   offers: (string | number)[] = [];

@@ -1,12 +1,10 @@
 /**
  * One end of the channel between a socket worker and a request worker: a `MessagePort`, with
- * a shared-memory ring beside it for byte batches. A `postMessage` hop costs 35–60 µs of CPU
- * when the other thread sleeps (a ping-pong of 5 KB buffers between two workers: 70–120 µs per
- * round trip on the build machine, `bench/hop.ts`); the same ping-pong through shared memory
- * with `Atomics.notify`/`Atomics.waitAsync` costs 21–22 µs. So byte batches (all the protocols'
- * requests and responses) are copied into a single-producer, single-consumer ring, and the
- * reader is woken only when it sleeps; structured-clone messages (ws scrape counts, control)
- * still take the port.
+ * a shared-memory ring beside it for byte batches. A `postMessage` hop costs several times the
+ * CPU of a write to shared memory and an `Atomics.notify` when the other thread sleeps (figures:
+ * `bench/results/design-notes.md`). So byte batches (all the protocols' requests and responses)
+ * are copied into a single-producer, single-consumer ring, and the reader is woken only when it
+ * sleeps; structured-clone messages (ws scrape counts, control) still take the port.
  *
  * Each direction's writer makes its ring on its first batch and sends it over the port. A
  * record is a u32 length and the bytes, 4-aligned; a length of `WRAP` sends the reader back to
