@@ -5,14 +5,14 @@
  *
  * - `--compare` also runs the same load, in the same run, against opentracker, bittorrent-tracker
  *   and the C limit responder, with shoal's ratio to each.
- * - `--floor` also measures `bench/udp_floor.ts` under the UDP load, in one thread and with the
+ * - `--floor` also measures `bench/floor/udp_floor.ts` under the UDP load, in one thread and with the
  *   hop to a worker: shoal's own socket and channel with no tracker work, the floor under shoal.
  * - `--memory` fills `shoal udp` with peers (resident bytes per peer) and holds idle WebSocket
  *   connections on shoal and bittorrent-tracker (resident bytes per connection).
  * - `--write` saves the tables to `bench/results/<date>.md`.
  * - `--quick` runs everything for about a second with small populations (used by the tests).
- * - `--ws-load c|ts` picks the ws load generator: `bench/ws_load.c` (default, a fraction of the
- *   CPU per message) or `bench/ws_load.ts`.
+ * - `--ws-load c|ts` picks the ws load generator: `harness/load/ws_load.c` (default, a fraction
+ *   of the CPU per message) or `harness/load/ws_load.ts`.
  * - `--ws-binary-ids` makes the ws load's info hashes and peer ids binary strings, as WebTorrent
  *   sends them, instead of ASCII (`ws_load.c` only).
  * - `--udp-inflight N` keeps N requests in flight per UDP load socket (32): the closed loop's
@@ -21,110 +21,27 @@
  * @module
  */
 
-import { parseLoadArgs, type UdpLoadResult } from "./udp_load.ts";
-import { rssBytes } from "./procstat.ts";
+import { LOAD_FLAGS, parseLoadArgs, runLoadScript } from "../harness/load/cli.ts";
+import type { UdpLoadResult } from "../harness/load/udp_load.ts";
+import { rssBytes } from "../harness/procstat.ts";
+import { readUntil, ROOT, run } from "../harness/process.ts";
+import type { ConfigParts } from "../harness/shoal.ts";
 import {
-  load,
-  LOAD_FLAGS,
+  shoalTracker,
+  startBittorrentTracker,
+  startOpentracker,
+  type Tracker,
+} from "../harness/trackers.ts";
+import { startFloor, startResponder } from "./floor/responders.ts";
+import {
+  BENCH_DEFAULTS,
+  type BenchOptions,
   measureHttp,
   measureUdp,
   measureWs,
   type Row,
   withTracker,
 } from "./measure.ts";
-import {
-  ROOT,
-  run,
-  startBittorrentTracker,
-  startFloor,
-  startOpentracker,
-  startResponder,
-  startShoal,
-  type Tracker,
-} from "./trackers.ts";
-
-/** Options of a bench run. */
-export interface BenchOptions {
-  /** Also measure opentracker, bittorrent-tracker and the C limit responder. */
-  compare: boolean;
-  /** Also measure the UDP floor responder (`udp_floor.ts`), inline and with the hop. */
-  floor: boolean;
-  /** Run the memory modes. */
-  memory: boolean;
-  /** Save the tables to bench/results/<date>.md. */
-  write: boolean;
-  /** About a second per measurement, small populations. */
-  quick: boolean;
-  /** `udp`, `http`, `ws` or `all`. */
-  only: string;
-  /** Seconds measured per load run. */
-  seconds: number;
-  /** Torrents in the UDP population. */
-  torrents: number;
-  /** Peers in the UDP population. */
-  peers: number;
-  /** `num_want` of UDP announces. */
-  numwant: number;
-  /** Requests in flight per UDP load socket. */
-  udpInflight: number;
-  /** shoal udp socket workers. */
-  udpSocketWorkers: number;
-  /** shoal udp request workers. */
-  udpRequestWorkers: number;
-  /** shoal ws socket workers. */
-  wsSocketWorkers: number;
-  /** shoal ws request workers. */
-  wsRequestWorkers: number;
-  /** shoal http socket workers. */
-  httpSocketWorkers: number;
-  /** shoal http request workers. */
-  httpRequestWorkers: number;
-  /** Connections of the HTTP load. */
-  httpConnections: number;
-  /** WebSocket connections of the ws load. */
-  wsConnections: number;
-  /** The ws load generator: `c` (bench/ws_load.c) or `ts` (bench/ws_load.ts). */
-  wsLoad: string;
-  /** ws info hashes and peer ids as binary strings, as WebTorrent sends them (`c` only). */
-  wsBinaryIds: boolean;
-  /** Peers of the UDP memory mode. */
-  memoryPeers: number;
-  /** Torrents of the UDP memory mode. */
-  memoryTorrents: number;
-  /** Idle connections of the ws memory mode. */
-  idleConnections: number;
-  /** Seconds the ws memory mode holds them idle before its second reading. */
-  idleSeconds: number;
-}
-
-/** Defaults of `BenchOptions`. */
-export const BENCH_DEFAULTS: BenchOptions = {
-  compare: false,
-  floor: false,
-  memory: false,
-  write: false,
-  quick: false,
-  only: "all",
-  seconds: 10,
-  torrents: 100_000,
-  peers: 1_000_000,
-  numwant: 50,
-  udpInflight: 32,
-  udpSocketWorkers: 1,
-  udpRequestWorkers: 1,
-  wsSocketWorkers: 1,
-  wsRequestWorkers: 1,
-  httpSocketWorkers: 1,
-  httpRequestWorkers: 1,
-  httpConnections: 64,
-  wsConnections: 256,
-  wsLoad: "c",
-  wsBinaryIds: false,
-  memoryPeers: 1_000_000,
-  memoryTorrents: 100_000,
-  idleConnections: 10_000,
-  idleSeconds: 60,
-};
 
 /** Waits `ms` and returns the tracker's resident memory then. */
 async function settledRss(pid: number, ms: number): Promise<number> {
@@ -133,10 +50,10 @@ async function settledRss(pid: number, ms: number): Promise<number> {
 }
 
 /** Fills `shoal udp` with peers; resident bytes per peer. */
-async function memoryPerPeer(o: BenchOptions, udpToml: string): Promise<number> {
-  return await withTracker(() => startShoal("udp", udpToml), async (t) => {
+async function memoryPerPeer(o: BenchOptions, udp: ConfigParts): Promise<number> {
+  return await withTracker(() => shoalTracker("udp", udp), async (t) => {
     const before = await settledRss(t.pid, 500);
-    const r = await load<UdpLoadResult>("udp_load.ts", [
+    const r = await runLoadScript<UdpLoadResult>("udp_load.ts", [
       "--target",
       `127.0.0.1:${t.udpPort}`,
       "--fill",
@@ -178,7 +95,7 @@ async function memoryPerConnection(
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       ...LOAD_FLAGS,
-      `${ROOT}bench/ws_idle.ts`,
+      `${ROOT}harness/load/ws_idle.ts`,
       "--target",
       `127.0.0.1:${t.wsPort}`,
       "--connections",
@@ -189,23 +106,14 @@ async function memoryPerConnection(
     stderr: "inherit",
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/ready \d+/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`ws_idle ended early: ${text}`);
-    text += value;
-  }
+  let text = await readUntil(reader, /ready \d+/, "ws_idle");
   const ready = Date.now();
   const fresh = await settledRss(t.pid, 2000);
   const settled = await settledRss(t.pid, Math.max(0, ready + idleSeconds * 1000 - Date.now()));
   // Count them again: a tracker that closed some (a limit) must not look lean for it.
   const stdin = child.stdin.getWriter();
   await stdin.write(new TextEncoder().encode("count\n"));
-  while (!/open \d+/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`ws_idle ended early: ${text}`);
-    text += value;
-  }
+  text = await readUntil(reader, /open \d+/, "ws_idle", text);
   const open = Number(/open (\d+)/.exec(text)![1]);
   if (open !== n) throw new Error(`${t.name} closed ${n - open} of ${n} idle connections`);
   await stdin.close();
@@ -227,22 +135,21 @@ async function machine(): Promise<string> {
 
 /** Runs the bench and returns the Markdown report. */
 export async function runBench(o: BenchOptions): Promise<string> {
-  const udpToml =
-    `socket_workers = ${o.udpSocketWorkers}\nrequest_workers = ${o.udpRequestWorkers}\n`;
+  const workers = (socket: number, request: number) => ({
+    socket_workers: socket,
+    request_workers: request,
+  });
   // Every bench client comes from 127.0.0.1: lift the per-IP connection limit.
-  const httpToml =
-    `socket_workers = ${o.httpSocketWorkers}\nrequest_workers = ${o.httpRequestWorkers}\n`;
-  // Every bench client comes from 127.0.0.1: lift the per-IP connection limit.
-  const httpOpts = { network: "max_connections_per_ip = 100000000\n" };
-  const wsToml =
-    `socket_workers = ${o.wsSocketWorkers}\nrequest_workers = ${o.wsRequestWorkers}\n` +
-    `[limits]\nmax_connections_per_ip = 100000000\n`;
+  const lifted = { max_connections_per_ip: 100000000 };
+  const udp = workers(o.udpSocketWorkers, o.udpRequestWorkers);
+  const http = { ...workers(o.httpSocketWorkers, o.httpRequestWorkers), network: lifted };
+  const ws = { ...workers(o.wsSocketWorkers, o.wsRequestWorkers), limits: lifted };
   const rows: Row[] = [];
   const log = (s: string) => console.error(`bench: ${s}`);
   const wants = (p: string) => o.only === "all" || o.only === p;
   if (wants("udp")) {
     log("shoal udp");
-    rows.push(await withTracker(() => startShoal("udp", udpToml), (t) => measureUdp(t, o)));
+    rows.push(await withTracker(() => shoalTracker("udp", udp), (t) => measureUdp(t, o)));
     if (o.floor) {
       for (const hop of [false, true]) {
         log(`UDP floor${hop ? " with the hop" : ""}`);
@@ -263,7 +170,7 @@ export async function runBench(o: BenchOptions): Promise<string> {
       log(`shoal http ${mode}`);
       rows.push(
         await withTracker(
-          () => startShoal("http", httpToml, httpOpts),
+          () => shoalTracker("http", http),
           (t) => measureHttp(t, o, mode),
         ),
       );
@@ -284,7 +191,7 @@ export async function runBench(o: BenchOptions): Promise<string> {
   }
   if (wants("ws")) {
     log("shoal ws");
-    rows.push(await withTracker(() => startShoal("ws", wsToml), (t) => measureWs(t, o)));
+    rows.push(await withTracker(() => shoalTracker("ws", ws), (t) => measureWs(t, o)));
     if (o.compare) {
       log("bittorrent-tracker ws");
       rows.push(await withTracker(startBittorrentTracker, (t) => measureWs(t, o)));
@@ -325,7 +232,7 @@ export async function runBench(o: BenchOptions): Promise<string> {
     lines.push("", "| memory | shoal | bittorrent-tracker |", "|---|---:|---:|");
     if (wants("udp")) {
       log(`memory: ${o.memoryPeers} peers over ${o.memoryTorrents} torrents`);
-      const perPeer = await memoryPerPeer(o, udpToml);
+      const perPeer = await memoryPerPeer(o, udp);
       lines.push(
         `| resident bytes per peer (udp, ${o.memoryPeers} peers, ${o.memoryTorrents} torrents) | ${
           perPeer.toFixed(0)
@@ -335,7 +242,7 @@ export async function runBench(o: BenchOptions): Promise<string> {
     if (wants("ws")) {
       log(`memory: ${o.idleConnections} idle WebSocket connections`);
       const idle = (t: Tracker) => memoryPerConnection(t, o.idleConnections, o.idleSeconds);
-      const shoal = await withTracker(() => startShoal("ws", wsToml), idle);
+      const shoal = await withTracker(() => shoalTracker("ws", ws), idle);
       const other = o.compare ? await withTracker(startBittorrentTracker, idle) : null;
       const cell = (m: IdleMemory | null, k: keyof IdleMemory) => m ? m[k].toFixed(0) : "—";
       lines.push(

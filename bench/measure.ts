@@ -1,16 +1,99 @@
 /**
  * One row of the bench: a tracker under one load generator, its responses per second and its
- * CPU per response read from `/proc` over the same run.
+ * CPU per response read from `/proc` over the same run; and the options of a bench run.
  *
  * @module
  */
 
-import { type UdpLoadResult } from "./udp_load.ts";
-import type { WsLoadResult } from "./ws_load.ts";
-import { type HttpLoadResult, runHttpLoad, runNativeLoad } from "./native_load.ts";
-import { cpuSeconds } from "./procstat.ts";
-import { ROOT, type Tracker } from "./trackers.ts";
-import type { BenchOptions } from "./main.ts";
+import type { UdpLoadResult } from "../harness/load/udp_load.ts";
+import type { WsLoadResult } from "../harness/load/ws_load.ts";
+import { type HttpLoadResult, runHttpLoad, runNativeLoad } from "../harness/load/native_load.ts";
+import { runLoadScript } from "../harness/load/cli.ts";
+import { cpuSeconds } from "../harness/procstat.ts";
+import type { Tracker } from "../harness/trackers.ts";
+
+/** Options of a bench run. */
+export interface BenchOptions {
+  /** Also measure opentracker, bittorrent-tracker and the C limit responder. */
+  compare: boolean;
+  /** Also measure the UDP floor responder (`udp_floor.ts`), inline and with the hop. */
+  floor: boolean;
+  /** Run the memory modes. */
+  memory: boolean;
+  /** Save the tables to bench/results/<date>.md. */
+  write: boolean;
+  /** About a second per measurement, small populations. */
+  quick: boolean;
+  /** `udp`, `http`, `ws` or `all`. */
+  only: string;
+  /** Seconds measured per load run. */
+  seconds: number;
+  /** Torrents in the UDP population. */
+  torrents: number;
+  /** Peers in the UDP population. */
+  peers: number;
+  /** `num_want` of UDP announces. */
+  numwant: number;
+  /** Requests in flight per UDP load socket. */
+  udpInflight: number;
+  /** shoal udp socket workers. */
+  udpSocketWorkers: number;
+  /** shoal udp request workers. */
+  udpRequestWorkers: number;
+  /** shoal ws socket workers. */
+  wsSocketWorkers: number;
+  /** shoal ws request workers. */
+  wsRequestWorkers: number;
+  /** shoal http socket workers. */
+  httpSocketWorkers: number;
+  /** shoal http request workers. */
+  httpRequestWorkers: number;
+  /** Connections of the HTTP load. */
+  httpConnections: number;
+  /** WebSocket connections of the ws load. */
+  wsConnections: number;
+  /** The ws load generator: `c` (harness/load/ws_load.c) or `ts` (harness/load/ws_load.ts). */
+  wsLoad: string;
+  /** ws info hashes and peer ids as binary strings, as WebTorrent sends them (`c` only). */
+  wsBinaryIds: boolean;
+  /** Peers of the UDP memory mode. */
+  memoryPeers: number;
+  /** Torrents of the UDP memory mode. */
+  memoryTorrents: number;
+  /** Idle connections of the ws memory mode. */
+  idleConnections: number;
+  /** Seconds the ws memory mode holds them idle before its second reading. */
+  idleSeconds: number;
+}
+
+/** Defaults of `BenchOptions`. */
+export const BENCH_DEFAULTS: BenchOptions = {
+  compare: false,
+  floor: false,
+  memory: false,
+  write: false,
+  quick: false,
+  only: "all",
+  seconds: 10,
+  torrents: 100_000,
+  peers: 1_000_000,
+  numwant: 50,
+  udpInflight: 32,
+  udpSocketWorkers: 1,
+  udpRequestWorkers: 1,
+  wsSocketWorkers: 1,
+  wsRequestWorkers: 1,
+  httpSocketWorkers: 1,
+  httpRequestWorkers: 1,
+  httpConnections: 64,
+  wsConnections: 256,
+  wsLoad: "c",
+  wsBinaryIds: false,
+  memoryPeers: 1_000_000,
+  memoryTorrents: 100_000,
+  idleConnections: 10_000,
+  idleSeconds: 60,
+};
 
 /** One measured row. */
 export interface Row {
@@ -30,19 +113,6 @@ export interface Row {
   invalid: number;
   /** A few problems the load generator saw. */
   problems: string[];
-}
-
-export const LOAD_FLAGS = ["run", "--allow-ffi", "--allow-net", "--allow-read"];
-
-export async function load<T>(script: string, args: string[]): Promise<T> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [...LOAD_FLAGS, `${ROOT}bench/${script}`, ...args],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout).trim();
-  if (!out.success) throw new Error(`${script} failed: ${text}`);
-  return JSON.parse(text.split("\n").pop()!) as T;
 }
 
 /** Runs the load `run` against `t`: its result, and `t`'s CPU µs per response over it. */
@@ -71,7 +141,7 @@ function loadArgs(port: number | undefined, o: BenchOptions): string[] {
 /** Drives `t` with the UDP load and measures it. */
 export async function measureUdp(t: Tracker, o: BenchOptions): Promise<Row> {
   const [r, cpuMicros] = await underLoad(t, () =>
-    load<UdpLoadResult>("udp_load.ts", [
+    runLoadScript<UdpLoadResult>("udp_load.ts", [
       ...loadArgs(t.udpPort, o),
       "--torrents",
       String(o.torrents),
@@ -102,7 +172,7 @@ export async function measureWs(t: Tracker, o: BenchOptions): Promise<Row> {
     t,
     () =>
       o.wsLoad === "ts"
-        ? load<WsLoadResult>("ws_load.ts", args)
+        ? runLoadScript<WsLoadResult>("ws_load.ts", args)
         : runNativeLoad<WsLoadResult>("ws_load", args),
   );
   return {
@@ -117,7 +187,11 @@ export async function measureWs(t: Tracker, o: BenchOptions): Promise<Row> {
   };
 }
 
-export async function withTracker<T>(start: () => Promise<Tracker>, f: (t: Tracker) => Promise<T>) {
+/** Starts a tracker, runs `f` on it, and stops it whatever `f` did. */
+export async function withTracker<T>(
+  start: () => Promise<Tracker>,
+  f: (t: Tracker) => Promise<T>,
+): Promise<T> {
   const t = await start();
   try {
     return await f(t);

@@ -4,33 +4,30 @@
  * bad files refused at start.
  */
 import assert from "assert";
-import { runShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
+import {
+  assertRefused,
+  processTest,
+  runWithConfig,
+  startShoalWith,
+  trackerUrl,
+} from "./helpers/shoal.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
-import { bin20, WsClient } from "./helpers/ws_client.ts";
+import { bin20, WsClient } from "../harness/ws_client.ts";
 
 const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 
-Deno.test({
-  name: "udp: allow list, reloaded on SIGUSR1 under load; dropped torrents leave at cleaning",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
+processTest(
+  "udp: allow list, reloaded on SIGUSR1 under load; dropped torrents leave at cleaning",
+  async () => {
     const [a, b] = [randomId(), randomId()];
     const list = await Deno.makeTempFile({ suffix: ".txt" });
     await Deno.writeTextFile(list, `# only A\n${hex(a)}\n`);
-    const file = await writeConfig(`request_workers = 2
-[network]
-address = "127.0.0.1:0"
-use_ipv6 = false
-[statistics]
-interval = 0
-[cleaning]
-interval = 1
-[access_list]
-mode = "allow"
-path = "${list}"
-`);
-    const shoal = await startShoal(["udp", "-c", file], 1);
+    const shoal = await startShoalWith("udp", {
+      request_workers: 2,
+      network: { use_ipv6: false },
+      cleaning: { interval: 1 },
+      access_list: { mode: "allow", path: list },
+    });
     const c = new UdpClient(shoal.listening[0]);
     let loadErrors = 0, loadAnswers = 0, stop = false;
     try {
@@ -97,27 +94,19 @@ path = "${list}"
       stop = true;
       c.close();
       assert.equal(await shoal.stop(), 0);
-      await Deno.remove(file);
       await Deno.remove(list);
     }
   },
-});
+);
 
-Deno.test({
-  name: "ws: deny list refuses announces with a failure reason, scrapes answer zeros",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
+processTest(
+  "ws: deny list refuses announces with a failure reason, scrapes answer zeros",
+  async () => {
     const denied = bin20(), other = bin20();
     const list = await Deno.makeTempFile({ suffix: ".txt" });
-    const hexOf = (s: string) =>
-      [...s].map((c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
-    await Deno.writeTextFile(list, `${hexOf(denied)}\n`);
-    const file = await writeConfig(
-      `[network]\naddress = "127.0.0.1:0"\n[statistics]\ninterval = 0\n[access_list]\nmode = "deny"\npath = "${list}"\n`,
-    );
-    const shoal = await startShoal(["ws", "-c", file], 1);
-    const c = await WsClient.connect(`ws://127.0.0.1:${shoal.listening[0].port}/`);
+    await Deno.writeTextFile(list, `${hex(Uint8Array.from(denied, (c) => c.charCodeAt(0)))}\n`);
+    const shoal = await startShoalWith("ws", { access_list: { mode: "deny", path: list } });
+    const c = await WsClient.connect(trackerUrl(shoal));
     try {
       c.send({ action: "announce", info_hash: denied, peer_id: bin20(), left: 0 });
       const f = await c.next((m) => m["failure reason"] !== undefined);
@@ -135,36 +124,28 @@ Deno.test({
     } finally {
       await c.close();
       assert.equal(await shoal.stop(), 0);
-      await Deno.remove(file);
       await Deno.remove(list);
     }
   },
-});
+);
 
 Deno.test("access lists: a missing or bad file at start is a one-line error, exit status 2", async () => {
   const bad = await Deno.makeTempFile({ suffix: ".txt" });
   await Deno.writeTextFile(bad, `${"a".repeat(40)}\n\nzzz\n`);
-  const cases: [string, RegExp][] = [
-    [`mode = "allow"`, /access_list\.path must be set when access_list\.mode = "allow"/],
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ mode: "allow" }, /access_list\.path must be set when access_list\.mode = "allow"/],
     [
-      `mode = "deny"\npath = "/nonexistent/list.txt"`,
+      { mode: "deny", path: "/nonexistent/list.txt" },
       /access_list\.path: cannot read \/nonexistent\/list\.txt: no such file/,
     ],
     [
-      `mode = "allow"\npath = "${bad}"`,
+      { mode: "allow", path: bad },
       new RegExp(`${bad}:3: not a 40-character hex info hash: "zzz"`),
     ],
   ];
   for (const proto of ["udp", "ws"]) {
-    for (const [section, re] of cases) {
-      const file = await writeConfig(
-        `[network]\naddress = "127.0.0.1:0"\n[access_list]\n${section}\n`,
-      );
-      const r = await runShoal([proto, "-c", file]);
-      assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr, re);
-      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-      await Deno.remove(file);
+    for (const [access_list, re] of cases) {
+      assertRefused(await runWithConfig(proto, { access_list }), re);
     }
   }
   await Deno.remove(bad);

@@ -4,7 +4,7 @@
  * generators and both memory modes, and the UDP floor responder, and must print a full table.
  */
 import assert from "assert";
-import { ROOT } from "./helpers/shoal.ts";
+import { processTest, ROOT } from "./helpers/shoal.ts";
 
 async function hasOpentracker(): Promise<boolean> {
   try {
@@ -23,11 +23,9 @@ if (!compare) {
   );
 }
 
-Deno.test({
-  name: "deno task bench -- --quick runs every load and memory mode and prints the table",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
+processTest(
+  "deno task bench -- --quick runs every load and memory mode and prints the table",
+  async () => {
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
         "task",
@@ -83,4 +81,4 @@ Deno.test({
       );
     }
   },
-});
+);

@@ -1,11 +1,27 @@
 /** The `shoal` command line and configuration files, through the real program. */
 import assert from "assert";
 import { parse } from "toml";
-import { ROOT, runShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
+import {
+  assertRefused,
+  ROOT,
+  runShoal,
+  runWithConfig,
+  startShoal,
+  startShoalWith,
+  writeConfig,
+} from "./helpers/shoal.ts";
 import { UdpClient } from "./helpers/udp_client.ts";
 import { defaults } from "../shared/config/schema.ts";
 import { udpSchema } from "../main.ts";
 import { httpSchema } from "../http/config.ts";
+
+/** Asserts that every key `shoal -p` printed has a comment line over it. */
+function assertCommented(printed: string): void {
+  const lines = printed.split("\n");
+  lines.forEach((line, i) => {
+    if (/^\w+ = /.test(line)) assert.match(lines[i - 1], /^# \S/, `no comment over ${line}`);
+  });
+}
 
 Deno.test("shoal -h, -v and usage errors", async () => {
   const help = await runShoal(["-h"]);
@@ -33,10 +49,7 @@ Deno.test("shoal -h, -v and usage errors", async () => {
 Deno.test("shoal udp -p prints every key with a comment, and parses back to the defaults", async () => {
   const r = await runShoal(["udp", "-p"]);
   assert.equal(r.code, 0, r.stderr);
-  const lines = r.stdout.split("\n");
-  lines.forEach((line, i) => {
-    if (/^\w+ = /.test(line)) assert.match(lines[i - 1], /^# \S/, `no comment over ${line}`);
-  });
+  assertCommented(r.stdout);
   assert.deepEqual(JSON.parse(JSON.stringify(parse(r.stdout))), defaults(udpSchema));
   for (const key of ["socket_workers", "request_workers", "address", "address_ipv6", "io"]) {
     assert.match(r.stdout, new RegExp(`^${key} = `, "m"));
@@ -47,10 +60,7 @@ Deno.test("shoal http -p and udp's [http] section print commented keys that pars
   const r = await runShoal(["http", "-p"]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(JSON.stringify(parse(r.stdout))), defaults(httpSchema));
-  const lines = r.stdout.split("\n");
-  lines.forEach((line, i) => {
-    if (/^\w+ = /.test(line)) assert.match(lines[i - 1], /^# \S/, `no comment over ${line}`);
-  });
+  assertCommented(r.stdout);
   for (const key of ["keep_alive_timeout", "reverse_proxy_addresses", "trust_ip_parameter"]) {
     assert.match(r.stdout, new RegExp(`^${key} = `, "m"));
   }
@@ -63,12 +73,7 @@ Deno.test("shoal http -p and udp's [http] section print commented keys that pars
       ["udp", '[http]\naddress = "[::]:80"', /http\.address: .*IPv4/],
     ] as const
   ) {
-    const file = await writeConfig(toml);
-    const bad = await runShoal([cmd, "-c", file]);
-    await Deno.remove(file);
-    assert.equal(bad.code, 2, bad.stderr);
-    assert.match(bad.stderr, re);
-    assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+    assertRefused(await runWithConfig(cmd, toml), re);
   }
 });
 
@@ -140,26 +145,16 @@ Deno.test("-c with bad files: one line naming file and key, exit status 2", asyn
 
 for (const io of ["ffi", "deno"]) {
   Deno.test(`a port in use is a one-line error with exit status 2 (${io})`, async () => {
-    const first = await startShoal([
-      "udp",
-      "-c",
-      await writeConfig(
-        `[network]\naddress = "127.0.0.1:0"\nuse_ipv6 = false\nio = "ffi"\n[statistics]\ninterval = 0`,
-      ),
-    ], 1);
+    const first = await startShoalWith("udp", { network: { use_ipv6: false, io: "ffi" } });
     try {
       const port = first.listening[0].port;
-      const file = await writeConfig(
-        `[network]\naddress = "127.0.0.1:${port}"\nuse_ipv6 = false\nio = "${io}"`,
-      );
-      const r = await runShoal(["udp", "-c", file]);
-      assert.equal(r.code, 2, r.stderr);
-      assert.match(
-        r.stderr,
+      assertRefused(
+        await runWithConfig(
+          "udp",
+          `[network]\naddress = "127.0.0.1:${port}"\nuse_ipv6 = false\nio = "${io}"`,
+        ),
         new RegExp(`network.address: cannot listen on 127.0.0.1:${port}: address already in use`),
       );
-      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-      await Deno.remove(file);
     } finally {
       await first.stop();
     }

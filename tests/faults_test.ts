@@ -5,17 +5,16 @@
  */
 import assert from "assert";
 import { encodeAnnounceRequest } from "../udp/codec.ts";
-import { ROOT, RUN_FLAGS, startShoal, writeConfig } from "./helpers/shoal.ts";
+import { ROOT, RUN_FLAGS, startShoalWith, testConfig, trackerUrl } from "./helpers/shoal.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
-import { bin20, WsClient } from "./helpers/ws_client.ts";
+import { bin20, WsClient } from "../harness/ws_client.ts";
 
-const UDP = `socket_workers = 2
-request_workers = 2
-[network]
-address = "127.0.0.1:0"
-use_ipv6 = false
-io = "ffi"
-`;
+/** Two workers of each kind, so that one can fail while the other serves. */
+const WORKERS = { socket_workers: 2, request_workers: 2 };
+const UDP = { ...WORKERS, network: { use_ipv6: false, io: "ffi" } };
+
+/** `shoal udp` with `UDP`, its workers failing as `fault` (`SHOAL_FAULT`) says. */
+const faulty = (fault: string) => startShoalWith("udp", UDP, 1, { env: { SHOAL_FAULT: fault } });
 
 /** Sleeps `ms`. */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -86,10 +85,7 @@ async function probeUdp(
 
 for (const target of ["socket:0", "request:1"]) {
   Deno.test(`udp: a ${target.replace(":", " worker ")} that throws under load is replaced within a second`, async () => {
-    const file = await writeConfig(UDP);
-    const shoal = await startShoal(["udp", "-c", file], 1, 15000, {
-      SHOAL_FAULT: `${target}@1500`,
-    });
+    const shoal = await faulty(`${target}@1500`);
     try {
       const probe = probeUdp(shoal.listening[0], 16, 4000);
       const [role, index] = target.split(":");
@@ -111,16 +107,12 @@ for (const target of ["socket:0", "request:1"]) {
       );
     } finally {
       assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
-      await Deno.remove(file);
     }
   });
 }
 
 Deno.test("udp: a worker stuck in a loop is found by the heartbeat and replaced", async () => {
-  const file = await writeConfig(UDP);
-  const shoal = await startShoal(["udp", "-c", file], 1, 15000, {
-    SHOAL_FAULT: "request:0:hang@500",
-  });
+  const shoal = await faulty("request:0:hang@500");
   try {
     await shoal.waitFor(/request worker 0 stopped responding for \d+ ms; replacing it/, 10000);
     await shoal.waitFor(/request worker 0 replaced/, 8000);
@@ -128,13 +120,12 @@ Deno.test("udp: a worker stuck in a loop is found by the heartbeat and replaced"
     assert.ok(p.answered > p.sent * 0.8, `answered ${p.answered} of ${p.sent}`);
   } finally {
     assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
-    await Deno.remove(file);
   }
 });
 
 for (const target of ["request:1", "socket:0"]) {
   Deno.test(`a worker that fails on every start stops the process with a reason (${target})`, async () => {
-    const file = await writeConfig(UDP);
+    const file = await testConfig(UDP);
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", ...RUN_FLAGS, `${ROOT}main.ts`, "udp", "-c", file],
       env: { SHOAL_FAULT: `${target}:always@100` },
@@ -149,21 +140,14 @@ for (const target of ["request:1", "socket:0"]) {
       new RegExp(`${role} worker ${index} failed: .*injected fault.*; replacing`),
     );
     assert.match(stderr, /5 worker failures within a minute, giving up; stopping/);
-    await Deno.remove(file);
   });
 }
 
 Deno.test("ws: a socket worker that dies takes its peers with it; the others keep serving", async () => {
-  const file = await writeConfig(`socket_workers = 2
-request_workers = 2
-[network]
-address = "127.0.0.1:0"
-io = "ffi"
-`);
-  const shoal = await startShoal(["ws", "-c", file], 1, 15000, {
-    SHOAL_FAULT: "socket:0@2000",
+  const shoal = await startShoalWith("ws", { ...WORKERS, network: { io: "ffi" } }, 1, {
+    env: { SHOAL_FAULT: "socket:0@2000" },
   });
-  const url = `ws://127.0.0.1:${shoal.listening[0].port}`;
+  const url = trackerUrl(shoal);
   const info = bin20();
   const announce = (c: WsClient, peerId: string) => {
     c.send({ action: "announce", info_hash: info, peer_id: peerId, left: 0, numwant: 0 });
@@ -196,6 +180,5 @@ io = "ffi"
   } finally {
     await Promise.all(clients.map((c) => c.close()));
     assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
-    await Deno.remove(file);
   }
 });

@@ -5,8 +5,14 @@
  * hundreds of requests is answered whole and in order.
  */
 import assert from "assert";
-import { type RunningShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
-import { makeCertificate, RawWs } from "./helpers/raw_ws.ts";
+import {
+  type ConfigValue,
+  processTest,
+  type RunningShoal,
+  startShoalWith,
+} from "./helpers/shoal.ts";
+import { makeCertificate } from "./helpers/certificates.ts";
+import { RawWs } from "../harness/ws_client.ts";
 import { announceQuery, bdecode, HttpClient, pct } from "./helpers/http_client.ts";
 import { randomId } from "./helpers/udp_client.ts";
 import { MAX_OWED } from "../http/front.ts";
@@ -58,27 +64,28 @@ interface Server {
   cleanup: () => Promise<void>;
 }
 
-/** Starts `shoal <protocol>` on 127.0.0.1 with the transport `kind`. */
-async function serve(protocol: "http" | "ws", kind: Kind, extra = ""): Promise<Server> {
+/** Starts `shoal <protocol>` on 127.0.0.1 with the transport `kind` and `network` keys. */
+async function serve(
+  protocol: "http" | "ws",
+  kind: Kind,
+  network: Record<string, ConfigValue> = {},
+): Promise<Server> {
   const dir = await Deno.makeTempDir({ prefix: "shoal-delivery-" });
-  let tls = "", caCerts: string[] | undefined;
+  let tls = {}, caCerts: string[] | undefined;
   if (kind === "tls") {
     const c = await makeCertificate(dir, "delivery");
-    tls = `use_tls = true\ntls_certificate_path = "${c.cert}"\ntls_private_key_path = "${c.key}"`;
+    tls = { use_tls: true, tls_certificate_path: c.cert, tls_private_key_path: c.key };
     caCerts = [await Deno.readTextFile(c.ca)];
   }
-  const ipv6 = protocol === "http" ? "use_ipv6 = false" : "";
-  const file = await writeConfig(`log_level = "warn"
-[network]
-address = "127.0.0.1:0"
-${ipv6}
-io = "${kind === "ffi" ? "ffi" : "deno"}"
-${tls}
-${extra}
-[statistics]
-interval = 0
-`);
-  const shoal = await startShoal([protocol, "-c", file], 1);
+  const shoal = await startShoalWith(protocol, {
+    log_level: "warn",
+    network: {
+      use_ipv6: protocol === "http" ? false : undefined,
+      io: kind === "ffi" ? "ffi" : "deno",
+      ...tls,
+      ...network,
+    },
+  });
   const port = shoal.listening.find((l) => !l.metrics)!.port;
   return {
     shoal,
@@ -87,7 +94,6 @@ interval = 0
     cleanup: async () => {
       assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
       await Deno.remove(dir, { recursive: true });
-      await Deno.remove(file);
     },
   };
 }
@@ -100,7 +106,7 @@ function connect(s: Server): Promise<Deno.Conn> {
 
 /** Everything the server sends until it closes (or `ms` pass). */
 async function readToEnd(conn: Deno.Conn, ms: number): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
+  const parts: Uint8Array<ArrayBuffer>[] = [];
   const buf = new Uint8Array(65536);
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
@@ -113,13 +119,7 @@ async function readToEnd(conn: Deno.Conn, ms: number): Promise<Uint8Array> {
     if (n === "t" || n === null) break;
     parts.push(buf.slice(0, n));
   }
-  const all = new Uint8Array(parts.reduce((k, p) => k + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    all.set(p, o);
-    o += p.length;
-  }
-  return all;
+  return new Uint8Array(await new Blob(parts).arrayBuffer());
 }
 
 const announcePath = () =>
@@ -128,12 +128,10 @@ const announcePath = () =>
   }`;
 
 for (const kind of TRANSPORTS) {
-  Deno.test({
-    name: `http (${kind}): connections closed, half-closed and pipelined get every answer`,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async (t) => {
-      const s = await serve("http", kind, "keep_alive_timeout = 60");
+  processTest(
+    `http (${kind}): connections closed, half-closed and pipelined get every answer`,
+    async (t) => {
+      const s = await serve("http", kind, { keep_alive_timeout: 60 });
       try {
         await t.step(
           "100 connections the client closed leave no socket in CLOSE-WAIT",
@@ -208,13 +206,11 @@ for (const kind of TRANSPORTS) {
         await s.cleanup();
       }
     },
-  });
+  );
 
-  Deno.test({
-    name: `ws (${kind}): 100 connections the client closed leave no socket in CLOSE-WAIT`,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async () => {
+  processTest(
+    `ws (${kind}): 100 connections the client closed leave no socket in CLOSE-WAIT`,
+    async () => {
       const s = await serve("ws", kind);
       try {
         for (let k = 0; k < 100; k += 10) {
@@ -234,5 +230,5 @@ for (const kind of TRANSPORTS) {
         await s.cleanup();
       }
     },
-  });
+  );
 }

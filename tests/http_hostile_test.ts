@@ -7,7 +7,7 @@
  * turn on.
  */
 import assert from "assert";
-import { startShoal, writeConfig } from "./helpers/shoal.ts";
+import { processTest, startShoalWith } from "./helpers/shoal.ts";
 import { announceQuery, bdecode, HttpClient, pct } from "./helpers/http_client.ts";
 import { randomId } from "./helpers/udp_client.ts";
 import { MAX_OWED } from "../http/front.ts";
@@ -16,26 +16,22 @@ import { prng } from "./helpers/prng.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-Deno.test({
-  name: "http: hostile clients get their answers and an honest one is served throughout",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async (t) => {
-    const file = await writeConfig(`socket_workers = 1
-request_workers = 2
-[network]
-address = "127.0.0.1:0"
-use_ipv6 = false
-request_timeout = 2
-keep_alive_timeout = 3
-max_connections = 60
-max_connections_per_ip = 1000
-max_outgoing_buffer = 65536
-allow_full_scrape = true
-[statistics]
-interval = 0
-`);
-    const shoal = await startShoal(["http", "-c", file], 1);
+processTest(
+  "http: hostile clients get their answers and an honest one is served throughout",
+  async (t) => {
+    const shoal = await startShoalWith("http", {
+      socket_workers: 1,
+      request_workers: 2,
+      network: {
+        use_ipv6: false,
+        request_timeout: 2,
+        keep_alive_timeout: 3,
+        max_connections: 60,
+        max_connections_per_ip: 1000,
+        max_outgoing_buffer: 65536,
+        allow_full_scrape: true,
+      },
+    });
     const { hostname, port } = shoal.listening.find((l) => !l.metrics)!;
     const connect = () => HttpClient.connect(hostname, port);
     let running = true, answered = 0, worst = 0;
@@ -176,10 +172,9 @@ interval = 0
       honest.close();
       for (const c of open) c.close();
       assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
-      await Deno.remove(file);
     }
     assert.ok(answered > 50, `honest client answered ${answered} times`);
     assert.ok(worst < 5000, `honest client waited up to ${Math.round(worst)} ms`);
     console.log(`honest client: ${answered} announces, worst reply ${Math.round(worst)} ms`);
   },
-});
+);

@@ -5,7 +5,7 @@
  * `HEAD`, bad requests, oversized heads, and connection limits.
  */
 import assert from "assert";
-import { type RunningShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
+import { listeningOn as tracker, processTest, startShoalWith } from "./helpers/shoal.ts";
 import {
   announceQuery,
   bdecode,
@@ -17,40 +17,26 @@ import {
 import { randomId } from "./helpers/udp_client.ts";
 import type { BencodeValue } from "../http/bencode.ts";
 
-function config(io: string, extra = ""): string {
-  return `socket_workers = 2
-request_workers = 3
-log_level = "warn"
-[network]
-address = "127.0.0.1:0"
-address_ipv6 = "[::1]:0"
-io = "${io}"
-min_announce_interval = 60
-max_connections_per_ip = 40
-[protocol]
-peer_announce_interval = 600
-max_scrape_torrents = 50
-[statistics]
-interval = 0
-${extra}`;
-}
-
-function tracker(s: RunningShoal, family: 4 | 6) {
-  const l = s.listening.find((x) => !x.metrics && x.hostname.includes(":") === (family === 6));
-  assert.ok(l, `no IPv${family} listening line in ${s.output.join("\n")}`);
-  return l;
-}
+const config = (io: string) => ({
+  socket_workers: 2,
+  request_workers: 3,
+  log_level: "warn",
+  network: {
+    address_ipv6: "[::1]:0",
+    io,
+    min_announce_interval: 60,
+    max_connections_per_ip: 40,
+  },
+  protocol: { peer_announce_interval: 600, max_scrape_torrents: 50 },
+});
 
 const num = (v: BencodeValue | undefined) => Number(v);
 
 for (const io of ["ffi", "deno"]) {
-  Deno.test({
-    name: `http (${io}): announce, scrape, keep-alive and refusals against the real process`,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async (t) => {
-      const file = await writeConfig(config(io));
-      const shoal = await startShoal(["http", "-c", file], 2);
+  processTest(
+    `http (${io}): announce, scrape, keep-alive and refusals against the real process`,
+    async (t) => {
+      const shoal = await startShoalWith("http", config(io), 2);
       const open: HttpClient[] = [];
       const client = async (family: 4 | 6) => {
         const l = tracker(shoal, family);
@@ -358,8 +344,7 @@ for (const io of ["ffi", "deno"]) {
       } finally {
         for (const c of open) c.close();
         assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
-        await Deno.remove(file);
       }
     },
-  });
+  );
 }

@@ -4,37 +4,20 @@
  * connections from the proxy), and in one process with the UDP tracker over the same swarms.
  */
 import assert from "assert";
-import { startShoal, writeConfig } from "./helpers/shoal.ts";
-import { makeCertificate } from "./helpers/raw_ws.ts";
+import { processTest, startShoalWith } from "./helpers/shoal.ts";
+import { liveCertificates } from "./helpers/certificates.ts";
 import { announceQuery, bdecode, compactPeers, HttpClient, pct } from "./helpers/http_client.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
 import type { BencodeValue } from "../http/bencode.ts";
 
 const num = (v: BencodeValue | undefined) => Number(v);
 
-Deno.test({
-  name: "https: serves TLS, and SIGUSR1 swaps the certificate without dropping connections",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "shoal-https-" });
-    const first = await makeCertificate(dir, "first");
-    const second = await makeCertificate(dir, "second");
-    const cert = `${dir}/live.crt`, key = `${dir}/live.key`;
-    await Deno.copyFile(first.cert, cert);
-    await Deno.copyFile(first.key, key);
-    const file = await writeConfig(`[network]
-address = "127.0.0.1:0"
-use_ipv6 = false
-use_tls = true
-tls_certificate_path = "${cert}"
-tls_private_key_path = "${key}"
-[statistics]
-interval = 0
-`);
-    const shoal = await startShoal(["http", "-c", file], 1);
-    const firstCa = [await Deno.readTextFile(first.ca)];
-    const secondCa = [await Deno.readTextFile(second.ca)];
+processTest(
+  "https: serves TLS, and SIGUSR1 swaps the certificate without dropping connections",
+  async () => {
+    const certs = await liveCertificates("shoal-https-");
+    const { firstCa, secondCa } = certs;
+    const shoal = await startShoalWith("http", { network: { use_ipv6: false, ...certs.tls } });
     const open: HttpClient[] = [];
     const announce = (c: HttpClient) =>
       c.get(
@@ -52,8 +35,7 @@ interval = 0
         HttpClient.connect("127.0.0.1", l.port, secondCa).then((c) => announce(c)),
         "the second certificate is not served yet",
       );
-      await Deno.copyFile(second.cert, cert);
-      await Deno.copyFile(second.key, key);
+      await certs.swap();
       shoal.child.kill("SIGUSR1");
       await shoal.waitFor(/TLS certificate reloaded/, 10000);
       assert.equal((await announce(before)).status, 200, "the open connection survived");
@@ -63,27 +45,22 @@ interval = 0
     } finally {
       open.forEach((c) => c.close());
       assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
-      await Deno.remove(dir, { recursive: true });
-      await Deno.remove(file);
+      await certs.remove();
     }
   },
-});
+);
 
-Deno.test({
-  name: "http behind a proxy: the client IP comes from the header on the proxy's connections only",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
+processTest(
+  "http behind a proxy: the client IP comes from the header on the proxy's connections only",
+  async () => {
     // The "proxy" is this test, on ::1; 127.0.0.1 is an untrusted client.
-    const file = await writeConfig(`[network]
-address = "127.0.0.1:0"
-address_ipv6 = "[::1]:0"
-runs_behind_reverse_proxy = true
-reverse_proxy_addresses = "::1"
-[statistics]
-interval = 0
-`);
-    const shoal = await startShoal(["http", "-c", file], 2);
+    const shoal = await startShoalWith("http", {
+      network: {
+        address_ipv6: "[::1]:0",
+        runs_behind_reverse_proxy: true,
+        reverse_proxy_addresses: "::1",
+      },
+    }, 2);
     const v4 = shoal.listening.find((x) => !x.metrics && !x.hostname.includes(":"))!;
     const v6 = shoal.listening.find((x) => !x.metrics && x.hostname.includes(":"))!;
     const open: HttpClient[] = [];
@@ -121,28 +98,18 @@ interval = 0
     } finally {
       open.forEach((c) => c.close());
       assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
-      await Deno.remove(file);
     }
   },
-});
+);
 
-Deno.test({
-  name: "udp + http in one process: peers of either protocol meet; scrape counts both",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    const file = await writeConfig(`request_workers = 2
-[network]
-address = "127.0.0.1:0"
-use_ipv6 = false
-[statistics]
-interval = 0
-[http]
-enabled = true
-address = "127.0.0.1:0"
-use_ipv6 = false
-`);
-    const shoal = await startShoal(["udp", "-c", file], 2);
+processTest(
+  "udp + http in one process: peers of either protocol meet; scrape counts both",
+  async () => {
+    const shoal = await startShoalWith("udp", {
+      request_workers: 2,
+      network: { use_ipv6: false },
+      http: { enabled: true, address: "127.0.0.1:0", use_ipv6: false },
+    }, 2);
     const udpAt = shoal.listening.find((l) => l.scheme === "udp")!;
     const httpAt = shoal.listening.find((l) => l.scheme === "http" && !l.metrics)!;
     const u = new UdpClient(udpAt);
@@ -179,7 +146,6 @@ use_ipv6 = false
       u.close();
       h.close();
       assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
-      await Deno.remove(file);
     }
   },
-});
+);

@@ -6,7 +6,7 @@
  * Ignored, with the reason printed, when aria2c or python3-libtorrent is missing.
  */
 import assert from "assert";
-import { ROOT, startShoal, writeConfig } from "./helpers/shoal.ts";
+import { processTest, ROOT, startShoalWith } from "./helpers/shoal.ts";
 import { bdecode, HttpClient, pct } from "./helpers/http_client.ts";
 import type { BencodeValue } from "../http/bencode.ts";
 
@@ -30,23 +30,14 @@ const why = !await works("aria2c", ["--version"])
   : null;
 if (why) console.log(`IGNORED the aria2 interop test: ${why}`);
 
-Deno.test({
-  name: "aria2 downloads from a libtorrent seeder found through shoal http",
-  ignore: why !== null,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
+processTest(
+  "aria2 downloads from a libtorrent seeder found through shoal http",
+  async () => {
     const dir = await Deno.makeTempDir({ prefix: "shoal-aria2-" });
-    const file = await writeConfig(`[network]
-address = "127.0.0.1:0"
-use_ipv6 = false
-min_announce_interval = 0
-[protocol]
-peer_announce_interval = 60
-[statistics]
-interval = 0
-`);
-    const shoal = await startShoal(["http", "-c", file], 1);
+    const shoal = await startShoalWith("http", {
+      network: { use_ipv6: false, min_announce_interval: 0 },
+      protocol: { peer_announce_interval: 60 },
+    });
     const l = shoal.listening.find((x) => !x.metrics)!;
     const tracker = `http://127.0.0.1:${l.port}/announce`;
     const torrent = `${dir}/file.torrent`;
@@ -113,10 +104,10 @@ interval = 0
       lines.releaseLock();
       assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
       await Deno.remove(dir, { recursive: true });
-      await Deno.remove(file);
     }
   },
-});
+  { ignore: why !== null },
+);
 
 /** The one file aria2 wrote under `dir`. */
 async function findPayload(dir: string): Promise<Uint8Array<ArrayBuffer>> {

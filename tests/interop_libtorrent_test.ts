@@ -9,7 +9,7 @@
  * Ignored, with the reason printed, when `/usr/bin/python3 -c "import libtorrent"` fails.
  */
 import assert from "assert";
-import { ROOT, type RunningShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
+import { type ConfigParts, ROOT, type RunningShoal, startShoalWith } from "./helpers/shoal.ts";
 
 /** Debian's interpreter: python3-libtorrent lives there, not in a pyenv python3 on PATH. */
 const PYTHON = "/usr/bin/python3";
@@ -56,32 +56,30 @@ interface Report {
   reason?: string | null;
 }
 
-const CONFIG = `socket_workers = 2
-request_workers = 2
-[network]
-address = "127.0.0.1:0"
-address_ipv6 = "[::1]:0"
-io = "ffi"
-[protocol]
-peer_announce_interval = 60
-[statistics]
-interval = 0
-`;
+const CONFIG = {
+  socket_workers: 2,
+  request_workers: 2,
+  network: { address_ipv6: "[::1]:0", io: "ffi" },
+  protocol: { peer_announce_interval: 60 },
+};
 
 /** shoal http, and shoal udp serving HTTP beside UDP. */
-const HTTP_CONFIG = CONFIG.replace('io = "ffi"', 'io = "ffi"\nmin_announce_interval = 0');
-const MIXED_CONFIG = `${CONFIG}[http]
-enabled = true
-address = "127.0.0.1:0"
-address_ipv6 = "[::1]:0"
-min_announce_interval = 0
-`;
+const HTTP_CONFIG = { ...CONFIG, network: { ...CONFIG.network, min_announce_interval: 0 } };
+const MIXED_CONFIG = {
+  ...CONFIG,
+  http: {
+    enabled: true,
+    address: "127.0.0.1:0",
+    address_ipv6: "[::1]:0",
+    min_announce_interval: 0,
+  },
+};
 
 /** One transfer: which tracker serves it, and the tracker URLs the two sessions use. */
 interface Scenario {
   name: string;
   command: "udp" | "http";
-  config: string;
+  config: ConfigParts;
   listening: number;
   /** The seeder's (and the torrent's) tracker; the leecher's when `leecher` is null. */
   seeder: "udp" | "http";
@@ -123,14 +121,7 @@ for (const sc of SCENARIOS) {
       name: `libtorrent peers find each other through ${sc.name} and move a file (IPv${family})`,
       ignore: missing !== null,
       fn: async () => {
-        const config = await writeConfig(sc.config);
-        let shoal: RunningShoal;
-        try {
-          shoal = await startShoal([sc.command, "-c", config], sc.listening);
-        } catch (e) {
-          await Deno.remove(config);
-          throw e;
-        }
+        const shoal = await startShoalWith(sc.command, sc.config, sc.listening);
         let stopCode: number | undefined;
         try {
           const tracker = trackerUrl(shoal, sc.seeder, family);
@@ -182,7 +173,6 @@ for (const sc of SCENARIOS) {
           );
         } finally {
           stopCode = await shoal.stop();
-          await Deno.remove(config);
         }
         assert.equal(stopCode, 0, `shoal exited with ${stopCode}:\n${shoal.output.join("\n")}`);
       },

@@ -4,31 +4,21 @@
  */
 import assert from "assert";
 import { AnnounceEvent } from "../udp/codec.ts";
-import { type RunningShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
-import { parseMetrics, sumMetric } from "../shared/observe/prometheus.ts";
+import { METRICS, metricsOf as metrics, startShoalWith } from "./helpers/shoal.ts";
+import { sumMetric } from "../shared/observe/prometheus.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
-import { bin20, WsClient } from "./helpers/ws_client.ts";
+import { bin20, WsClient } from "../harness/ws_client.ts";
 
-/** The tracker's /metrics, parsed. */
-async function metrics(s: RunningShoal): Promise<Map<string, number>> {
-  const l = s.listening.find((x) => x.scheme === "http")!;
-  return parseMetrics(await (await fetch(`http://${l.hostname}:${l.port}/metrics`)).text());
-}
+/** One socket worker and one request worker: the counts each worker reports add up simply. */
+const ONE_EACH = { socket_workers: 1, request_workers: 1 };
 
 Deno.test("udp: max_torrents and max_peers_per_torrent refuse new entries with an error", async () => {
-  const file = await writeConfig(`socket_workers = 1
-request_workers = 1
-[network]
-address = "127.0.0.1:0"
-use_ipv6 = false
-[limits]
-max_torrents = 4
-max_peers_per_torrent = 3
-[metrics]
-run_prometheus_endpoint = true
-prometheus_endpoint_address = "127.0.0.1:0"
-`);
-  const shoal = await startShoal(["udp", "-c", file], 2);
+  const shoal = await startShoalWith("udp", {
+    ...ONE_EACH,
+    network: { use_ipv6: false },
+    limits: { max_torrents: 4, max_peers_per_torrent: 3 },
+    metrics: METRICS,
+  }, 2);
   const c = new UdpClient(shoal.listening[0]);
   try {
     const cid = await c.connect();
@@ -68,25 +58,21 @@ prometheus_endpoint_address = "127.0.0.1:0"
   } finally {
     c.close();
     assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
-    await Deno.remove(file);
   }
 });
 
 Deno.test("ws: connection, per-IP, torrent and peer limits refuse the newcomer only", async () => {
-  const file = await writeConfig(`socket_workers = 1
-request_workers = 1
-[network]
-address = "[::]:0"
-[limits]
-max_connections = 6
-max_connections_per_ip = 4
-max_torrents = 2
-max_peers_per_torrent = 2
-[metrics]
-run_prometheus_endpoint = true
-prometheus_endpoint_address = "127.0.0.1:0"
-`);
-  const shoal = await startShoal(["ws", "-c", file], 2);
+  const shoal = await startShoalWith("ws", {
+    ...ONE_EACH,
+    network: { address: "[::]:0" },
+    limits: {
+      max_connections: 6,
+      max_connections_per_ip: 4,
+      max_torrents: 2,
+      max_peers_per_torrent: 2,
+    },
+    metrics: METRICS,
+  }, 2);
   const url = `ws://127.0.0.1:${shoal.listening[0].port}`;
   const open: WsClient[] = [];
   try {
@@ -137,6 +123,5 @@ prometheus_endpoint_address = "127.0.0.1:0"
   } finally {
     await Promise.all(open.map((o) => o.close()));
     assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
-    await Deno.remove(file);
   }
 });

@@ -4,31 +4,23 @@
  * and no throughput thresholds: a slow machine must pass.
  */
 import assert from "assert";
-import { startShoal, writeConfig } from "./helpers/shoal.ts";
-import { buildNativeLoad, runHttpLoad, runNativeWsLoad } from "../bench/native_load.ts";
-import { startOpentracker } from "../bench/trackers.ts";
+import { processTest } from "./helpers/shoal.ts";
+import { buildNativeLoad, runHttpLoad, runNativeWsLoad } from "../harness/load/native_load.ts";
+import { shoalTracker, startOpentracker } from "../harness/trackers.ts";
 
-Deno.test({
-  name: "ws_load.c drives shoal ws: replies, offers and answers come back, nothing fails",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
+processTest(
+  "ws_load.c drives shoal ws: replies, offers and answers come back, nothing fails",
+  async () => {
     await buildNativeLoad("ws_load");
-    const file = await writeConfig(`log_level = "warn"
-socket_workers = 1
-request_workers = 1
-[network]
-address = "127.0.0.1:0"
-[limits]
-max_connections_per_ip = 100000000
-[statistics]
-interval = 0
-`);
-    const shoal = await startShoal(["ws", "-c", file], 1);
+    // As the bench runs it: every client is 127.0.0.1, so the per-IP limit is lifted.
+    const shoal = await shoalTracker("ws", {
+      socket_workers: 1,
+      request_workers: 1,
+      limits: { max_connections_per_ip: 100000000 },
+    });
     try {
-      const l = shoal.listening[0];
       const r = await runNativeWsLoad({
-        target: `${l.hostname}:${l.port}`,
+        target: `127.0.0.1:${shoal.wsPort}`,
         seconds: 1,
         warmup: 0.3,
         connections: 32,
@@ -48,10 +40,9 @@ interval = 0
       assert.ok(r.generatorCpuMicros > 0, JSON.stringify(r));
     } finally {
       await shoal.stop();
-      await Deno.remove(file);
     }
   },
-});
+);
 
 const hasOpentracker = await Deno.stat("/usr/bin/opentracker").then(() => true, () => false);
 if (!hasOpentracker) {
@@ -61,11 +52,9 @@ if (!hasOpentracker) {
   );
 }
 
-Deno.test({
-  name: "http_load.c announces and scrapes against opentracker, keep-alive and close modes",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
+processTest(
+  "http_load.c announces and scrapes against opentracker, keep-alive and close modes",
+  async () => {
     await buildNativeLoad("http_load");
     if (!hasOpentracker) return;
     const torrents = 1000;
@@ -97,4 +86,4 @@ Deno.test({
       await t.stop();
     }
   },
-});
+);

@@ -6,23 +6,13 @@
  * element screenshot).
  */
 import assert from "assert";
-import { ROOT, type RunningShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
+import { METRICS, processTest, ROOT, type RunningShoal, startShoalWith } from "./helpers/shoal.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
-import { bin20, sdp, WsClient } from "./helpers/ws_client.ts";
+import { bin20, sdp, WsClient } from "../harness/ws_client.ts";
 import { parseMetrics, sumMetric } from "../shared/observe/prometheus.ts";
 import { browserMissing } from "./browser/requirements.ts";
+import type { Graph } from "./browser/stats_page.ts";
 import { encodeAnnounceRequest } from "../udp/codec.ts";
-
-/** One graph as the browser driver reports it (see tests/browser/stats_page.ts). */
-interface Graph {
-  pathPoints: number;
-  dataPoints: number;
-  historyPoints: number;
-  length: number;
-  colour: string;
-  pixels: number;
-  otherPixels: number;
-}
 
 const missing = await browserMissing();
 if (missing) console.log(`SKIPPED statistics page in Chromium: ${missing}`);
@@ -70,23 +60,14 @@ async function scrape(s: RunningShoal): Promise<Map<string, number>> {
   return parseMetrics(text);
 }
 
-Deno.test({
-  name:
-    "udp: Prometheus metrics count real traffic by type and IP version; stats page agrees and graphs it",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    const file = await writeConfig(`request_workers = 2
-[network]
-address = "127.0.0.1:0"
-address_ipv6 = "[::1]:0"
-[statistics]
-interval = 0
-[metrics]
-run_prometheus_endpoint = true
-prometheus_endpoint_address = "127.0.0.1:0"
-`);
-    const shoal = await startShoal(["udp", "-c", file], 3);
+processTest(
+  "udp: Prometheus metrics count real traffic by type and IP version; stats page agrees and graphs it",
+  async () => {
+    const shoal = await startShoalWith("udp", {
+      request_workers: 2,
+      network: { address_ipv6: "[::1]:0" },
+      metrics: METRICS,
+    }, 3);
     const clients: UdpClient[] = [];
     let traffic: Promise<void> | null = null, more = true;
     try {
@@ -228,99 +209,86 @@ prometheus_endpoint_address = "127.0.0.1:0"
       await traffic;
       clients.forEach((c) => c.close());
       assert.equal(await shoal.stop(), 0);
-      await Deno.remove(file);
     }
   },
-});
+);
 
-Deno.test({
-  name: "ws: Prometheus metrics count connections, messages, offers and answers",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    const file = await writeConfig(`socket_workers = 2
-request_workers = 2
-[network]
-address = "127.0.0.1:0"
-[statistics]
-interval = 0
-[metrics]
-run_prometheus_endpoint = true
-prometheus_endpoint_address = "127.0.0.1:0"
-`);
-    const shoal = await startShoal(["ws", "-c", file], 2);
-    const open: WsClient[] = [];
-    try {
-      const u = `ws://127.0.0.1:${shoal.listening.find((l) => l.scheme === "ws")!.port}/`;
-      const info = bin20();
-      const [a, b] = [await WsClient.connect(u), await WsClient.connect(u)];
-      open.push(a, b);
-      const [ida, idb] = [bin20(), bin20()];
-      b.send({ action: "announce", info_hash: info, peer_id: idb, left: 0 });
-      await b.next((m) => m.interval !== undefined);
-      const offerId = bin20();
-      a.send({
-        action: "announce",
-        info_hash: info,
-        peer_id: ida,
-        left: 1,
-        offers: [{ offer_id: offerId, offer: sdp("offer") }],
-      });
-      await a.next((m) => m.interval !== undefined);
-      await b.next((m) => m.offer !== undefined);
-      b.send({
-        action: "announce",
-        info_hash: info,
-        peer_id: idb,
-        to_peer_id: ida,
-        offer_id: offerId,
-        answer: sdp("answer"),
-      });
-      await a.next((m) => m.answer !== undefined);
-      b.send("not json");
-      await b.next((m) => m["failure reason"] !== undefined);
-      const m = await scrape(shoal);
-      assert.equal(sumMetric(m, "shoal_info", { protocol: "ws" }), 1);
-      assert.equal(sumMetric(m, "shoal_ws_connections"), 2);
-      assert.equal(sumMetric(m, "shoal_ws_connections_accepted_total"), 2);
-      assert.equal(sumMetric(m, "shoal_ws_messages_received_total", { type: "announce" }), 2);
-      assert.equal(sumMetric(m, "shoal_ws_messages_received_total", { type: "answer" }), 1);
-      assert.equal(sumMetric(m, "shoal_ws_messages_received_total", { type: "invalid" }), 1);
-      assert.equal(sumMetric(m, "shoal_ws_offers_forwarded_total"), 1);
-      assert.equal(sumMetric(m, "shoal_ws_answers_forwarded_total"), 1);
-      assert.equal(
-        sumMetric(m, "shoal_ws_messages_sent_total"),
-        5,
-        "2 replies, offer, answer, failure",
-      );
-      assert.equal(sumMetric(m, "shoal_torrents"), 1);
-      assert.equal(sumMetric(m, "shoal_peers", { kind: "seeder" }), 1);
-      assert.equal(sumMetric(m, "shoal_peers", { kind: "leecher" }), 1);
-      await a.close();
-      const deadline = Date.now() + 3000;
-      let after = await scrape(shoal);
-      // The socket worker sees the close first, then tells the request worker: poll for both.
-      while (
-        (sumMetric(after, "shoal_ws_connections") !== 1 || sumMetric(after, "shoal_peers") !== 1) &&
-        Date.now() < deadline
-      ) {
-        after = await scrape(shoal);
-      }
-      assert.equal(sumMetric(after, "shoal_ws_connections"), 1);
-      assert.equal(sumMetric(after, "shoal_peers"), 1, "the closed connection's peer left");
-      // The history: messages in and out per second, then the one peer left.
-      const h = await historyUntil(
-        shoal,
-        (h) => h.points.some((p) => p[1]! > 0 && p[2]! > 0) && h.points.at(-1)?.[3] === 1,
-        "a sample with messages in and out, and then 1 peer",
-      );
-      // 4 messages in (2 announces, an answer, junk) over the samples that saw them.
-      const messages = h.points.reduce((n, p) => n + (p[1] ?? 0) * h.interval, 0);
-      assert.ok(messages > 0 && messages <= 2 * 4, `${messages} messages in`);
-    } finally {
-      await Promise.all(open.map((c) => c.close()));
-      assert.equal(await shoal.stop(), 0);
-      await Deno.remove(file);
+processTest("ws: Prometheus metrics count connections, messages, offers and answers", async () => {
+  const shoal = await startShoalWith("ws", {
+    socket_workers: 2,
+    request_workers: 2,
+    metrics: METRICS,
+  }, 2);
+  const open: WsClient[] = [];
+  try {
+    const u = `ws://127.0.0.1:${shoal.listening.find((l) => l.scheme === "ws")!.port}/`;
+    const info = bin20();
+    const [a, b] = [await WsClient.connect(u), await WsClient.connect(u)];
+    open.push(a, b);
+    const [ida, idb] = [bin20(), bin20()];
+    b.send({ action: "announce", info_hash: info, peer_id: idb, left: 0 });
+    await b.next((m) => m.interval !== undefined);
+    const offerId = bin20();
+    a.send({
+      action: "announce",
+      info_hash: info,
+      peer_id: ida,
+      left: 1,
+      offers: [{ offer_id: offerId, offer: sdp("offer") }],
+    });
+    await a.next((m) => m.interval !== undefined);
+    await b.next((m) => m.offer !== undefined);
+    b.send({
+      action: "announce",
+      info_hash: info,
+      peer_id: idb,
+      to_peer_id: ida,
+      offer_id: offerId,
+      answer: sdp("answer"),
+    });
+    await a.next((m) => m.answer !== undefined);
+    b.send("not json");
+    await b.next((m) => m["failure reason"] !== undefined);
+    const m = await scrape(shoal);
+    assert.equal(sumMetric(m, "shoal_info", { protocol: "ws" }), 1);
+    assert.equal(sumMetric(m, "shoal_ws_connections"), 2);
+    assert.equal(sumMetric(m, "shoal_ws_connections_accepted_total"), 2);
+    assert.equal(sumMetric(m, "shoal_ws_messages_received_total", { type: "announce" }), 2);
+    assert.equal(sumMetric(m, "shoal_ws_messages_received_total", { type: "answer" }), 1);
+    assert.equal(sumMetric(m, "shoal_ws_messages_received_total", { type: "invalid" }), 1);
+    assert.equal(sumMetric(m, "shoal_ws_offers_forwarded_total"), 1);
+    assert.equal(sumMetric(m, "shoal_ws_answers_forwarded_total"), 1);
+    assert.equal(
+      sumMetric(m, "shoal_ws_messages_sent_total"),
+      5,
+      "2 replies, offer, answer, failure",
+    );
+    assert.equal(sumMetric(m, "shoal_torrents"), 1);
+    assert.equal(sumMetric(m, "shoal_peers", { kind: "seeder" }), 1);
+    assert.equal(sumMetric(m, "shoal_peers", { kind: "leecher" }), 1);
+    await a.close();
+    const deadline = Date.now() + 3000;
+    let after = await scrape(shoal);
+    // The socket worker sees the close first, then tells the request worker: poll for both.
+    while (
+      (sumMetric(after, "shoal_ws_connections") !== 1 || sumMetric(after, "shoal_peers") !== 1) &&
+      Date.now() < deadline
+    ) {
+      after = await scrape(shoal);
     }
-  },
+    assert.equal(sumMetric(after, "shoal_ws_connections"), 1);
+    assert.equal(sumMetric(after, "shoal_peers"), 1, "the closed connection's peer left");
+    // The history: messages in and out per second, then the one peer left.
+    const h = await historyUntil(
+      shoal,
+      (h) => h.points.some((p) => p[1]! > 0 && p[2]! > 0) && h.points.at(-1)?.[3] === 1,
+      "a sample with messages in and out, and then 1 peer",
+    );
+    // 4 messages in (2 announces, an answer, junk) over the samples that saw them.
+    const messages = h.points.reduce((n, p) => n + (p[1] ?? 0) * h.interval, 0);
+    assert.ok(messages > 0 && messages <= 2 * 4, `${messages} messages in`);
+  } finally {
+    await Promise.all(open.map((c) => c.close()));
+    assert.equal(await shoal.stop(), 0);
+  }
 });

@@ -5,9 +5,9 @@
  * with the reason printed).
  */
 import assert from "assert";
-import { runShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
+import { processTest, runWithConfig, startShoalWith, trackerUrl } from "./helpers/shoal.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
-import { bin20, WsClient } from "./helpers/ws_client.ts";
+import { bin20, WsClient } from "../harness/ws_client.ts";
 
 async function sh(cmd: string, ...args: string[]): Promise<string> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).output();
@@ -38,25 +38,15 @@ async function identity(pid: number): Promise<{ uids: Set<string>; root: string 
 }
 
 for (const proto of ["udp", "ws"] as const) {
-  Deno.test({
-    name: `${proto}: started as root, chroots and runs every thread as nobody, still serving`,
-    ignore: !asRoot,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async () => {
+  processTest(
+    `${proto}: started as root, chroots and runs every thread as nobody, still serving`,
+    async () => {
       const jail = await Deno.makeTempDir({ prefix: "shoal-jail-" });
       await Deno.chmod(jail, 0o755);
-      const file = await writeConfig(`[network]
-address = "127.0.0.1:0"
-${proto === "udp" ? "use_ipv6 = false" : ""}
-[statistics]
-interval = 0
-[privileges]
-drop_privileges = true
-chroot_path = "${jail}"
-user = "nobody"
-`);
-      const shoal = await startShoal([proto, "-c", file], 1);
+      const shoal = await startShoalWith(proto, {
+        network: { use_ipv6: proto === "udp" ? false : undefined },
+        privileges: { drop_privileges: true, chroot_path: jail, user: "nobody" },
+      });
       try {
         await shoal.waitFor(/dropped privileges: chroot .* uid 65534, gid 65534/);
         const id = await identity(shoal.child.pid);
@@ -75,7 +65,7 @@ user = "nobody"
           assert.equal(r.action, 1);
           c.close();
         } else {
-          const c = await WsClient.connect(`ws://${l.hostname}:${l.port}/`);
+          const c = await WsClient.connect(trackerUrl(shoal));
           const info = bin20();
           c.send({ action: "announce", info_hash: info, peer_id: bin20(), left: 0 });
           await c.next((m) => m.info_hash === info && m.interval !== undefined);
@@ -83,10 +73,18 @@ user = "nobody"
         }
       } finally {
         assert.equal(await shoal.stop(), 0);
-        await Deno.remove(file);
         await Deno.remove(jail, { recursive: true });
       }
     },
+    { ignore: !asRoot },
+  );
+}
+
+/** `shoal udp` asked to drop privileges with `more` keys of `[privileges]`, run to its end. */
+function dropping(more: Record<string, string> = {}) {
+  return runWithConfig("udp", {
+    network: { use_ipv6: false },
+    privileges: { drop_privileges: true, ...more },
   });
 }
 
@@ -94,25 +92,22 @@ Deno.test({
   name: "privileges: unknown user or group, missing chroot: one-line errors, exit status 2",
   ignore: !asRoot,
   fn: async () => {
-    const cases: [string, RegExp][] = [
+    const cases: [Record<string, string>, RegExp][] = [
       [
-        `chroot_path = "/tmp"\nuser = "no-such-user-shoal"`,
+        { chroot_path: "/tmp", user: "no-such-user-shoal" },
         /privileges\.user: no such user "no-such-user-shoal"/,
       ],
       [
-        `chroot_path = "/tmp"\ngroup = "no-such-group-shoal"`,
+        { chroot_path: "/tmp", group: "no-such-group-shoal" },
         /privileges\.group: no such group "no-such-group-shoal"/,
       ],
       [
-        `chroot_path = "/nonexistent/jail"`,
+        { chroot_path: "/nonexistent/jail" },
         /privileges\.chroot_path: cannot chroot to \/nonexistent\/jail: ENOENT/,
       ],
     ];
     for (const [line, re] of cases) {
-      const file = await writeConfig(
-        `[network]\naddress = "127.0.0.1:0"\nuse_ipv6 = false\n[privileges]\ndrop_privileges = true\n${line}\n`,
-      );
-      const r = await runShoal(["udp", "-c", file]);
+      const r = await dropping(line);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, re);
       assert.equal(
@@ -120,7 +115,6 @@ Deno.test({
         1,
         r.stderr,
       );
-      await Deno.remove(file);
     }
   },
 });
@@ -129,15 +123,11 @@ Deno.test({
   name: "privileges: asking for a drop without root is a one-line error, exit status 2",
   ignore: asRoot || Deno.build.os !== "linux",
   fn: async () => {
-    const file = await writeConfig(
-      `[network]\naddress = "127.0.0.1:0"\nuse_ipv6 = false\n[privileges]\ndrop_privileges = true\n`,
-    );
-    const r = await runShoal(["udp", "-c", file]);
+    const r = await dropping();
     assert.equal(r.code, 2, r.stderr);
     assert.match(
       r.stderr,
       /privileges\.drop_privileges needs shoal started as root \(running as uid \d+\)/,
     );
-    await Deno.remove(file);
   },
 });

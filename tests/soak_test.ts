@@ -1,19 +1,18 @@
 /**
  * The short soak that CI runs: a minute of mixed UDP and WebSocket load with churn against the
- * real trackers (`bench/soak.ts`; `deno task soak` runs it for five minutes).
+ * real trackers (`harness/soak.ts`; `deno task soak` runs it for five minutes).
  */
 import assert from "assert";
-import { soak } from "../bench/soak.ts";
+import { soak } from "../harness/soak.ts";
+import { processTest } from "./helpers/shoal.ts";
 
-Deno.test({
-  name: "soak: a minute of mixed load with churn; all answered, live memory level after warm-up",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
+processTest(
+  "soak: a minute of mixed load with churn; all answered, live memory level after warm-up",
+  async () => {
     const r = await soak({ seconds: 60, warmup: 0.5 });
     console.log(JSON.stringify({ udp: r.udp, ws: r.ws, memory: r.memory }));
     assert.deepEqual(r.failures, []);
     assert.equal(r.udp.answered, r.udp.sent);
     assert.equal(r.ws.answered, r.ws.sent);
   },
-});
+);

@@ -10,9 +10,16 @@ import { SWARM_STATE } from "../core/saved_swarms.ts";
 import { announceRecord } from "./helpers/core_records.ts";
 import { WS_STATE } from "../ws/swarms.ts";
 import { monotonicSeconds } from "../shared/base/clock.ts";
-import { startShoal, writeConfig } from "./helpers/shoal.ts";
+import {
+  type ConfigParts,
+  configToml,
+  startShoal,
+  startShoalWith,
+  testConfig,
+  trackerUrl,
+} from "./helpers/shoal.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
-import { bin20, WsClient } from "./helpers/ws_client.ts";
+import { bin20, WsClient } from "../harness/ws_client.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -94,21 +101,17 @@ Deno.test("state: a truncated, corrupt or foreign file is refused with the reaso
   assert.equal(await readState(path, SWARM_STATE), null);
 });
 
-const UDP = (workers: number, state: string) =>
-  `socket_workers = 2
-request_workers = ${workers}
-[network]
-address = "127.0.0.1:0"
-use_ipv6 = false
-io = "ffi"
-[state]
-path = "${state}"
-`;
+const UDP = (workers: number, path: string, saveInterval?: number): ConfigParts => ({
+  socket_workers: 2,
+  request_workers: workers,
+  network: { use_ipv6: false, io: "ffi" },
+  state: { path, save_interval: saveInterval },
+});
 
 Deno.test("state: udp swarms and completed counts survive a restart under load", async () => {
   const dir = await Deno.makeTempDir();
   const statePath = `${dir}/swarms.state`;
-  const file = await writeConfig(UDP(2, statePath));
+  const file = await testConfig(UDP(2, statePath));
   let shoal = await startShoal(["udp", "-c", file], 1);
   // Torrents announced only before the restart: they can only come back from the file.
   const kept = Array.from({ length: 40 }, () => randomId());
@@ -169,7 +172,7 @@ Deno.test("state: udp swarms and completed counts survive a restart under load",
   assert.ok(shoal.output.some((l) => /state saved to .*swarms\.state/.test(l)));
 
   // Start again with a different number of request workers: the file is re-sharded.
-  await Deno.writeTextFile(file, UDP(3, statePath));
+  await Deno.writeTextFile(file, configToml(UDP(3, statePath)));
   shoal = await startShoal(["udp", "-c", file], 1);
   try {
     await shoal.waitFor(/loaded \d+ torrents, \d+ live peers from the state file/);
@@ -187,7 +190,6 @@ Deno.test("state: udp swarms and completed counts survive a restart under load",
     assert.ok(sent > 1000, `load sent ${sent}`);
     assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
     await Deno.remove(dir, { recursive: true });
-    await Deno.remove(file);
   }
 });
 
@@ -195,8 +197,7 @@ Deno.test("state: a corrupt state file is reported and the tracker starts empty"
   const dir = await Deno.makeTempDir();
   const statePath = `${dir}/swarms.state`;
   await Deno.writeFile(statePath, crypto.getRandomValues(new Uint8Array(5000)));
-  const file = await writeConfig(UDP(2, statePath));
-  const shoal = await startShoal(["udp", "-c", file], 1);
+  const shoal = await startShoalWith("udp", UDP(2, statePath));
   try {
     await shoal.waitFor(/state\.path: ignoring .*swarms\.state: not a shoal state file; starting/);
     const c = new UdpClient(shoal.listening[0]);
@@ -210,24 +211,18 @@ Deno.test("state: a corrupt state file is reported and the tracker starts empty"
     // The shutdown replaced the corrupt file with a good one.
     assert.ok((await readState(statePath, SWARM_STATE)) !== null);
     await Deno.remove(dir, { recursive: true });
-    await Deno.remove(file);
   }
 });
 
 Deno.test("state: ws completed counts survive a restart", async () => {
   const dir = await Deno.makeTempDir();
-  const file = await writeConfig(`request_workers = 2
-[network]
-address = "127.0.0.1:0"
-[state]
-path = "${dir}/ws.state"
-`);
+  const file = await testConfig({ request_workers: 2, state: { path: `${dir}/ws.state` } });
   const info = bin20();
   let shoal = await startShoal(["ws", "-c", file], 1);
   // Three peers (one connection each) complete the torrent.
   const peers: WsClient[] = [];
   for (let k = 0; k < 3; k++) {
-    const o = await WsClient.connect(`ws://127.0.0.1:${shoal.listening[0].port}`);
+    const o = await WsClient.connect(trackerUrl(shoal));
     o.send({ action: "announce", info_hash: info, peer_id: bin20(), left: 0, event: "completed" });
     await o.next((m) => m.action === "announce" && "interval" in m);
     peers.push(o);
@@ -241,7 +236,7 @@ path = "${dir}/ws.state"
 
   shoal = await startShoal(["ws", "-c", file], 1);
   try {
-    c = await WsClient.connect(`ws://127.0.0.1:${shoal.listening[0].port}`);
+    c = await WsClient.connect(trackerUrl(shoal));
     c.send({ action: "scrape", info_hash: info });
     const after = (await c.next((m) => m.action === "scrape")).files[info];
     assert.deepEqual(after, { complete: 0, incomplete: 0, downloaded: 3 });
@@ -249,14 +244,13 @@ path = "${dir}/ws.state"
   } finally {
     assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
     await Deno.remove(dir, { recursive: true });
-    await Deno.remove(file);
   }
 });
 
 Deno.test("state: periodic saves bound what a crash (SIGKILL) loses", async () => {
   const dir = await Deno.makeTempDir();
   const statePath = `${dir}/swarms.state`;
-  const file = await writeConfig(`${UDP(2, statePath)}save_interval = 1\n`);
+  const file = await testConfig(UDP(2, statePath, 1));
   let shoal = await startShoal(["udp", "-c", file], 1);
   const hashes = Array.from({ length: 10 }, () => randomId());
   try {
@@ -277,6 +271,5 @@ Deno.test("state: periodic saves bound what a crash (SIGKILL) loses", async () =
   } finally {
     assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
     await Deno.remove(dir, { recursive: true });
-    await Deno.remove(file);
   }
 });

@@ -4,16 +4,9 @@
  * operator's restart does. Over both transports of `shoal http`, and `shoal ws`.
  */
 import assert from "assert";
-import { startShoal, writeConfig } from "./helpers/shoal.ts";
+import { processTest, startShoal, testConfig } from "./helpers/shoal.ts";
 import { HttpClient } from "./helpers/http_client.ts";
-
-/** A port nobody listens on now. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+import { freePort } from "../harness/process.ts";
 
 /**
  * Sockets in TIME_WAIT whose local port is `port` (`/proc/net/tcp`, state 06; read by `cat`,
@@ -42,39 +35,33 @@ async function requestClosedByServer(port: number, path: string): Promise<number
 }
 
 const cases = [
-  { kind: "http", io: "ffi", path: "/scrape", v6: "use_ipv6 = false\n" },
-  { kind: "http", io: "deno", path: "/scrape", v6: "use_ipv6 = false\n" },
-  { kind: "ws", io: "ffi", path: "/", v6: "" },
+  { kind: "http", io: "ffi", path: "/scrape", use_ipv6: false },
+  { kind: "http", io: "deno", path: "/scrape", use_ipv6: false },
+  { kind: "ws", io: "ffi", path: "/", use_ipv6: undefined },
 ];
 
-for (const { kind, io, path, v6 } of cases) {
-  Deno.test({
-    name: `${kind} (${io}): restarts on its port while the last run's connections are in TIME_WAIT`,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async () => {
+for (const { kind, io, path, use_ipv6 } of cases) {
+  processTest(
+    `${kind} (${io}): restarts on its port while the last run's connections are in TIME_WAIT`,
+    async () => {
       const port = freePort();
-      const file = await writeConfig(
-        `log_level = "warn"\n[network]\naddress = "127.0.0.1:${port}"\n${v6}io = "${io}"\n` +
-          `[statistics]\ninterval = 0\n`,
-      );
-      try {
-        const first = await startShoal([kind, "-c", file], 1);
-        for (let i = 0; i < 3; i++) {
-          assert.ok((await requestClosedByServer(port, path)) >= 200);
-        }
-        assert.equal(await first.stop(), 0, first.output.join("\n"));
-        // Without this the test would prove nothing: the server closed first, so its side of
-        // those connections waits out TIME_WAIT on the port.
-        assert.ok(await timeWaits(port) > 0, `no TIME_WAIT socket on port ${port}`);
-
-        const second = await startShoal([kind, "-c", file], 1);
-        assert.equal(second.listening[0].port, port);
+      const file = await testConfig({
+        log_level: "warn",
+        network: { address: `127.0.0.1:${port}`, use_ipv6, io },
+      });
+      const first = await startShoal([kind, "-c", file], 1);
+      for (let i = 0; i < 3; i++) {
         assert.ok((await requestClosedByServer(port, path)) >= 200);
-        assert.equal(await second.stop(), 0, second.output.join("\n"));
-      } finally {
-        await Deno.remove(file);
       }
+      assert.equal(await first.stop(), 0, first.output.join("\n"));
+      // Without this the test would prove nothing: the server closed first, so its side of
+      // those connections waits out TIME_WAIT on the port.
+      assert.ok(await timeWaits(port) > 0, `no TIME_WAIT socket on port ${port}`);
+
+      const second = await startShoal([kind, "-c", file], 1);
+      assert.equal(second.listening[0].port, port);
+      assert.ok((await requestClosedByServer(port, path)) >= 200);
+      assert.equal(await second.stop(), 0, second.output.join("\n"));
     },
-  });
+  );
 }

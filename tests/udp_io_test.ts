@@ -38,6 +38,14 @@ function options(host: string, extra: Partial<SocketOptions> = {}): SocketOption
   };
 }
 
+/**
+ * A test of a socket that serves: the yield channel (`shared/base/yield.ts`) that serving sets up
+ * lives for the whole process, and the resource sanitizer would report it as this test's leak.
+ */
+function servingTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, sanitizeResources: false, fn });
+}
+
 /** What the echo server saw of one datagram. */
 interface Seen {
   from: string;
@@ -113,11 +121,9 @@ Deno.test("defaultIo picks ffi on Linux and deno elsewhere", () => {
 
 for (const io of IOS) {
   for (const host of HOSTS) {
-    Deno.test({
-      name: `${io} on ${host}: echo with the right addresses, a longer datagram cut to its slot`,
-      // The yield channel of shared/yield.ts lives for the whole process.
-      sanitizeResources: false,
-      fn: async () => {
+    servingTest(
+      `${io} on ${host}: echo with the right addresses, a longer datagram cut to its slot`,
+      async () => {
         const sock = openSocket(io, options(host));
         assert.ok(sock.port > 0);
         const server = echo(sock);
@@ -162,33 +168,29 @@ for (const io of IOS) {
           await within(server.done, WAIT_MS, "serve to end after close");
         }
       },
-    });
+    );
   }
 
-  Deno.test({
-    name: `${io}: a burst larger than a receive batch is all echoed`,
-    sanitizeResources: false,
-    fn: async () => {
-      const sock = openSocket(io, options("127.0.0.1", { batchSize: 8 }));
-      const server = echo(sock);
-      const conn = client("127.0.0.1");
-      const to: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port: sock.port };
-      const n = 100;
-      try {
-        const got = new Set<number>();
-        const reading = (async () => {
-          while (got.size < n) got.add((await receive(conn, "burst echo"))[0][0]);
-        })();
-        for (let i = 0; i < n; i++) await conn.send(new Uint8Array([i, 1, 2, 3]), to);
-        await reading;
-        assert.equal(got.size, n);
-        assert.equal(server.seen.length, n);
-      } finally {
-        conn.close();
-        sock.close();
-        await within(server.done, WAIT_MS, "serve to end after close");
-      }
-    },
+  servingTest(`${io}: a burst larger than a receive batch is all echoed`, async () => {
+    const sock = openSocket(io, options("127.0.0.1", { batchSize: 8 }));
+    const server = echo(sock);
+    const conn = client("127.0.0.1");
+    const to: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port: sock.port };
+    const n = 100;
+    try {
+      const got = new Set<number>();
+      const reading = (async () => {
+        while (got.size < n) got.add((await receive(conn, "burst echo"))[0][0]);
+      })();
+      for (let i = 0; i < n; i++) await conn.send(new Uint8Array([i, 1, 2, 3]), to);
+      await reading;
+      assert.equal(got.size, n);
+      assert.equal(server.seen.length, n);
+    } finally {
+      conn.close();
+      sock.close();
+      await within(server.done, WAIT_MS, "serve to end after close");
+    }
   });
 
   for (const host of HOSTS) {
@@ -230,30 +232,25 @@ for (const io of IOS) {
     );
   });
 
-  Deno.test({
-    name: `${io}: close() ends a parked serve promptly`,
-    sanitizeResources: false,
-    fn: async () => {
-      const sock = openSocket(io, options("127.0.0.1"));
-      const done = sock.serve(() => {});
-      // Parked in poll since about 0 ms, with a 100 ms timeout: without a wake-up the loop would
-      // notice the close only ~80 ms later.
-      await new Promise((r) => setTimeout(r, 120));
-      const t = performance.now();
-      sock.close();
-      await within(done, WAIT_MS, "serve to end after close");
-      // The ffi backend shuts the socket down, which wakes the poll.
-      assert.ok(performance.now() - t < 40, `took ${performance.now() - t} ms`);
-      sock.close(); // twice is harmless
-      sock.send(new Uint8Array(1), 0, 1, new Uint8Array(18), 0); // after close: ignored
-      sock.flush();
-    },
+  servingTest(`${io}: close() ends a parked serve promptly`, async () => {
+    const sock = openSocket(io, options("127.0.0.1"));
+    const done = sock.serve(() => {});
+    // Parked in poll since about 0 ms, with a 100 ms timeout: without a wake-up the loop would
+    // notice the close only ~80 ms later.
+    await new Promise((r) => setTimeout(r, 120));
+    const t = performance.now();
+    sock.close();
+    await within(done, WAIT_MS, "serve to end after close");
+    // The ffi backend shuts the socket down, which wakes the poll.
+    assert.ok(performance.now() - t < 40, `took ${performance.now() - t} ms`);
+    sock.close(); // twice is harmless
+    sock.send(new Uint8Array(1), 0, 1, new Uint8Array(18), 0); // after close: ignored
+    sock.flush();
   });
 
-  Deno.test({
-    name: `${io}: a datagram that cannot be sent is dropped and counted, not thrown`,
-    sanitizeResources: false,
-    fn: async () => {
+  servingTest(
+    `${io}: a datagram that cannot be sent is dropped and counted, not thrown`,
+    async () => {
       const sock = openSocket(io, options("127.0.0.1"));
       const server = echo(sock);
       const conn = client("127.0.0.1");
@@ -277,13 +274,12 @@ for (const io of IOS) {
         await within(server.done, WAIT_MS, "serve to end after close");
       }
     },
-  });
+  );
 }
 
-Deno.test({
-  name: "ffi: two sockets in a SO_REUSEPORT group both get traffic from many clients",
-  sanitizeResources: false,
-  fn: async () => {
+servingTest(
+  "ffi: two sockets in a SO_REUSEPORT group both get traffic from many clients",
+  async () => {
     const first = openSocket("ffi", options("127.0.0.1", { reusePort: true, checkFree: true }));
     // The second worker of the same tracker: joins the group, so no checkFree.
     const second = openSocket("ffi", options("127.0.0.1", { port: first.port, reusePort: true }));
@@ -311,36 +307,32 @@ Deno.test({
       await within(Promise.all([a.done, b.done]), WAIT_MS, "serve to end after close");
     }
   },
-});
+);
 
-Deno.test({
-  name: "ffi: IPv4 and IPv6 sockets on one port are separate (IPV6_V6ONLY)",
-  sanitizeResources: false,
-  fn: async () => {
-    const v4 = openSocket("ffi", options("0.0.0.0", { reusePort: true, checkFree: true }));
-    const v6 = openSocket(
-      "ffi",
-      options("::", { port: v4.port, reusePort: true, checkFree: true }),
-    );
-    const a = echo(v4), b = echo(v6);
-    const c4 = client("127.0.0.1"), c6 = client("::1");
-    try {
-      await c4.send(new Uint8Array([4]), {
-        transport: "udp",
-        hostname: "127.0.0.1",
-        port: v4.port,
-      });
-      await c6.send(new Uint8Array([6]), { transport: "udp", hostname: "::1", port: v4.port });
-      assert.deepEqual((await receive(c4, "IPv4 echo"))[0], new Uint8Array([4]));
-      assert.deepEqual((await receive(c6, "IPv6 echo"))[0], new Uint8Array([6]));
-      assert.deepEqual(a.seen.map((s) => s.from), ["127.0.0.1"]);
-      assert.deepEqual(b.seen.map((s) => s.from), ["::1"]);
-    } finally {
-      c4.close();
-      c6.close();
-      v4.close();
-      v6.close();
-      await within(Promise.all([a.done, b.done]), WAIT_MS, "serve to end after close");
-    }
-  },
+servingTest("ffi: IPv4 and IPv6 sockets on one port are separate (IPV6_V6ONLY)", async () => {
+  const v4 = openSocket("ffi", options("0.0.0.0", { reusePort: true, checkFree: true }));
+  const v6 = openSocket(
+    "ffi",
+    options("::", { port: v4.port, reusePort: true, checkFree: true }),
+  );
+  const a = echo(v4), b = echo(v6);
+  const c4 = client("127.0.0.1"), c6 = client("::1");
+  try {
+    await c4.send(new Uint8Array([4]), {
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: v4.port,
+    });
+    await c6.send(new Uint8Array([6]), { transport: "udp", hostname: "::1", port: v4.port });
+    assert.deepEqual((await receive(c4, "IPv4 echo"))[0], new Uint8Array([4]));
+    assert.deepEqual((await receive(c6, "IPv6 echo"))[0], new Uint8Array([6]));
+    assert.deepEqual(a.seen.map((s) => s.from), ["127.0.0.1"]);
+    assert.deepEqual(b.seen.map((s) => s.from), ["::1"]);
+  } finally {
+    c4.close();
+    c6.close();
+    v4.close();
+    v6.close();
+    await within(Promise.all([a.done, b.done]), WAIT_MS, "serve to end after close");
+  }
 });

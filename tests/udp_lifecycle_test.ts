@@ -1,19 +1,13 @@
 /** `shoal udp` start-up, shutdown, supervision, cleaning and statistics. */
 import assert from "assert";
-import { startShoal, writeConfig } from "./helpers/shoal.ts";
+import { startShoalWith } from "./helpers/shoal.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
 
-const BASE = `request_workers = 2
-[network]
-address = "127.0.0.1:0"
-use_ipv6 = false
-io = "ffi"
-`;
+const BASE = { request_workers: 2, network: { use_ipv6: false, io: "ffi" } };
 
 Deno.test("SIGTERM and SIGINT stop the tracker cleanly and promptly", async () => {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    const file = await writeConfig(`socket_workers = 2\n${BASE}`);
-    const shoal = await startShoal(["udp", "-c", file], 1);
+    const shoal = await startShoalWith("udp", { ...BASE, socket_workers: 2 });
     const started = performance.now();
     shoal.child.kill(signal);
     const status = await shoal.child.status;
@@ -22,20 +16,16 @@ Deno.test("SIGTERM and SIGINT stop the tracker cleanly and promptly", async () =
     // The issue asks for one second; allow slack for a loaded CI machine.
     assert.ok(ms < 3000, `${signal} took ${ms} ms`);
     await shoal.stop();
-    await Deno.remove(file);
   }
 });
 
 Deno.test("cleaning drops peers after max_peer_age; statistics are printed", async () => {
-  const file = await writeConfig(`socket_workers = 1
-${BASE}
-[cleaning]
-interval = 1
-max_peer_age = 2
-[statistics]
-interval = 1
-`);
-  const shoal = await startShoal(["udp", "-c", file], 1);
+  const shoal = await startShoalWith("udp", {
+    ...BASE,
+    socket_workers: 1,
+    cleaning: { interval: 1, max_peer_age: 2 },
+    statistics: { interval: 1 },
+  });
   const c = new UdpClient(shoal.listening[0]);
   try {
     const cid = await c.connect();
@@ -60,6 +50,5 @@ interval = 1
   } finally {
     c.close();
     await shoal.stop();
-    await Deno.remove(file);
   }
 });

@@ -4,7 +4,7 @@
  * longer than the receive buffer still gets its first hashes answered. Both I/O backends.
  */
 import assert from "assert";
-import { startShoal, writeConfig } from "./helpers/shoal.ts";
+import { listeningOn, processTest, startShoalWith } from "./helpers/shoal.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
 import { decodeResponse, encodeAnnounceRequest, encodeScrapeRequest } from "../udp/codec.ts";
 
@@ -12,25 +12,17 @@ import { decodeResponse, encodeAnnounceRequest, encodeScrapeRequest } from "../u
 const MAX_PAYLOAD = 1220;
 
 for (const io of ["ffi", "deno"]) {
-  Deno.test({
-    name: `udp (${io}): with the defaults no reply is larger than ${MAX_PAYLOAD} bytes`,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async (t) => {
-      const file = await writeConfig(`log_level = "warn"
-[network]
-address = "127.0.0.1:0"
-address_ipv6 = "[::1]:0"
-io = "${io}"
-[statistics]
-interval = 0
-`);
-      const shoal = await startShoal(["udp", "-c", file], 2);
+  processTest(
+    `udp (${io}): with the defaults no reply is larger than ${MAX_PAYLOAD} bytes`,
+    async (t) => {
+      const shoal = await startShoalWith("udp", {
+        log_level: "warn",
+        network: { address_ipv6: "[::1]:0", io },
+      }, 2);
       const clients: UdpClient[] = [];
       try {
         for (const family of [4, 6] as const) {
-          const l = shoal.listening.find((x) => x.hostname.includes(":") === (family === 6))!;
-          const c = new UdpClient(l);
+          const c = new UdpClient(listeningOn(shoal, family));
           clients.push(c);
           const cid = await c.connect();
           const info = randomId();
@@ -111,8 +103,7 @@ interval = 0
       } finally {
         for (const c of clients) c.close();
         assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
-        await Deno.remove(file);
       }
     },
-  });
+  );
 }

@@ -3,27 +3,17 @@
  * browser bundle, meet only through `shoal ws` (no ICE servers) and move a file over WebRTC.
  */
 import assert from "assert";
-import { ROOT, startShoal, writeConfig } from "./helpers/shoal.ts";
+import { processTest, ROOT, startShoalWith } from "./helpers/shoal.ts";
 import { browserMissing } from "./browser/requirements.ts";
-import { WsClient } from "./helpers/ws_client.ts";
+import { WsClient } from "../harness/ws_client.ts";
 
 const missing = await browserMissing();
 if (missing) console.log(`SKIPPED WebTorrent browser test: ${missing}`);
 
-Deno.test({
-  name: "WebTorrent in two Chromium pages moves a file, signalling only through shoal ws",
-  ignore: missing !== null,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    const file = await writeConfig(`socket_workers = 2
-request_workers = 2
-[network]
-address = "127.0.0.1:0"
-[statistics]
-interval = 0
-`);
-    const shoal = await startShoal(["ws", "-c", file], 1);
+processTest(
+  "WebTorrent in two Chromium pages moves a file, signalling only through shoal ws",
+  async () => {
+    const shoal = await startShoalWith("ws", { socket_workers: 2, request_workers: 2 });
     const tracker = `ws://127.0.0.1:${shoal.listening[0].port}`;
     try {
       // The browser driver needs -A (playwright-core reads /proc); this runner does not.
@@ -53,7 +43,7 @@ interval = 0
       assert.ok(files[r.binary].downloaded >= 1);
     } finally {
       assert.equal(await shoal.stop(), 0);
-      await Deno.remove(file);
     }
   },
-});
+  { ignore: missing !== null },
+);

@@ -15,9 +15,8 @@
  */
 import assert from "assert";
 import { HANDSHAKE_MS } from "../ws/wire.ts";
-import { startShoal, writeConfig } from "./helpers/shoal.ts";
-import { RawWs } from "./helpers/raw_ws.ts";
-import { bin20, WsClient } from "./helpers/ws_client.ts";
+import { processTest, startShoalWith } from "./helpers/shoal.ts";
+import { bin20, RawWs, WsClient } from "../harness/ws_client.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,23 +38,15 @@ async function endsWithin(conn: Deno.Conn, ms: number): Promise<number> {
   }
 }
 
-Deno.test({
-  name: "ws: hostile clients get their documented answer while an honest client keeps working",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    const file = await writeConfig(`socket_workers = 1
-request_workers = 2
-[network]
-address = "127.0.0.1:0"
-websocket_max_message_size = 1048576
-websocket_max_frame_size = 1048576
-[limits]
-max_connections_per_ip = 200
-[statistics]
-interval = 0
-`);
-    const shoal = await startShoal(["ws", "-c", file], 1);
+processTest(
+  "ws: hostile clients get their documented answer while an honest client keeps working",
+  async () => {
+    const shoal = await startShoalWith("ws", {
+      socket_workers: 1,
+      request_workers: 2,
+      network: { websocket_max_message_size: 1048576, websocket_max_frame_size: 1048576 },
+      limits: { max_connections_per_ip: 200 },
+    });
     const port = shoal.listening[0].port;
     const url = `ws://127.0.0.1:${port}`;
 
@@ -160,11 +151,10 @@ interval = 0
       await honestLoop;
       await honest.close();
       assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
-      await Deno.remove(file);
     }
     // The honest client was answered throughout, never kept waiting long.
     assert.ok(answered > 100, `honest client answered ${answered} times`);
     assert.ok(worst < 1000, `honest client waited up to ${Math.round(worst)} ms`);
     console.log(`honest client: ${answered} announces, worst reply ${Math.round(worst)} ms`);
   },
-});
+);

@@ -2,31 +2,20 @@
  * `shoal ws` as a real process over real WebSockets, with several socket and request workers.
  */
 import assert from "assert";
-import { type RunningShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
-import { bin20, type Msg, sdp, WsClient } from "./helpers/ws_client.ts";
-import { RawWs } from "./helpers/raw_ws.ts";
+import { processTest, startShoalWith, trackerUrl as url } from "./helpers/shoal.ts";
+import { bin20, type Msg, RawWs, sdp, WsClient } from "../harness/ws_client.ts";
 
-const config = (io: string) =>
-  `socket_workers = 2
-request_workers = 2
-log_level = "warn"
-[network]
-address = "127.0.0.1:0"
-io = "${io}"
-websocket_max_message_size = 8192
-enable_http_health_check = true
-[protocol]
-max_offers = 5
-max_scrape_torrents = 30
-peer_announce_interval = 77
-[statistics]
-interval = 0
-`;
-
-function url(s: RunningShoal): string {
-  const l = s.listening[0];
-  return `${l.scheme}://${l.hostname}:${l.port}/`;
-}
+const config = (io: string) => ({
+  socket_workers: 2,
+  request_workers: 2,
+  log_level: "warn",
+  network: {
+    io,
+    websocket_max_message_size: 8192,
+    enable_http_health_check: true,
+  },
+  protocol: { max_offers: 5, max_scrape_torrents: 30, peer_announce_interval: 77 },
+});
 
 const isReply = (h: string) => (m: Msg) =>
   m.action === "announce" && m.info_hash === h && m.complete !== undefined;
@@ -48,13 +37,10 @@ async function scrape(c: WsClient, hashes: string | string[]): Promise<Msg> {
 }
 
 for (const io of ["ffi", "deno"]) {
-  Deno.test({
-    name: `ws (${io}): announce, offers, answers, scrape and refusals against the real process`,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async (t) => {
-      const file = await writeConfig(config(io));
-      const shoal = await startShoal(["ws", "-c", file], 1);
+  processTest(
+    `ws (${io}): announce, offers, answers, scrape and refusals against the real process`,
+    async (t) => {
+      const shoal = await startShoalWith("ws", config(io));
       const u = url(shoal);
       const open: WsClient[] = [];
       try {
@@ -168,14 +154,15 @@ for (const io of ["ffi", "deno"]) {
             assert.equal(offer.offer_id, offerId);
             assert.equal(offer.offer.type, "offer");
             const answer = sdp("answer");
-            y.send({
+            const answering = {
               action: "announce",
               info_hash: info2,
               peer_id: yId,
               to_peer_id: xId,
               offer_id: offerId,
               answer,
-            });
+            };
+            y.send(answering);
             const back = await x.next((m) => m.answer !== undefined);
             assert.deepEqual(back, {
               action: "announce",
@@ -185,14 +172,7 @@ for (const io of ["ffi", "deno"]) {
               answer,
             });
             // The answer was used up: a second answer to the same offer is refused.
-            y.send({
-              action: "announce",
-              info_hash: info2,
-              peer_id: yId,
-              to_peer_id: xId,
-              offer_id: offerId,
-              answer,
-            });
+            y.send(answering);
             const refused = await y.next(isFailure);
             assert.match(refused["failure reason"], /no such offer/);
             assert.equal(
@@ -374,7 +354,7 @@ for (const io of ["ffi", "deno"]) {
 
         await t.step("protocol violations close the connection", async () => {
           const binary = await WsClient.connect(u);
-          binary.ws.send(new Uint8Array([1, 2, 3]));
+          await binary.raw.frame(2, new Uint8Array([1, 2, 3]));
           assert.equal(await binary.closed, 1003);
           const big = await WsClient.connect(u);
           big.send("x".repeat(9000));
@@ -402,52 +382,34 @@ for (const io of ["ffi", "deno"]) {
       } finally {
         await Promise.all(open.map((c) => c.close()));
         assert.equal(await shoal.stop(), 0);
-        await Deno.remove(file);
       }
     },
-  });
+  );
 }
 
-Deno.test({
-  name: "ws: idle connections are closed after max_connection_idle",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    const file = await writeConfig(
-      `[network]\naddress = "127.0.0.1:0"\n[cleaning]\nmax_connection_idle = 1\n[statistics]\ninterval = 0\n`,
-    );
-    const shoal = await startShoal(["ws", "-c", file], 1);
-    try {
-      const c = await WsClient.connect(url(shoal));
-      const started = Date.now();
-      const code = await Promise.race([
-        c.closed,
-        new Promise<number>((r) => setTimeout(() => r(-1), 8000)),
-      ]);
-      assert.equal(code, 1000, "closed by the server");
-      assert.ok(Date.now() - started >= 1000);
-    } finally {
-      await shoal.stop();
-      await Deno.remove(file);
-    }
-  },
+processTest("ws: idle connections are closed after max_connection_idle", async () => {
+  const shoal = await startShoalWith("ws", { cleaning: { max_connection_idle: 1 } });
+  try {
+    const c = await WsClient.connect(url(shoal));
+    const started = Date.now();
+    const code = await Promise.race([
+      c.closed,
+      new Promise<number>((r) => setTimeout(() => r(-1), 8000)),
+    ]);
+    assert.equal(code, 1000, "closed by the server");
+    assert.ok(Date.now() - started >= 1000);
+  } finally {
+    await shoal.stop();
+  }
 });
 
-Deno.test({
-  name: "ws: a client that does not read is closed once its outgoing buffer is full",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    const file = await writeConfig(`[network]
-address = "127.0.0.1:0"
-max_outgoing_buffer = 65536
-websocket_max_frame_size = 65536
-[protocol]
-max_scrape_torrents = 50
-[statistics]
-interval = 0
-`);
-    const shoal = await startShoal(["ws", "-c", file], 1);
+processTest(
+  "ws: a client that does not read is closed once its outgoing buffer is full",
+  async () => {
+    const shoal = await startShoalWith("ws", {
+      network: { max_outgoing_buffer: 65536, websocket_max_frame_size: 65536 },
+      protocol: { max_scrape_torrents: 50 },
+    });
     const slow = await RawWs.connect("127.0.0.1", shoal.listening[0].port);
     try {
       // The slow client joins a swarm and never reads; another peer sends it 30 KB offers
@@ -481,7 +443,6 @@ interval = 0
     } finally {
       slow.close();
       assert.equal(await shoal.stop(), 0);
-      await Deno.remove(file);
     }
   },
-});
+);

@@ -5,21 +5,15 @@
  * as descriptors are free.
  */
 import assert from "assert";
-import { type RunningShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
-import { RawWs } from "./helpers/raw_ws.ts";
-import { parseMetrics } from "../shared/observe/prometheus.ts";
-import { cpuSeconds } from "../bench/procstat.ts";
+import { METRICS, metricsOf as metrics, processTest, startShoalWith } from "./helpers/shoal.ts";
+import { RawWs } from "../harness/ws_client.ts";
+import { cpuSeconds } from "../harness/procstat.ts";
 import { EpollServer } from "../shared/net/tcp_epoll.ts";
 import { WireConnection } from "../ws/wire.ts";
 
 const LIMIT = 300;
 const prlimit = await new Deno.Command("prlimit", { args: ["--version"] }).output()
   .then((o) => o.success, () => false);
-
-async function metrics(s: RunningShoal): Promise<Map<string, number>> {
-  const l = s.listening.find((x) => x.scheme === "http")!;
-  return parseMetrics(await (await fetch(`http://${l.hostname}:${l.port}/metrics`)).text());
-}
 
 /** Opens a WebSocket, or null if the server refused or did not answer within `ms`. */
 async function tryOpen(port: number, ms: number): Promise<RawWs | null> {
@@ -40,28 +34,21 @@ async function announce(ws: RawWs, n: number): Promise<boolean> {
 }
 
 for (const io of ["ffi", "deno"]) {
-  Deno.test({
-    name: `ws (${io}): a low open-file limit is warned about, refused, counted, and recovered`,
-    ignore: !prlimit,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: async () => {
-      const file = await writeConfig(`socket_workers = 1
-request_workers = 1
-[network]
-address = "127.0.0.1:0"
-io = "${io}"
-[limits]
-max_connections_per_ip = 100000
-[metrics]
-run_prometheus_endpoint = true
-prometheus_endpoint_address = "127.0.0.1:0"
-`);
-      const shoal = await startShoal(["ws", "-c", file], 2, 15000, {}, [
-        "prlimit",
-        `--nofile=${LIMIT}:${LIMIT}`,
-        "--",
-      ]);
+  processTest(
+    `ws (${io}): a low open-file limit is warned about, refused, counted, and recovered`,
+    async () => {
+      const shoal = await startShoalWith(
+        "ws",
+        {
+          socket_workers: 1,
+          request_workers: 1,
+          network: { io },
+          limits: { max_connections_per_ip: 100000 },
+          metrics: METRICS,
+        },
+        2,
+        { prefix: ["prlimit", `--nofile=${LIMIT}:${LIMIT}`, "--"] },
+      );
       const port = shoal.listening.find((l) => l.scheme === "ws")!.port;
       const opened: RawWs[] = [];
       try {
@@ -103,10 +90,10 @@ prometheus_endpoint_address = "127.0.0.1:0"
       } finally {
         for (const ws of opened) ws.close();
         assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
-        await Deno.remove(file);
       }
     },
-  });
+    { ignore: !prlimit },
+  );
 }
 
 /** A client in another process (its own descriptors): one upgrade per line read on stdin. */
@@ -128,13 +115,10 @@ for line in sys.stdin:
     s.close()
 `;
 
-Deno.test({
-  name: "epoll transport: out of descriptors, pending connections are refused at once, " +
+processTest(
+  "epoll transport: out of descriptors, pending connections are refused at once, " +
     "and accepted again once descriptors are free",
-  ignore: Deno.build.os !== "linux",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
+  async () => {
     let outOfFiles = 0;
     const server = new EpollServer(
       {
@@ -205,4 +189,5 @@ Deno.test({
       await serving;
     }
   },
-});
+  { ignore: Deno.build.os !== "linux" },
+);

@@ -1,8 +1,14 @@
 /** `shoal ws` over TLS (wss): certificates made by openssl, reloaded on SIGUSR1. */
 import assert from "assert";
-import { runShoal, startShoal, writeConfig } from "./helpers/shoal.ts";
-import { makeCertificate, RawWs } from "./helpers/raw_ws.ts";
-import { bin20 } from "./helpers/ws_client.ts";
+import {
+  assertRefused,
+  type ConfigParts,
+  processTest,
+  runWithConfig,
+  startShoalWith,
+} from "./helpers/shoal.ts";
+import { liveCertificates } from "./helpers/certificates.ts";
+import { bin20, RawWs } from "../harness/ws_client.ts";
 
 async function announce(ws: RawWs): Promise<Record<string, unknown>> {
   const info = bin20();
@@ -16,30 +22,12 @@ async function announce(ws: RawWs): Promise<Record<string, unknown>> {
   return m;
 }
 
-Deno.test({
-  name: "wss: serves TLS, and SIGUSR1 swaps the certificate without dropping connections",
-  ignore: Deno.build.os === "windows",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "shoal-tls-" });
-    const first = await makeCertificate(dir, "first");
-    const second = await makeCertificate(dir, "second");
-    const cert = `${dir}/live.crt`, key = `${dir}/live.key`;
-    await Deno.copyFile(first.cert, cert);
-    await Deno.copyFile(first.key, key);
-    const file = await writeConfig(`socket_workers = 2
-[network]
-address = "127.0.0.1:0"
-use_tls = true
-tls_certificate_path = "${cert}"
-tls_private_key_path = "${key}"
-[statistics]
-interval = 0
-`);
-    const shoal = await startShoal(["ws", "-c", file], 1);
-    const firstCa = [await Deno.readTextFile(first.ca)];
-    const secondCa = [await Deno.readTextFile(second.ca)];
+processTest(
+  "wss: serves TLS, and SIGUSR1 swaps the certificate without dropping connections",
+  async () => {
+    const certs = await liveCertificates("shoal-tls-");
+    const { firstCa, secondCa } = certs;
+    const shoal = await startShoalWith("ws", { socket_workers: 2, network: certs.tls });
     const open: RawWs[] = [];
     try {
       const l = shoal.listening[0];
@@ -52,8 +40,7 @@ interval = 0
         "the second certificate is not served yet",
       );
 
-      await Deno.copyFile(second.cert, cert);
-      await Deno.copyFile(second.key, key);
+      await certs.swap();
       shoal.child.kill("SIGUSR1");
       // Every socket worker reloads.
       const deadline = Date.now() + 10000;
@@ -71,35 +58,32 @@ interval = 0
     } finally {
       open.forEach((w) => w.close());
       assert.equal(await shoal.stop(), 0);
-      await Deno.remove(dir, { recursive: true });
-      await Deno.remove(file);
+      await certs.remove();
     }
   },
-});
+  { ignore: Deno.build.os === "windows" },
+);
 
 Deno.test("wss: missing or non-PEM files are one-line errors with exit status 2", async () => {
   const dir = await Deno.makeTempDir({ prefix: "shoal-tls-" });
   try {
     const notPem = `${dir}/cert.der`;
     await Deno.writeFile(notPem, new Uint8Array([0x30, 0x82, 1, 2]));
-    const cases: [string, RegExp][] = [
-      [`use_tls = true`, /network\.tls_certificate_path must be set/],
+    const files = (cert: string, key: string) => ({
+      use_tls: true,
+      tls_certificate_path: cert,
+      tls_private_key_path: key,
+    });
+    const cases: [ConfigParts[string], RegExp][] = [
+      [{ use_tls: true }, /network\.tls_certificate_path must be set/],
       [
-        `use_tls = true\ntls_certificate_path = "${dir}/none.pem"\ntls_private_key_path = "${dir}/none.key"`,
+        files(`${dir}/none.pem`, `${dir}/none.key`),
         /network\.tls_certificate_path: cannot read .*none\.pem: no such file/,
       ],
-      [
-        `use_tls = true\ntls_certificate_path = "${notPem}"\ntls_private_key_path = "${notPem}"`,
-        /network\.tls_certificate_path: .* is not a PEM file/,
-      ],
+      [files(notPem, notPem), /network\.tls_certificate_path: .* is not a PEM file/],
     ];
-    for (const [net, re] of cases) {
-      const file = await writeConfig(`[network]\naddress = "127.0.0.1:0"\n${net}\n`);
-      const r = await runShoal(["ws", "-c", file]);
-      assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr, re);
-      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
-      await Deno.remove(file);
+    for (const [network, re] of cases) {
+      assertRefused(await runWithConfig("ws", { network }), re);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

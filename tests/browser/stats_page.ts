@@ -18,7 +18,7 @@ const [url, screenshot, minPoints = "3"] = Deno.args;
 const SERIES = [["requests", 1], ["responses", 2], ["peers", 3]] as const;
 
 /** What one graph shows: in the DOM, and in its pixels. */
-interface Graph {
+export interface Graph {
   /** Points in the line's path (`M` and `L` commands). */
   pathPoints: number;
   /** Points the page says it drew (`data-points`). */

@@ -7,7 +7,6 @@
  */
 
 import { type BencodeValue, decode } from "../../http/bencode.ts";
-import { indexOf } from "./raw_ws.ts";
 
 const enc = new TextEncoder(), dec = new TextDecoder();
 
@@ -35,6 +34,7 @@ export function announceQuery(fields: Record<string, string | number | Uint8Arra
 
 /** One TCP connection to the tracker. */
 export class HttpClient {
+  /** The connection, for writes and closes a test makes itself. */
   readonly conn: Deno.Conn;
   #buf = new Uint8Array(0);
   #closed = false;
@@ -172,4 +172,13 @@ export function compactPeers(v: BencodeValue | undefined, size: 6 | 18): string[
     }
   }
   return out;
+}
+
+/** Where `needle` first occurs in `hay`, or -1. */
+function indexOf(hay: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
 }

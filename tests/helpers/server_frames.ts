@@ -5,32 +5,7 @@
  * @module
  */
 
-/** One frame: its opcode, payload (a view) and where the next frame starts. */
-export interface ServerFrame {
-  /** The opcode (1 text, 8 close, …). */
-  opcode: number;
-  /** The payload, a view into the buffer read. */
-  payload: Uint8Array;
-  /** Offset just past the frame. */
-  end: number;
-}
-
-/** The frame at `b[at]`, or null while it is incomplete (before `end`). */
-export function parseServerFrame(b: Uint8Array, at = 0, end = b.length): ServerFrame | null {
-  if (end - at < 2) return null;
-  let n = b[at + 1] & 0x7f, p = at + 2;
-  if (n === 126) {
-    if (end - at < 4) return null;
-    n = (b[at + 2] << 8) | b[at + 3];
-    p = at + 4;
-  } else if (n === 127) {
-    if (end - at < 10) return null;
-    n = b[at + 6] * 2 ** 24 + ((b[at + 7] << 16) | (b[at + 8] << 8) | b[at + 9]);
-    p = at + 10;
-  }
-  if (p + n > end) return null;
-  return { opcode: b[at] & 0x0f, payload: b.subarray(p, p + n), end: p + n };
-}
+import { parseServerFrame } from "../../harness/ws_client.ts";
 
 /** The frames in `b[off..off+len)`, as [opcode, payload]; throws on a truncated or masked frame. */
 export function readServerFrames(

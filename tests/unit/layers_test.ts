@@ -4,6 +4,11 @@
  * imports only `shared/`; a protocol (`udp/`, `http/`, `ws/`) imports `shared/`, `core/` and
  * itself, never another protocol, whether statically, dynamically or as a worker URL; and no
  * import circle runs through any of the program's modules. Only `main.ts` composes protocols.
+ *
+ * Around the program (`bench/README.md`): tests and the bench share what starts and measures
+ * real trackers through `harness/`, which imports neither of them; no test imports `bench/`,
+ * nothing outside `tests/` imports `tests/`, and no import circle runs anywhere in the
+ * repository.
  */
 import assert from "assert";
 
@@ -19,12 +24,15 @@ const RANK: Record<string, number> = {
 };
 const PROTOCOLS = ["udp", "ws", "http"];
 const PROGRAM = ["main.ts", "shared", "core", ...PROTOCOLS];
+/** Folders that hold no code of the repository's own: installed, built or cached. */
+const NOT_OURS = new Set([".git", ".cache", "node_modules", "dist"]);
 
 async function* sources(dir: string): AsyncGenerator<string> {
   for await (const e of Deno.readDir(`${ROOT}${dir}`)) {
-    const path = `${dir}/${e.name}`;
-    if (e.isDirectory) yield* sources(path);
-    else if (e.name.endsWith(".ts")) yield path;
+    const path = dir === "" ? e.name : `${dir}/${e.name}`;
+    if (e.isDirectory) {
+      if (!NOT_OURS.has(e.name)) yield* sources(path);
+    } else if (e.name.endsWith(".ts")) yield path;
   }
 }
 
@@ -47,6 +55,39 @@ async function program(): Promise<Map<string, string[]>> {
     else for await (const f of sources(top)) graph.set(f, await importsOf(f));
   }
   return graph;
+}
+
+/** Every TypeScript file of the repository (program, tests, bench, harness, packaging). */
+async function repository(): Promise<Map<string, string[]>> {
+  const graph = new Map<string, string[]>();
+  for await (const f of sources("")) graph.set(f, await importsOf(f));
+  return graph;
+}
+
+/** The import circles of `graph`, each as `a -> b -> a`. */
+function circles(graph: Map<string, string[]>): string[] {
+  const state = new Map<string, number>(); // 1 visiting, 2 done
+  const found: string[] = [];
+  const visit = (f: string, path: string[]) => {
+    state.set(f, 1);
+    for (const t of graph.get(f) ?? []) {
+      if (state.get(t) === 1) found.push([...path.slice(path.indexOf(t)), t].join(" -> "));
+      else if (state.get(t) === undefined && graph.has(t)) visit(t, [...path, t]);
+    }
+    state.set(f, 2);
+  };
+  for (const f of graph.keys()) if (!state.has(f)) visit(f, [f]);
+  return found;
+}
+
+/** The imports in `graph` from files under `from` to files under `to` (top-level folders). */
+function crossing(graph: Map<string, string[]>, from: (top: string) => boolean, to: string) {
+  const bad: string[] = [];
+  for (const [file, imports] of graph) {
+    if (!from(file.split("/")[0])) continue;
+    for (const target of imports) if (target.split("/")[0] === to) bad.push(`${file} -> ${target}`);
+  }
+  return bad;
 }
 
 Deno.test("layers: shared/ modules import only their own or lower layers, never a protocol", async () => {
@@ -96,17 +137,30 @@ Deno.test("layers: no protocol imports another (statically, dynamically, or as a
 });
 
 Deno.test("layers: no import circles among the program's modules", async () => {
-  const graph = await program();
-  const state = new Map<string, number>(); // 1 visiting, 2 done
-  const circles: string[] = [];
-  const visit = (f: string, path: string[]) => {
-    state.set(f, 1);
-    for (const t of graph.get(f) ?? []) {
-      if (state.get(t) === 1) circles.push([...path.slice(path.indexOf(t)), t].join(" -> "));
-      else if (state.get(t) === undefined && graph.has(t)) visit(t, [...path, t]);
-    }
-    state.set(f, 2);
-  };
-  for (const f of graph.keys()) if (!state.has(f)) visit(f, [f]);
-  assert.deepEqual(circles, []);
+  assert.deepEqual(circles(await program()), []);
+});
+
+Deno.test("layers: no import circle anywhere (program, tests, bench, harness, packaging)", async () => {
+  const graph = await repository();
+  for (const top of ["tests", "bench", "harness", "packaging"]) {
+    assert.ok([...graph.keys()].some((f) => f.startsWith(`${top}/`)), `no ${top}/ files read`);
+  }
+  assert.deepEqual(circles(graph), []);
+});
+
+Deno.test("layers: no file under tests/ imports bench/", async () => {
+  assert.deepEqual(crossing(await repository(), (top) => top === "tests", "bench"), []);
+});
+
+Deno.test("layers: nothing outside tests/ imports tests/", async () => {
+  assert.deepEqual(crossing(await repository(), (top) => top !== "tests", "tests"), []);
+});
+
+Deno.test("layers: harness/ imports neither bench/ nor tests/", async () => {
+  const graph = await repository();
+  const harness = (top: string) => top === "harness";
+  assert.deepEqual(
+    [...crossing(graph, harness, "bench"), ...crossing(graph, harness, "tests")],
+    [],
+  );
 });

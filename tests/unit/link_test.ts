@@ -1,13 +1,22 @@
 import assert from "assert";
 import { Link, ringBytes } from "../../shared/runtime/link.ts";
 
-/** Two links over one channel; `got` collects what `b` receives, as copies. */
+/**
+ * Two links over one channel; `got` collects what `b` receives, as copies; `deliveredAll`
+ * waits until `b` got as many batches as were sent, asserts they are those, and closes both.
+ */
 function pair(ring: number) {
   const ch = new MessageChannel();
   const a = new Link(ch.port1, ring), b = new Link(ch.port2, ring);
   const got: Uint8Array[] = [];
   b.onmessage = (d) => got.push((d as Uint8Array).slice());
-  return { a, b, got };
+  const deliveredAll = async (sent: Uint8Array[]) => {
+    await until(() => got.length === sent.length);
+    assert.deepEqual(got, sent);
+    a.close();
+    b.close();
+  };
+  return { a, b, got, deliveredAll };
 }
 
 /** Batch `i`: `len` bytes, each `(i + k) & 0xff`. */
@@ -24,7 +33,7 @@ async function until(f: () => boolean, ms = 5000): Promise<void> {
 }
 
 Deno.test("link: batches cross a small ring in order, through many wrap-arounds and a full ring", async () => {
-  const { a, b, got } = pair(4096);
+  const { a, deliveredAll } = pair(4096);
   const sent: Uint8Array[] = [];
   // Odd lengths (padding), a burst larger than the ring (the rest waits in the writer), then
   // more while the reader drains.
@@ -34,14 +43,11 @@ Deno.test("link: batches cross a small ring in order, through many wrap-arounds 
     a.sendBytes(x, x.length);
     if (i % 50 === 49) await new Promise((r) => setTimeout(r, 0));
   }
-  await until(() => got.length === sent.length);
-  assert.deepEqual(got, sent);
-  a.close();
-  b.close();
+  await deliveredAll(sent);
 });
 
 Deno.test("link: only the first `len` bytes go; batches larger than the ring cross in pieces, in order", async () => {
-  const { a, b, got } = pair(4096);
+  const { a, deliveredAll } = pair(4096);
   const reused = batch(1, 100);
   a.sendBytes(reused, 10);
   reused.fill(0); // the link copied it
@@ -53,10 +59,7 @@ Deno.test("link: only the first `len` bytes go; batches larger than the ring cro
     sent.push(x);
     a.sendBytes(x, len);
   }
-  await until(() => got.length === sent.length);
-  assert.deepEqual(got, sent);
-  a.close();
-  b.close();
+  await deliveredAll(sent);
 });
 
 Deno.test("link: a closed link neither delivers nor sends", async () => {

@@ -27,22 +27,12 @@ class Recorder implements Outbox {
   send(worker: number, conn: number, msg: string) {
     this.sent.push({ worker, conn, msg: JSON.parse(msg) });
   }
-  forward(
-    worker: number,
-    conn: number,
-    kind: "offer" | "answer",
-    src: Uint8Array,
-    hashAt: number,
-    fromAt: number,
-    offerIdAt: number,
-    sdpAt: number,
-    sdpLen: number,
-  ) {
+  forward: Outbox["forward"] = (worker, conn, kind, src, hashAt, fromAt, offerIdAt, sdpAt, len) => {
     const make = kind === "offer" ? offerMessage : answerMessage;
-    const text = new TextDecoder().decode(src.subarray(sdpAt, sdpAt + sdpLen));
+    const text = new TextDecoder().decode(src.subarray(sdpAt, sdpAt + len));
     const [h, from, id] = [hashAt, fromAt, offerIdAt].map((at) => binaryString(src, at));
     this.send(worker, conn, make(h, from, id, { type: kind, sdp: JSON.parse(`"${text}"`) }));
-  }
+  };
   scrape(worker: number, conn: number, id: number, files: ScrapeEntry[]) {
     this.scrapes.push({ worker, conn, id, files });
   }

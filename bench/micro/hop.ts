@@ -4,7 +4,7 @@
  * `ArrayBuffer`s through a `MessagePort`, then through a `SharedArrayBuffer` flag with
  * `Atomics.notify`/`Atomics.waitAsync`. Prints wall time and CPU (both threads) per round trip.
  *
- * Usage: `deno run --allow-read bench/hop.ts [round trips]`
+ * Usage: `deno run --allow-read bench/micro/hop.ts [round trips]`
  *
  * @module
  */

@@ -1,8 +1,8 @@
 /*
  * HTTP tracker load generator in C (BEP 3, 23, 48): announces and ~10% scrapes of 1–10 hashes,
- * with the population of bench/udp_load.ts (1M peers over 100k torrents of skewed popularity,
+ * with the population of udp_load.ts (1M peers over 100k torrents of skewed popularity,
  * each peer in one torrent, 75% seeders, info hashes from benchInfoHash, so that opentracker's
- * allow list written by bench/trackers.ts matches), percent-encoded binary info_hash and peer_id,
+ * allow list written by harness/trackers.ts matches), percent-encoded binary info_hash and peer_id,
  * numwant 50, compact=1. A peer's first announce in the run carries event=started; later ones
  * carry no event, as a client's regular re-announces do.
  *
@@ -25,6 +25,7 @@
  * the measured window, `total` those of the whole run (warm-up included, for the tracker's CPU
  * per response), generatorCpuMicros this process's CPU per response in the window.
  */
+#define LOAD_NAME "http_load"
 #include "load_common.h"
 
 #include <math.h>
@@ -61,17 +62,6 @@ static socklen_t addr_len;
 static char host[160];
 static char hash_tail[16 * 3 + 1];
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("http_load: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  exit(1);
-}
-
 /* Percent-encodes `n` bytes (RFC 3986 unreserved characters stay); returns the length. */
 static size_t pct(char *out, const uint8_t *b, size_t n) {
   static const char hex[] = "0123456789ABCDEF";
@@ -90,7 +80,7 @@ static size_t pct(char *out, const uint8_t *b, size_t n) {
   return o;
 }
 
-/* benchInfoHash(t) of bench/udp_load.ts, percent-encoded: t big-endian, then a fixed tail. */
+/* benchInfoHash(t) of udp_load.ts, percent-encoded: t big-endian, then a fixed tail. */
 static size_t put_hash(char *out, uint32_t t) {
   uint8_t b[4] = {(uint8_t)(t >> 24), (uint8_t)(t >> 16), (uint8_t)(t >> 8), (uint8_t)t};
   size_t n = pct(out, b, 4);
@@ -443,23 +433,10 @@ static void on_event(const struct epoll_event *ev) {
 static uint64_t sum(const uint64_t *k) { return k[ANNOUNCE] + k[SCRAPE] + k[FAILURE]; }
 
 int main(int argc, char **argv) {
-  const struct opt opts[] = {
-      {"target", OPT_STRING, &target},
-      {"seconds", OPT_DOUBLE, &seconds},
-      {"warmup", OPT_DOUBLE, &warmup},
-      {"connections", OPT_INT, &connections},
-      {"torrents", OPT_INT, &torrents},
-      {"peers", OPT_INT, &peers},
-      {"numwant", OPT_INT, &numwant},
-      {"mode", OPT_STRING, &mode_name},
-      {"pipeline", OPT_INT, &pipeline},
-      {"skew", OPT_DOUBLE, &skew},
-      {"scrape-share", OPT_DOUBLE, &scrape_share},
-      {"scrape-max", OPT_INT, &scrape_max},
-      {"seeder-share", OPT_DOUBLE, &seeder_share},
-      {"progress", OPT_BOOL, &progress},
-  };
-  parse_options(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
+  PARSE_OPTIONS(argc, argv, {"peers", OPT_INT, &peers}, {"numwant", OPT_INT, &numwant},
+                {"mode", OPT_STRING, &mode_name}, {"pipeline", OPT_INT, &pipeline},
+                {"skew", OPT_DOUBLE, &skew}, {"scrape-share", OPT_DOUBLE, &scrape_share},
+                {"scrape-max", OPT_INT, &scrape_max});
   if (strcmp(mode_name, "close") == 0) close_mode = 1;
   else if (strcmp(mode_name, "keepalive") != 0)
     die("--mode: keepalive or close, not %s", mode_name);
@@ -487,67 +464,50 @@ int main(int argc, char **argv) {
     open_conn(&conns[i]);
   }
   struct epoll_event evs[1024];
-  double t0 = now_s(), warm_end = t0 + warmup, t_start = 0, t_last = 0, cpu0 = 0;
-  uint64_t at[TYPES] = {0}, last[TYPES] = {0}, errors0 = 0, early0 = 0;
-  int measuring = 0;
+  struct window w;
+  window_init(&w, counts, TYPES, warmup, seconds);
+  uint64_t errors0 = 0, early0 = 0;
+  long r[TYPES];
   for (;;) {
     double t = now_s();
-    if (!measuring && t >= warm_end) {
-      measuring = 1;
-      t_start = t_last = t;
-      cpu0 = cpu_s();
-      memcpy(at, counts, sizeof at);
-      memcpy(last, counts, sizeof last);
+    int step = window_step(&w, t, r);
+    if (step == WINDOW_OVER) break;
+    if (step == WINDOW_STARTED) {
       errors0 = errors;
       early0 = closed_early;
     }
-    if (measuring && t >= t_start + seconds) break;
-    if (measuring && t >= t_last + 1) {
-      double dt = t - t_last;
-      long r[TYPES];
-      for (int k = 0; k < TYPES; k++) r[k] = (long)((double)(counts[k] - last[k]) / dt + 0.5);
-      if (progress) {
-        fprintf(stderr,
-                "http load (%s): %ld responses/s (announce %ld, scrape %ld, failure %ld), "
-                "errors %llu, closed early %llu\n",
-                mode_name, r[0] + r[1] + r[2], r[ANNOUNCE], r[SCRAPE], r[FAILURE],
-                (unsigned long long)(errors - errors0),
-                (unsigned long long)(closed_early - early0));
-      }
-      memcpy(last, counts, sizeof last);
-      t_last = t;
+    if (step == WINDOW_RATES && progress) {
+      fprintf(stderr,
+              "http load (%s): %ld responses/s (announce %ld, scrape %ld, failure %ld), "
+              "errors %llu, closed early %llu\n",
+              mode_name, r[0] + r[1] + r[2], r[ANNOUNCE], r[SCRAPE], r[FAILURE],
+              (unsigned long long)(errors - errors0), (unsigned long long)(closed_early - early0));
     }
     /* Slots whose connect failed at once are retried here, at most every round. */
     for (int i = 0; i < connections; i++) {
       if (conns[i].fd < 0) open_conn(&conns[i]);
     }
-    double next = measuring ? t_last + 1 : warm_end;
-    if (measuring && t_start + seconds < next) next = t_start + seconds;
-    int timeout = (int)((next - t) * 1000) + 1;
-    if (timeout > 100) timeout = 100;
-    int n = epoll_wait(ep, evs, 1024, timeout);
+    int n = epoll_wait(ep, evs, 1024, window_timeout_ms(&w, t));
     for (int i = 0; i < n; i++) on_event(&evs[i]);
   }
-  double elapsed = now_s() - t_start, cpu = cpu_s() - cpu0;
+  uint64_t c[TYPES];
+  double cpu, elapsed = window_end(&w, c, &cpu);
   running = 0;
-  uint64_t w[TYPES];
-  for (int k = 0; k < TYPES; k++) w[k] = counts[k] - at[k];
   for (int i = 0; i < connections; i++) {
     if (conns[i].fd >= 0) close(conns[i].fd);
   }
-  uint64_t responses = sum(w);
-  printf("{\"seconds\":%.6f,\"responses\":%llu,\"perSecond\":%lld,\"total\":%llu,"
-         "\"byType\":{\"announce\":%llu,\"scrape\":%llu,\"failure\":%llu},"
+  uint64_t responses = sum(c);
+  json_counts("responses", responses, sum(counts), elapsed);
+  printf("\"byType\":{\"announce\":%llu,\"scrape\":%llu,\"failure\":%llu},"
          "\"errors\":%llu,\"closedEarly\":%llu,\"problems\":",
-         elapsed, (unsigned long long)responses, (long long)((double)responses / elapsed + 0.5),
-         (unsigned long long)sum(counts), (unsigned long long)w[ANNOUNCE],
-         (unsigned long long)w[SCRAPE], (unsigned long long)w[FAILURE],
-         (unsigned long long)(errors - errors0), (unsigned long long)(closed_early - early0));
+         (unsigned long long)c[ANNOUNCE], (unsigned long long)c[SCRAPE],
+         (unsigned long long)c[FAILURE], (unsigned long long)(errors - errors0),
+         (unsigned long long)(closed_early - early0));
   json_problems(stdout);
-  printf(",\"generatorCpuMicros\":%.3f,\"announcesPerSecond\":%lld,\"reconnects\":%llu,"
-         "\"generatorThreads\":1,\"mode\":\"%s\",\"connections\":%d,\"pipeline\":%d}\n",
-         responses ? cpu * 1e6 / (double)responses : 0.0,
-         (long long)((double)w[ANNOUNCE] / elapsed + 0.5), (unsigned long long)reconnects,
+  printf(",\"announcesPerSecond\":%lld,\"reconnects\":%llu,\"mode\":\"%s\",\"connections\":%d,"
+         "\"pipeline\":%d",
+         (long long)((double)c[ANNOUNCE] / elapsed + 0.5), (unsigned long long)reconnects,
          close_mode ? "close" : "keepalive", connections, pipeline);
+  json_cpu_end(cpu, responses);
   return 0;
 }

@@ -5,10 +5,10 @@
 # thread and step, in µs per response (ws: per message) from the process's CPU time over the
 # load. Needs Linux `perf` (Debian: linux-perf) and root or kernel.perf_event_paranoid <= 1.
 #
-# Usage: bench/profile.sh udp|http-keepalive|http-close|ws [port]
+# Usage: bench/profile/profile.sh udp|http-keepalive|http-close|ws [port]
 set -euo pipefail
-cd "$(dirname "$0")/.."
-mode=${1:?usage: bench/profile.sh udp|http-keepalive|http-close|ws [port]}
+cd "$(dirname "$0")/../.."
+mode=${1:?usage: bench/profile/profile.sh udp|http-keepalive|http-close|ws [port]}
 port=${2:-3990}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -16,8 +16,10 @@ case $mode in
   udp) sub=udp ;;
   http-keepalive | http-close) sub=http ;;
   ws) sub=ws ;;
-  *) echo "bench/profile.sh: unknown mode $mode" >&2; exit 2 ;;
+  *) echo "bench/profile/profile.sh: unknown mode $mode" >&2; exit 2 ;;
 esac
+# The step rules name code, not files: stop now if one names what no module declares.
+python3 bench/profile/profile_steps.py --check > /dev/null
 {
   echo "socket_workers = 1"
   echo "request_workers = 1"
@@ -38,13 +40,13 @@ ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 t0=$(ticks)
 load=(--target "127.0.0.1:$port" --seconds 9 --warmup 1)
 case $mode in
-  udp) deno run --allow-ffi --allow-net --allow-read bench/udp_load.ts "${load[@]}" \
+  udp) deno run --allow-ffi --allow-net --allow-read harness/load/udp_load.ts "${load[@]}" \
     --torrents 100000 --peers 1000000 --numwant 50 > "$out/load.json" 2>/dev/null & ;;
-  http-keepalive) deno run --allow-all bench/native_load.ts http "${load[@]}" --mode keepalive \
+  http-keepalive) deno run --allow-all harness/load/native_load.ts http "${load[@]}" --mode keepalive \
     > "$out/load.json" 2>/dev/null & ;;
-  http-close) deno run --allow-all bench/native_load.ts http "${load[@]}" --mode close \
+  http-close) deno run --allow-all harness/load/native_load.ts http "${load[@]}" --mode close \
     > "$out/load.json" 2>/dev/null & ;;
-  ws) deno run --allow-all bench/native_load.ts ws "${load[@]}" --connections 256 \
+  ws) deno run --allow-all harness/load/native_load.ts ws "${load[@]}" --connections 256 \
     > "$out/load.json" 2>/dev/null & ;;
 esac
 loadpid=$!
@@ -53,4 +55,4 @@ perf record -F 1999 -g -p "$pid" -o "$out/perf.data" -- sleep 5 > /dev/null 2>&1
 wait $loadpid
 t1=$(ticks)
 perf script -i "$out/perf.data" -F comm,ip,sym,dso > "$out/perf.txt" 2> /dev/null
-python3 bench/profile_steps.py "$out/perf.txt" "$out/load.json" "$((t1 - t0))" "$sub"
+python3 bench/profile/profile_steps.py "$out/perf.txt" "$out/load.json" "$((t1 - t0))" "$sub"

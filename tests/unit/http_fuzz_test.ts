@@ -7,14 +7,14 @@
  * every response is well-formed; the parser never holds more than its bound.
  */
 import assert from "assert";
-import { HTTP_ERROR_STATUS, HttpError, Method, Parse, RequestParser } from "../http/request.ts";
+import { HTTP_ERROR_STATUS, HttpError, Method, Parse, RequestParser } from "../../http/request.ts";
 import {
   AnnounceQuery,
   parseAnnounceQuery,
   parseScrapeQuery,
   QUERY_FAILURE_TEXT,
   ScrapeQuery,
-} from "../http/query.ts";
+} from "../../http/query.ts";
 import {
   AnnounceReply,
   responseFlags,
@@ -23,13 +23,13 @@ import {
   writeFailureResponse,
   writeParseError,
   writeScrapeResponse,
-} from "../http/response.ts";
-import { ByteBuffer, decode } from "../http/bencode.ts";
-import { readAnswer } from "../http/translate.ts";
-import { R_COUNT, writeAnswerHeader } from "../core/records.ts";
-import { setU16LE } from "../shared/base/bytes.ts";
-import { announceRecord } from "./helpers/core_records.ts";
-import { FUZZ_SEED as SEED, prng } from "./helpers/prng.ts";
+} from "../../http/response.ts";
+import { ByteBuffer, decode } from "../../http/bencode.ts";
+import { readAnswer } from "../../http/translate.ts";
+import { R_COUNT, writeAnswerHeader } from "../../core/records.ts";
+import { setU16LE } from "../../shared/base/bytes.ts";
+import { announceRecord } from "../helpers/core_records.ts";
+import { FUZZ_SEED as SEED, prng } from "../helpers/prng.ts";
 
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const pct = (n: number) =>

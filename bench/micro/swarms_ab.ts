@@ -6,7 +6,7 @@
  * each round starts from empty swarms, as the bench's 8 s of load does. Peers and torrents
  * come from one seeded generator, so every checkout sees the same announces.
  *
- * Usage: `deno run --allow-read bench/swarms_ab.ts [--full] [--rounds 6] DIR...`, each DIR a
+ * Usage: `deno run --allow-read bench/micro/swarms_ab.ts [--full] [--rounds 6] DIR...`, each DIR a
  * checkout of shoal (e.g. `.` and a clone at an older commit). Prints the median ns per
  * announce of each and all its rounds.
  *
@@ -27,9 +27,9 @@ import {
   ANNOUNCE_SEEDER,
   REC_FAMILY,
   REQ_ANNOUNCE,
-} from "../core/records.ts";
-import { encodeAddr } from "../shared/net/address.ts";
-import { benchInfoHash } from "./udp_load.ts";
+} from "../../core/records.ts";
+import { encodeAddr } from "../../shared/net/address.ts";
+import { benchInfoHash } from "../../harness/load/udp_load.ts";
 
 const PEERS = 1_000_000, TORRENTS = 100_000, BATCH = 64, PER_ROUND = 1_024_000;
 /**

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Before and after, side by side: starts `shoal ws` (1 socket + 1 request worker) from each of
-# two checkouts in turn, PAIRS times (4), drives it with bench/ws_load.c for 8 s, and prints the
+# two checkouts in turn, PAIRS times (4), drives it with harness/load/ws_load.c for 8 s, and prints the
 # CPU per message of the socket worker, the request worker and the whole process, read from
 # /proc over the measured window. Alternating pairs in one run are how to compare on a noisy
 # machine. Options after the two folders go to ws_load.c (e.g. --binary-ids).
 #
-# Usage: bench/ws_ab.sh BEFORE_DIR AFTER_DIR [ws_load.c options]
+# Usage: bench/profile/ws_ab.sh BEFORE_DIR AFTER_DIR [ws_load.c options]
 set -euo pipefail
-before=$(cd "${1:?usage: bench/ws_ab.sh BEFORE_DIR AFTER_DIR [ws_load.c options]}" && pwd)
-after=$(cd "${2:?usage: bench/ws_ab.sh BEFORE_DIR AFTER_DIR [ws_load.c options]}" && pwd)
+before=$(cd "${1:?usage: bench/profile/ws_ab.sh BEFORE_DIR AFTER_DIR [ws_load.c options]}" && pwd)
+after=$(cd "${2:?usage: bench/profile/ws_ab.sh BEFORE_DIR AFTER_DIR [ws_load.c options]}" && pwd)
 shift 2
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 port=${PORT:-3997}
 load=$(deno eval --ext=ts \
-  'import { buildNativeLoad } from "./bench/native_load.ts"; console.log(await buildNativeLoad("ws_load"))')
+  'import { buildNativeLoad } from "./harness/load/native_load.ts"; console.log(await buildNativeLoad("ws_load"))')
 out=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$out"' EXIT

@@ -9,21 +9,20 @@
  * than packet loss. Every reply is checked (action, transaction id, size). Moves packets with
  * the same FFI `recvmmsg`/`sendmmsg` path as the tracker, so it is not the bottleneck.
  *
- * Usage: `deno run --allow-ffi bench/udp_load.ts --target 127.0.0.1:3000 [--seconds 10] ...`
+ * Usage: `deno run --allow-ffi harness/load/udp_load.ts --target 127.0.0.1:3000 [--seconds 10] ...`
  * (`--help` lists the options). Prints a progress line per second on stderr and one JSON line
  * on stdout.
  *
  * @module
  */
 
-import { parseArgs } from "args";
 import process from "node:process";
-import { cpuMicrosPer } from "./procstat.ts";
-import { openFfiSocket } from "../udp/io_ffi.ts";
-import type { DatagramSocket, PacketBatch } from "../udp/io.ts";
-import { encodeAddr, parseSocketAddress } from "../shared/net/address.ts";
-import { getI32BE, getU32BE, setU32BE } from "../shared/base/bytes.ts";
-import { encodeAnnounceRequest, encodeConnectRequest, OFF_INFO_HASH } from "../udp/codec.ts";
+import { loadMain, type LoadRate, loadRate } from "./cli.ts";
+import { openFfiSocket } from "../../udp/io_ffi.ts";
+import type { DatagramSocket, PacketBatch } from "../../udp/io.ts";
+import { encodeAddr, parseSocketAddress } from "../../shared/net/address.ts";
+import { getI32BE, getU32BE, setU32BE } from "../../shared/base/bytes.ts";
+import { encodeAnnounceRequest, encodeConnectRequest, OFF_INFO_HASH } from "../../udp/codec.ts";
 
 /** What the load generator does. */
 export interface UdpLoadOptions {
@@ -82,15 +81,9 @@ export const UDP_LOAD_DEFAULTS: UdpLoadOptions = {
 };
 
 /** What one run measured. */
-export interface UdpLoadResult {
-  /** Seconds measured. */
-  seconds: number;
+export interface UdpLoadResult extends LoadRate {
   /** Valid responses in the measured window. */
   responses: number;
-  /** `responses / seconds`. */
-  perSecond: number;
-  /** Valid responses over the whole run, warm-up included (for CPU per response). */
-  total: number;
   /** Valid responses by type in the measured window. */
   byType: { connect: number; announce: number; scrape: number };
   /** Requests without an answer within `timeoutMs`. */
@@ -99,10 +92,6 @@ export interface UdpLoadResult {
   invalid: number;
   /** Replies that came after their request was given up. */
   late: number;
-  /** A few error messages or problems seen, for the report. */
-  problems: string[];
-  /** This process's user + system CPU µs per response in the measured window. */
-  generatorCpuMicros: number;
 }
 
 const KIND_CONNECT = 0, KIND_ANNOUNCE = 1, KIND_SCRAPE = 2;
@@ -393,59 +382,17 @@ export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
   clients.forEach((c) => c.sock.close());
   await Promise.all(serving);
   const responses = byType.connect + byType.announce + byType.scrape;
+  const total = counts.connect + counts.announce + counts.scrape;
   return {
-    seconds,
+    ...loadRate(seconds, responses, total, [cpu0, cpu1], problems),
     responses,
-    perSecond: Math.round(responses / seconds),
-    total: counts.connect + counts.announce + counts.scrape,
     byType,
     lost,
     invalid,
     late,
-    problems,
-    generatorCpuMicros: cpuMicrosPer(cpu0, cpu1, responses),
   };
 }
 
-function usage(): string {
-  return `Usage: deno run --allow-ffi bench/udp_load.ts [options]
-${
-    Object.entries(UDP_LOAD_DEFAULTS).map(([k, v]) =>
-      `  --${k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())} ${v}`
-    ).join("\n")
-  }`;
-}
-
-/** Parses `--key value` flags over the defaults. */
-export function parseLoadArgs<T extends object>(args: string[], defaults: T): T {
-  args = args.filter((a) => a !== "--"); // `deno task bench -- --compare` passes the "--"
-  const options: Record<string, { type: "string" | "boolean" }> = {};
-  for (const [k, v] of Object.entries(defaults)) {
-    options[k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())] = {
-      type: typeof v === "boolean" ? "boolean" : "string",
-    };
-  }
-  const { values } = parseArgs(
-    { args, options, allowNegative: true } as Parameters<typeof parseArgs>[0],
-  );
-  const out = { ...defaults } as Record<string, unknown>;
-  for (const [flag, v] of Object.entries(values)) {
-    const key = flag.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
-    const d = (defaults as Record<string, unknown>)[key];
-    out[key] = typeof d === "number" ? Number(v) : v;
-    if (typeof d === "number" && !Number.isFinite(out[key])) {
-      throw new Error(`--${flag}: not a number`);
-    }
-  }
-  return out as T;
-}
-
 if (import.meta.main) {
-  if (Deno.args.includes("--help")) {
-    console.log(usage());
-    Deno.exit(0);
-  }
-  const result = await runUdpLoad(parseLoadArgs(Deno.args, UDP_LOAD_DEFAULTS));
-  console.log(JSON.stringify(result));
-  Deno.exit(0);
+  await loadMain("deno run --allow-ffi harness/load/udp_load.ts", UDP_LOAD_DEFAULTS, runUdpLoad);
 }

@@ -27,19 +27,22 @@ import {
 } from "../udp/codec.ts";
 import { rssBytes } from "./procstat.ts";
 import { parseMetrics, sumMetric } from "../shared/observe/prometheus.ts";
-import { startShoal } from "./trackers.ts";
-import { BenchWs } from "./ws_client.ts";
+import { shoalTracker } from "./trackers.ts";
+import { bin20, RawWs } from "./ws_client.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const rand = (n: number) => Math.floor(Math.random() * n);
 const id20 = () => crypto.getRandomValues(new Uint8Array(20));
-const bin20 = () => String.fromCharCode(...id20());
 
 /** What one protocol's clients did. */
-interface Tally {
+export interface Tally {
+  /** Requests sent. */
   sent: number;
+  /** Requests answered. */
   answered: number;
+  /** Requests with no answer within 5 s. */
   unanswered: number;
+  /** Answers that were failures (error responses, failure reasons). */
   failures: number;
 }
 
@@ -120,7 +123,7 @@ export async function udpClient(port: number, hashes: Uint8Array[], until: numbe
 /** One WebSocket client: announces with offers, answers offers, scrapes, reconnects. */
 export async function wsClient(port: number, hashes: string[], until: number, t: Tally) {
   while (Date.now() < until) {
-    const ws = await BenchWs.connect("127.0.0.1", port);
+    const ws = await RawWs.connect("127.0.0.1", port, { zeroMask: true });
     const peer = bin20();
     let waiting = null as
       | { match: (m: Record<string, unknown>) => boolean; done: () => void }
@@ -132,7 +135,7 @@ export async function wsClient(port: number, hashes: string[], until: number, t:
         // Answer the offer: the offerer gets it (no reply to us unless it fails).
         t.sent++;
         t.answered++; // counted as answered when it arrives; failures are counted above
-        ws.send(JSON.stringify({
+        ws.sendText(JSON.stringify({
           action: "announce",
           info_hash: m.info_hash,
           peer_id: peer,
@@ -157,7 +160,7 @@ export async function wsClient(port: number, hashes: string[], until: number, t:
             resolve(true);
           },
         };
-        ws.send(JSON.stringify(msg)).catch(() => resolve(false));
+        ws.sendText(JSON.stringify(msg)).catch(() => resolve(false));
       });
       waiting = null;
       if (ok) t.answered++;
@@ -205,9 +208,11 @@ export interface MemoryTrace {
   liveWarm: number;
   /** The same at the end (the least of the last three samples). */
   liveEnd: number;
-  /** Resident memory at the end of warm-up, the most after it, and at the end. */
+  /** Resident memory at the end of warm-up. */
   warm: number;
+  /** The most resident memory after the warm-up. */
   peak: number;
+  /** Resident memory at the end. */
   end: number;
   /** Resident memory at ten points of the run. */
   trace: number[];
@@ -217,8 +222,9 @@ export interface MemoryTrace {
 
 /** What a soak run measured, and what failed (empty when all is well). */
 export interface SoakResult {
-  /** UDP and ws request counts. */
+  /** UDP request counts. */
   udp: Tally;
+  /** ws request counts. */
   ws: Tally;
   /** Per tracker. */
   memory: MemoryTrace[];
@@ -228,15 +234,12 @@ export interface SoakResult {
 
 /** Runs the soak and returns what it saw. */
 export async function soak(o: SoakOptions): Promise<SoakResult> {
-  const cleaning = `[cleaning]\ninterval = 2\nmax_peer_age = 8\n`;
+  const workers = { socket_workers: 1, request_workers: 1 };
+  const cleaning = { interval: 2, max_peer_age: 8 };
   const opts = { metrics: true, exposeGc: true };
   const trackers = [
-    await startShoal("udp", `socket_workers = 1\nrequest_workers = 1\n${cleaning}`, opts),
-    await startShoal(
-      "ws",
-      `socket_workers = 1\nrequest_workers = 1\n${cleaning}max_offer_age = 5\n`,
-      opts,
-    ),
+    await shoalTracker("udp", { ...workers, cleaning }, opts),
+    await shoalTracker("ws", { ...workers, cleaning: { ...cleaning, max_offer_age: 5 } }, opts),
   ];
   const names = ["shoal udp", "shoal ws"];
   const rss: number[][] = [[], []], live: number[][] = [[], []];

@@ -1,8 +1,8 @@
 /**
  * UDP echo benchmark of the two I/O backends (`udp/io_ffi.ts`, `udp/io_deno.ts`): how many
- * datagrams per second one socket moves, and the server's CPU time per datagram, to compare with
- * the figures in `shared/DESIGN.md` (~380k packets/s and ~2.7 µs for ffi, ~80k and ~13.6 µs for
- * deno).
+ * datagrams per second one socket moves, and the server's CPU time per datagram: the figures that
+ * make ffi the default on Linux (~380k packets/s and ~2.7 µs per packet for ffi, ~80k and ~13.6 µs
+ * for deno, on the 2-core build machine).
  *
  * The server is a subprocess (this file with `--serve`) that echoes through the chosen backend,
  * so its CPU time, read from `/proc/<pid>/stat`, is its own. The client is a reflector on raw
@@ -19,7 +19,7 @@
  * ~250 overflow its default receive buffer (counted in `lost`).
  *
  * Usage: `deno run --unstable-net --allow-net --allow-ffi --allow-run --allow-read
- * bench/udp_echo.ts [--io ffi|deno|both] [--host 127.0.0.1|::1] [--seconds 5] [--warmup 1]
+ * bench/floor/udp_echo.ts [--io ffi|deno|both] [--host 127.0.0.1|::1] [--seconds 5] [--warmup 1]
  * [--window 512] [--size 64] [--batch 64] [--quiet]`. Prints one JSON line per backend on
  * stdout and packets/s each second on stderr. `--port N [--pid P]` loads an echo server that is
  * already running instead (reporting the CPU time of process P).
@@ -28,7 +28,7 @@
  */
 
 import { parseArgs } from "args";
-import { ADDR_LEN, type DatagramSocket, openSocket } from "../udp/io.ts";
+import { ADDR_LEN, type DatagramSocket, openSocket } from "../../udp/io.ts";
 import {
   addressOf,
   bindSocket,
@@ -40,8 +40,9 @@ import {
   SOCK_DGRAM,
   sockaddr,
   writePtr,
-} from "../shared/net/libc.ts";
-import { cpuSeconds } from "./procstat.ts";
+} from "../../shared/net/libc.ts";
+import { cpuSeconds } from "../../harness/procstat.ts";
+import { readUntil } from "../../harness/process.ts";
 
 /** What one echo run measured. */
 export interface EchoResult {
@@ -261,12 +262,7 @@ export async function runEcho(o: EchoOptions): Promise<EchoResult> {
     stderr: "inherit",
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let line = "";
-  while (!line.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("server exited before reporting its port");
-    line += value;
-  }
+  const line = await readUntil(reader, /\n/, "the echo server");
   try {
     return await load(o, JSON.parse(line).port, child.pid);
   } finally {

@@ -1,4 +1,4 @@
-/** The far side of `bench/hop.ts`: echoes each batch back, over the port or the flag. */
+/** The far side of `hop.ts`: echoes each batch back, over the port or the flag. */
 /// <reference lib="deno.worker" />
 
 self.onmessage = async (e: MessageEvent) => {

@@ -1,7 +1,8 @@
 /*
  * What the C load generators (`ws_load.c`, `http_load.c`) share: `--key value` options, the
- * target address, clocks, CPU time, a cheap random generator, and JSON string output.
- * Header-only, so that each generator still builds with one gcc command.
+ * target address, clocks, CPU time, the measured window and its rate lines, a cheap random
+ * generator, and JSON output. Header-only, so that each generator still builds with one gcc
+ * command. A generator defines LOAD_NAME (its name in error messages) before including it.
  */
 #ifndef SHOAL_LOAD_COMMON_H
 #define SHOAL_LOAD_COMMON_H
@@ -19,6 +20,22 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#ifndef LOAD_NAME
+#error "define LOAD_NAME before including load_common.h"
+#endif
+
+/* Prints `LOAD_NAME: message` and exits 1. */
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs(LOAD_NAME ": ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  exit(1);
+}
+
 /* One option: its flag without the dashes, and where its value goes. */
 enum opt_kind { OPT_DOUBLE, OPT_INT, OPT_BOOL, OPT_STRING };
 struct opt {
@@ -26,6 +43,22 @@ struct opt {
   enum opt_kind kind;
   void *value;
 };
+
+/* The options every generator takes, first in its table: each generator defines these
+ * variables, with its own defaults. */
+#define COMMON_OPTIONS                                                                             \
+  {"target", OPT_STRING, &target}, {"seconds", OPT_DOUBLE, &seconds},                              \
+      {"warmup", OPT_DOUBLE, &warmup}, {"connections", OPT_INT, &connections},                     \
+      {"torrents", OPT_INT, &torrents}, {"seeder-share", OPT_DOUBLE, &seeder_share},               \
+      {"progress", OPT_BOOL, &progress}
+
+/* Parses argv over COMMON_OPTIONS and then the generator's own options, the rest of the
+ * arguments; exits on --help or a bad option. */
+#define PARSE_OPTIONS(argc, argv, ...)                                                             \
+  do {                                                                                             \
+    const struct opt opts_[] = {COMMON_OPTIONS, __VA_ARGS__};                                      \
+    parse_options(argc, argv, opts_, (int)(sizeof opts_ / sizeof opts_[0]));                       \
+  } while (0)
 
 static void print_usage(const char *prog, const struct opt *opts, int n) {
   printf("Usage: %s [options]\n", prog);
@@ -150,6 +183,84 @@ static double cpu_s(void) {
   getrusage(RUSAGE_SELF, &u);
   return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 +
          (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec / 1e6;
+}
+
+/*
+ * The measured window of a run: load for `warmup` seconds, then count for `seconds`, with the
+ * rates of the last second at each second. `counts` are the generator's n counters; `at` holds
+ * their values when counting began, `last` at the last rates.
+ */
+#define MAX_COUNTS 8
+struct window {
+  double seconds, warm_end, t_start, t_last, cpu0;
+  int measuring, n;
+  const uint64_t *counts;
+  uint64_t at[MAX_COUNTS], last[MAX_COUNTS];
+};
+enum { WINDOW_LOADING, WINDOW_STARTED, WINDOW_RATES, WINDOW_OVER };
+
+static void window_init(struct window *w, const uint64_t *counts, int n, double warmup,
+                        double seconds) {
+  memset(w, 0, sizeof *w);
+  w->counts = counts;
+  w->n = n;
+  w->seconds = seconds;
+  w->warm_end = now_s() + warmup;
+}
+
+/*
+ * Moves the window on to time t: WINDOW_STARTED when counting begins, WINDOW_RATES when a second
+ * has passed since the last rates (each counter's rate per second then in r), WINDOW_OVER once
+ * `seconds` were counted, else WINDOW_LOADING.
+ */
+static int window_step(struct window *w, double t, long *r) {
+  size_t size = sizeof w->counts[0] * (size_t)w->n;
+  if (!w->measuring) {
+    if (t < w->warm_end) return WINDOW_LOADING;
+    w->measuring = 1;
+    w->t_start = w->t_last = t;
+    w->cpu0 = cpu_s();
+    memcpy(w->at, w->counts, size);
+    memcpy(w->last, w->counts, size);
+    return WINDOW_STARTED;
+  }
+  if (t >= w->t_start + w->seconds) return WINDOW_OVER;
+  if (t < w->t_last + 1) return WINDOW_LOADING;
+  double dt = t - w->t_last;
+  for (int k = 0; k < w->n; k++) r[k] = (long)((double)(w->counts[k] - w->last[k]) / dt + 0.5);
+  memcpy(w->last, w->counts, size);
+  w->t_last = t;
+  return WINDOW_RATES;
+}
+
+/* Milliseconds to wait for events at time t: until the next step of the window, 100 at most. */
+static int window_timeout_ms(const struct window *w, double t) {
+  double next = w->measuring ? w->t_last + 1 : w->warm_end;
+  if (w->measuring && w->t_start + w->seconds < next) next = w->t_start + w->seconds;
+  int timeout = (int)((next - t) * 1000) + 1;
+  return timeout > 100 ? 100 : timeout;
+}
+
+/* Ends the window: each counter's count in it goes to `counted`, its CPU seconds to *cpu;
+ * returns its length in seconds. */
+static double window_end(const struct window *w, uint64_t *counted, double *cpu) {
+  double elapsed = now_s() - w->t_start;
+  *cpu = cpu_s() - w->cpu0;
+  for (int k = 0; k < w->n; k++) counted[k] = w->counts[k] - w->at[k];
+  return elapsed;
+}
+
+/* Starts the JSON result line: seconds, `name` (the count), perSecond and total. */
+static void json_counts(const char *name, uint64_t count, uint64_t total, double elapsed) {
+  printf("{\"seconds\":%.6f,\"%s\":%llu,\"perSecond\":%lld,\"total\":%llu,", elapsed, name,
+         (unsigned long long)count, (long long)((double)count / elapsed + 0.5),
+         (unsigned long long)total);
+}
+
+/* Ends the JSON result line: the generator's CPU µs per counted message, one thread. */
+static void json_cpu_end(double cpu, uint64_t count) {
+  printf(",\"generatorCpuMicros\":%.3f,\"generatorThreads\":1}\n",
+         count ? cpu * 1e6 / (double)count : 0.0);
 }
 
 /* xorshift64*: cheap, good enough to pick torrents and shares. */

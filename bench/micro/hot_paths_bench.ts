@@ -3,22 +3,24 @@
  * handling with peer selection, and the socket-side routing of a receive batch; and of ws, how
  * a forwarded offer becomes the bytes of a frame.
  */
-import { ConnectionIds } from "../udp/connection_id.ts";
-import { HalfSipHash13 } from "../shared/base/hash.ts";
-import { Swarms } from "../core/swarms.ts";
-import { Router, type Sender } from "../udp/router.ts";
-import { ADDR_LEN, type PacketBatch } from "../udp/io.ts";
-import { encodeAddr } from "../shared/net/address.ts";
-import { encodeAnnounceRequest } from "../udp/codec.ts";
-import { handleRequestBatch } from "../core/request_batch.ts";
-import { Forwarder } from "../core/forward.ts";
-import { ANNOUNCE_SEEDER } from "../core/records.ts";
-import { BatchWriter } from "../shared/runtime/channel.ts";
-import { AccessList } from "../shared/store/access_list.ts";
-import { ByteBuffer } from "../shared/base/byte_buffer.ts";
-import { writeForwardFrame, writeTextFrame } from "../ws/frames.ts";
-import { offerMessage, validate } from "../ws/protocol.ts";
-import { scanMessage, Scanned } from "../ws/scan.ts";
+import { ConnectionIds } from "../../udp/connection_id.ts";
+import { HalfSipHash13 } from "../../shared/base/hash.ts";
+import { Swarms } from "../../core/swarms.ts";
+import { Router, type Sender } from "../../udp/router.ts";
+import { responsePeers, udpSchema } from "../../udp/config.ts";
+import { defaults } from "../../shared/config/schema.ts";
+import { ADDR_LEN, type PacketBatch } from "../../udp/io.ts";
+import { encodeAddr } from "../../shared/net/address.ts";
+import { encodeAnnounceRequest } from "../../udp/codec.ts";
+import { handleRequestBatch } from "../../core/request_batch.ts";
+import { Forwarder } from "../../core/forward.ts";
+import { ANNOUNCE_SEEDER } from "../../core/records.ts";
+import { BatchWriter } from "../../shared/runtime/channel.ts";
+import { AccessList } from "../../shared/store/access_list.ts";
+import { ByteBuffer } from "../../shared/base/byte_buffer.ts";
+import { writeForwardFrame, writeTextFrame } from "../../ws/frames.ts";
+import { offerMessage, validate } from "../../ws/protocol.ts";
+import { scanMessage, Scanned } from "../../ws/scan.ts";
 
 const NOW = Math.floor(Date.now() / 1000);
 const addr = new Uint8Array(18);
@@ -75,12 +77,14 @@ Deno.bench("announce (10k torrents, 20k peers, numwant 50)", () => {
   swarms.announce(records[i], 0, NOW, out, 0);
 });
 
-// The socket worker's routing of a 64-packet batch, then the request worker's batch handling.
+// The socket worker's routing of a 64-packet batch, then the request worker's batch handling,
+// with the settings a default `shoal udp` gives its socket workers (two request workers).
+const udp = defaults(udpSchema);
 const router = new Router({
   requestWorkers: 2,
-  maxScrapeTorrents: 255,
-  maxConnectionAge: 300,
-  responsePeers: { 4: 50, 6: 50 },
+  maxScrapeTorrents: udp.protocol.max_scrape_torrents,
+  maxConnectionAge: udp.cleaning.max_connection_age,
+  responsePeers: responsePeers(udp.protocol),
   connectionKey: new Uint32Array([1, 2, 3, 4]),
   shardKey: new Uint32Array([5, 6]),
 });

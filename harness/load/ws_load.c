@@ -1,5 +1,5 @@
 /*
- * WebTorrent tracker load generator in C: the load of `bench/ws_load.ts` (N connections, each a
+ * WebTorrent tracker load generator in C: the load of `ws_load.ts` (N connections, each a
  * peer of one of T torrents, announcing with offers in a closed loop, the next announce when the
  * reply came, and answering a share of the offers they receive) at a fraction of its CPU per
  * message, so that the bench measures the tracker and not the generator.
@@ -29,9 +29,10 @@
  *
  * Usage: ws_load [--target 127.0.0.1:3000] [--seconds 10] ... (--help lists the options).
  * Prints a progress line per second on stderr (unless --no-progress) and one JSON line on
- * stdout: the fields of `WsLoadResult` (bench/ws_load.ts), then generatorCpuMicros (this
+ * stdout: the fields of `WsLoadResult` (ws_load.ts), then generatorCpuMicros (this
  * process's user + system CPU per message in the measured window) and generatorThreads.
  */
+#define LOAD_NAME "ws_load"
 #include "load_common.h"
 
 #include <netinet/tcp.h>
@@ -82,17 +83,6 @@ static int running, load_started, closed_count, open_count;
 static struct sockaddr_storage addr;
 static socklen_t addr_len;
 static char host[160];
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("ws_load: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  exit(1);
-}
 
 /*
  * `n.toString(36).padStart(20, "0").slice(-20)`, as ws_load.ts's bin20; with --binary-ids, n
@@ -446,25 +436,11 @@ static uint64_t sum(const uint64_t *k) {
 }
 
 int main(int argc, char **argv) {
-  int progress_flag = progress;
-  const struct opt opts[] = {
-      {"target", OPT_STRING, &target},
-      {"seconds", OPT_DOUBLE, &seconds},
-      {"warmup", OPT_DOUBLE, &warmup},
-      {"connections", OPT_INT, &connections},
-      {"torrents", OPT_INT, &torrents},
-      {"offers", OPT_INT, &offers},
-      {"answer-share", OPT_DOUBLE, &answer_share},
-      {"sdp-size", OPT_INT, &sdp_size},
-      {"seeder-share", OPT_DOUBLE, &seeder_share},
-      {"progress", OPT_BOOL, &progress_flag},
-      {"batch-us", OPT_INT, &batch_us},
-      {"answer-delay-ms", OPT_DOUBLE, &answer_delay_ms},
-      {"binary-ids", OPT_BOOL, &binary_ids},
-  };
-  parse_options(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]));
+  PARSE_OPTIONS(argc, argv, {"offers", OPT_INT, &offers},
+                {"answer-share", OPT_DOUBLE, &answer_share}, {"sdp-size", OPT_INT, &sdp_size},
+                {"batch-us", OPT_INT, &batch_us}, {"answer-delay-ms", OPT_DOUBLE, &answer_delay_ms},
+                {"binary-ids", OPT_BOOL, &binary_ids});
   id_len = binary_ids ? 40 : 20;
-  progress = progress_flag;
   if (connections < 1 || torrents < 1 || offers < 0 || sdp_size < 4 || seconds <= 0 || warmup < 0) {
     die("--connections, --torrents must be at least 1, --offers at least 0, --sdp-size at least 4");
   }
@@ -502,37 +478,21 @@ int main(int argc, char **argv) {
   load_started = running = 1;
   for (int i = 0; i < connections; i++) announce(&conns[i]);
   flush_dirty();
-  double warm_end = now_s() + warmup, t_start = 0, t_last = 0, cpu0 = 0;
-  uint64_t at[KINDS] = {0}, last[KINDS] = {0};
-  int measuring = 0;
+  struct window w;
+  window_init(&w, counts, KINDS, warmup, seconds);
+  long r[KINDS];
   for (;;) {
     double t = round_t = now_s();
-    if (!measuring && t >= warm_end) {
-      measuring = 1;
-      t_start = t_last = t;
-      cpu0 = cpu_s();
-      memcpy(at, counts, sizeof at);
-      memcpy(last, counts, sizeof last);
+    int step = window_step(&w, t, r);
+    if (step == WINDOW_OVER) break;
+    if (step == WINDOW_RATES && progress) {
+      fprintf(stderr,
+              "ws load: %ld messages/s (replies %ld, offers %ld, answers %ld, failures %ld), "
+              "closed %d\n",
+              r[0] + r[1] + r[2] + r[3], r[K_REPLY], r[K_OFFER], r[K_ANSWER], r[K_FAILURE],
+              closed_count);
     }
-    if (measuring && t >= t_start + seconds) break;
-    if (measuring && t >= t_last + 1) {
-      double dt = t - t_last;
-      long r[KINDS];
-      for (int k = 0; k < KINDS; k++) r[k] = (long)((double)(counts[k] - last[k]) / dt + 0.5);
-      if (progress) {
-        fprintf(stderr,
-                "ws load: %ld messages/s (replies %ld, offers %ld, answers %ld, failures %ld), "
-                "closed %d\n",
-                r[0] + r[1] + r[2] + r[3], r[K_REPLY], r[K_OFFER], r[K_ANSWER], r[K_FAILURE],
-                closed_count);
-      }
-      memcpy(last, counts, sizeof last);
-      t_last = t;
-    }
-    double next = measuring ? t_last + 1 : warm_end;
-    if (measuring && t_start + seconds < next) next = t_start + seconds;
-    int timeout = (int)((next - t) * 1000) + 1;
-    if (timeout > 100) timeout = 100;
+    int timeout = window_timeout_ms(&w, t);
     if (nheld > 0 && timeout > answer_delay_ms) timeout = (int)answer_delay_ms + 1;
     int n = epoll_wait(ep, evs, 1024, timeout);
     round_t = now_s();
@@ -543,23 +503,19 @@ int main(int argc, char **argv) {
       nanosleep(&ts, NULL);
     }
   }
-  double elapsed = now_s() - t_start, cpu = cpu_s() - cpu0;
+  uint64_t c[KINDS];
+  double cpu, elapsed = window_end(&w, c, &cpu);
   running = 0;
-  uint64_t w[KINDS];
-  for (int k = 0; k < KINDS; k++) w[k] = counts[k] - at[k];
   for (int i = 0; i < connections; i++) {
     if (conns[i].state != DEAD) close(conns[i].fd);
   }
-  uint64_t messages = sum(w);
-  printf("{\"seconds\":%.6f,\"messages\":%llu,\"perSecond\":%lld,\"total\":%llu,"
-         "\"byKind\":{\"replies\":%llu,\"offers\":%llu,\"answers\":%llu,\"failures\":%llu},"
+  uint64_t messages = sum(c);
+  json_counts("messages", messages, sum(counts), elapsed);
+  printf("\"byKind\":{\"replies\":%llu,\"offers\":%llu,\"answers\":%llu,\"failures\":%llu},"
          "\"closed\":%d,\"problems\":",
-         elapsed, (unsigned long long)messages, (long long)((double)messages / elapsed + 0.5),
-         (unsigned long long)sum(counts), (unsigned long long)w[K_REPLY],
-         (unsigned long long)w[K_OFFER], (unsigned long long)w[K_ANSWER],
-         (unsigned long long)w[K_FAILURE], closed_count);
+         (unsigned long long)c[K_REPLY], (unsigned long long)c[K_OFFER],
+         (unsigned long long)c[K_ANSWER], (unsigned long long)c[K_FAILURE], closed_count);
   json_problems(stdout);
-  printf(",\"generatorCpuMicros\":%.3f,\"generatorThreads\":1}\n",
-         messages ? cpu * 1e6 / (double)messages : 0.0);
+  json_cpu_end(cpu, messages);
   return 0;
 }

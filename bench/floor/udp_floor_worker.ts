@@ -1,5 +1,5 @@
 /**
- * The worker of `bench/udp_floor.ts --hop`: the request worker's place with no swarms. Each
+ * The worker of `udp_floor.ts --hop`: the request worker's place with no swarms. Each
  * announce that crosses (address, 98-byte packet) goes back as a finished reply (address, u16
  * length, datagram) in one batch per batch received, through the same `Link` rings as shoal's.
  *
@@ -7,11 +7,11 @@
  */
 /// <reference lib="deno.worker" />
 
-import { Link } from "../shared/runtime/link.ts";
-import { BatchWriter } from "../shared/runtime/channel.ts";
-import { setU16LE } from "../shared/base/bytes.ts";
-import { ADDR_LEN } from "../udp/datagram.ts";
-import { HOP_REQ, peerBlock, writeAnnounceReply } from "./udp_floor.ts";
+import { Link } from "../../shared/runtime/link.ts";
+import { BatchWriter } from "../../shared/runtime/channel.ts";
+import { setU16LE } from "../../shared/base/bytes.ts";
+import { ADDR_LEN } from "../../udp/datagram.ts";
+import { HOP_REQ, peerBlock, writeAnnounceReply } from "./floor_replies.ts";
 
 self.onmessage = (e: MessageEvent<{ port: MessagePort; peers: number }>) => {
   const peers = peerBlock(e.data.peers);

@@ -11,18 +11,18 @@
  * packet, in batches through the ring) and come back as finished replies; connects and scrapes are
  * answered in place, which only lowers the floor.
  *
- * Usage: `deno run --allow-ffi --allow-read bench/udp_floor.ts [--port 0] [--hop] [--peers 50]`;
+ * Usage: `deno run --allow-ffi --allow-read bench/floor/udp_floor.ts [--port 0] [--hop] [--peers 50]`;
  * prints `listening on udp://127.0.0.1:PORT` and serves until killed.
  *
  * @module
  */
 
 import { parseArgs } from "args";
-import { openFfiSocket } from "../udp/io_ffi.ts";
-import { ADDR_LEN, type PacketBatch } from "../udp/datagram.ts";
-import { Link } from "../shared/runtime/link.ts";
-import { BatchWriter } from "../shared/runtime/channel.ts";
-import { getU16LE } from "../shared/base/bytes.ts";
+import { openFfiSocket } from "../../udp/io_ffi.ts";
+import { ADDR_LEN, type PacketBatch } from "../../udp/datagram.ts";
+import { Link } from "../../shared/runtime/link.ts";
+import { BatchWriter } from "../../shared/runtime/channel.ts";
+import { getU16LE } from "../../shared/base/bytes.ts";
 import {
   Action,
   ANNOUNCE_LEN,
@@ -30,35 +30,10 @@ import {
   SCRAPE_ENTRY_LEN,
   SCRAPE_RESPONSE_HEADER_LEN,
   scrapeHashCount,
-  writeAnnounceHeader,
   writeConnectResponse,
   writeScrapeHeader,
-} from "../udp/codec.ts";
-
-/** The announce reply (`peers` compact IPv4 peers) for the packet at `pkt[off]`, into `out[o]`. */
-export function writeAnnounceReply(
-  pkt: Uint8Array,
-  off: number,
-  out: Uint8Array,
-  o: number,
-  peers: Uint8Array,
-): number {
-  const len = writeAnnounceHeader(out, o, readI32(pkt, off + 12), 900, 10, 40);
-  out.set(peers, o + len);
-  return len + peers.length;
-}
-
-/** A block of `n` compact IPv4 peers (127.0.0.1, ports 1..n). */
-export function peerBlock(n: number): Uint8Array {
-  const b = new Uint8Array(6 * n);
-  for (let i = 0; i < n; i++) {
-    b.set([127, 0, 0, 1, (i + 1) >> 8, (i + 1) & 0xff], 6 * i);
-  }
-  return b;
-}
-
-/** Bytes of one announce crossing to the worker: address, then the 98-byte packet. */
-export const HOP_REQ = ADDR_LEN + ANNOUNCE_LEN;
+} from "../../udp/codec.ts";
+import { HOP_REQ, peerBlock, writeAnnounceReply } from "./floor_replies.ts";
 
 if (import.meta.main) {
   const { values } = parseArgs({

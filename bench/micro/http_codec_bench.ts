@@ -3,17 +3,22 @@
  * (as qBittorrent/libtorrent sends it) parsed, its query read and its answer written from the
  * core's announce answer with 50 peers (`core/records.ts`), and each step alone.
  */
-import { Parse, RequestParser } from "../http/request.ts";
-import { AnnounceQuery, parseAnnounceQuery, parseScrapeQuery, ScrapeQuery } from "../http/query.ts";
+import { Parse, RequestParser } from "../../http/request.ts";
+import {
+  AnnounceQuery,
+  parseAnnounceQuery,
+  parseScrapeQuery,
+  ScrapeQuery,
+} from "../../http/query.ts";
 import {
   AnnounceReply,
   responseFlags,
   writeAnnounceResponse,
   writeScrapeResponse,
-} from "../http/response.ts";
-import { ByteBuffer } from "../http/bencode.ts";
-import { readAnswer } from "../http/translate.ts";
-import { ANSWER_HEADER, REC_FAMILY, writeAnswerHeader } from "../core/records.ts";
+} from "../../http/response.ts";
+import { ByteBuffer } from "../../http/bencode.ts";
+import { readAnswer } from "../../http/translate.ts";
+import { ANSWER_HEADER, REC_FAMILY, writeAnswerHeader } from "../../core/records.ts";
 
 const pct = (b: Uint8Array) => [...b].map((x) => "%" + x.toString(16).padStart(2, "0")).join("");
 const hash = crypto.getRandomValues(new Uint8Array(20));

@@ -6,19 +6,19 @@
  * @module
  */
 
-import { BenchWs } from "./ws_client.ts";
-import { parseLoadArgs } from "./udp_load.ts";
-import { parseSocketAddress } from "../shared/net/address.ts";
+import { RawWs } from "../ws_client.ts";
+import { parseLoadArgs } from "./cli.ts";
+import { parseSocketAddress } from "../../shared/net/address.ts";
 
 const o = parseLoadArgs(Deno.args, { target: "127.0.0.1:3000", connections: 10000 });
 const addr = parseSocketAddress(o.target);
 if (typeof addr === "string") throw new Error(addr);
-const conns: BenchWs[] = [];
+const conns: RawWs[] = [];
 for (let i = 0; i < o.connections; i += 100) {
   const batch = await Promise.all(
     Array.from(
       { length: Math.min(100, o.connections - i) },
-      () => BenchWs.connect(addr.hostname, addr.port),
+      () => RawWs.connect(addr.hostname, addr.port, { zeroMask: true }),
     ),
   );
   conns.push(...batch);

@@ -7,29 +7,29 @@
  * bytes than it sent.
  */
 import assert from "assert";
-import { Router, type Sender } from "../udp/router.ts";
-import { handleRequestBatch } from "../core/request_batch.ts";
-import { Swarms } from "../core/swarms.ts";
-import { BatchWriter } from "../shared/runtime/channel.ts";
-import { AccessList } from "../shared/store/access_list.ts";
-import { encodeAddr } from "../shared/net/address.ts";
-import { ADDR_LEN, type PacketBatch } from "../udp/io.ts";
+import { Router, type Sender } from "../../udp/router.ts";
+import { handleRequestBatch } from "../../core/request_batch.ts";
+import { Swarms } from "../../core/swarms.ts";
+import { BatchWriter } from "../../shared/runtime/channel.ts";
+import { AccessList } from "../../shared/store/access_list.ts";
+import { encodeAddr } from "../../shared/net/address.ts";
+import { ADDR_LEN, type PacketBatch } from "../../udp/io.ts";
 import {
   decodeResponse,
   encodeAnnounceRequest,
   encodeConnectRequest,
   encodeScrapeRequest,
-} from "../udp/codec.ts";
-import { Connections, type Peer } from "../ws/connections.ts";
-import type { Batch } from "../ws/messages.ts";
-import { BatchOutbox } from "../ws/outbox.ts";
-import type { Link } from "../shared/runtime/link.ts";
-import { readServerTexts } from "./helpers/server_frames.ts";
-import { Sharder } from "../shared/store/shard.ts";
-import { WsSwarms } from "../ws/swarms.ts";
-import { WireConnection } from "../ws/wire.ts";
-import { scanMessage, Scanned } from "../ws/scan.ts";
-import { FUZZ_SEED as SEED, prng } from "./helpers/prng.ts";
+} from "../../udp/codec.ts";
+import { Connections, type Peer } from "../../ws/connections.ts";
+import type { Batch } from "../../ws/messages.ts";
+import { BatchOutbox } from "../../ws/outbox.ts";
+import type { Link } from "../../shared/runtime/link.ts";
+import { readServerTexts } from "../helpers/server_frames.ts";
+import { Sharder } from "../../shared/store/shard.ts";
+import { WsSwarms } from "../../ws/swarms.ts";
+import { WireConnection } from "../../ws/wire.ts";
+import { scanMessage, Scanned } from "../../ws/scan.ts";
+import { FUZZ_SEED as SEED, prng } from "../helpers/prng.ts";
 
 const enc = new TextEncoder();
 const scanned = new Scanned();

@@ -4,18 +4,17 @@
  * next announce when the reply came) and answering a share of the offers they receive.
  * Reports the messages per second the server sent, by kind, and errors.
  *
- * Usage: `deno run --allow-net bench/ws_load.ts --target 127.0.0.1:3000 [--seconds 10] ...`
+ * Usage: `deno run --allow-net harness/load/ws_load.ts --target 127.0.0.1:3000 [--seconds 10] ...`
  * (`--help` lists the options). Prints a progress line per second on stderr and one JSON line
  * on stdout.
  *
  * @module
  */
 
-import { parseLoadArgs } from "./udp_load.ts";
-import { BenchWs } from "./ws_client.ts";
-import { parseSocketAddress } from "../shared/net/address.ts";
+import { loadMain, type LoadRate, loadRate } from "./cli.ts";
+import { RawWs } from "../ws_client.ts";
+import { parseSocketAddress } from "../../shared/net/address.ts";
 import process from "node:process";
-import { cpuMicrosPer } from "./procstat.ts";
 
 /** What the load generator does. */
 export interface WsLoadOptions {
@@ -56,23 +55,13 @@ export const WS_LOAD_DEFAULTS: WsLoadOptions = {
 };
 
 /** What one run measured. */
-export interface WsLoadResult {
-  /** Seconds measured. */
-  seconds: number;
+export interface WsLoadResult extends LoadRate {
   /** Messages the server sent in the measured window. */
   messages: number;
-  /** `messages / seconds`. */
-  perSecond: number;
-  /** Messages over the whole run, warm-up included (for CPU per message). */
-  total: number;
   /** By kind: announce replies, offers, answers, failures. */
   byKind: { replies: number; offers: number; answers: number; failures: number };
   /** Connections that failed or closed. */
   closed: number;
-  /** A few failure reasons seen. */
-  problems: string[];
-  /** The load generator's own CPU (user + system) per message in the measured window, in µs. */
-  generatorCpuMicros: number;
 }
 
 function bin20(n: number): string {
@@ -96,7 +85,7 @@ export async function runWsLoad(o: WsLoadOptions): Promise<WsLoadResult> {
   const conns = await Promise.all(Array.from({ length: o.connections }, async (_, i) => {
     // A little spread so the server's accept queue is not flooded at once.
     await new Promise((r) => setTimeout(r, Math.floor(i / 64) * 10));
-    return await BenchWs.connect(addr.hostname, addr.port);
+    return await RawWs.connect(addr.hostname, addr.port, { zeroMask: true });
   }));
   const peers = conns.map((_, i) => bin20(1e12 + i));
   const hashes = Array.from({ length: o.torrents }, (_, t) => bin20(2e12 + t));
@@ -104,7 +93,7 @@ export async function runWsLoad(o: WsLoadOptions): Promise<WsLoadResult> {
   const announce = (i: number) => {
     if (!running) return;
     const offers = Array.from({ length: o.offers }, () => ({ offer_id: bin20(offerSeq++), offer }));
-    conns[i].send(JSON.stringify({
+    conns[i].sendText(JSON.stringify({
       action: "announce",
       info_hash: hashes[i % o.torrents],
       peer_id: peers[i],
@@ -120,7 +109,7 @@ export async function runWsLoad(o: WsLoadOptions): Promise<WsLoadResult> {
         counts.offers++;
         if (running && Math.random() < o.answerShare) {
           const m = JSON.parse(text);
-          c.send(JSON.stringify({
+          c.sendText(JSON.stringify({
             action: "announce",
             info_hash: m.info_hash,
             peer_id: peers[i],
@@ -180,27 +169,13 @@ export async function runWsLoad(o: WsLoadOptions): Promise<WsLoadResult> {
   const messages = byKind.replies + byKind.offers + byKind.answers + byKind.failures;
   const total = counts.replies + counts.offers + counts.answers + counts.failures;
   return {
-    seconds,
+    ...loadRate(seconds, messages, total, [cpu0, cpu1], problems),
     messages,
-    perSecond: Math.round(messages / seconds),
-    total,
     byKind,
     closed,
-    problems,
-    generatorCpuMicros: cpuMicrosPer(cpu0, cpu1, messages),
   };
 }
 
 if (import.meta.main) {
-  if (Deno.args.includes("--help")) {
-    console.log(
-      "Usage: deno run --allow-net bench/ws_load.ts [options]\n" +
-        Object.entries(WS_LOAD_DEFAULTS).map(([k, v]) =>
-          `  --${k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())} ${v}`
-        ).join("\n"),
-    );
-    Deno.exit(0);
-  }
-  console.log(JSON.stringify(await runWsLoad(parseLoadArgs(Deno.args, WS_LOAD_DEFAULTS))));
-  Deno.exit(0);
+  await loadMain("deno run --allow-net harness/load/ws_load.ts", WS_LOAD_DEFAULTS, runWsLoad);
 }

@@ -1,17 +1,22 @@
 /**
- * The C load generators for the bench: `bench/ws_load.c` (the load of `ws_load.ts`, at a fraction
- * of its CPU per message) and `bench/http_load.c` (HTTP tracker announces and scrapes, keep-alive
- * or a connection per request). Builds them with gcc, cached under the bench's cache directory
- * by a hash of their sources and flags, runs them and returns the JSON line they print.
+ * The C load generators: `ws_load.c` (the load of `ws_load.ts`, at a fraction of its CPU per
+ * message) and `http_load.c` (HTTP tracker announces and scrapes, keep-alive or a connection per
+ * request). Builds them with gcc, cached under the harness's cache directory by a hash of their
+ * sources and flags, runs them and returns the JSON line they print.
  *
- * Usage: `deno run --allow-read --allow-write --allow-run bench/native_load.ts ws|http [options]`
- * builds the generator and runs it with the options (`--help` lists them), its output as it is.
+ * Usage: `deno run --allow-read --allow-write --allow-run harness/load/native_load.ts ws|http
+ * [options]` builds the generator and runs it with the options (`--help` lists them), its output
+ * as it is.
  *
  * @module
  */
 
-import { CACHE, ROOT, run } from "./trackers.ts";
+import { CACHE, run } from "../process.ts";
+import { jsonLineOf, type LoadRate } from "./cli.ts";
 import type { WsLoadOptions, WsLoadResult } from "./ws_load.ts";
+
+/** This folder, where the C sources are. */
+const HERE = new URL(".", import.meta.url).pathname;
 
 /** The C load generators. */
 export type NativeLoad = "ws_load" | "http_load";
@@ -62,25 +67,15 @@ export interface HttpLoadOptions {
 }
 
 /** What one `http_load.c` run measured. */
-export interface HttpLoadResult {
-  /** Seconds measured. */
-  seconds: number;
+export interface HttpLoadResult extends LoadRate {
   /** Well-formed responses (failures included) in the measured window. */
   responses: number;
-  /** `responses / seconds`. */
-  perSecond: number;
-  /** Well-formed responses over the whole run, warm-up included (for CPU per response). */
-  total: number;
   /** Responses in the window: announces with `8:interval`, scrapes with `5:files`, failures. */
   byType: { announce: number; scrape: number; failure: number };
   /** Bad status, malformed or unexpected responses, failed connects, in the window. */
   errors: number;
   /** Requests left unanswered by a connection the server closed, in the window. */
   closedEarly: number;
-  /** A few problems seen (failure reasons among them). */
-  problems: string[];
-  /** The generator's own CPU (user + system) per response in the window, in µs. */
-  generatorCpuMicros: number;
   /** Announces answered per second. */
   announcesPerSecond: number;
   /** Connections opened after the first ones (one per request in `close` mode). */
@@ -97,7 +92,7 @@ export interface HttpLoadResult {
 
 async function sourceHash(name: NativeLoad): Promise<string> {
   const parts = [[...CFLAGS, ...LIBS[name]].join(" ")];
-  for (const f of SOURCES[name]) parts.push(await Deno.readTextFile(`${ROOT}bench/${f}`));
+  for (const f of SOURCES[name]) parts.push(await Deno.readTextFile(`${HERE}${f}`));
   const digest = await crypto.subtle.digest(
     "SHA-256",
     new TextEncoder().encode(parts.join("\0")),
@@ -118,7 +113,7 @@ export async function buildNativeLoad(name: NativeLoad): Promise<string> {
   } catch { /* not built yet */ }
   await Deno.mkdir(CACHE, { recursive: true });
   const tmp = `${bin}.${Deno.pid}.tmp`;
-  await run("gcc", [...CFLAGS, "-o", tmp, `${ROOT}bench/${name}.c`, ...LIBS[name]]);
+  await run("gcc", [...CFLAGS, "-o", tmp, `${HERE}${name}.c`, ...LIBS[name]]);
   await Deno.rename(tmp, bin);
   // Builds of older sources are of no more use.
   for await (const e of Deno.readDir(CACHE)) {
@@ -143,11 +138,7 @@ export function toFlags(options: object): string[] {
 
 /** Builds and runs `name` with `args`; resolves with the JSON line it printed. */
 export async function runNativeLoad<T>(name: NativeLoad, args: string[]): Promise<T> {
-  const bin = await buildNativeLoad(name);
-  const out = await new Deno.Command(bin, { args, stdout: "piped", stderr: "inherit" }).output();
-  const text = new TextDecoder().decode(out.stdout).trim();
-  if (!out.success) throw new Error(`${name} ${args.join(" ")} failed (exit ${out.code}): ${text}`);
-  return JSON.parse(text.split("\n").pop()!) as T;
+  return jsonLineOf<T>(await buildNativeLoad(name), args, `${name} ${args.join(" ")}`);
 }
 
 /** Runs `ws_load.c` (options as `ws_load.ts` takes them, plus `batchUs`, `answerDelayMs`). */
@@ -166,7 +157,7 @@ if (import.meta.main) {
   const [which, ...args] = Deno.args.filter((a) => a !== "--");
   const name = which === "ws" ? "ws_load" : which === "http" ? "http_load" : null;
   if (name === null) {
-    console.error("Usage: bench/native_load.ts ws|http [options] (--help lists them)");
+    console.error("Usage: harness/load/native_load.ts ws|http [options] (--help lists them)");
     Deno.exit(2);
   }
   const bin = await buildNativeLoad(name);
