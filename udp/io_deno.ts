@@ -112,20 +112,25 @@ class DenoSocket implements DatagramSocket {
   }
 
   send(payload: Uint8Array, off: number, len: number, addrs: Uint8Array, addrOff: number): void {
-    if (this.#closed) return;
-    const port = (addrs[addrOff + 16] << 8) | addrs[addrOff + 17];
-    this.#queue.push({
-      bytes: payload.slice(off, off + len),
-      addr: { transport: "udp", hostname: formatAddrIp(addrs, addrOff), port },
-    });
+    this.#push(payload.slice(off, off + len), addrs, addrOff);
   }
 
   sendParts: SendParts = (head, headLen, body, off, len, addrs, addrOff) => {
     const b = new Uint8Array(headLen + len);
     b.set(head.subarray(0, headLen));
     b.set(body.subarray(off, off + len), headLen);
-    this.send(b, 0, b.length, addrs, addrOff);
+    this.#push(b, addrs, addrOff);
   };
+
+  /** Queues `bytes` (the caller's no longer) to the address at `addrs[addrOff]`. */
+  #push(bytes: Uint8Array, addrs: Uint8Array, addrOff: number): void {
+    if (this.#closed) return;
+    const port = (addrs[addrOff + 16] << 8) | addrs[addrOff + 17];
+    this.#queue.push({
+      bytes,
+      addr: { transport: "udp", hostname: formatAddrIp(addrs, addrOff), port },
+    });
+  }
 
   flush(): void {
     const q = this.#queue;
