@@ -14,6 +14,8 @@ import { Sharder } from "../shared/store/shard.ts";
 import { getU16LE, getU32LE, setU16LE, setU32LE } from "../shared/base/bytes.ts";
 import { ADDR_LEN } from "../shared/net/address.ts";
 import { A_ADDR, A_EVENT, A_FLAGS, A_INFO_HASH, A_PEER_ID, A_PORT, A_TOKEN } from "./records.ts";
+import { K_KEY, K_UPLOADED, KEYED_ANNOUNCE_LEN } from "./records.ts";
+import { REQ_ANNOUNCE_KEYED } from "./records.ts";
 import { A_WANT, ANNOUNCE_LEN, ANNOUNCE_PEER_IDS, ANSWER_HEADER, F_COUNT } from "./records.ts";
 import { FULL_SCRAPE_HEADER, FULL_SCRAPE_ITEM, FULL_SCRAPE_REQ_LEN, peerLen } from "./records.ts";
 import { R_COUNT, REC_FAMILY, REQ_ANNOUNCE, REQ_FULL_SCRAPE, REQ_SCRAPE } from "./records.ts";
@@ -50,6 +52,11 @@ export class Forwarder {
   #n: number;
   #shardOf: Uint16Array;
   #perShard: Uint16Array;
+  #key = -1;
+  #uploaded = 0;
+  #downloaded = 0;
+  #f64 = new Float64Array(2);
+  #f64b = new Uint8Array(this.#f64.buffer);
 
   /**
    * Batches for `requestWorkers` request workers, routed by `shardKey`; scrapes of up to
@@ -67,6 +74,16 @@ export class Forwarder {
     this.pending = new PendingScrapes(PENDING_SLOTS, maxScrapeTorrents, keepHashes);
     this.#shardOf = new Uint16Array(maxScrapeTorrents);
     this.#perShard = new Uint16Array(requestWorkers);
+  }
+
+  /**
+   * Makes the next `announce` a private tracker's: of key index `key`, with the client's
+   * `uploaded` and `downloaded` totals (`records.ts`, `REQ_ANNOUNCE_KEYED`).
+   */
+  keyed(key: number, uploaded: number, downloaded: number): void {
+    this.#key = key;
+    this.#uploaded = uploaded;
+    this.#downloaded = downloaded;
   }
 
   /**
@@ -89,9 +106,10 @@ export class Forwarder {
     token: number,
   ): void {
     const w = this.writers[this.#sharder.of(infoHash, h)];
-    const at = w.reserve(ANNOUNCE_LEN);
+    const key = this.#key;
+    const at = w.reserve(key < 0 ? ANNOUNCE_LEN : KEYED_ANNOUNCE_LEN);
     const buf = w.buf;
-    buf[at] = REQ_ANNOUNCE;
+    buf[at] = key < 0 ? REQ_ANNOUNCE : REQ_ANNOUNCE_KEYED;
     buf[at + REC_FAMILY] = family;
     buf[at + A_FLAGS] = flags;
     buf[at + A_EVENT] = event;
@@ -102,7 +120,13 @@ export class Forwarder {
     setU16LE(buf, at + A_WANT, want);
     for (let j = 0; j < 20; j++) buf[at + A_INFO_HASH + j] = infoHash[h + j];
     for (let j = 0; j < 20; j++) buf[at + A_PEER_ID + j] = peerId[pid + j];
-    w.commit(at + ANNOUNCE_LEN);
+    if (key < 0) return w.commit(at + ANNOUNCE_LEN);
+    setU32LE(buf, at + K_KEY, key);
+    this.#f64[0] = this.#uploaded;
+    this.#f64[1] = this.#downloaded;
+    buf.set(this.#f64b, at + K_UPLOADED);
+    this.#key = -1;
+    w.commit(at + KEYED_ANNOUNCE_LEN);
   }
 
   /**

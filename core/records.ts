@@ -68,6 +68,12 @@ export const REQ_ANNOUNCE = 1;
 export const REQ_SCRAPE = 2;
 /** Record type: a full scrape (HTTP, when the operator allows it). */
 export const REQ_FULL_SCRAPE = 3;
+/**
+ * Record type: an announce of a private tracker, `KEYED_ANNOUNCE_LEN` bytes: an announce, then
+ * the key's index (u32 at `K_KEY`) and the client's uploaded and downloaded totals (f64 at
+ * `K_UPLOADED`, `K_DOWNLOADED`), for the accounting. Its answer is an announce answer.
+ */
+export const REQ_ANNOUNCE_KEYED = 4;
 /** Record type: the answer to an announce. */
 export const RES_ANNOUNCE = 1;
 /** Record type: scrape entries for a pending scrape. */
@@ -90,6 +96,11 @@ export const A_PORT = A_TOKEN + 4, A_WANT = A_PORT + 2;
 export const A_INFO_HASH = A_WANT + 2, A_PEER_ID = A_INFO_HASH + 20;
 /** Bytes of an announce record. */
 export const ANNOUNCE_LEN = A_PEER_ID + 20;
+
+/** Offsets of a keyed announce's key index, uploaded and downloaded; and its length. */
+export const K_KEY = ANNOUNCE_LEN, K_UPLOADED = K_KEY + 4, K_DOWNLOADED = K_UPLOADED + 8;
+/** Bytes of a keyed announce record. */
+export const KEYED_ANNOUNCE_LEN = K_DOWNLOADED + 8;
 
 /** Announce flag: the peer has nothing left to download. */
 export const ANNOUNCE_SEEDER = 1;
@@ -114,7 +125,16 @@ export const MAX_PEERS = 1000;
 export const AnnounceEvent = { None: 0, Completed: 1, Started: 2, Stopped: 3 } as const;
 
 /** Why an announce was refused (0: it was not). */
-export const Refusal = { None: 0, NotAllowed: 1, TooManyTorrents: 2, TooManyPeers: 3 } as const;
+export const Refusal = {
+  None: 0,
+  NotAllowed: 1,
+  TooManyTorrents: 2,
+  TooManyPeers: 3,
+  /** A private tracker with `registered_torrents_only`, and the torrent is not registered. */
+  Unregistered: 4,
+  /** The key was revoked while the announce was on its way. */
+  KeyRevoked: 5,
+} as const;
 
 /** What each `Refusal` tells the client, in every protocol. */
 export const REFUSAL_TEXT: readonly string[] = [
@@ -122,6 +142,8 @@ export const REFUSAL_TEXT: readonly string[] = [
   "info hash not allowed",
   "tracker full: too many torrents, try again later",
   "torrent full: too many peers, try again later",
+  "torrent not registered with this tracker",
+  "passkey revoked: get a new announce URL from the site",
 ];
 
 /** Offset of a scrape record's hash count (u16). */

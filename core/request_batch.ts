@@ -11,10 +11,11 @@ import { getU16LE, getU32LE, setU16LE, setU32LE } from "../shared/base/bytes.ts"
 import type { AccessList } from "../shared/store/access_list.ts";
 import { A_FLAGS, A_INFO_HASH, A_WANT, ANNOUNCE_LEN, ANNOUNCE_PEER_IDS } from "./records.ts";
 import { ANSWER_HEADER, F_COUNT, FULL_SCRAPE_HEADER, FULL_SCRAPE_REQ_LEN } from "./records.ts";
-import { MAX_PEERS, REC_FAMILY, Refusal, REQ_ANNOUNCE, REQ_FULL_SCRAPE } from "./records.ts";
+import { MAX_PEERS, REC_FAMILY, REQ_ANNOUNCE, REQ_FULL_SCRAPE } from "./records.ts";
 import { REQ_SCRAPE, REQ_SCRAPE_ITEM, RES_FULL_SCRAPE, RES_SCRAPE } from "./records.ts";
 import { RES_SCRAPE_ITEM, S_COUNT, S_ID, SCRAPE_HEADER, writeAnswerHeader } from "./records.ts";
 import { writeScrapeEntry } from "./records.ts";
+import { KEYED_ANNOUNCE_LEN, R_REFUSAL, REQ_ANNOUNCE_KEYED } from "./records.ts";
 
 /** What a batch is applied to (the `Swarms`). */
 export interface AnnounceStore {
@@ -24,6 +25,10 @@ export interface AnnounceStore {
   scrapeAll(w: BatchWriter, access: AccessList): number;
   /** Writes the scrape entry of the info hash at `b[off]` into `out[o]`. */
   scrape(b: Uint8Array, off: number, out: Uint8Array, o: number): number;
+  /** A private tracker's check of the keyed announce at `b[p]`: a `Refusal`, or 0. */
+  keyRefusal(b: Uint8Array, p: number): number;
+  /** Accounts the keyed announce at `b[p]`, which was answered (not refused), at `now`. */
+  account(b: Uint8Array, p: number, now: number): void;
 }
 
 /**
@@ -40,16 +45,22 @@ export function handleRequestBatch(
   let p = 0;
   while (p < b.length) {
     const type = b[p];
-    if (type === REQ_ANNOUNCE && p + ANNOUNCE_LEN <= b.length) {
+    const keyed = type === REQ_ANNOUNCE_KEYED;
+    if ((type === REQ_ANNOUNCE || keyed) && p + ANNOUNCE_LEN <= b.length) {
+      const recLen = keyed ? KEYED_ANNOUNCE_LEN : ANNOUNCE_LEN;
+      if (p + recLen > b.length) return;
       // Room for the peers it wants: 18 bytes of address each, and 20 of peer id if asked.
       const want = Math.min(getU16LE(b, p + A_WANT), MAX_PEERS);
       const entry = b[p + A_FLAGS] & ANNOUNCE_PEER_IDS ? 38 : 18;
       const at = w.reserve(ANSWER_HEADER + entry * want);
-      const len = access.allows(b, p + A_INFO_HASH)
+      let refusal = access.refusal(b, p + A_INFO_HASH);
+      if (keyed && refusal === 0) refusal = swarms.keyRefusal(b, p);
+      const len = refusal === 0
         ? swarms.announce(b, p, now, w.buf, at)
-        : writeAnswerHeader(b, p, w.buf, at, Refusal.NotAllowed, 0, 0, 0, 0);
+        : writeAnswerHeader(b, p, w.buf, at, refusal, 0, 0, 0, 0);
+      if (keyed && w.buf[at + R_REFUSAL] === 0) swarms.account(b, p, now);
       w.commit(at + len);
-      p += ANNOUNCE_LEN;
+      p += recLen;
     } else if (type === REQ_SCRAPE) {
       const n = getU16LE(b, p + S_COUNT);
       if (p + SCRAPE_HEADER + REQ_SCRAPE_ITEM * n > b.length) return;

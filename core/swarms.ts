@@ -28,6 +28,8 @@ import type { SwarmStore } from "../shared/runtime/request_host.ts";
 import { getU16LE } from "../shared/base/bytes.ts";
 import { handleRequestBatch } from "./request_batch.ts";
 import { loadSwarms, type SavedStore, saveSwarms } from "./saved_swarms.ts";
+import { SwarmAccounting } from "./accounting.ts";
+import type { KeyUpdate } from "../shared/store/key_table.ts";
 
 /** Settings the swarm logic needs. */
 export interface SwarmSettings {
@@ -66,6 +68,8 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
   #writers: BatchWriter[] = [];
   #key = new Uint8Array(36);
   #cleanCursor = 0;
+  /** A private tracker's keys and accounting: made when the first keys arrive. */
+  #private: SwarmAccounting | null = null;
 
   /**
    * Creates an empty store serving what `access` allows; `key` is four random words that key
@@ -130,11 +134,7 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
 
     let r = lists.find(id, key, 0);
     if (event === AnnounceEvent.Stopped) {
-      if (r >= 0) {
-        if (lists.flags(id, r) & FLAG_SEEDER) this.seeders--;
-        lists.remove(id, r);
-        this.peers--;
-      }
+      if (r >= 0) this.#removeAt(lists, id, r);
       return writeAnswerHeader(
         b,
         p,
@@ -192,6 +192,56 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
       this.leechersOf(id),
     );
     return len + n * (ipLen + 2 + (mode & ANNOUNCE_PEER_IDS ? 20 : 0));
+  }
+
+  #removeAt(lists: PeerLists, id: number, r: number): void {
+    if (lists.flags(id, r) & FLAG_SEEDER) this.seeders--;
+    lists.remove(id, r);
+    this.peers--;
+  }
+
+  /**
+   * Takes the peer at `where[w]` (family, 16-byte IP, port: `peer_accounts.ts`) out of the
+   * torrent whose info hash is at `b[ih]`, if it is there.
+   */
+  removePeer(where: Uint8Array, w: number, b: Uint8Array, ih: number): void {
+    const id = this.torrents.find(b, ih);
+    if (id < 0) return;
+    const lists = where[w] === 6 ? this.v6 : this.v4, key = this.#key, ipLen = lists.ipLen;
+    const ipFrom = w + 1 + 16 - ipLen;
+    for (let j = 0; j < ipLen; j++) key[j] = where[ipFrom + j];
+    key[ipLen] = where[w + 17];
+    key[ipLen + 1] = where[w + 18];
+    const r = lists.find(id, key, 0);
+    if (r >= 0) this.#removeAt(lists, id, r);
+  }
+
+  /** The seeders, leechers and completed count of the torrent `infoHash` (zeros: unknown). */
+  torrent(infoHash: Uint8Array): [number, number, number] {
+    const id = this.torrents.find(infoHash, 0);
+    if (id < 0) return [0, 0, 0];
+    return [this.seedersOf(id), this.leechersOf(id), this.torrents.completed[id]];
+  }
+
+  /** A private tracker's new or changed keys: a revoked key's peers leave at once. */
+  keys(update: KeyUpdate): void {
+    this.#private ??= new SwarmAccounting((where, w, b, ih) => this.removePeer(where, w, b, ih));
+    this.#private.update(update);
+  }
+
+  /** `Refusal.KeyRevoked` when the keyed announce at `b[p]` names a revoked key, else 0. */
+  keyRefusal(b: Uint8Array, p: number): number {
+    return this.#private?.keyRefusal(b, p) ?? 0;
+  }
+
+  /** Accounts the keyed announce at `b[p]`, answered at `now`. */
+  account(b: Uint8Array, p: number, now: number): void {
+    this.#private?.account(b, p, now);
+  }
+
+  /** The accounting since the last call, reset (`peer_accounts.ts` records). */
+  drainAccounts(): Uint8Array<ArrayBuffer> {
+    return this.#private?.accounts.drain() ?? new Uint8Array(0);
   }
 
   /** Bytes of the addresses `select` will list for `want` peers of torrent `id` without `r`. */
@@ -315,6 +365,7 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
     }
     if (id >= table.idLimit) {
       this.#cleanCursor = 0;
+      this.#private?.accounts.clean(cutoff);
       table.compact();
       return true;
     }

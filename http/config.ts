@@ -18,6 +18,7 @@ import { stateSection, statisticsSection, swarmCleaning } from "../shared/config
 import { swarmLimits, tcpKeys, workerCounts } from "../shared/config/common.ts";
 import { parseIPv4, parseIPv6 } from "../shared/net/address.ts";
 import { MAX_PEERS } from "../core/records.ts";
+import { privateSection } from "../shared/config/private_section.ts";
 
 /** The proxy addresses, or why the list is not one. */
 function proxyList(v: string): string | null {
@@ -169,6 +170,7 @@ export const httpSchema = {
   limits: swarmLimits(10_000_000, 250_000),
   privileges: privilegesSection(),
   state: stateSection(),
+  private: privateSection(),
 };
 
 /**

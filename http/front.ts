@@ -12,6 +12,8 @@
  * @module
  */
 
+import { KeyPath, PathKind } from "../shared/net/key_path.ts";
+import { GATE_TEXT, type PrivateGate } from "../shared/store/private_gate.ts";
 import { ByteBuffer } from "../shared/base/byte_buffer.ts";
 import { getU32LE } from "../shared/base/bytes.ts";
 import { isV4Mapped } from "../shared/net/address.ts";
@@ -117,6 +119,9 @@ export class HttpFront implements ConnectionHost, Answers {
   #addr = new Uint8Array(18);
   #reply = new AnnounceReply();
   #full = new FullScrapes();
+  /** A private tracker's keys (null: an open tracker), and where a request's key lies. */
+  gate: PrivateGate | null = null;
+  #path = new KeyPath();
 
   /**
    * A front end with `settings`, sending to request workers through batches keyed by
@@ -210,7 +215,17 @@ export class HttpFront implements ConnectionHost, Answers {
   /** Handles the request the connection's parser just gave, as its `seq`th. */
   request(c: HttpConnection, seq: number, flags: number): void {
     const req = c.request;
-    if (req.pathIs(ANNOUNCE_PATH)) {
+    if (this.gate !== null) {
+      const kind = this.#path.parse(req.buf, req.pathStart, req.pathEnd);
+      if (kind === PathKind.Announce) {
+        this.counters.announces++;
+        return this.#announceRequest(c, seq, flags);
+      }
+      if (kind === PathKind.Scrape) {
+        this.counters.scrapes++;
+        return this.#scrapeRequest(c, seq, flags);
+      }
+    } else if (req.pathIs(ANNOUNCE_PATH)) {
       this.counters.announces++;
       return this.#announceRequest(c, seq, flags);
     }
@@ -282,6 +297,12 @@ export class HttpFront implements ConnectionHost, Answers {
     if (problem !== 0) return this.#fail(c, seq, flags, QUERY_FAILURE_TEXT[problem]);
     const bad = this.#clientAddr(c, q);
     if (bad !== null) return this.#fail(c, seq, flags, bad);
+    const gate = this.gate;
+    if (gate !== null) {
+      const p = this.#path;
+      const why = gate.check(req.buf, p.keyStart, p.keyEnd, q.peerId, 0);
+      if (why !== 0) return this.#fail(c, seq, flags, GATE_TEXT[why]);
+    }
     const s = this.settings;
     let want = Math.min(q.numWant < 0 ? s.default_numwant : q.numWant, s.max_response_peers);
     if (q.event === Event.Stopped) want = 0;
@@ -291,6 +312,7 @@ export class HttpFront implements ConnectionHost, Answers {
     const a = this.#addr;
     a[16] = q.port >> 8;
     a[17] = q.port & 0xff;
+    if (gate !== null) this.forward.keyed(gate.key, q.uploaded, q.downloaded);
     forwardAnnounce(this.forward, q, a, want, !q.compact && !q.noPeerId, tid);
     this.#wakeup();
   }
@@ -299,6 +321,11 @@ export class HttpFront implements ConnectionHost, Answers {
     const req = c.request, q = this.#scrape;
     const problem = parseScrapeQuery(req.buf, req.queryStart, req.queryEnd, q);
     if (problem !== 0) return this.#fail(c, seq, flags, QUERY_FAILURE_TEXT[problem]);
+    if (this.gate !== null) {
+      const p = this.#path;
+      const why = this.gate.check(req.buf, p.keyStart, p.keyEnd, null, 0);
+      if (why !== 0) return this.#fail(c, seq, flags, GATE_TEXT[why]);
+    }
     if (q.count === 0) {
       if (!this.settings.allow_full_scrape) {
         return this.#fail(c, seq, flags, "full scrapes are not allowed");

@@ -15,7 +15,7 @@ import type { SocketBase } from "../shared/runtime/mesh.ts";
 import type { Pool } from "../shared/runtime/pool.ts";
 import { type Bind, Binding, type BindResult } from "../shared/runtime/socket_group.ts";
 import { connectionShare, reloadTls, tcpTransport } from "../shared/runtime/socket_group.ts";
-import type { ServedGroup } from "../shared/runtime/tracker.ts";
+import type { ServedGroup, TrackerExtras } from "../shared/runtime/tracker.ts";
 import { runSwarms } from "../core/tracker.ts";
 import { type HttpConfig, type HttpKeys, type HttpSettings, scrapeFitProblem } from "./config.ts";
 import { httpView } from "./observe.ts";
@@ -105,8 +105,12 @@ export async function httpGroup(
   };
 }
 
-/** Starts `shoal http` with `config`; resolves once it is serving. */
-export async function runHttp(config: HttpConfig, log: Logger): Promise<void> {
+/** Starts `shoal http` with `config` (private when `extras` is given); resolves once it serves. */
+export async function runHttp(
+  config: HttpConfig,
+  log: Logger,
+  extras: TrackerExtras | null = null,
+): Promise<void> {
   const count = config.socket_workers || navigator.hardwareConcurrency || 1;
   const settings: HttpSettings = {
     ...config.network,
@@ -125,5 +129,6 @@ export async function runHttp(config: HttpConfig, log: Logger): Promise<void> {
       (group.tls ? ", TLS" : ""),
     started: (l) => group.started(l),
     reload: (pool, l) => group.reload(pool, l),
+    extras,
   }, log);
 }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { PrivateGate } from "../shared/store/private_gate.ts";
 import { monotonicSeconds } from "../shared/base/clock.ts";
 import { onceAfterTurn } from "../shared/base/yield.ts";
 import { parseIPv4, parseIPv6 } from "../shared/net/address.ts";
@@ -47,7 +48,9 @@ serveSockets<HttpSocketInit, HttpSocketStats>((init, host) => {
   }, 1000);
   setInterval(() => (front.now = monotonicSeconds()), 250);
 
+  if (init.private) front.gate = new PrivateGate(init.private.keys, init.private.clients);
   return {
+    keys: (u) => front.gate?.keys.apply(u),
     listen: (b) => host.listenTcp(b, true, (t, ip, addr) => front.open(t, ip, addr) ?? REFUSED),
     answers(batch) {
       front.now = monotonicSeconds();

@@ -15,6 +15,7 @@ import {
 } from "../shared/config/common.ts";
 import { stateSection, statisticsSection, swarmCleaning } from "../shared/config/common.ts";
 import { swarmLimits, workerCounts } from "../shared/config/common.ts";
+import { privateSection } from "../shared/config/private_section.ts";
 
 /** Most hashes one scrape can carry in a receive slot of 8192 bytes. */
 export const MAX_SCRAPE_HASHES = 400;
@@ -85,6 +86,7 @@ export const udpSchema = {
   limits: swarmLimits(10_000_000, 250_000),
   privileges: privilegesSection(),
   state: stateSection(),
+  private: privateSection(),
 };
 
 /** A loaded `shoal udp` configuration. */

@@ -39,6 +39,7 @@ import { A_ADDR, A_TOKEN, ANNOUNCE_SEEDER, ANSWER_HEADER, peerLen } from "../cor
 import { R_COUNT, R_INTERVAL, R_LEECHERS, R_REFUSAL, R_SEEDERS } from "../core/records.ts";
 import { REC_FAMILY, SCRAPE_ENTRY_LEN } from "../core/records.ts";
 import { getU16LE, getU32LE } from "../shared/base/bytes.ts";
+import { UDP_GATE_BYTES, UDP_SCRAPE_REFUSED, UdpPrivate } from "./private.ts";
 
 /** Something that sends datagrams: a `DatagramSocket`, or a test double recording them. */
 export type Sender = Pick<DatagramSocket, "send" | "sendParts">;
@@ -73,6 +74,8 @@ export class Router implements Answers {
   #responsePeers: { 4: number; 6: number };
   #out = new Uint8Array(256);
   #socks: (Sender | null)[] = [null, null];
+  /** A private tracker's checks (null: an open tracker). */
+  private: UdpPrivate | null = null;
 
   /** Creates a router. */
   constructor(s: RouterSettings) {
@@ -117,12 +120,22 @@ export class Router implements Answers {
           c[base + Stat.Announce]++;
           const problem = announceProblem(data, off);
           if (problem !== 0) this.#error(sock, family, tid, problem, addrs, a);
-          else this.#announce(data, off, family, addrs, a, tid);
+          else if (this.private !== null) {
+            const why = this.private.announce(data, off, len, addrs, a, now);
+            if (why !== 0) this.#refuse(sock, family, tid, UDP_GATE_BYTES[why], addrs, a);
+            else {
+              const pv = this.private;
+              this.forward.keyed(pv.gate.key, pv.uploaded, pv.downloaded);
+              this.#announce(data, off, family, addrs, a, tid);
+            }
+          } else this.#announce(data, off, family, addrs, a, tid);
           break;
         }
         case Kind.Scrape:
           c[base + Stat.Scrape]++;
-          this.#scrape(data, off, len, family, addrs, a, tid, now);
+          if (this.private !== null && !this.private.scrape(addrs, a, now)) {
+            this.#refuse(sock, family, tid, UDP_SCRAPE_REFUSED, addrs, a);
+          } else this.#scrape(data, off, len, family, addrs, a, tid, now);
           break;
         case Kind.BadAnnounce:
           this.#error(sock, family, tid, Problem.BadAnnounce, addrs, a);
@@ -170,7 +183,18 @@ export class Router implements Answers {
     addrs: Uint8Array,
     a: number,
   ): void {
-    const len = writeErrorResponse(this.#out, 0, tid, PROBLEM_TEXT[problem]);
+    this.#refuse(sock, family, tid, PROBLEM_TEXT[problem], addrs, a);
+  }
+
+  #refuse(
+    sock: Sender,
+    family: 4 | 6,
+    tid: number,
+    text: Uint8Array,
+    addrs: Uint8Array,
+    a: number,
+  ): void {
+    const len = writeErrorResponse(this.#out, 0, tid, text);
     this.#send(sock, family, Action.Error, len, EMPTY, 0, 0, addrs, a);
   }
 

@@ -13,6 +13,7 @@ import { type DatagramSocket, openSocket } from "./io.ts";
 import { Router } from "./router.ts";
 import type { SocketStats } from "./stats.ts";
 import { responsePeers } from "./config.ts";
+import { UdpPrivate } from "./private.ts";
 
 serveSockets<UdpSocketInit, SocketStats>((init, { log, links }) => {
   const { config, index } = init;
@@ -24,6 +25,13 @@ serveSockets<UdpSocketInit, SocketStats>((init, { log, links }) => {
     connectionKey: init.connectionKey,
     shardKey: init.shardKey,
   });
+  if (init.private) {
+    router.private = new UdpPrivate(
+      init.private.keys,
+      init.private.clients,
+      config.cleaning.max_peer_age,
+    );
+  }
   const socks: (DatagramSocket | null)[] = [null, null];
   setInterval(() => router.forward.pending.expire(monotonicSeconds()), 1000);
 
@@ -62,6 +70,7 @@ serveSockets<UdpSocketInit, SocketStats>((init, { log, links }) => {
         socks[1]?.flush();
       }
     },
+    keys: (u) => router.private?.gate.keys.apply(u),
     stats: () => ({
       role: "socket",
       protocol: "udp",

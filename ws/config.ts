@@ -9,6 +9,7 @@ import { bool, type ConfigOf, int, str } from "../shared/config/schema.ts";
 import { accessListSection, logLevel, metricsSection } from "../shared/config/common.ts";
 import { privilegesSection, socketAddress, stateSection } from "../shared/config/common.ts";
 import { statisticsSection, swarmLimits, tcpKeys, workerCounts } from "../shared/config/common.ts";
+import { privateSection } from "../shared/config/private_section.ts";
 
 /** Schema of the `shoal ws` configuration. */
 export const wsSchema = {
@@ -92,6 +93,7 @@ export const wsSchema = {
   },
   privileges: privilegesSection(),
   state: stateSection(),
+  private: privateSection(),
 };
 
 /** A loaded `shoal ws` configuration. */

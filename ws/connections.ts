@@ -24,6 +24,7 @@ import { ByteBuffer } from "../shared/base/byte_buffer.ts";
 import type { Sharder } from "../shared/store/shard.ts";
 import { Admission } from "../shared/net/admission.ts";
 import { CloseCode } from "./wire.ts";
+import type { WsPrivate } from "./private.ts";
 
 /** The part of a WebSocket the logic uses (a real one, or a test double). */
 export interface Peer {
@@ -114,6 +115,8 @@ interface Conn {
   shardBits: number;
   /** Request workers from 31 up, rarely used. */
   moreShards: Set<number> | null;
+  /** A private tracker's key for this connection (`private.ts`'s `keyOf`). */
+  key: number;
 }
 
 interface PendingScrape {
@@ -195,7 +198,7 @@ export class Connections {
    * Registers a new connection from `ip`; returns its id, or 0 when a connection limit
    * refuses it (the caller closes it).
    */
-  open(peer: Peer, ip: string, now: number): number {
+  open(peer: Peer, ip: string, now: number, key = 0): number {
     if (!this.#admission.admit(ip)) return 0;
     const id = this.#nextId;
     this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
@@ -207,6 +210,7 @@ export class Connections {
       pendingScrapes: 0,
       shardBits: 0,
       moreShards: null,
+      key,
     });
     this.counters.accepted++;
     return id;
@@ -279,8 +283,35 @@ export class Connections {
     this.counters.bytesIn += b.length;
     c.lastSeen = now;
     c.invalidInARow = 0;
+    if (this.private !== null) {
+      const action = m.kind === SCAN_ANNOUNCE ? "announce" : "answer";
+      if (this.#refused(id, c, action, String.fromCharCode(...m.hash))) return true;
+    }
     this.#forward(id, c, m);
     return true;
+  }
+
+  /** A private tracker's checks (null: open). */
+  private: WsPrivate | null = null;
+
+  /** Refuses a message of a connection whose key does not pass (true), with a failure reason. */
+  #refused(id: number, c: Conn, action: string, infoHash?: string): boolean {
+    const why = this.private!.refusal(c.key);
+    if (why === 0) return false;
+    this.#send(c, id, failureMessage(this.private!.text(why), action, infoHash));
+    return true;
+  }
+
+  /** Closes the connections whose key was revoked or deleted (their peers leave the swarms). */
+  closeRevoked(): number {
+    let n = 0;
+    for (const [id, c] of this.#conns) {
+      if (this.private?.revoked(c.key)) {
+        this.#close(id, CloseCode.Policy, "passkey revoked");
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Hands an announce or answer to the request worker that owns its info hash. */
@@ -316,6 +347,10 @@ export class Connections {
   }
 
   #route(id: number, c: Conn, m: InMessage, now: number): void {
+    if (this.private !== null && m.kind !== "error") {
+      const h = m.kind === "scrape" ? undefined : m.infoHash;
+      if (this.#refused(id, c, m.kind, h)) return;
+    }
     switch (m.kind) {
       case "error":
         this.counters.invalid++;

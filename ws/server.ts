@@ -14,14 +14,18 @@ import { trackerView } from "../shared/observe/view.ts";
 import type { SocketBase } from "../shared/runtime/mesh.ts";
 import { type Bind, Binding, type BindResult } from "../shared/runtime/socket_group.ts";
 import { connectionShare, reloadTls, tcpTransport } from "../shared/runtime/socket_group.ts";
-import { runTracker, type ServedGroup } from "../shared/runtime/tracker.ts";
+import { runTracker, type ServedGroup, type TrackerExtras } from "../shared/runtime/tracker.ts";
 import type { WsConfig } from "./config.ts";
 import type { WsSocketInit } from "./socket_init.ts";
 import { wsView } from "./observe.ts";
 import { WS_STATE } from "./swarms.ts";
 
 /** Starts `shoal ws` with `config`; resolves once it is serving. */
-export async function runWs(config: WsConfig, log: Logger): Promise<void> {
+export async function runWs(
+  config: WsConfig,
+  log: Logger,
+  extras: TrackerExtras | null = null,
+): Promise<void> {
   const count = config.socket_workers || navigator.hardwareConcurrency || 1;
   const share = connectionShare(config.limits.max_connections, count, config.request_workers);
   const parsed = parseSocketAddress(config.network.address);
@@ -72,5 +76,6 @@ export async function runWs(config: WsConfig, log: Logger): Promise<void> {
     reload: async (pool, l) => {
       if (tls) await reloadTls(config.network, pool, l);
     },
+    extras,
   }, log);
 }

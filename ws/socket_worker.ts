@@ -18,6 +18,7 @@ import { CloseCode, WireConnection, type WireHandlers, type WireOptions } from "
 import type { Batch } from "./messages.ts";
 import { Sharder } from "../shared/store/shard.ts";
 import type { WsSocketInit, WsSocketStats } from "./socket_init.ts";
+import { WsPrivate } from "./private.ts";
 
 /** True for an IPv4 client, also when it reached an IPv6 socket as v4-mapped. */
 function isIPv4Client(hostname: string): boolean {
@@ -62,9 +63,10 @@ serveSockets<WsSocketInit, WsSocketStats>((init, host) => {
   // of descriptors, as are failed accepts.
   const refusals = (): Refusals => conns.refusals(host.outOfFiles, init.connectionsFitFiles);
   const handlers: WireHandlers = {
-    open: (ws, ip) => {
+    open: (ws, ip, path) => {
       if (net.ipv6_only && isIPv4Client(ip)) return false;
-      ws.id = conns.open(ws, ip, monotonicSeconds());
+      const key = conns.private?.keyOf(path) ?? 0;
+      ws.id = conns.open(ws, ip, monotonicSeconds(), key);
       if (ws.id === 0) ws.close(CloseCode.TryAgainLater, "too many connections");
       return true;
     },
@@ -77,7 +79,13 @@ serveSockets<WsSocketInit, WsSocketStats>((init, host) => {
     Math.min(10, config.cleaning.max_connection_idle) * 1000,
   );
 
+  if (init.private) conns.private = new WsPrivate(init.private.keys);
   return {
+    keys: (u) => {
+      conns.private?.gate.keys.apply(u);
+      const n = conns.closeRevoked();
+      if (n > 0) host.log.info(`closed ${n} connection(s) of revoked passkeys`);
+    },
     listen: (b) =>
       host.listenTcp(b, net.ipv6_only, (t, ip) => new WireConnection(t, wsOptions, handlers, ip)),
     answers: (batch) => conns.deliver(batch as Batch | Uint8Array),

@@ -63,7 +63,7 @@ export interface WireOptions {
 /** What the engine tells its user. */
 export interface WireHandlers {
   /** A connection completed the upgrade; returns false to refuse it (closed with 1008). */
-  open(ws: WireConnection, ip: string): boolean;
+  open(ws: WireConnection, ip: string, path: string): boolean;
   /**
    * A text message arrived, as the bytes `b` (valid only during the call): true when it was
    * handled as it is, false to have it decoded and handed to `text`.
@@ -354,7 +354,7 @@ export class WireConnection implements Engine {
     const ip = forwarded ? forwarded.split(",")[0].trim() : this.#peerIp;
     this.#peerIp = ""; // not needed any more: the connection table keeps the client's IP
     this.#opened = true;
-    if (!this.#h.open(this, ip)) this.#violation(CloseCode.Policy, 0);
+    if (!this.#h.open(this, ip, path)) this.#violation(CloseCode.Policy, 0);
     return headEnd + 4 - start;
   }
 

@@ -13,9 +13,10 @@
 import type { AccessListData } from "../store/access_list.ts";
 import type { SwarmDetails } from "../store/details.ts";
 import type { HeapReport } from "../observe/heap.ts";
+import type { KeyUpdate } from "../store/key_table.ts";
 
 /** What a collection asks every targeted worker for. */
-export type Collect = "stats" | "details" | "save" | "heap";
+export type Collect = "stats" | "details" | "save" | "heap" | "torrent";
 
 /** Main thread → worker. `I` is the worker's start-up data. */
 export type ToWorker<I> =
@@ -27,21 +28,31 @@ export type ToWorker<I> =
   | { type: "init"; init: I; fault: string }
   /** The worker `index` on the other side was replaced; `port` is the channel to it. */
   | { type: "port"; index: number; port: MessagePort }
-  /** A collection `id`: answer with a `reply` of that id. */
-  | { type: "collect"; id: number; what: Collect }
+  /** A collection `id`: answer with a `reply` of that id (`arg`: the info hash of `torrent`). */
+  | { type: "collect"; id: number; what: Collect; arg?: Uint8Array }
   /** A new access list (request workers). */
   | { type: "access"; list: AccessListData }
   /** New TLS material (socket workers serving TLS). */
-  | { type: "tls"; cert: string; key: string };
+  | { type: "tls"; cert: string; key: string }
+  /** New or changed passkeys (every worker of a private tracker). */
+  | { type: "keys"; update: KeyUpdate }
+  /** The registered torrents, 20 bytes each (request workers, `registered_torrents_only`). */
+  | { type: "registered"; hashes: Uint8Array }
+  /** Send the accounting now, as the last before a stop (request workers). */
+  | { type: "drain" };
 
 /** Worker → main thread. `S` is the worker's statistics, `R` its start-up reply. */
 export type FromWorker<S, R> =
   | { type: "started"; reply: R }
   | { type: "pong" }
+  /** Accounting records (`store/peer_accounts.ts`); `last` answers a `drain`. */
+  | { type: "accounting"; body: Uint8Array<ArrayBuffer>; last: boolean }
   | { type: "reply"; id: number; what: "stats"; body: S }
   | { type: "reply"; id: number; what: "details"; body: SwarmDetails }
   | { type: "reply"; id: number; what: "save"; body: Uint8Array<ArrayBuffer> }
   | { type: "reply"; id: number; what: "heap"; body: HeapReport }
+  /** One torrent's seeders, leechers and completed count (zeros when not here). */
+  | { type: "reply"; id: number; what: "torrent"; body: [number, number, number] }
   /** The worker has nothing of that kind (a socket worker asked for swarm details). */
   | { type: "reply"; id: number; what: "none" };
 

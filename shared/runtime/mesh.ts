@@ -11,6 +11,7 @@
 import { closeTracked, fdRegistry } from "../net/libc.ts";
 import { type Fault, faultFor } from "./fault.ts";
 import type { Pool } from "./pool.ts";
+import type { PrivateInit } from "./private_init.ts";
 
 /** What a socket worker's start-up data is built from. */
 export interface SocketBase {
@@ -68,6 +69,7 @@ export interface RequestGroup<I> {
 /** Starts and rewires the workers of one tracker. */
 export class Mesh<S> {
   #pool: Pool<S>;
+  #private: () => PrivateInit | null;
   #groups: SocketGroup<unknown, unknown>[];
   #requests: RequestGroup<unknown>;
   #fault: Fault | null;
@@ -87,7 +89,9 @@ export class Mesh<S> {
     requests: RequestGroup<unknown>,
     fault: Fault | null,
     shardKey: Uint32Array,
+    privateInit: () => PrivateInit | null = () => null,
   ) {
+    this.#private = privateInit;
     this.#shardKey = shardKey;
     this.#pool = pool;
     this.#groups = groups;
@@ -111,7 +115,8 @@ export class Mesh<S> {
         init: (restart) => {
           if (restart) this.#rewire("socket", j, (i) => [i, j], "port1");
           const ports = this.#channels.map((row) => row[j].port2);
-          return { init: this.#requests.init({ index: j, ports, restart }), transfer: ports };
+          const init = this.#requests.init({ index: j, ports, restart });
+          return { init: { ...init as object, private: this.#private() }, transfer: ports };
         },
       })));
   }
@@ -134,14 +139,17 @@ export class Mesh<S> {
         if (restart) this.#rewire("request", i, (j) => [i, j], "port2");
         const ports = this.#channels[i].map((c) => c.port1);
         return {
-          init: group.init({
-            index: i,
-            k,
-            ports,
-            fds: this.#fds[i],
-            restart,
-            shardKey: this.#shardKey,
-          }),
+          init: {
+            ...group.init({
+              index: i,
+              k,
+              ports,
+              fds: this.#fds[i],
+              restart,
+              shardKey: this.#shardKey,
+            }) as object,
+            private: this.#private(),
+          } as I,
           transfer: ports,
         };
       },

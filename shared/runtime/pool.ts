@@ -61,6 +61,8 @@ export class Pool<S> {
   #failures: number[] = [];
   #lastSeen = new Map<Worker, number>();
   #fail = new Map<Worker, (reason: string) => void>();
+  #accounting: (body: Uint8Array) => void = () => {};
+  #drains: (() => void) | null = null;
 
   /** Creates an empty pool that logs failures to `log`. */
   constructor(log: Logger) {
@@ -109,6 +111,10 @@ export class Pool<S> {
             this.#reply(worker, msg);
             break;
           case "pong":
+            break;
+          case "accounting":
+            this.#accounting(msg.body);
+            if (msg.last) this.#drains?.();
             break;
         }
       };
@@ -180,7 +186,7 @@ export class Pool<S> {
    * Asks every worker whose name starts with `prefix` for `what` and resolves with the
    * replies that came within `timeoutMs`, one per worker at most.
    */
-  collect(what: Collect, prefix = "", timeoutMs = 1000): Promise<Reply<S>[]> {
+  collect(what: Collect, prefix = "", timeoutMs = 1000, arg?: Uint8Array): Promise<Reply<S>[]> {
     const id = this.#nextId++;
     const targets = this.workers.filter((w) => w.name.startsWith(prefix));
     return new Promise((resolve) => {
@@ -196,7 +202,7 @@ export class Pool<S> {
       const timer = setTimeout(c.finish, timeoutMs);
       this.#collections.set(id, c);
       if (targets.length === 0) return c.finish();
-      for (const t of targets) this.#send(t.worker, { type: "collect", id, what });
+      for (const t of targets) this.#send(t.worker, { type: "collect", id, what, arg });
     });
   }
 
@@ -226,11 +232,50 @@ export class Pool<S> {
     return out.length === expected ? out : null;
   }
 
+  /** The seeders, leechers and completed count of the torrent `infoHash` (20 bytes). */
+  async torrent(infoHash: Uint8Array): Promise<[number, number, number]> {
+    const sum: [number, number, number] = [0, 0, 0];
+    for (const r of await this.collect("torrent", "request", 1000, infoHash)) {
+      if (r.what !== "torrent") continue;
+      sum[0] += r.body[0];
+      sum[1] += r.body[1];
+      sum[2] = Math.max(sum[2], r.body[2]); // only its owner has it
+    }
+    return sum;
+  }
+
   /** Every worker's heap report. */
   async heaps(): Promise<HeapReport[]> {
     const out: HeapReport[] = [];
     for (const r of await this.collect("heap")) if (r.what === "heap") out.push(r.body);
     return out;
+  }
+
+  /** Hands every accounting batch a request worker posts to `f` (private trackers). */
+  onAccounting(f: (body: Uint8Array) => void): void {
+    this.#accounting = f;
+  }
+
+  /**
+   * Asks every request worker for its accounting now; resolves true once each has sent it
+   * (through `onAccounting`), false after `timeoutMs`.
+   */
+  drainAccounting(timeoutMs: number): Promise<boolean> {
+    let left = this.workers.filter((w) => w.name.startsWith("request")).length;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#drains = null;
+        resolve(false);
+      }, timeoutMs);
+      this.#drains = () => {
+        if (--left > 0) return;
+        clearTimeout(timer);
+        this.#drains = null;
+        resolve(true);
+      };
+      if (left === 0) return this.#drains();
+      this.broadcast({ type: "drain" }, "request");
+    });
   }
 
   /** Stops everything and exits with status 1, saying why. */

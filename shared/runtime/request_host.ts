@@ -17,7 +17,9 @@ import { AccessList, type AccessListData } from "../store/access_list.ts";
 import type { Refusals, RequestStats, SwarmDetails } from "../store/details.ts";
 import { LimitLog } from "../observe/limit_log.ts";
 import type { RequestBase } from "./mesh.ts";
-import { serveWorker } from "./worker.ts";
+import { postAccounting, serveWorker } from "./worker.ts";
+import type { PrivateInit } from "./private_init.ts";
+import type { KeyUpdate } from "../store/key_table.ts";
 import { type Link, openLinks, replaceLink } from "./link.ts";
 
 /** Largest swarms and sampled peers reported for the statistics page. */
@@ -50,6 +52,12 @@ export interface SwarmStore<M, S extends RequestStats> {
   stats(index: number): S;
   /** Socket worker `worker` was replaced: drop what belonged to its connections (ws). */
   socketGone?(worker: number): number;
+  /** New or changed passkeys (a private tracker): a revoked key's peers leave the swarms. */
+  keys?(update: KeyUpdate): void;
+  /** The seeders, leechers and completed count of the torrent `infoHash`. */
+  torrent?(infoHash: Uint8Array): [number, number, number];
+  /** The accounting since the last call (`store/peer_accounts.ts` records), reset. */
+  drainAccounts?(): Uint8Array<ArrayBuffer>;
 }
 
 /** The part of the configuration the host reads. */
@@ -70,6 +78,8 @@ export interface RequestInit<C extends HostConfig> extends RequestBase {
   access: AccessListData;
   /** This worker's share of the state file (its entries), if any. */
   state: Uint8Array | null;
+  /** A private tracker's keys and registered torrents (null: open tracker). */
+  private?: PrivateInit | null;
 }
 
 /** How a protocol's store is made and cleaned. */
@@ -91,6 +101,18 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
     const access = new AccessList();
     access.update(init.access);
     const store = maker.make(init, access, log);
+    if (init.private) {
+      store.keys?.(init.private.keys);
+      access.updateRegistered(init.private.registered);
+    }
+    const drainAccounts = store.drainAccounts;
+    if (drainAccounts !== undefined) {
+      // Accounting goes to the main thread each second, so a crash loses at most that much.
+      setInterval(() => {
+        const body = drainAccounts.call(store);
+        if (body.length > 0) postAccounting(body, false);
+      }, 1000);
+    }
     new LimitLog(log, config.limits, () => store.refusals());
     if (init.state !== null) {
       const now = monotonicSeconds();
@@ -135,6 +157,10 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
           }
           replaceLink(links, from, port, attach);
         },
+        keys: (update: KeyUpdate) => store.keys?.(update),
+        torrent: (h: Uint8Array) => store.torrent?.(h) ?? [0, 0, 0],
+        registered: (hashes: Uint8Array) => access.updateRegistered(hashes),
+        drain: () => store.drainAccounts?.() ?? new Uint8Array(0),
         access: (list: AccessListData) => {
           access.update(list);
           log.info(`access list updated: ${access.size} info hashes`);

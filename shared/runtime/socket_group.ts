@@ -16,6 +16,7 @@ import { connectionsThatFit } from "../config/open_files.ts";
 import { readTls, type TlsFiles } from "../config/tls.ts";
 import type { SocketBase } from "./mesh.ts";
 import type { Pool } from "./pool.ts";
+import type { PrivateInit } from "./private_init.ts";
 
 /** An address a socket worker binds. */
 export interface Bind {
@@ -50,6 +51,8 @@ export interface SocketInit extends SocketBase {
   limits: Record<string, number>;
   /** How its refusals are named in the log, by limit (`limits.x = N` when not given). */
   limitNames: Record<string, string>;
+  /** A private tracker's keys (null or absent: an open tracker). */
+  private?: PrivateInit | null;
 }
 
 /**

@@ -22,6 +22,7 @@ import type { Refusals } from "../store/details.ts";
 import { type Link, openLinks, replaceLink } from "./link.ts";
 import type { Bind, BindResult, SocketInit } from "./socket_group.ts";
 import { serveWorker } from "./worker.ts";
+import type { KeyUpdate } from "../store/key_table.ts";
 
 /** A bound listener: a socket, or a TCP listener. */
 export interface Listener {
@@ -41,6 +42,8 @@ export interface SocketSide<S> {
   stats(): S;
   /** Its refusals so far, by limit, for the limit log; none when absent. */
   refusals?(): Refusals;
+  /** New or changed passkeys (a private tracker's socket workers check each request's). */
+  keys?(update: KeyUpdate): void;
 }
 
 /** What the host gives a protocol's socket side. */
@@ -123,6 +126,7 @@ export function serveSockets<I extends SocketInit, S>(
         stats: () => side.stats(),
         // Request worker `j` was replaced: batches to it go to its successor from now on.
         port: (j: number, port: MessagePort) => replaceLink(links, j, port, attach),
+        keys: (update: KeyUpdate) => side.keys?.(update),
         tls: (cert: string, key: string) => {
           for (const l of listeners) l.reloadTls?.({ cert, key });
         },

@@ -24,6 +24,24 @@ import { faultTarget } from "./fault.ts";
 import { Mesh, type SocketGroup } from "./mesh.ts";
 import { Pool } from "./pool.ts";
 import type { HostConfig, RequestInit } from "./request_host.ts";
+import type { PrivateInit } from "./private_init.ts";
+
+/**
+ * What runs beside a tracker on the main thread when it is private (`private/`, composed in
+ * `main.ts`): the keys every worker starts with, then its own work once the workers serve.
+ */
+export interface TrackerExtras {
+  /** Start-up data for each worker (and each replacement), as it is now. */
+  init(): PrivateInit;
+  /** The workers serve: start refreshing, accounting and serving the admin API. */
+  attach(pool: Pool<unknown>, log: Logger): Promise<void>;
+  /** On SIGTERM/SIGINT, before the state file: collect and write what is pending. */
+  stop(pool: Pool<unknown>): Promise<void>;
+  /** Prometheus lines of its own. */
+  metrics(): string;
+  /** A line for the log once it serves. */
+  describe(): string;
+}
 
 /** The configuration sections every tracker has. */
 export interface TrackerConfig {
@@ -75,6 +93,8 @@ export interface TrackerPlan<C extends TrackerConfig, R extends HostConfig, S> {
   started?(log: Logger): void;
   /** Reloads what SIGUSR1 reloads beyond the access list (TLS); logs its own outcome. */
   reload?(pool: Pool<S>, log: Logger): Promise<void>;
+  /** Private tracking, when it is on. */
+  extras?: TrackerExtras | null;
 }
 
 /** Starts the tracker `plan` describes; resolves once it serves. */
@@ -107,6 +127,7 @@ export async function runTracker<C extends TrackerConfig, R extends HostConfig, 
     },
     faultTarget(),
     shardKey,
+    () => plan.extras?.init() ?? null,
   );
   const lines: string[] = [];
   try {
@@ -124,7 +145,18 @@ export async function runTracker<C extends TrackerConfig, R extends HostConfig, 
   // Before the `listening on` lines: whoever reads them (a supervisor, a test) may signal at
   // once, and a signal with no listener yet takes its default action (exit, no state saved).
   // Not earlier: every request worker must be up, or a save on stop would be partial.
-  keepState(pool, config.state, plan.state, log);
+  const extras = plan.extras ?? null;
+  if (extras !== null) {
+    try {
+      await extras.attach(pool as Pool<unknown>, log);
+    } catch (err) {
+      pool.terminate();
+      throw err;
+    }
+  }
+  keepState(pool, config.state, plan.state, log, async () => {
+    await extras?.stop(pool as Pool<unknown>);
+  });
   pool.onReload(async () => {
     await plan.reload?.(pool, log);
     if (config.access_list.mode === "off") return;
@@ -139,6 +171,7 @@ export async function runTracker<C extends TrackerConfig, R extends HostConfig, 
   // Always printed, whatever the log level: operators and tests need the bound addresses.
   for (const l of lines) console.log(l);
   log.info(`${plan.name}: ${plan.describe}`);
+  if (extras !== null) log.info(extras.describe());
   plan.started?.(log);
   pool.heartbeat();
 
@@ -148,7 +181,7 @@ export async function runTracker<C extends TrackerConfig, R extends HostConfig, 
     const details = cached(10000, async () => mergeDetails(await pool.details(), 10));
     serveObservability(config.metrics.prometheus_endpoint_address, {
       metrics: async () =>
-        plan.observe.metrics(await pool.stats(), uptime()) +
+        plan.observe.metrics(await pool.stats(), uptime()) + (extras?.metrics() ?? "") +
         heapMetrics([heapReport("main"), ...await pool.heaps()]),
       stats: async () => {
         const stats = await pool.stats();
@@ -189,9 +222,10 @@ function keepState<S>(
   state: { path: string; save_interval: number },
   kind: StateKind,
   log: Logger,
+  first: () => Promise<void>,
 ): void {
   const { path } = state;
-  if (path === "") return pool.stopOnSignals();
+  if (path === "") return pool.stopOnSignals(first);
   let saving = Promise.resolve();
   const save = (): Promise<void> => {
     const run = saving.then(async () => {
@@ -207,7 +241,13 @@ function keepState<S>(
     saving = run.catch(() => {});
     return run;
   };
-  pool.stopOnSignals(save);
+  pool.stopOnSignals(async () => {
+    try {
+      await first();
+    } finally {
+      await save();
+    }
+  });
   if (state.save_interval === 0) return;
   setInterval(() => {
     save().catch((err) => log.error(`state.path: periodic save failed: ${(err as Error).message}`));

@@ -11,6 +11,7 @@
 
 import { syncClock } from "../base/clock.ts";
 import type { AccessListData } from "../store/access_list.ts";
+import type { KeyUpdate } from "../store/key_table.ts";
 import type { SwarmDetails } from "../store/details.ts";
 import { heapReport } from "../observe/heap.ts";
 import type { Collect, FromWorker, ToWorker } from "./control.ts";
@@ -30,6 +31,19 @@ export interface WorkerRole<S> {
   access?(list: AccessListData): void;
   /** New TLS material (socket workers serving TLS). */
   tls?(cert: string, key: string): void;
+  /** One torrent's seeders, leechers and completed count (request workers). */
+  torrent?(infoHash: Uint8Array): [number, number, number];
+  /** New or changed passkeys (private trackers). */
+  keys?(update: KeyUpdate): void;
+  /** The registered torrents (request workers of a private tracker). */
+  registered?(hashes: Uint8Array): void;
+  /** The accounting now, for the last time before a stop (request workers). */
+  drain?(): Uint8Array<ArrayBuffer>;
+}
+
+/** Posts accounting records to the main thread (`last`: the answer to a `drain`). */
+export function postAccounting(body: Uint8Array<ArrayBuffer>, last: boolean): void {
+  self.postMessage({ type: "accounting", body, last }, [body.buffer]);
 }
 
 /**
@@ -42,8 +56,11 @@ export function serveWorker<I, S, R>(
   const send = (msg: FromWorker<S, R>, transfer: Transferable[] = []) =>
     self.postMessage(msg, transfer);
   let role: WorkerRole<S> | null = null;
-  const answer = (id: number, what: Collect) => {
+  const answer = (id: number, what: Collect, arg?: Uint8Array) => {
     switch (what) {
+      case "torrent":
+        if (role?.torrent && arg) return send({ type: "reply", id, what, body: role.torrent(arg) });
+        break;
       case "stats":
         if (role !== null) return send({ type: "reply", id, what, body: role.stats() });
         break;
@@ -82,13 +99,22 @@ export function serveWorker<I, S, R>(
         role?.port(msg.index, msg.port);
         break;
       case "collect":
-        answer(msg.id, msg.what);
+        answer(msg.id, msg.what, msg.arg);
         break;
       case "access":
         role?.access?.(msg.list);
         break;
       case "tls":
         role?.tls?.(msg.cert, msg.key);
+        break;
+      case "keys":
+        role?.keys?.(msg.update);
+        break;
+      case "registered":
+        role?.registered?.(msg.hashes);
+        break;
+      case "drain":
+        if (role?.drain) postAccounting(role.drain(), true);
         break;
     }
   };

@@ -1,0 +1,282 @@
+/**
+ * A private tracker's accounting in a request worker: per peer (key, info hash, peer id), the
+ * uploaded and downloaded totals it last announced, so each announce adds only what moved
+ * since the one before; and what moved since the main thread last collected (`drain`).
+ *
+ * Decisions (the README's "Private tracking" section says them to users):
+ * - A counter lower than the last one is a new session of the client (it restarted): the new
+ *   value counts whole, never a negative delta.
+ * - A peer's first announce counts its values when it is `started` (a new session: normally
+ *   zero), and is only a baseline otherwise (the tracker restarted or forgot the peer): at most
+ *   one announce interval of traffic goes uncounted, never any counted twice.
+ * - `stopped` counts, then forgets the peer (its next announce starts a new session).
+ * - A peer's `completed` counts once.
+ * - The same (key, info hash, peer id) over IPv4 and IPv6 is one peer here: its counters are
+ *   the client's own totals, so they count once. Each info hash is its own torrent: a hybrid
+ *   v1/v2 torrent announced under both hashes counts under both.
+ *
+ * Entries are typed arrays in an open-addressed table: no allocation per announce. At
+ * `maxEntries` new peers are not accounted (`overflow` counts them).
+ *
+ * @module
+ */
+
+import { HalfSipHash13, randomWords } from "../base/hash.ts";
+import { getU32LE, setU32LE } from "../base/bytes.ts";
+
+/** Bytes of a peer's identity: key index (u32 LE), info hash, peer id. */
+const ID_LEN = 44;
+/** Bytes of where the peer is: family, 16-byte IP (v4-mapped for IPv4), big-endian port. */
+export const WHERE_LEN = 19;
+/** Bytes per drained record: key (u32), info hash, uploaded and downloaded (f64), completed (u32), seeded (u8), 3 spare. */
+export const DRAIN_LEN = 4 + 20 + 8 + 8 + 4 + 4;
+
+const USED = 1, DIRTY = 2, SEEDED = 4, COMPLETED = 8, GONE = 16;
+
+/** Accounting of one request worker. */
+export class PeerAccounts {
+  /** Live entries. */
+  size = 0;
+  /** New peers not accounted because the table was full. */
+  overflow = 0;
+  #max: number;
+  #cap = 0;
+  #slots = new Int32Array(0); // entry + 1; 0 empty; -1 removed
+  #used = 0; // slots not empty (live and removed)
+  #id = new Uint8Array(0);
+  #where = new Uint8Array(0);
+  #last = new Float64Array(0); // uploaded, downloaded
+  #pend = new Float64Array(0); // uploaded, downloaded, completed
+  #seen = new Float64Array(0);
+  #flags = new Uint8Array(0);
+  #free: number[] = [];
+  #next = 0;
+  #dirty: number[] = [];
+  #scratch = new Uint8Array(ID_LEN);
+  #hasher: HalfSipHash13;
+  #f64 = new Float64Array(1);
+  #f64b = new Uint8Array(this.#f64.buffer);
+
+  /** An empty table of at most `maxEntries` peers. */
+  constructor(maxEntries = 1 << 20) {
+    this.#max = maxEntries;
+    const k = randomWords(2);
+    this.#hasher = new HalfSipHash13(k[0], k[1]);
+    this.#grow(1024);
+    this.#slots = new Int32Array(2048);
+  }
+
+  /**
+   * Accounts an announce of key `key` for the info hash at `b[ih]` and peer id at `b[pid]`,
+   * with its `uploaded` and `downloaded` totals, `event` (BEP 15 numbers), seeding or not, at
+   * `now`, from the peer at `where[w]` (`WHERE_LEN` bytes).
+   */
+  record(
+    key: number,
+    b: Uint8Array,
+    ih: number,
+    pid: number,
+    uploaded: number,
+    downloaded: number,
+    event: number,
+    seeder: boolean,
+    now: number,
+    where: Uint8Array,
+    w: number,
+  ): void {
+    const id = this.#scratch;
+    setU32LE(id, 0, key);
+    for (let j = 0; j < 20; j++) id[4 + j] = b[ih + j];
+    for (let j = 0; j < 20; j++) id[24 + j] = b[pid + j];
+    let e = this.#find(id);
+    let up: number, down: number;
+    if (e < 0) {
+      if (event === 3) return; // stopped, and never seen: nothing to count from
+      e = this.#add(id);
+      if (e < 0) return;
+      // Started: a new session, counted from zero. Otherwise a baseline (see the module).
+      up = event === 2 ? uploaded : 0;
+      down = event === 2 ? downloaded : 0;
+    } else {
+      const lu = this.#last[2 * e], ld = this.#last[2 * e + 1];
+      up = uploaded >= lu ? uploaded - lu : uploaded;
+      down = downloaded >= ld ? downloaded - ld : downloaded;
+    }
+    this.#last[2 * e] = uploaded;
+    this.#last[2 * e + 1] = downloaded;
+    this.#seen[e] = now;
+    this.#where.set(where.subarray(w, w + WHERE_LEN), e * WHERE_LEN);
+    let f = this.#flags[e];
+    let done = 0;
+    if (event === 1 && !(f & COMPLETED)) {
+      f |= COMPLETED;
+      done = 1;
+    }
+    if (seeder) f |= SEEDED;
+    if (up > 0 || down > 0 || done > 0 || (seeder && !(this.#flags[e] & SEEDED))) {
+      this.#pend[3 * e] += up;
+      this.#pend[3 * e + 1] += down;
+      this.#pend[3 * e + 2] += done;
+      if (!(f & DIRTY)) {
+        f |= DIRTY;
+        this.#dirty.push(e);
+      }
+    }
+    this.#flags[e] = f;
+    if (event === 3) this.#remove(e);
+  }
+
+  /**
+   * Forgets every peer of key `key`, calling `drop(where, w, b, ih)` with each one's place and
+   * info hash first (to take it out of its swarm). Their pending totals are still drained.
+   */
+  revoke(
+    key: number,
+    drop: (where: Uint8Array, w: number, id: Uint8Array, ih: number) => void,
+  ): number {
+    let n = 0;
+    for (let e = 0; e < this.#next; e++) {
+      const f = this.#flags[e];
+      if (!(f & USED) || (f & GONE) || getU32LE(this.#id, e * ID_LEN) !== key) continue;
+      drop(this.#where, e * WHERE_LEN, this.#id, e * ID_LEN + 4);
+      this.#remove(e);
+      n++;
+    }
+    return n;
+  }
+
+  /** Forgets peers last seen before `cutoff` (they left the swarms too). */
+  clean(cutoff: number): void {
+    for (let e = 0; e < this.#next; e++) {
+      const f = this.#flags[e];
+      if ((f & USED) && !(f & GONE) && this.#seen[e] < cutoff) this.#remove(e);
+    }
+    if (this.#used > 2 * this.size + 1024) this.#rehash(this.#slots.length);
+  }
+
+  /** Pending records (`DRAIN_LEN` each), and the pending totals reset. */
+  drain(): Uint8Array<ArrayBuffer> {
+    const out = new Uint8Array(this.#dirty.length * DRAIN_LEN);
+    let o = 0;
+    for (const e of this.#dirty) {
+      out.set(this.#id.subarray(e * ID_LEN, e * ID_LEN + 24), o);
+      this.#putF64(out, o + 24, this.#pend[3 * e]);
+      this.#putF64(out, o + 32, this.#pend[3 * e + 1]);
+      setU32LE(out, o + 40, this.#pend[3 * e + 2]);
+      out[o + 44] = this.#flags[e] & SEEDED ? 1 : 0;
+      o += DRAIN_LEN;
+      this.#pend[3 * e] = this.#pend[3 * e + 1] = this.#pend[3 * e + 2] = 0;
+      const f = this.#flags[e] & ~DIRTY;
+      this.#flags[e] = f;
+      if (f & GONE) this.#release(e);
+    }
+    this.#dirty.length = 0;
+    return out;
+  }
+
+  #putF64(out: Uint8Array, o: number, v: number): void {
+    this.#f64[0] = v;
+    out.set(this.#f64b, o);
+  }
+
+  #hash(id: Uint8Array, off: number): number {
+    return this.#hasher.hash(id, off, ID_LEN);
+  }
+
+  #find(id: Uint8Array): number {
+    const mask = this.#slots.length - 1, ids = this.#id;
+    for (let s = this.#hash(id, 0) & mask;; s = (s + 1) & mask) {
+      const v = this.#slots[s];
+      if (v === 0) return -1;
+      if (v < 0) continue;
+      const o = (v - 1) * ID_LEN;
+      let j = 0;
+      while (j < ID_LEN && ids[o + j] === id[j]) j++;
+      if (j === ID_LEN) return v - 1;
+    }
+  }
+
+  #add(id: Uint8Array): number {
+    if (this.size >= this.#max) {
+      this.overflow++;
+      return -1;
+    }
+    // Half the slots at most in use (live or removed); a rehash clears the removed.
+    if ((this.#used + 1) * 2 > this.#slots.length) {
+      this.#rehash(
+        this.size * 4 > this.#slots.length ? this.#slots.length * 2 : this.#slots.length,
+      );
+    }
+    let e = this.#free.pop();
+    if (e === undefined) {
+      if (this.#next >= this.#cap) this.#grow(this.#cap * 2);
+      e = this.#next++;
+    }
+    this.#id.set(id, e * ID_LEN);
+    this.#last[2 * e] = this.#last[2 * e + 1] = 0;
+    this.#pend[3 * e] = this.#pend[3 * e + 1] = this.#pend[3 * e + 2] = 0;
+    this.#flags[e] = USED;
+    const mask = this.#slots.length - 1;
+    let s = this.#hash(id, 0) & mask;
+    while (this.#slots[s] > 0) s = (s + 1) & mask;
+    if (this.#slots[s] === 0) this.#used++;
+    this.#slots[s] = e + 1;
+    this.size++;
+    return e;
+  }
+
+  /** Takes entry `e` out of the table; it is freed once its pending totals are drained. */
+  #remove(e: number): void {
+    const mask = this.#slots.length - 1;
+    for (let s = this.#hash(this.#id, e * ID_LEN) & mask;; s = (s + 1) & mask) {
+      const v = this.#slots[s];
+      if (v === 0) break;
+      if (v === e + 1) {
+        this.#slots[s] = -1;
+        break;
+      }
+    }
+    this.size--;
+    if (this.#flags[e] & DIRTY) this.#flags[e] |= GONE;
+    else this.#release(e);
+  }
+
+  #release(e: number): void {
+    this.#flags[e] = 0;
+    this.#free.push(e);
+  }
+
+  #rehash(cap: number): void {
+    this.#slots = new Int32Array(cap);
+    this.#used = 0;
+    const mask = cap - 1;
+    for (let e = 0; e < this.#next; e++) {
+      const f = this.#flags[e];
+      if (!(f & USED) || (f & GONE)) continue;
+      let s = this.#hash(this.#id, e * ID_LEN) & mask;
+      while (this.#slots[s] !== 0) s = (s + 1) & mask;
+      this.#slots[s] = e + 1;
+      this.#used++;
+    }
+  }
+
+  /** Room for `cap` entries (the slots follow in `#add`). */
+  #grow(cap: number): void {
+    const grown = <T extends Uint8Array | Float64Array>(
+      old: T,
+      per: number,
+      make: (n: number) => T,
+    ) => {
+      const a = make(cap * per);
+      a.set(old);
+      return a;
+    };
+    this.#id = grown(this.#id, ID_LEN, (n) => new Uint8Array(n));
+    this.#where = grown(this.#where, WHERE_LEN, (n) => new Uint8Array(n));
+    this.#last = grown(this.#last, 2, (n) => new Float64Array(n));
+    this.#pend = grown(this.#pend, 3, (n) => new Float64Array(n));
+    this.#seen = grown(this.#seen, 1, (n) => new Float64Array(n));
+    this.#flags = grown(this.#flags, 1, (n) => new Uint8Array(n));
+    this.#cap = cap;
+  }
+}
