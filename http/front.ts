@@ -12,7 +12,7 @@
  * @module
  */
 
-import { KeyPath, PathKind } from "../shared/net/key_path.ts";
+import { Route, Routes } from "./route.ts";
 import { GATE_TEXT, type PrivateGate } from "../shared/store/private_gate.ts";
 import { ByteBuffer } from "../shared/base/byte_buffer.ts";
 import { getU32LE } from "../shared/base/bytes.ts";
@@ -23,7 +23,8 @@ import { type Answers, Forwarder } from "../core/forward.ts";
 import type { PendingScrapes } from "../core/pending_scrapes.ts";
 import { A_TOKEN, R_REFUSAL, REFUSAL_TEXT } from "../core/records.ts";
 import type { HttpSettings } from "./config.ts";
-import { type ConnectionCounters, type ConnectionHost, HttpConnection } from "./connection.ts";
+import { type ConnectionHost, HttpConnection } from "./connection.ts";
+import type { HttpCounters } from "./socket_init.ts";
 import { parseEndpointText } from "./ip_text.ts";
 import {
   AnnounceQuery,
@@ -46,29 +47,6 @@ import { Tokens } from "./tokens.ts";
 import { forwardAnnounce, FullScrapes, readAnswer } from "./translate.ts";
 
 export { HttpConnection, MAX_OWED } from "./connection.ts";
-
-const enc = new TextEncoder();
-const ANNOUNCE_PATH = enc.encode("/announce"), SCRAPE_PATH = enc.encode("/scrape");
-
-/** Counters of an HTTP socket worker. */
-export interface HttpCounters extends ConnectionCounters {
-  /** Connections accepted. */
-  accepted: number;
-  /** Connections closed, for any reason. */
-  closed: number;
-  /** Closed for a request head not sent in time. */
-  timedOut: number;
-  /** Closed for being idle too long between requests. */
-  idle: number;
-  /** Announces received (well-formed or not). */
-  announces: number;
-  /** Scrapes received. */
-  scrapes: number;
-  /** Responses with a `failure reason`. */
-  failures: number;
-  /** Trusted `ip`, `ipv4`, `ipv6` parameters ignored for not being a literal address. */
-  ignoredIps: number;
-}
 
 /** Limits on connections. */
 export interface ConnectionLimits {
@@ -119,9 +97,9 @@ export class HttpFront implements ConnectionHost, Answers {
   #addr = new Uint8Array(18);
   #reply = new AnnounceReply();
   #full = new FullScrapes();
-  /** A private tracker's keys (null: an open tracker), and where a request's key lies. */
+  /** A private tracker's keys (null: an open tracker); set with `private`. */
   gate: PrivateGate | null = null;
-  #path = new KeyPath();
+  #routes = new Routes(false);
 
   /**
    * A front end with `settings`, sending to request workers through batches keyed by
@@ -154,6 +132,12 @@ export class HttpFront implements ConnectionHost, Answers {
     this.#reply.minInterval = settings.min_announce_interval > 0
       ? settings.min_announce_interval
       : -1;
+  }
+
+  /** Makes this a private tracker's front, checking keys against `gate`. */
+  private(gate: PrivateGate): void {
+    this.gate = gate;
+    this.#routes = new Routes(true);
   }
 
   /** Open connections. */
@@ -214,22 +198,12 @@ export class HttpFront implements ConnectionHost, Answers {
 
   /** Handles the request the connection's parser just gave, as its `seq`th. */
   request(c: HttpConnection, seq: number, flags: number): void {
-    const req = c.request;
-    if (this.gate !== null) {
-      const kind = this.#path.parse(req.buf, req.pathStart, req.pathEnd);
-      if (kind === PathKind.Announce) {
-        this.counters.announces++;
-        return this.#announceRequest(c, seq, flags);
-      }
-      if (kind === PathKind.Scrape) {
-        this.counters.scrapes++;
-        return this.#scrapeRequest(c, seq, flags);
-      }
-    } else if (req.pathIs(ANNOUNCE_PATH)) {
+    const route = this.#routes.of(c.request);
+    if (route === Route.Announce) {
       this.counters.announces++;
       return this.#announceRequest(c, seq, flags);
     }
-    if (req.pathIs(SCRAPE_PATH)) {
+    if (route === Route.Scrape) {
       this.counters.scrapes++;
       return this.#scrapeRequest(c, seq, flags);
     }
@@ -299,7 +273,7 @@ export class HttpFront implements ConnectionHost, Answers {
     if (bad !== null) return this.#fail(c, seq, flags, bad);
     const gate = this.gate;
     if (gate !== null) {
-      const p = this.#path;
+      const p = this.#routes.path;
       const why = gate.check(req.buf, p.keyStart, p.keyEnd, q.peerId, 0);
       if (why !== 0) return this.#fail(c, seq, flags, GATE_TEXT[why]);
     }
@@ -322,7 +296,7 @@ export class HttpFront implements ConnectionHost, Answers {
     const problem = parseScrapeQuery(req.buf, req.queryStart, req.queryEnd, q);
     if (problem !== 0) return this.#fail(c, seq, flags, QUERY_FAILURE_TEXT[problem]);
     if (this.gate !== null) {
-      const p = this.#path;
+      const p = this.#routes.path;
       const why = this.gate.check(req.buf, p.keyStart, p.keyEnd, null, 0);
       if (why !== 0) return this.#fail(c, seq, flags, GATE_TEXT[why]);
     }

@@ -9,7 +9,7 @@ import type { SocketStatsBase } from "../shared/observe/view.ts";
 import type { SocketInit } from "../shared/runtime/socket_group.ts";
 import type { Refusals } from "../shared/store/details.ts";
 import type { HttpSettings } from "./config.ts";
-import type { HttpCounters } from "./front.ts";
+import type { ConnectionCounters } from "./connection.ts";
 
 /** Start-up data of an HTTP socket worker. */
 export interface HttpSocketInit extends SocketInit {
@@ -31,4 +31,24 @@ export interface HttpSocketStats extends SocketStatsBase {
   counters: HttpCounters;
   /** Connections refused so far, by limit. */
   refused: Refusals;
+}
+
+/** Counters of an HTTP socket worker. */
+export interface HttpCounters extends ConnectionCounters {
+  /** Connections accepted. */
+  accepted: number;
+  /** Connections closed, for any reason. */
+  closed: number;
+  /** Closed for a request head not sent in time. */
+  timedOut: number;
+  /** Closed for being idle too long between requests. */
+  idle: number;
+  /** Announces received (well-formed or not). */
+  announces: number;
+  /** Scrapes received. */
+  scrapes: number;
+  /** Responses with a `failure reason`. */
+  failures: number;
+  /** Trusted `ip`, `ipv4`, `ipv6` parameters ignored for not being a literal address. */
+  ignoredIps: number;
 }

@@ -48,7 +48,7 @@ serveSockets<HttpSocketInit, HttpSocketStats>((init, host) => {
   }, 1000);
   setInterval(() => (front.now = monotonicSeconds()), 250);
 
-  if (init.private) front.gate = new PrivateGate(init.private.keys, init.private.clients);
+  if (init.private) front.private(new PrivateGate(init.private.keys, init.private.clients));
   return {
     keys: (u) => front.gate?.keys.apply(u),
     listen: (b) => host.listenTcp(b, true, (t, ip, addr) => front.open(t, ip, addr) ?? REFUSED),

@@ -2,7 +2,8 @@
  * The layout holds (README, architecture; `shared/README.md`): inside `shared/`, a layer imports
  * only from layers below it; `shared/` imports nothing above it; the BitTorrent core (`core/`)
  * imports only `shared/`; a protocol (`udp/`, `http/`, `ws/`) imports `shared/`, `core/` and
- * itself, never another protocol, whether statically, dynamically or as a worker URL; and no
+ * itself, never another protocol, whether statically, dynamically or as a worker URL; private
+ * tracking's main-thread side (`private/`) imports only `shared/` and itself; and no
  * import circle runs through any of the program's modules. Only `main.ts` composes protocols.
  *
  * Around the program (`bench/README.md`): tests and the bench share what starts and measures
@@ -23,7 +24,7 @@ const RANK: Record<string, number> = {
   runtime: 4,
 };
 const PROTOCOLS = ["udp", "ws", "http"];
-const PROGRAM = ["main.ts", "shared", "core", ...PROTOCOLS];
+const PROGRAM = ["main.ts", "shared", "core", ...PROTOCOLS, "private"];
 /** Folders that hold no code of the repository's own: installed, built or cached. */
 const NOT_OURS = new Set([".git", ".cache", "node_modules", "dist"]);
 
@@ -131,6 +132,24 @@ Deno.test("layers: no protocol imports another (statically, dynamically, or as a
     for (const target of imports) {
       const to = target.split("/")[0];
       if (to !== top && to !== "shared" && to !== "core") bad.push(`${file} -> ${target}`);
+    }
+  }
+  assert.deepEqual(bad, []);
+});
+
+Deno.test("layers: private/ imports only shared/ and itself, and only main.ts imports it", async () => {
+  const graph = await program();
+  const bad: string[] = [];
+  for (const [file, imports] of graph) {
+    const top = file.split("/")[0];
+    for (const target of imports) {
+      const to = target.split("/")[0];
+      if (top === "private" && to !== "private" && to !== "shared") {
+        bad.push(`${file} -> ${target}`);
+      }
+      if (to === "private" && top !== "private" && file !== "main.ts") {
+        bad.push(`${file} -> ${target}`);
+      }
     }
   }
   assert.deepEqual(bad, []);
