@@ -61,6 +61,7 @@ serveSockets<HttpSocketInit, HttpSocketStats>((init, host) => {
       protocol: "http",
       index,
       connections: front.size,
+      keyRefusals: front.gate ? Array.from(front.gate.refused) : undefined,
       counters: front.counters,
       refused: refusals(),
     }),

@@ -7,7 +7,8 @@
  */
 import assert from "assert";
 import { DatabaseSync } from "node:sqlite";
-import { assertRefused, listeningOn, processTest, runWithConfig } from "./helpers/shoal.ts";
+import { assertRefused, listeningOn, METRICS, metricsText } from "./helpers/shoal.ts";
+import { processTest, runWithConfig } from "./helpers/shoal.ts";
 import {
   createKey,
   eventually,
@@ -67,7 +68,7 @@ processTest("private: a start without api_token, or with a bad database, is refu
 });
 
 processTest("private HTTP: both key forms, refusals, the API's token, revocation", async () => {
-  const p = await startPrivate("http", await sqliteUrl());
+  const p = await startPrivate("http", await sqliteUrl(), { metrics: METRICS }, 2);
   try {
     // The API refuses without the token, with a wrong one, and never shows a key then.
     const bare = await fetch(`${p.api}/api/v1/keys/${KEY}`);
@@ -107,6 +108,13 @@ processTest("private HTTP: both key forms, refusals, the API's token, revocation
       assert.match(text(f.get("failure reason") as never), re, path);
       assert.equal(f.get("peers"), undefined, "a refused peer learns nothing of the swarm");
     }
+
+    // Counted by reason; the keys themselves appear nowhere in the output.
+    const metrics = await metricsText(p.shoal);
+    assert.match(metrics, /shoal_private_refusals_total\{[^}]*reason="unknown_key"[^}]*\} 3/);
+    assert.match(metrics, /shoal_private_refusals_total\{[^}]*reason="missing_key"[^}]*\} 1/);
+    assert.match(metrics, /shoal_private_keys 1/);
+    assert.ok(!p.shoal.output.some((l) => l.includes(KEY)), p.shoal.output.join("\n"));
 
     // Scrapes need a key too, in both forms.
     const l = listeningOn(p.shoal, 4);

@@ -94,6 +94,7 @@ serveSockets<WsSocketInit, WsSocketStats>((init, host) => {
       protocol: "ws",
       index,
       connections: conns.size,
+      keyRefusals: conns.private ? Array.from(conns.private.gate.refused) : undefined,
       counters: conns.counters,
       refused: refusals(),
     }),

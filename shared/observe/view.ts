@@ -8,6 +8,7 @@
  * @module
  */
 
+import { GATE_REASONS } from "../store/private_gate.ts";
 import { VERSION } from "../base/version.ts";
 import type { RequestStats, SwarmDetails } from "../store/details.ts";
 import type { HistorySample } from "./history.ts";
@@ -23,6 +24,8 @@ export interface SocketStatsBase {
   protocol: string;
   /** Worker index (among all socket workers). */
   index: number;
+  /** A private tracker's refusals so far, by `store/private_gate.ts`'s `Gate` value. */
+  keyRefusals?: number[];
 }
 
 /** A card of the statistics page: its element id, label, and the value's key. */
@@ -128,7 +131,18 @@ export function trackerView<S extends SocketStatsBase>(
       });
       m.gauge("shoal_uptime_seconds", "Seconds since the tracker started.", uptime);
       const { sockets, requests } = split(stats);
-      for (const s of sockets) viewOf(s)?.metrics(m, s);
+      for (const s of sockets) {
+        viewOf(s)?.metrics(m, s);
+        s.keyRefusals?.forEach((n, why) => {
+          if (why === 0) return;
+          m.counter(
+            "shoal_private_refusals_total",
+            "Requests a private tracker refused, by reason and socket worker.",
+            n,
+            { protocol: s.protocol, reason: GATE_REASONS[why], worker: s.index },
+          );
+        });
+      }
       for (const r of requests) {
         const worker = r.index;
         m.gauge("shoal_torrents", "Torrents held, by request worker.", r.torrents, { worker });
