@@ -377,25 +377,35 @@ processTest(
   },
 );
 
-processTest("private: registered torrents only", async () => {
+processTest("private: registered torrents only; allowed clients by peer-id prefix", async () => {
   const p = await startPrivate("http", await sqliteUrl(), {
-    private: { registered_torrents_only: true },
+    private: { registered_torrents_only: true, client_prefixes: "-qB, -lt" },
   });
   try {
     await createKey(p, KEY);
     const ih = randomId();
-    let r = await httpAnnounce(p, `/${KEY}/announce`, { info_hash: ih, peer_id: randomId() });
+    let r = await httpAnnounce(p, `/${KEY}/announce`, {
+      info_hash: ih,
+      peer_id: new TextEncoder().encode("-qB4620-cccccccccccc"),
+    });
     assert.match(text(r.get("failure reason") as never), /not registered/);
     assert.equal((await p.call("POST", `/api/v1/torrents/${hex(ih).toUpperCase()}`)).status, 201);
     assert.ok(
       await eventually(async () => {
-        r = await httpAnnounce(p, `/${KEY}/announce`, { info_hash: ih, peer_id: randomId() });
+        const qb = new TextEncoder().encode("-qB4620-" + "b".repeat(12));
+        r = await httpAnnounce(p, `/${KEY}/announce`, { info_hash: ih, peer_id: qb });
         return r.get("failure reason") === undefined;
       }, 1000),
     );
     const t = (await p.call("GET", `/api/v1/torrents/${hex(ih)}`)).json;
     assert.equal(t.registered, true);
     assert.equal(t.leechers, 1);
+    const tr = new TextEncoder().encode("-TR3000-aaaaaaaaaaaa");
+    r = await httpAnnounce(p, `/${KEY}/announce`, { info_hash: ih, peer_id: tr });
+    assert.match(text(r.get("failure reason") as never), /client not allowed/);
+    const lt = new TextEncoder().encode("-lt0D80-aaaaaaaaaaaa");
+    r = await httpAnnounce(p, `/${KEY}/announce`, { info_hash: ih, peer_id: lt, port: 7001 });
+    assert.equal(r.get("failure reason"), undefined);
     assert.equal((await p.call("DELETE", `/api/v1/torrents/${hex(ih)}`)).status, 204);
     assert.equal((await p.call("DELETE", `/api/v1/torrents/${hex(ih)}`)).status, 404);
   } finally {
