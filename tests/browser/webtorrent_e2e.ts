@@ -3,9 +3,15 @@
  * WebTorrent browser bundle, seed and download a random file through the tracker given as
  * the first argument. Prints one JSON line: {magnet, want, got, peers}, or {error, logs}.
  *
+ * `--leecher-tracker URL` gives the downloading page another tracker URL (say, its own
+ * passkey). `--refused` only seeds, and prints {warnings}: the messages of the warnings and
+ * errors the seeding torrent got in the second after its first one (within 15 s), such as a
+ * tracker's failure reason.
+ *
  * @module
  */
 
+import { parseArgs } from "args";
 import { launchChromium, webtorrentBundle } from "./chromium.ts";
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>shoal e2e</title>
@@ -20,7 +26,13 @@ async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   return [...d].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-const tracker = Deno.args[0];
+const { values: opts, positionals } = parseArgs({
+  args: Deno.args,
+  allowPositionals: true,
+  options: { "leecher-tracker": { type: "string" }, refused: { type: "boolean" } },
+});
+const tracker = positionals[0];
+const leecherTracker = opts["leecher-tracker"] ?? tracker;
 const bundle = await Deno.readFile(await webtorrentBundle());
 // The pages come from a little local web server.
 const web = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
@@ -30,6 +42,50 @@ const web = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) 
   return new Response(PAGE, { headers: { "content-type": "text/html" } });
 });
 const site = `http://127.0.0.1:${web.addr.port}/`;
+
+/** `--refused`: one page seeds through `tracker`; prints the warnings its torrent gets. */
+async function refused(): Promise<void> {
+  const browser = await launchChromium();
+  const logs: string[] = [];
+  try {
+    const page = await browser.newPage();
+    page.on("console", (m) => logs.push(`seeder: ${m.text()}`));
+    page.on("pageerror", (e) => logs.push(`seeder error: ${e.message}`));
+    await page.goto(site);
+    await page.waitForFunction(() => (window as unknown as { ready: boolean }).ready === true);
+    const warnings = await page.evaluate(
+      ({ bytes, tracker }) =>
+        new Promise<string[]>((resolve) => {
+          // deno-lint-ignore no-explicit-any
+          const w = window as any;
+          const client = new w.WebTorrent();
+          const seen: string[] = [];
+          const on = (e: Error) => {
+            if (seen.push(e.message) === 1) setTimeout(() => resolve(seen), 1000);
+          };
+          client.on("error", on);
+          const t = client.seed(new File([new Uint8Array(bytes)], "payload.bin"), {
+            announce: [tracker],
+          });
+          t.on("warning", on);
+          t.on("error", on);
+          setTimeout(() => resolve(seen), 15000);
+        }),
+      { bytes: [...crypto.getRandomValues(new Uint8Array(65536))], tracker },
+    );
+    console.log(JSON.stringify({ warnings, logs }));
+  } catch (e) {
+    console.log(JSON.stringify({ error: String(e), logs }));
+  } finally {
+    await browser.close();
+    await web.shutdown();
+  }
+}
+
+if (opts.refused) {
+  await refused();
+  Deno.exit(0);
+}
 const browser = await launchChromium();
 const logs: string[] = [];
 try {
@@ -81,7 +137,7 @@ try {
         });
         setTimeout(() => reject("no download within 60 s"), 60000);
       }),
-    { magnet, tracker },
+    { magnet, tracker: leecherTracker },
   );
   // While both pages are open, the tracker should count both peers of the swarm.
   const hex = /btih:([0-9a-f]{40})/i.exec(magnet)![1];

@@ -5,6 +5,7 @@ Usage:
   libtorrent_transfer.py --tracker udp://127.0.0.1:PORT/announce [--ipv6] [--timeout 60]
                          [--size BYTES] [--seed N]
   libtorrent_transfer.py --print-infohash --seed N [--size BYTES]
+  libtorrent_transfer.py --tracker URL --expect-tracker-error [--timeout 60]
 
 A seeder and a leecher (two sessions in this process) listen on loopback only, with DHT, LSD,
 PEX, UPnP and NAT-PMP off and the given tracker as the torrent's only tracker, so the tracker is
@@ -285,6 +286,53 @@ def seed_only(args):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def expect_tracker_error(args):
+    """One seeding session announces to --tracker until the tracker refuses it (or --timeout).
+
+    Prints one JSON line: ok (a tracker error came and no announce was answered), tracker_errors
+    (each alert's message(), error.message() and failure_reason(): the tracker's text, which
+    libtorrent 2.0 leaves empty for a UDP tracker's error), replies (announce replies, 0 when
+    refused), errors, warnings, info_hash, reason. Exit status 0 when ok, 1 otherwise.
+    """
+    result = {"ok": False, "tracker_errors": [], "replies": 0, "errors": [], "warnings": [],
+              "info_hash": None, "reason": None, "tracker": args.tracker}
+    work = tempfile.mkdtemp(prefix="shoal-lt-refused-")
+    try:
+        info, _ = make_torrent(work, payload_bytes(args.size, args.seed), args.tracker)
+        result["info_hash"] = info_hash_hex(info)
+        listen = "[::1]:0" if args.ipv6 else "127.0.0.1:0"
+        ses = lt.session(settings(listen))
+        no_discovery = (lt.torrent_flags.disable_dht | lt.torrent_flags.disable_lsd
+                        | lt.torrent_flags.disable_pex)
+        h = ses.add_torrent({"ti": info, "save_path": work,
+                             "flags": no_discovery | lt.torrent_flags.seed_mode})
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline and not result["tracker_errors"]:
+            for a in ses.pop_alerts():
+                if isinstance(a, lt.tracker_error_alert):
+                    result["tracker_errors"].append({"message": a.message(),
+                                                     "error": a.error.message(),
+                                                     "failure_reason": a.failure_reason()})
+                elif isinstance(a, lt.tracker_reply_alert):
+                    result["replies"] += 1
+                elif isinstance(a, lt.tracker_warning_alert):
+                    result["warnings"].append(a.message())
+                elif isinstance(a, (lt.listen_failed_alert, lt.file_error_alert,
+                                    lt.torrent_error_alert)):
+                    result["errors"].append(a.message())
+            time.sleep(0.05)
+        result["ok"] = bool(result["tracker_errors"]) and result["replies"] == 0
+        if not result["tracker_errors"]:
+            result["reason"] = f"no tracker error within {args.timeout:g} s"
+        elif result["replies"]:
+            result["reason"] = "the tracker answered an announce it should have refused"
+        ses.pause()
+        del h, ses
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return emit(result, 0 if result["ok"] else 1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tracker", help="the torrent's tracker: udp://HOST:PORT/announce, http://...")
@@ -296,6 +344,9 @@ def main():
     ap.add_argument("--timeout", type=float, default=60, help="seconds for the whole run")
     ap.add_argument("--size", type=int, default=3 * 1024 * 1024, help="payload bytes")
     ap.add_argument("--seed", type=int, help="make the payload (and info hash) deterministic")
+    ap.add_argument("--expect-tracker-error", action="store_true",
+                    help="only one seeding session: announce until the tracker refuses it, and "
+                         "report the tracker error alerts")
     ap.add_argument("--print-infohash", action="store_true",
                     help="print the torrent's hex info hash for --seed/--size and exit")
     args = ap.parse_args()
@@ -316,6 +367,8 @@ def main():
         ap.error("--tracker is required")
     if args.seed_only:
         return seed_only(args)
+    if args.expect_tracker_error:
+        return expect_tracker_error(args)
 
     result = {"ok": False, "bytes": 0, "sha1_match": False, "seconds": None, "scrape": None,
               "peers_seen": 0, "errors": [], "warnings": [], "info_hash": None, "reason": None,
