@@ -111,6 +111,9 @@ interface Report {
   replies: number;
 }
 
+/** Bytes the browser driver seeds (`tests/browser/webtorrent_e2e.ts`). */
+const WS_PAYLOAD_BYTES = 1 << 20;
+
 /** The browser driver's JSON line: a transfer's, or `--refused`'s. */
 interface DriverResult {
   error?: string;
@@ -421,10 +424,14 @@ processTest(
       assert.equal(r.got, r.want, "the downloaded bytes are the seeded bytes");
       assert.ok(r.peers >= 1);
       assert.equal(r.scrape.complete, 2, "the leecher finished and announced it");
-      // What the keys show (not asserted: ws announces are checked for a key but their
-      // uploaded, downloaded and completed are not accounted yet).
-      const keys = await Promise.all([SEEDER_KEY, LEECHER_KEY].map((k) => keyInfo(p, k)));
-      console.log(`  WebTorrent's keys: ${JSON.stringify(keys)}`);
+      // The leecher's `completed` announce carries its whole download.
+      const t = await waitForTotals(
+        p,
+        [SEEDER_KEY, LEECHER_KEY],
+        ([_, l]) => near(l.downloaded, WS_PAYLOAD_BYTES) && l.completed === 1,
+      );
+      console.log(`  WebTorrent's keys: ${JSON.stringify(t.infos)}`);
+      assert.ok(t.ok, `totals off: ${JSON.stringify(t.infos)}`);
     } finally {
       assert.equal(await p.shoal.stop(), 0, p.shoal.output.join("\n"));
     }

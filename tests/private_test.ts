@@ -287,6 +287,36 @@ processTest(
         assert.equal(m.info_hash, ih, "WebTorrent matches a failure to its torrent by info_hash");
         await no.close();
       }
+      // Accounted from successive announces, through the fast path and the general one (an
+      // unknown member sends it there).
+      const acct = await WsClient.connect(`${base}/${KEY}`);
+      const me = bin20();
+      const step = (event: string | undefined, uploaded: number, extra = {}) =>
+        acct.send({
+          action: "announce",
+          info_hash: ih,
+          peer_id: me,
+          numwant: 0,
+          offers: [],
+          left: 5,
+          event,
+          uploaded,
+          downloaded: 0,
+          ...extra,
+        });
+      step("started", 0);
+      step(undefined, 4000);
+      step(undefined, 4500, { unknown_member: true });
+      for (let i = 0; i < 3; i++) await acct.next((m) => m.action === "announce");
+      assert.ok(
+        await eventually(
+          async () => (await p.call("GET", `/api/v1/keys/${KEY}`)).json.uploaded === 4500,
+          5000,
+        ),
+        JSON.stringify((await p.call("GET", `/api/v1/keys/${KEY}`)).json),
+      );
+      await acct.close();
+
       // Revoked while connected: the connection is closed; a new one is refused.
       const live = await WsClient.connect(`${base}/${KEY}`);
       announce(live, ih);

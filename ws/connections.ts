@@ -11,6 +11,7 @@ import { type InMessage, type ProtocolLimits, scrapeReply, validate } from "./pr
 import { failureMessage } from "./protocol.ts";
 import {
   type Batch,
+  pushAccount,
   pushClosed,
   pushScanned,
   pushScrape,
@@ -24,6 +25,8 @@ import { ByteBuffer } from "../shared/base/byte_buffer.ts";
 import type { Sharder } from "../shared/store/shard.ts";
 import { Admission } from "../shared/net/admission.ts";
 import { CloseCode } from "./wire.ts";
+import type { ConnectionCounters } from "./socket_init.ts";
+
 import type { WsPrivate } from "./private.ts";
 
 /** The part of a WebSocket the logic uses (a real one, or a test double). */
@@ -66,44 +69,6 @@ const VIOLATIONS = new Set<number>([
   CloseCode.InvalidData,
   CloseCode.TooBig,
 ]);
-
-/** Counters of a socket worker. */
-export interface ConnectionCounters {
-  /** Connections accepted. */
-  accepted: number;
-  /** Connections closed, for any reason. */
-  closed: number;
-  /** Text messages received. */
-  messagesIn: number;
-  /**
-   * Bytes of text received: UTF-8 for what the fast path takes; UTF-16 units, close to bytes,
-   * for the rest.
-   */
-  bytesIn: number;
-  /** Announces (without answer) received. */
-  announces: number;
-  /** Answers received. */
-  answers: number;
-  /** Scrapes received. */
-  scrapes: number;
-  /** Messages refused: invalid JSON or fields. */
-  invalid: number;
-  /** Messages sent. */
-  messagesOut: number;
-  /**
-   * Bytes of text sent: UTF-8 for what request workers send; UTF-16 units, close to bytes, for
-   * the socket worker's own replies (failures, scrapes).
-   */
-  bytesOut: number;
-  /** Closed for a protocol violation (binary or oversized frames, bad UTF-8, invalid JSON flood). */
-  violations: number;
-  /** Closed for being too slow to read what was sent to them. */
-  slow: number;
-  /** Closed for being idle. */
-  idle: number;
-  /** Messages for connections that were already gone. */
-  undeliverable: number;
-}
 
 interface Conn {
   peer: Peer;
@@ -285,7 +250,8 @@ export class Connections {
     c.invalidInARow = 0;
     if (this.private !== null) {
       const action = m.kind === SCAN_ANNOUNCE ? "announce" : "answer";
-      if (this.#refused(id, c, action, String.fromCharCode(...m.hash))) return true;
+      const send = (t: string) => this.#send(c, id, t);
+      if (this.private.refuses(c.key, action, String.fromCharCode(...m.hash), send)) return true;
     }
     this.#forward(id, c, m);
     return true;
@@ -293,14 +259,6 @@ export class Connections {
 
   /** A private tracker's checks (null: open). */
   private: WsPrivate | null = null;
-
-  /** Refuses a message of a connection whose key does not pass (true), with a failure reason. */
-  #refused(id: number, c: Conn, action: string, infoHash?: string): boolean {
-    const why = this.private!.refusal(c.key);
-    if (why === 0) return false;
-    this.#send(c, id, failureMessage(this.private!.text(why), action, infoHash));
-    return true;
-  }
 
   /** Closes the connections whose key was revoked or deleted (their peers leave the swarms). */
   closeRevoked(): number {
@@ -322,6 +280,9 @@ export class Connections {
     if (s < 31) c.shardBits |= 1 << s;
     else (c.moreShards ??= new Set()).add(s);
     pushScanned(this.#batch(s), id, m);
+    if (this.private !== null && m.kind === SCAN_ANNOUNCE) {
+      pushAccount(this.#batch(s), id, c.key, m);
+    }
   }
 
   /** Handles one text message from connection `id` (the general path). */
@@ -349,7 +310,7 @@ export class Connections {
   #route(id: number, c: Conn, m: InMessage, now: number): void {
     if (this.private !== null && m.kind !== "error") {
       const h = m.kind === "scrape" ? undefined : m.infoHash;
-      if (this.#refused(id, c, m.kind, h)) return;
+      if (this.private.refuses(c.key, m.kind, h, (t) => this.#send(c, id, t))) return;
     }
     switch (m.kind) {
       case "error":

@@ -12,6 +12,10 @@
  * | `REQ_ANSWER` | 3 bytes unused, u32 conn, info hash, peer id, to peer id, offer id, u32 sdp length, sdp |
  * | `REQ_SCRAPE` | 3 bytes unused, u32 conn, u32 scrape id, u32 n, n × info hash |
  * | `REQ_CLOSED` | 3 bytes unused, u32 conn |
+ * | `REQ_ACCOUNT` | u8 event, u8 seeder, 1 unused, u32 conn, u32 key, info hash, peer id, f64 uploaded, f64 downloaded |
+ *
+ * `REQ_ACCOUNT` follows an announce of a private tracker: the key it came with and the
+ * client's totals, for the accounting (`shared/store/peer_accounts.ts`).
  *
  * Messages to connections go back as bytes too: the request worker writes them as finished
  * WebSocket frames (`frames.ts`), so its socket worker sends them as they are. A byte batch is
@@ -44,6 +48,10 @@ export const REQ_ANSWER = 2;
 export const REQ_SCRAPE = 3;
 /** Record kind: a connection closed. */
 export const REQ_CLOSED = 4;
+/** Record kind: a private tracker's accounting of the announce before it. */
+export const REQ_ACCOUNT = 5;
+/** Bytes of a `REQ_ACCOUNT` record. */
+export const ACCOUNT_LEN = 72;
 /** Byte record kind: frames to one connection. */
 export const RES_FRAMES = 1;
 /** Bytes of a `RES_FRAMES` record's header. */
@@ -89,6 +97,24 @@ export function pushScanned(w: ByteBuffer, conn: number, m: Scanned): void {
   copy20(b, at + 68, m.offerId, 0);
   setU32LE(b, at + 88, len);
   b.set(src.subarray(sdpAt, sdpAt + len), at + 92);
+}
+
+const f64 = new Float64Array(2), f64b = new Uint8Array(f64.buffer);
+
+/** Appends the accounting of the announce `m` of connection `conn`, made with key `key`. */
+export function pushAccount(w: ByteBuffer, conn: number, key: number, m: Scanned): void {
+  const at = w.take(ACCOUNT_LEN), b = w.buf;
+  b[at] = REQ_ACCOUNT;
+  b[at + 1] = m.event;
+  b[at + 2] = m.seeder ? 1 : 0;
+  b[at + 3] = 0;
+  setU32LE(b, at + 4, conn);
+  setU32LE(b, at + 8, key);
+  copy20(b, at + 12, m.hash, 0);
+  copy20(b, at + 32, m.peer, 0);
+  f64[0] = m.uploaded;
+  f64[1] = m.downloaded;
+  b.set(f64b, at + 52);
 }
 
 /** Appends the part of scrape `id` of connection `conn` that one request worker answers. */
@@ -201,6 +227,11 @@ export interface RequestHandlers {
   scrape(conn: number, id: number, hashes: string[]): void;
   /** Connection `conn` closed. */
   closed(conn: number): void;
+  /**
+   * A private tracker's accounting: the `REQ_ACCOUNT` record at `b[p]` (key at `p + 8`, info
+   * hash at `p + 12`, peer id at `p + 32`, totals at `p + 52`).
+   */
+  account?(b: Uint8Array, p: number): void;
 }
 
 /** What a socket worker does with the records of a batch. */
@@ -308,6 +339,10 @@ export function readRequests(b: Uint8Array, h: RequestHandlers): void {
     } else if (kind === REQ_CLOSED) {
       h.closed(conn);
       p += 8;
+    } else if (kind === REQ_ACCOUNT) {
+      if (p + ACCOUNT_LEN > end) return;
+      h.account?.(b, p);
+      p += ACCOUNT_LEN;
     } else {
       return;
     }

@@ -13,6 +13,7 @@ import { KeyPath } from "../shared/net/key_path.ts";
 import { KeyCheck } from "../shared/store/key_table.ts";
 import { Gate, GATE_TEXT, PrivateGate } from "../shared/store/private_gate.ts";
 import type { KeyUpdate } from "../shared/store/key_table.ts";
+import { failureMessage } from "./protocol.ts";
 
 const enc = new TextEncoder();
 
@@ -54,8 +55,19 @@ export class WsPrivate {
     return why === KeyCheck.Revoked || why === KeyCheck.Unknown;
   }
 
-  /** What the client is told for `why`. */
-  text(why: number): string {
-    return GATE_TEXT[why];
+  /**
+   * Refuses a message (`action`, for `infoHash`) of a connection with `key` when the key does
+   * not pass now: `send`s the failure reason and returns true.
+   */
+  refuses(
+    key: number,
+    action: string,
+    infoHash: string | undefined,
+    send: (t: string) => void,
+  ): boolean {
+    const why = this.refusal(key);
+    if (why === 0) return false;
+    send(failureMessage(GATE_TEXT[why], action, infoHash));
+    return true;
   }
 }

@@ -40,6 +40,10 @@ export interface AnnounceRequest {
   event: number;
   /** `left === 0`: the peer seeds. */
   seeder: boolean;
+  /** `uploaded`, for a private tracker's accounting (0 when absent or negative). */
+  uploaded: number;
+  /** `downloaded` (as `uploaded`). */
+  downloaded: number;
   /** Offers to forward, at most `max_offers`. */
   offers: Offer[];
 }
@@ -173,7 +177,17 @@ export function validate(msg: unknown, limits: ProtocolLimits): InMessage {
       offers.push({ offerId: o.offer_id, offer });
     }
   }
-  return { kind: "announce", infoHash, peerId, event, seeder: m.left === 0, offers };
+  const count = (v: unknown) => typeof v === "number" && v > 0 ? Math.floor(v) : 0;
+  return {
+    kind: "announce",
+    infoHash,
+    peerId,
+    event,
+    seeder: m.left === 0,
+    uploaded: count(m.uploaded),
+    downloaded: count(m.downloaded),
+    offers,
+  };
 }
 
 function validateScrape(m: Record<string, unknown>, limits: ProtocolLimits): InMessage {

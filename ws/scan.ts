@@ -61,6 +61,10 @@ export class Scanned {
   event = 0;
   /** An announce's `left === 0`. */
   seeder = false;
+  /** An announce's `uploaded` (0 when absent, null or negative; the integer part). */
+  uploaded = 0;
+  /** An announce's `downloaded` (as `uploaded`). */
+  downloaded = 0;
   /** Offers used (at most `max_offers`). */
   offers = 0;
   /** The offers' ids, 20 bytes each. */
@@ -123,6 +127,8 @@ export function scanMessage(b: Uint8Array, maxOffers: number, m: Scanned): boole
   m.offers = 0;
   m.event = WsEvent.None;
   m.seeder = false;
+  m.uploaded = 0;
+  m.downloaded = 0;
   const p = members(b, space(b, 0, end), end, TOP_KEYS, s.top);
   if (p < 0 || space(b, p, end) !== end) return false;
   const seen = s.seen;
@@ -189,6 +195,9 @@ class State {
         if (key === K_LEFT) {
           if (lastNumber.negative) return -1; // refused, or -0: the general path says which
           m.seeder = lastNumber.zero;
+        } else if (key !== K_NUMWANT && q > 0 && !lastNumber.negative) {
+          if (key === K_UPLOADED) m.uploaded = integerPart(b, p, q);
+          else m.downloaded = integerPart(b, p, q);
         }
         return q;
       }
@@ -262,6 +271,13 @@ class State {
 
 const s = new State();
 
+/** The integer part of the JSON number `b[p, q)` (digits, then maybe a fraction). */
+function integerPart(b: Uint8Array, p: number, q: number): number {
+  let v = 0;
+  for (let i = p; i < q && b[i] >= 0x30 && b[i] <= 0x39; i++) v = v * 10 + (b[i] - 0x30);
+  return v;
+}
+
 const enc = new TextEncoder();
 
 /**
@@ -293,6 +309,8 @@ export function fromRequest(r: AnnounceRequest | AnswerRequest, m: Scanned, scra
     m.kind = SCAN_ANNOUNCE;
     m.event = r.event;
     m.seeder = r.seeder;
+    m.uploaded = r.uploaded;
+    m.downloaded = r.downloaded;
     m.offers = Math.min(r.offers.length, MAX_OFFERS);
     for (let i = 0; i < m.offers; i++) {
       bytes(r.offers[i].offerId, m.offerIds, 20 * i);

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { WsAccounting } from "./accounting.ts";
 import type { Link } from "../shared/runtime/link.ts";
 import { ByteBuffer } from "../shared/base/byte_buffer.ts";
 import { getU32LE, setU32LE } from "../shared/base/bytes.ts";
@@ -154,7 +155,15 @@ export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
     answer: (conn, r) => this.answer(this.#from, conn, r, this.#now),
     scrape: (conn, id, hashes) => this.scrape(this.#from, conn, id, hashes),
     closed: (conn) => this.closed(this.#from, conn),
+    account: (b, p) => (this.#accounts ??= new WsAccounting()).record(b, p, this.#now),
   };
+  /** A private tracker's accounting (made by its first keyed announce). */
+  #accounts: WsAccounting | null = null;
+
+  /** The accounting since the last call (`peer_accounts.ts` records), reset. */
+  drainAccounts(): Uint8Array<ArrayBuffer> {
+    return this.#accounts?.accounts.drain() ?? new Uint8Array(0);
+  }
 
   /** Posts what was sent, one message per socket worker. */
   flush(ports: Link[]): void {
@@ -418,6 +427,7 @@ export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
       const next = this.#cleaning.next();
       if (next.done) {
         this.#cleaning = null;
+        this.#accounts?.accounts.clean(cutoff);
         return true;
       }
       const [h, t] = next.value;

@@ -29,6 +29,8 @@ Deno.test("ws batches: every socket → request record comes back as it went, th
     peerId: bin(1),
     event: 3,
     seeder: true,
+    uploaded: 0,
+    downloaded: 0,
     offers: [
       { offerId: bin(50), offer: { type: "offer", sdp: 'v=0\r\no=- 1 "q" \\ \u0001' } },
       { offerId: bin(90), offer: { type: "offer", sdp: "" } },
@@ -67,7 +69,18 @@ Deno.test("ws batches: every socket → request record comes back as it went, th
         return { offerId, offer: { type: "offer", sdp: sdp(r.bytes, r.sdpAt[k], r.sdpLen[k]) } };
       });
       const { infoHash, peerId, event, seeder } = r;
-      got.push(["announce", c, { kind: "announce", infoHash, peerId, event, seeder, offers }]);
+      // Totals travel in the REQ_ACCOUNT record of a private tracker, not in the announce.
+      const [uploaded, downloaded] = [0, 0];
+      got.push(["announce", c, {
+        kind: "announce",
+        infoHash,
+        peerId,
+        event,
+        seeder,
+        uploaded,
+        downloaded,
+        offers,
+      }]);
     },
     answer: (c, r) => {
       assert.equal(binaryString(r.bytes, r.offerIdAt), r.offerId);

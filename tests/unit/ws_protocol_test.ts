@@ -31,13 +31,23 @@ Deno.test("binary strings: exactly 20 code points of 0-255", () => {
 });
 
 Deno.test("announce: valid forms are accepted with their fields", () => {
-  const r = validate({ ...base, left: 0, event: "completed", numwant: 2, offers: [offer()] }, L);
+  const r = validate({
+    ...base,
+    left: 0,
+    event: "completed",
+    numwant: 2,
+    uploaded: 12.5,
+    downloaded: -3,
+    offers: [offer()],
+  }, L);
   assert.deepEqual(r, {
     kind: "announce",
     infoHash: H,
     peerId: P,
     event: WsEvent.Completed,
     seeder: true,
+    uploaded: 12,
+    downloaded: 0,
     offers: [{ offerId: "o".repeat(20), offer: { type: "offer", sdp: "v=0" } }],
   });
   for (
@@ -71,6 +81,8 @@ Deno.test("announce: valid forms are accepted with their fields", () => {
     peerId: P,
     event: WsEvent.None,
     seeder: false,
+    uploaded: 0,
+    downloaded: 0,
     offers: [],
   });
   const scrapeNull = validate({ action: "scrape", info_hash: null }, L);

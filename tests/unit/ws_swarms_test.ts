@@ -79,6 +79,8 @@ function ann(peer: number, extra: Partial<AnnounceRequest> = {}): AnnounceIn {
     peerId: pid(peer),
     event: 0,
     seeder: false,
+    uploaded: 0,
+    downloaded: 0,
     offers: [],
     ...extra,
   });
