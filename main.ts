@@ -35,16 +35,22 @@ import { httpSchema, httpSection } from "./http/config.ts";
 import { httpGroup, runHttp } from "./http/server.ts";
 import { httpView } from "./http/observe.ts";
 import type { HttpSocketStats } from "./http/socket_init.ts";
+import type { TrackerExtras } from "./shared/runtime/tracker.ts";
+import { type PrivateSection, privateTracking } from "./private/tracking.ts";
 
-const { privileges, state, ...udpKeys } = udpOwnSchema;
+const { privileges, state, private: priv, ...udpKeys } = udpOwnSchema;
 /** `shoal udp`'s configuration: UDP's keys, and `[http]` to serve HTTP beside UDP. */
-export const udpSchema = { ...udpKeys, http: httpSection(), privileges, state };
+export const udpSchema = { ...udpKeys, http: httpSection(), privileges, state, private: priv };
 
 /**
  * Starts `shoal udp` with `config`: UDP's socket workers, with HTTP's beside them when
  * `[http]` is enabled, over the core's swarms; resolves once it is serving.
  */
-async function runUdp(config: ConfigOf<typeof udpSchema>, log: Logger): Promise<void> {
+async function runUdp(
+  config: ConfigOf<typeof udpSchema>,
+  log: Logger,
+  extras: TrackerExtras | null,
+): Promise<void> {
   const group = udpGroup(config, log);
   const h = config.http;
   const http = h.enabled
@@ -74,6 +80,7 @@ async function runUdp(config: ConfigOf<typeof udpSchema>, log: Logger): Promise<
       : describe,
     started: (l) => http?.started(l),
     reload: async (pool, l) => await http?.reload(pool, l),
+    extras,
   }, log);
 }
 
@@ -135,7 +142,7 @@ export async function main(args: string[]): Promise<void> {
 /** Loads the config of one protocol, then prints it (-p) or runs that server. */
 async function run<S extends Section>(
   schema: S,
-  serve: (config: ConfigOf<S>, log: Logger) => Promise<void>,
+  serve: (config: ConfigOf<S>, log: Logger, extras: TrackerExtras | null) => Promise<void>,
   name: string,
   values: { config?: string; "print-config"?: boolean },
 ): Promise<void> {
@@ -147,7 +154,9 @@ async function run<S extends Section>(
     return;
   }
   const level = (config as { log_level: LogLevel }).log_level;
-  await serve(config, new Logger(level));
+  const log = new Logger(level);
+  const extras = await privateTracking((config as { private: PrivateSection }).private);
+  await serve(config, log, extras);
 }
 
 if (import.meta.main) {

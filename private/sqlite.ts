@@ -1,0 +1,232 @@
+/**
+ * Private tracking on SQLite (`node:sqlite`), the embedded default. The site's own code may
+ * open the same file: WAL lets it read while shoal writes, and the busy timeout makes either
+ * side wait for the other's write lock instead of failing at once. The calls are synchronous,
+ * so a wait for the lock blocks the main thread for up to `BUSY_TIMEOUT_MS`.
+ *
+ * @module
+ */
+
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import type { AccountsDb, KeyDelta, KeyRow, KeyTorrentDelta, KeyTorrentRow } from "./db.ts";
+import {
+  createSchema,
+  READ_CHANGES,
+  READ_KEYS,
+  READ_VERSION,
+  schemaAction,
+  toNumber,
+} from "./schema.ts";
+
+/** How long a statement waits for another connection's write lock before failing. */
+export const BUSY_TIMEOUT_MS = 5000;
+
+type Row = Record<string, SQLInputValue>;
+
+/** The accounts database in one SQLite file. */
+export class SqliteDb implements AccountsDb {
+  /** Always `sqlite`. */
+  readonly kind = "sqlite";
+  readonly #path: string;
+  #db: DatabaseSync | null = null;
+  #statements = new Map<string, StatementSync>();
+
+  /** Names the file; nothing is opened before `open()`. */
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  /** Opens the file (creating it), sets WAL and the busy timeout, and creates or checks the schema. */
+  open(): Promise<void> {
+    return attempt(() => {
+      if (this.#db) throw new Error("the SQLite database is open already");
+      const db = new DatabaseSync(this.#path);
+      try {
+        // The timeout first: switching to WAL itself needs the lock when another connection writes.
+        db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+        db.exec("PRAGMA journal_mode = WAL");
+        db.exec("PRAGMA synchronous = NORMAL");
+        this.#db = db;
+        this.#transaction(() => {
+          const exists = this.#get(
+            "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'shoal_meta'",
+          );
+          const found = exists ? this.#get(READ_VERSION) : undefined;
+          if (schemaAction(found ? toNumber(found.value) : null) === "create") {
+            for (const sql of createSchema("sqlite")) db.exec(sql);
+          }
+        });
+      } catch (e) {
+        this.#db = null;
+        db.close();
+        throw e;
+      }
+    });
+  }
+
+  /** The `changes` counter. */
+  changes(): Promise<number> {
+    return attempt(() => toNumber(this.#get(READ_CHANGES)?.value ?? 0));
+  }
+
+  /** Every key. */
+  keys(): Promise<KeyRow[]> {
+    return attempt(() =>
+      this.#all(READ_KEYS).map((r) => ({
+        key: String(r.key),
+        user: String(r.user_id),
+        validUntil: r.valid_until === null ? null : toNumber(r.valid_until),
+        revoked: toNumber(r.revoked) !== 0,
+        uploaded: toNumber(r.uploaded),
+        downloaded: toNumber(r.downloaded),
+        completed: toNumber(r.completed),
+      }))
+    );
+  }
+
+  /** Every registered torrent. */
+  torrents(): Promise<string[]> {
+    return attempt(() =>
+      this.#all("SELECT info_hash FROM shoal_torrents").map((r) => String(r.info_hash))
+    );
+  }
+
+  /** Adds a key; false when it exists already. */
+  insertKey(key: string, user: string, validUntil: number | null): Promise<boolean> {
+    return attempt(() =>
+      this.#run(
+        "INSERT INTO shoal_keys (key, user_id, valid_until) VALUES (?, ?, ?) " +
+          "ON CONFLICT (key) DO NOTHING",
+        key,
+        user,
+        validUntil,
+      ) > 0
+    );
+  }
+
+  /** Marks a key revoked; false when there is no such key. */
+  revokeKey(key: string): Promise<boolean> {
+    return attempt(() => this.#run("UPDATE shoal_keys SET revoked = 1 WHERE key = ?", key) > 0);
+  }
+
+  /** Registers a torrent; false when it was registered already. */
+  registerTorrent(infoHash: string): Promise<boolean> {
+    return attempt(() =>
+      this.#run(
+        "INSERT INTO shoal_torrents (info_hash) VALUES (?) ON CONFLICT (info_hash) DO NOTHING",
+        infoHash,
+      ) > 0
+    );
+  }
+
+  /** Unregisters a torrent; false when it was not registered. */
+  unregisterTorrent(infoHash: string): Promise<boolean> {
+    return attempt(() => this.#run("DELETE FROM shoal_torrents WHERE info_hash = ?", infoHash) > 0);
+  }
+
+  /** One key's totals per torrent. */
+  keyTorrents(key: string): Promise<KeyTorrentRow[]> {
+    return attempt(() =>
+      this.#all(
+        "SELECT key, info_hash, uploaded, downloaded, completed, seeded " +
+          "FROM shoal_key_torrents WHERE key = ?",
+        key,
+      ).map((r) => ({
+        key: String(r.key),
+        infoHash: String(r.info_hash),
+        uploaded: toNumber(r.uploaded),
+        downloaded: toNumber(r.downloaded),
+        completed: toNumber(r.completed),
+        seeded: toNumber(r.seeded) !== 0,
+      }))
+    );
+  }
+
+  /**
+   * Adds the deltas in one transaction. Deltas of keys the site deleted meanwhile are dropped:
+   * the key update matches no row, and the per-torrent insert is guarded by the key's existence.
+   */
+  write(keys: KeyDelta[], keyTorrents: KeyTorrentDelta[]): Promise<void> {
+    return attempt(() => {
+      if (keys.length === 0 && keyTorrents.length === 0) return;
+      const key = this.#prepare(
+        "UPDATE shoal_keys SET uploaded = uploaded + ?, downloaded = downloaded + ?, " +
+          "completed = completed + ? WHERE key = ?",
+      );
+      // `WHERE` also keeps SQLite from reading `ON CONFLICT` as part of a join.
+      const torrent = this.#prepare(
+        `INSERT INTO shoal_key_torrents (key, info_hash, uploaded, downloaded, completed, seeded)
+        SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM shoal_keys WHERE key = ?1)
+        ON CONFLICT (key, info_hash) DO UPDATE SET uploaded = uploaded + excluded.uploaded,
+          downloaded = downloaded + excluded.downloaded,
+          completed = completed + excluded.completed, seeded = MAX(seeded, excluded.seeded)`,
+      );
+      this.#transaction(() => {
+        for (const d of keys) key.run(d.uploaded, d.downloaded, d.completed, d.key);
+        for (const d of keyTorrents) {
+          torrent.run(d.key, d.infoHash, d.uploaded, d.downloaded, d.completed, d.seeded ? 1 : 0);
+        }
+      });
+    });
+  }
+
+  /** Closes the file; later calls reject. */
+  close(): Promise<void> {
+    return attempt(() => {
+      this.#statements.clear();
+      this.#db?.close();
+      this.#db = null;
+    });
+  }
+
+  #open(): DatabaseSync {
+    if (!this.#db) throw new Error("the SQLite database is not open");
+    return this.#db;
+  }
+
+  /** Prepares each statement once per connection. */
+  #prepare(sql: string): StatementSync {
+    let s = this.#statements.get(sql);
+    if (!s) {
+      s = this.#open().prepare(sql);
+      // Read totals as bigints: a number past 2^53 reads rounded instead of throwing.
+      s.setReadBigInts(true);
+      this.#statements.set(sql, s);
+    }
+    return s;
+  }
+
+  #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+    return this.#prepare(sql).get(...params) as Row | undefined;
+  }
+
+  #all(sql: string, ...params: SQLInputValue[]): Row[] {
+    return this.#prepare(sql).all(...params) as Row[];
+  }
+
+  #run(sql: string, ...params: SQLInputValue[]): number {
+    return toNumber(this.#prepare(sql).run(...params).changes);
+  }
+
+  /** Runs `body` between BEGIN IMMEDIATE (the write lock up front) and COMMIT, or rolls back. */
+  #transaction(body: () => void): void {
+    const db = this.#open();
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      body();
+      db.exec("COMMIT");
+    } catch (e) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+}
+
+/** Runs a synchronous call as the interface's promise: a throw becomes a rejection. */
+function attempt<T>(body: () => T): Promise<T> {
+  try {
+    return Promise.resolve(body());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
