@@ -36,7 +36,7 @@ export function readUrlData(b: Uint8Array, start: number, end: number, out: Uint
     if (p + len > end) return MALFORMED;
     if (type === Option.UrlData) {
       if (n + len > MAX_URL_DATA) return MALFORMED;
-      out.set(b.subarray(p, p + len), n);
+      for (let j = 0; j < len; j++) out[n + j] = b[p + j]; // no view made per option
       n += len;
     }
     p += len;

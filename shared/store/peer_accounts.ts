@@ -105,7 +105,7 @@ export class PeerAccounts {
     this.#last[2 * e] = uploaded;
     this.#last[2 * e + 1] = downloaded;
     this.#seen[e] = now;
-    this.#where.set(where.subarray(w, w + WHERE_LEN), e * WHERE_LEN);
+    for (let j = 0; j < WHERE_LEN; j++) this.#where[e * WHERE_LEN + j] = where[w + j];
     let f = this.#flags[e];
     let done = 0;
     if (event === 1 && !(f & COMPLETED)) {
@@ -183,9 +183,13 @@ export class PeerAccounts {
     return this.#hasher.hash(id, off, ID_LEN);
   }
 
+  /** The hash `#find` computed last, for the `#add` that follows a miss. */
+  #lastHash = 0;
+
   #find(id: Uint8Array): number {
     const mask = this.#slots.length - 1, ids = this.#id;
-    for (let s = this.#hash(id, 0) & mask;; s = (s + 1) & mask) {
+    const h = this.#lastHash = this.#hash(id, 0);
+    for (let s = h & mask;; s = (s + 1) & mask) {
       const v = this.#slots[s];
       if (v === 0) return -1;
       if (v < 0) continue;
@@ -217,7 +221,7 @@ export class PeerAccounts {
     this.#pend[3 * e] = this.#pend[3 * e + 1] = this.#pend[3 * e + 2] = 0;
     this.#flags[e] = USED;
     const mask = this.#slots.length - 1;
-    let s = this.#hash(id, 0) & mask;
+    let s = this.#lastHash & mask; // `#add` follows the `#find` that missed
     while (this.#slots[s] > 0) s = (s + 1) & mask;
     if (this.#slots[s] === 0) this.#used++;
     this.#slots[s] = e + 1;

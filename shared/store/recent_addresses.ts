@@ -28,7 +28,7 @@ export class RecentAddresses {
   /** Notes the IP at `b[off]` (16 bytes, v4-mapped for IPv4) as seen at `now`. */
   mark(b: Uint8Array, off: number, now: number): void {
     const s = this.#hasher.hash(b, off, 16) & (SLOTS - 1);
-    this.#ips.set(b.subarray(off, off + 16), s * 16);
+    for (let j = 0; j < 16; j++) this.#ips[s * 16 + j] = b[off + j];
     this.#seen[s] = now;
   }
 
