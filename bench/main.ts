@@ -17,6 +17,11 @@
  *   sends them, instead of ASCII (`ws_load.c` only).
  * - `--udp-inflight N` keeps N requests in flight per UDP load socket (32): the closed loop's
  *   window, which bounds a tracker's rate by its round trip until its CPU does.
+ * - `--private` also runs shoal udp and http as a private tracker with `--private-keys` keys
+ *   (100k) under the same load, each request carrying one of the keys, after shoal open, and adds
+ *   a table of CPU per response private ÷ open; `--private-rounds N` repeats each open/private
+ *   pair N times, alternating (1); `--private-write-interval S` is the private tracker's
+ *   `write_interval` (5, shoal's default).
  *
  * @module
  */
@@ -33,6 +38,7 @@ import {
   type Tracker,
 } from "../harness/trackers.ts";
 import { startFloor, startResponder } from "./floor/responders.ts";
+import { type PrivateKeys, privateKeys } from "./private.ts";
 import {
   BENCH_DEFAULTS,
   type BenchOptions,
@@ -133,8 +139,69 @@ async function machine(): Promise<string> {
   return `${navigator.hardwareConcurrency} × ${cpu.trim()}, Linux ${Deno.osRelease()}, Deno ${Deno.version.deno}`;
 }
 
+/** The open and private rows of one protocol under `--private`, round by round. */
+interface PrivatePair {
+  /** The protocol, as rows name it. */
+  protocol: string;
+  /** shoal open, a row a round. */
+  open: Row[];
+  /** shoal private, a row a round. */
+  priv: Row[];
+}
+
+/** 100000 → `100k`. */
+function count(n: number): string {
+  return n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** The table of `--private`: CPU per response of shoal private over shoal open, by protocol. */
+function privateTable(o: BenchOptions, pairs: PrivatePair[]): string[] {
+  const lines = [
+    "",
+    `Private mode, ${
+      count(o.privateKeys)
+    } keys in SQLite, accounting written every ${o.privateWriteInterval} s: each peer announces with one key drawn at random (UDP: BEP 41 URL data \`/KEY/announce\`; HTTP: \`/KEY/announce\`), each HTTP scrape with a random key (UDP scrapes carry none); uploaded and downloaded are always 0. Against shoal open under the same load in the same run${
+      o.privateRounds > 1 ? `, ${o.privateRounds} alternating pairs (medians)` : ""
+    }; CPU per response counts every answer (connects and scrapes too). Target: private ÷ open ≤ 1.15.`,
+    "",
+    "| protocol | open responses/s | private responses/s | open CPU µs per response | private CPU µs per response | private ÷ open |" +
+    (o.privateRounds > 1 ? " each round |" : ""),
+    "|---|---:|---:|---:|---:|---:|" + (o.privateRounds > 1 ? "---|" : ""),
+  ];
+  for (const p of pairs) {
+    const cpu = (rs: Row[]) => median(rs.map((r) => r.cpuMicros));
+    const rate = (rs: Row[]) => median(rs.map((r) => r.perSecond));
+    const ratio = cpu(p.priv) / cpu(p.open);
+    const rounds = p.open.map((r, i) => `${(p.priv[i].cpuMicros / r.cpuMicros).toFixed(2)}×`);
+    lines.push(
+      `| ${p.protocol} | ${fmt(rate(p.open))} | ${fmt(rate(p.priv))} | ${
+        cpu(p.open).toFixed(2)
+      } | ${cpu(p.priv).toFixed(2)} | ${ratio.toFixed(2)}×${ratio > 1.15 ? " (over 1.15)" : ""} |` +
+        (o.privateRounds > 1 ? ` ${rounds.join(", ")} |` : ""),
+    );
+  }
+  return lines;
+}
+
 /** Runs the bench and returns the Markdown report. */
 export async function runBench(o: BenchOptions): Promise<string> {
+  const keys = o.private && (o.only === "all" || o.only === "udp" || o.only === "http")
+    ? await privateKeys(o.privateKeys)
+    : null;
+  try {
+    return await benchRows(o, keys);
+  } finally {
+    await keys?.remove();
+  }
+}
+
+async function benchRows(o: BenchOptions, keys: PrivateKeys | null): Promise<string> {
   const workers = (socket: number, request: number) => ({
     socket_workers: socket,
     request_workers: request,
@@ -147,9 +214,39 @@ export async function runBench(o: BenchOptions): Promise<string> {
   const rows: Row[] = [];
   const log = (s: string) => console.error(`bench: ${s}`);
   const wants = (p: string) => o.only === "all" || o.only === p;
+  const pairs: PrivatePair[] = [];
+  /** shoal open under `measure`; with `--private`, alternating with shoal private. */
+  const shoalRows = async (
+    protocol: "udp" | "http",
+    parts: ConfigParts,
+    name: string,
+    measure: (t: Tracker, keysFile: string) => Promise<Row>,
+  ) => {
+    const open = () => withTracker(() => shoalTracker(protocol, parts), (t) => measure(t, ""));
+    if (keys === null) {
+      log(`shoal ${name}`);
+      rows.push(await open());
+      return;
+    }
+    const pair: PrivatePair = { protocol: "", open: [], priv: [] };
+    for (let r = 1; r <= o.privateRounds; r++) {
+      const round = o.privateRounds > 1 ? ` (round ${r} of ${o.privateRounds})` : "";
+      log(`shoal ${name}${round}`);
+      pair.open.push(await open());
+      log(`shoal ${name}, private with ${keys.count} keys${round}`);
+      const section = await keys.section(o.privateWriteInterval);
+      const priv = await withTracker(
+        () => shoalTracker(protocol, { ...parts, ...section }),
+        (t) => measure(t, keys.keysFile),
+      );
+      pair.priv.push({ ...priv, target: `shoal private (${count(keys.count)} keys)` });
+    }
+    pair.protocol = pair.open[0].protocol;
+    pairs.push(pair);
+    rows.push(...pair.open, ...pair.priv);
+  };
   if (wants("udp")) {
-    log("shoal udp");
-    rows.push(await withTracker(() => shoalTracker("udp", udp), (t) => measureUdp(t, o)));
+    await shoalRows("udp", udp, "udp", (t, k) => measureUdp(t, o, k));
     if (o.floor) {
       for (const hop of [false, true]) {
         log(`UDP floor${hop ? " with the hop" : ""}`);
@@ -167,13 +264,7 @@ export async function runBench(o: BenchOptions): Promise<string> {
   }
   if (wants("http")) {
     for (const mode of ["keepalive", "close"] as const) {
-      log(`shoal http ${mode}`);
-      rows.push(
-        await withTracker(
-          () => shoalTracker("http", http),
-          (t) => measureHttp(t, o, mode),
-        ),
-      );
+      await shoalRows("http", http, `http ${mode}`, (t, k) => measureHttp(t, o, mode, k));
       if (o.compare) {
         log(`opentracker http ${mode}`);
         rows.push(
@@ -223,6 +314,7 @@ export async function runBench(o: BenchOptions): Promise<string> {
       } | ${r.lost} | ${r.invalid} | ${ratio} |`,
     );
   }
+  if (pairs.length > 0) lines.push(...privateTable(o, pairs));
   const notes = rows.filter((r) => r.problems.length > 0);
   if (notes.length > 0) {
     lines.push("", "Problems the load generators saw:");
@@ -273,6 +365,7 @@ if (import.meta.main) {
       idleConnections: 200,
       idleSeconds: 2,
       wsConnections: 32,
+      privateKeys: 1000,
     };
   }
   const report = await runBench(o);

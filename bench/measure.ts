@@ -60,6 +60,20 @@ export interface BenchOptions {
   memoryPeers: number;
   /** Torrents of the UDP memory mode. */
   memoryTorrents: number;
+  /**
+   * Also measure shoal as a private tracker with `privateKeys` keys, each request carrying one,
+   * beside shoal open under the same load (udp and http).
+   */
+  private: boolean;
+  /** Keys of the private tracker. */
+  privateKeys: number;
+  /** Pairs of open and private rows per protocol, alternating (`private` only). */
+  privateRounds: number;
+  /**
+   * The private tracker's `write_interval`, seconds between its accounting writes (shoal's
+   * default, 5); past the run's length, the rows measure private tracking without its writes.
+   */
+  privateWriteInterval: number;
   /** Idle connections of the ws memory mode. */
   idleConnections: number;
   /** Seconds the ws memory mode holds them idle before its second reading. */
@@ -91,6 +105,10 @@ export const BENCH_DEFAULTS: BenchOptions = {
   wsBinaryIds: false,
   memoryPeers: 1_000_000,
   memoryTorrents: 100_000,
+  private: false,
+  privateKeys: 100_000,
+  privateRounds: 1,
+  privateWriteInterval: 5,
   idleConnections: 10_000,
   idleSeconds: 60,
 };
@@ -138,8 +156,11 @@ function loadArgs(port: number | undefined, o: BenchOptions): string[] {
   ];
 }
 
-/** Drives `t` with the UDP load and measures it. */
-export async function measureUdp(t: Tracker, o: BenchOptions): Promise<Row> {
+/**
+ * Drives `t` with the UDP load and measures it; with `keys` (a file of passkeys), each announce
+ * carries one of them as BEP 41 URL data.
+ */
+export async function measureUdp(t: Tracker, o: BenchOptions, keys = ""): Promise<Row> {
   const [r, cpuMicros] = await underLoad(t, () =>
     runLoadScript<UdpLoadResult>("udp_load.ts", [
       ...loadArgs(t.udpPort, o),
@@ -151,6 +172,7 @@ export async function measureUdp(t: Tracker, o: BenchOptions): Promise<Row> {
       String(o.numwant),
       "--inflight",
       String(o.udpInflight),
+      ...(keys === "" ? [] : ["--keys", keys]),
     ]));
   return {
     target: t.name,
@@ -200,11 +222,15 @@ export async function withTracker<T>(
   }
 }
 
-/** Drives `t` with the HTTP load in `mode` (keep-alive, or a connection per request). */
+/**
+ * Drives `t` with the HTTP load in `mode` (keep-alive, or a connection per request); with `keys`
+ * (a file of passkeys), each request's path carries one of them.
+ */
 export async function measureHttp(
   t: Tracker,
   o: BenchOptions,
   mode: "keepalive" | "close",
+  keys = "",
 ): Promise<Row> {
   const [r, cpuMicros] = await underLoad(t, (): Promise<HttpLoadResult> =>
     runHttpLoad({
@@ -217,6 +243,7 @@ export async function measureHttp(
       numwant: o.numwant,
       mode,
       progress: false,
+      keys: keys === "" ? undefined : keys,
     }));
   return {
     target: t.name,

@@ -13,6 +13,10 @@
  *   does) gets a new one; requests it left unanswered are counted in closedEarly, not retried.
  * - `--mode close`: a new TCP connection per request (`Connection: close`), C at a time.
  *
+ * With `--keys FILE` (one passkey a line) it loads a private tracker: each peer of the population
+ * is given one of the keys at random and announces to `/KEY/announce`; each scrape goes to
+ * `/KEY/scrape` with a key drawn at random. The keys are read once, before the load.
+ *
  * Every response is parsed: status line, Content-Length (or chunked, or read to the close), and
  * the body must be a bencoded dictionary with `8:interval` (announce) or `5:files` (scrape), or
  * a `failure reason` (counted apart). One thread, epoll (edge-triggered), non-blocking sockets.
@@ -34,7 +38,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-static const char *target = "127.0.0.1:3000", *mode_name = "keepalive";
+static const char *target = "127.0.0.1:3000", *mode_name = "keepalive", *keys_path = "";
 static double seconds = 10, warmup = 1, skew = 3, scrape_share = 0.1, seeder_share = 0.75;
 static int connections = 64, torrents = 100000, peers = 1000000, numwant = 50, pipeline = 1;
 static int scrape_max = 10, progress = 1, close_mode = 0;
@@ -61,6 +65,11 @@ static struct sockaddr_storage addr;
 static socklen_t addr_len;
 static char host[160];
 static char hash_tail[16 * 3 + 1];
+/* A private tracker's load (--keys): the keys' text, each one's start and length, each peer's. */
+static uint8_t *key_text;
+static size_t *key_start;
+static uint8_t *key_len;
+static uint32_t n_keys, *key_of;
 
 /* Percent-encodes `n` bytes (RFC 3986 unreserved characters stay); returns the length. */
 static size_t pct(char *out, const uint8_t *b, size_t n) {
@@ -106,6 +115,45 @@ static size_t put_uint(char *out, uint64_t v) {
   return (size_t)n;
 }
 
+/* Reads --keys: one key a line, blank lines skipped; each up to 64 bytes. */
+static void read_keys(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) die("--keys %s: %s", path, strerror(errno));
+  size_t cap = 0, len = 0, got;
+  char buf[65536];
+  while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+    grow(&key_text, &cap, len + got + 1);
+    memcpy(key_text + len, buf, got);
+    len += got;
+  }
+  fclose(f);
+  if (len == 0) die("--keys %s: no keys", path);
+  key_text[len] = '\n';
+  size_t lines = 1;
+  for (size_t i = 0; i < len; i++) lines += key_text[i] == '\n';
+  key_start = malloc(sizeof *key_start * lines);
+  key_len = malloc(lines);
+  for (size_t i = 0, s = 0; i <= len; i++) {
+    if (key_text[i] != '\n') continue;
+    size_t e = i;
+    while (e > s && (key_text[e - 1] == '\r' || key_text[e - 1] == ' ')) e--;
+    if (e > s) {
+      if (e - s > 64) die("--keys %s: key %u is longer than 64 bytes", path, n_keys + 1);
+      key_start[n_keys] = s;
+      key_len[n_keys++] = (uint8_t)(e - s);
+    }
+    s = i + 1;
+  }
+  if (n_keys == 0) die("--keys %s: no keys", path);
+}
+
+/* "/KEY" of key k. */
+static size_t put_key(char *out, uint32_t k) {
+  out[0] = '/';
+  memcpy(out + 1, key_text + key_start[k], key_len[k]);
+  return 1 + (size_t)key_len[k];
+}
+
 static inline uint32_t pick_torrent(void) {
   uint32_t t = (uint32_t)floor(torrents * pow(rng_unit(), skew));
   return t < (uint32_t)torrents ? t : (uint32_t)torrents - 1;
@@ -121,7 +169,9 @@ static int build_request(conn *c) {
     if (n > torrents) n = torrents;
     int first = (int)pick_torrent();
     if (first + n > torrents) first = torrents - n;
-    o += put_str(o, "GET /scrape?");
+    o += put_str(o, "GET ");
+    if (n_keys) o += put_key(o, (uint32_t)(rng_next() % n_keys));
+    o += put_str(o, "/scrape?");
     for (int k = 0; k < n; k++) {
       o += put_str(o, k ? "&info_hash=" : "info_hash=");
       o += put_hash(o, (uint32_t)(first + k));
@@ -137,7 +187,9 @@ static int build_request(conn *c) {
     id[17] = (uint8_t)(p >> 16);
     id[18] = (uint8_t)(p >> 8);
     id[19] = (uint8_t)p;
-    o += put_str(o, "GET /announce?info_hash=");
+    o += put_str(o, "GET ");
+    if (n_keys) o += put_key(o, key_of[p]);
+    o += put_str(o, "/announce?info_hash=");
     o += put_hash(o, torrent_of[p]);
     o += put_str(o, "&peer_id=");
     o += pct(o, id, 20);
@@ -436,7 +488,7 @@ int main(int argc, char **argv) {
   PARSE_OPTIONS(argc, argv, {"peers", OPT_INT, &peers}, {"numwant", OPT_INT, &numwant},
                 {"mode", OPT_STRING, &mode_name}, {"pipeline", OPT_INT, &pipeline},
                 {"skew", OPT_DOUBLE, &skew}, {"scrape-share", OPT_DOUBLE, &scrape_share},
-                {"scrape-max", OPT_INT, &scrape_max});
+                {"scrape-max", OPT_INT, &scrape_max}, {"keys", OPT_STRING, &keys_path});
   if (strcmp(mode_name, "close") == 0) close_mode = 1;
   else if (strcmp(mode_name, "keepalive") != 0)
     die("--mode: keepalive or close, not %s", mode_name);
@@ -455,6 +507,11 @@ int main(int argc, char **argv) {
   torrent_of = malloc(sizeof *torrent_of * (size_t)peers);
   started = calloc((size_t)peers / 8 + 1, 1);
   for (int p = 0; p < peers; p++) torrent_of[p] = pick_torrent();
+  if (keys_path[0] != '\0') {
+    read_keys(keys_path);
+    key_of = malloc(sizeof *key_of * (size_t)peers);
+    for (int p = 0; p < peers; p++) key_of[p] = (uint32_t)(rng_next() % n_keys);
+  }
 
   conns = calloc((size_t)connections, sizeof *conns);
   ep = epoll_create1(EPOLL_CLOEXEC);

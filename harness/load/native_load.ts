@@ -64,6 +64,11 @@ export interface HttpLoadOptions {
   seederShare: number;
   /** Print a progress line per second on stderr (true). */
   progress: boolean;
+  /**
+   * A file of passkeys, one a line ("": none, the default): each peer announces to
+   * `/KEY/announce` with one of them, drawn at random per peer; scrapes go to `/KEY/scrape`.
+   */
+  keys: string;
 }
 
 /** What one `http_load.c` run measured. */

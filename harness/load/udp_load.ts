@@ -9,6 +9,11 @@
  * than packet loss. Every reply is checked (action, transaction id, size). Moves packets with
  * the same FFI `recvmmsg`/`sendmmsg` path as the tracker, so it is not the bottleneck.
  *
+ * With `--keys FILE` (one passkey a line; needs `--allow-read`) it loads a private tracker: each
+ * peer of the population is given one of the keys at random, and its announces carry it as BEP
+ * 41 URL data (`0x02, length, "/KEY/announce"`, libtorrent's form) after the 98 bytes. Every
+ * key's option bytes are made before the load starts: an announce copies them, allocating nothing.
+ *
  * Usage: `deno run --allow-ffi harness/load/udp_load.ts --target 127.0.0.1:3000 [--seconds 10] ...`
  * (`--help` lists the options). Prints a progress line per second on stderr and one JSON line
  * on stdout.
@@ -22,7 +27,12 @@ import { openFfiSocket } from "../../udp/io_ffi.ts";
 import type { DatagramSocket, PacketBatch } from "../../udp/io.ts";
 import { encodeAddr, parseSocketAddress } from "../../shared/net/address.ts";
 import { getI32BE, getU32BE, setU32BE } from "../../shared/base/bytes.ts";
-import { encodeAnnounceRequest, encodeConnectRequest, OFF_INFO_HASH } from "../../udp/codec.ts";
+import {
+  ANNOUNCE_LEN,
+  encodeAnnounceRequest,
+  encodeConnectRequest,
+  OFF_INFO_HASH,
+} from "../../udp/codec.ts";
 
 /** What the load generator does. */
 export interface UdpLoadOptions {
@@ -58,6 +68,11 @@ export interface UdpLoadOptions {
   fill: boolean;
   /** Print a progress line per second on stderr. */
   progress: boolean;
+  /**
+   * A file of passkeys, one a line ("": none): each peer announces with one of them, drawn at
+   * random per peer, as BEP 41 URL data `/KEY/announce` (a private tracker's load).
+   */
+  keys: string;
 }
 
 /** Defaults of `UdpLoadOptions`. */
@@ -78,6 +93,7 @@ export const UDP_LOAD_DEFAULTS: UdpLoadOptions = {
   timeoutMs: 1000,
   fill: false,
   progress: true,
+  keys: "",
 };
 
 /** What one run measured. */
@@ -128,6 +144,37 @@ class Client {
   }
 }
 
+/** BEP 41 URL data of every key, made once: `stride` bytes a key, `len[k]` of them used. */
+export interface KeyOptions {
+  /** Option bytes of key `k` at `k * stride`: `0x02, n, "/KEY/announce"`. */
+  bytes: Uint8Array;
+  /** Bytes of key `k`'s option. */
+  len: Uint8Array;
+  /** Bytes reserved a key. */
+  stride: number;
+}
+
+/**
+ * Reads the passkeys of `path` (one a line; blank lines skipped) and makes each one's BEP 41
+ * URL data option, `/KEY/announce`.
+ */
+export function keyOptions(path: string): KeyOptions {
+  const keys = Deno.readTextFileSync(path).split("\n").map((k) => k.trim()).filter((k) => k);
+  if (keys.length === 0) throw new Error(`--keys: no keys in ${path}`);
+  const enc = new TextEncoder();
+  const stride = 2 + 255;
+  const bytes = new Uint8Array(keys.length * stride), len = new Uint8Array(keys.length);
+  keys.forEach((k, i) => {
+    const url = enc.encode(`/${k}/announce`);
+    if (url.length > 255) throw new Error(`--keys: key ${i + 1} is too long for one option`);
+    bytes[i * stride] = 2; // UrlData
+    bytes[i * stride + 1] = url.length;
+    bytes.set(url, i * stride + 2);
+    len[i] = 2 + url.length;
+  });
+  return { bytes, len, stride };
+}
+
 /** Runs the load; resolves with what it measured. */
 export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
   const parsed = parseSocketAddress(o.target);
@@ -154,6 +201,12 @@ export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
     portOf[p] = 1 + (inTorrent[t]++ % 65535);
   }
   const peerIdPrefix = new TextEncoder().encode("-SB0001-");
+  // A private tracker's load: each peer's key, drawn once.
+  const keyOpts = o.keys === "" ? null : keyOptions(o.keys);
+  const keyOf = keyOpts === null ? null : new Uint32Array(o.peers);
+  if (keyOpts !== null && keyOf !== null) {
+    for (let p = 0; p < o.peers; p++) keyOf[p] = Math.floor(Math.random() * keyOpts.len.length);
+  }
 
   const clients: Client[] = [];
   for (let i = 0; i < o.sockets; i++) {
@@ -177,7 +230,10 @@ export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
     left: 0n,
     port: 1,
     numWant: o.numwant,
+    // Room for the longest URL data option; what is sent is `announceLen` bytes.
+    options: keyOpts === null ? undefined : new Uint8Array(keyOpts.stride),
   });
+  let announceLen = ANNOUNCE_LEN;
   const scrape = new Uint8Array(16 + 20 * Math.max(1, o.scrapeMax));
   setU32BE(scrape, 8, 2);
   const connect = encodeConnectRequest(0);
@@ -216,7 +272,7 @@ export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
       }
       writeAnnounce(c, nextFillPeer++, tid, 2);
       c.kind[slot] = KIND_ANNOUNCE;
-      c.sock.send(announce, 0, announce.length, target, 0);
+      c.sock.send(announce, 0, announceLen, target, 0);
       return;
     }
     if (Math.random() < o.scrapeShare) {
@@ -238,7 +294,7 @@ export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
     p = Math.min(o.peers - 1, p + ci);
     writeAnnounce(c, p, tid, 0);
     c.kind[slot] = KIND_ANNOUNCE;
-    c.sock.send(announce, 0, announce.length, target, 0);
+    c.sock.send(announce, 0, announceLen, target, 0);
   };
 
   const writeAnnounce = (c: Client, p: number, tid: number, event: number) => {
@@ -255,6 +311,11 @@ export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
     setU32BE(announce, 80, event);
     announce[96] = portOf[p] >> 8;
     announce[97] = portOf[p] & 0xff;
+    if (keyOpts !== null && keyOf !== null) {
+      const k = keyOf[p], from = k * keyOpts.stride, n = keyOpts.len[k], b = keyOpts.bytes;
+      for (let j = 0; j < n; j++) announce[ANNOUNCE_LEN + j] = b[from + j];
+      announceLen = ANNOUNCE_LEN + n;
+    }
   };
 
   const started = performance.now();
