@@ -74,11 +74,17 @@ export class UdpPrivate {
     a: number,
     now: number,
   ): number {
-    const n = readUrlData(data, off + ANNOUNCE_LEN, off + len, this.#url);
-    if (n === MALFORMED) return this.gate.refuse(Gate.Malformed);
-    const p = this.#path;
-    p.parse(this.#url, 0, n);
-    const why = this.gate.check(this.#url, p.keyStart, p.keyEnd, data, off + OFF_PEER_ID);
+    const o = off + ANNOUNCE_LEN, end = off + len, p = this.#path;
+    let src = data;
+    if (end - o >= 2 && data[o] === 2 && o + 2 + data[o + 1] === end) {
+      p.parse(data, o + 2, end); // libtorrent's form, one option to the end: read in place
+    } else {
+      const n = readUrlData(data, o, end, this.#url);
+      if (n === MALFORMED) return this.gate.refuse(Gate.Malformed);
+      src = this.#url;
+      p.parse(src, 0, n);
+    }
+    const why = this.gate.check(src, p.keyStart, p.keyEnd, data, off + OFF_PEER_ID);
     if (why !== 0) return why;
     this.uploaded = i64(data, off + OFF_UPLOADED);
     this.downloaded = i64(data, off + OFF_DOWNLOADED);

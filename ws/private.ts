@@ -43,7 +43,7 @@ export class WsPrivate {
 
   /** 0 when a connection with `key` (from `keyOf`) may be served now, else the reason, counted. */
   refusal(key: number): number {
-    const why = key < 0 ? -key : this.gate.keys.check(key, Date.now() / 1000);
+    const why = key < 0 ? -key : this.gate.keys.check(key);
     if (why !== KeyCheck.Valid) this.gate.refused[why]++;
     return why;
   }
@@ -51,7 +51,7 @@ export class WsPrivate {
   /** True when `key` (from `keyOf`) is now revoked or deleted. */
   revoked(key: number): boolean {
     if (key < 0) return false;
-    const why = this.gate.keys.check(key, Date.now() / 1000);
+    const why = this.gate.keys.check(key);
     return why === KeyCheck.Revoked || why === KeyCheck.Unknown;
   }
 

@@ -11,6 +11,9 @@
  * @module
  */
 
+import { randomWords } from "../base/hash.ts";
+import { mixHash } from "../base/mix_hash.ts";
+
 /** What a key's check says (0: valid). */
 export const KeyCheck = { Valid: 0, Missing: 1, Unknown: 2, Expired: 3, Revoked: 4 } as const;
 
@@ -28,6 +31,9 @@ export interface KeyUpdate {
   /** Each key's `KeyState`. */
   state: Uint8Array;
 }
+
+/** Most keys a table holds (an index fits 24 bits of a slot). */
+export const MAX_KEYS = 0xfffffe;
 
 /** Longest key text. */
 export const MAX_KEY_LEN = 64;
@@ -49,7 +55,10 @@ export function isKeyBytes(b: Uint8Array, start: number, end: number): boolean {
 export class KeyTable {
   /** Keys known (any state). */
   size = 0;
-  /** Slot → key index + 1 (0: empty); open addressing, linear probing. */
+  /**
+   * Slot → key index + 1 in the low 24 bits and the key's length in the high 8 (0: empty), so
+   * a probe reads its length without another array; open addressing, linear probing.
+   */
   #slots = new Uint32Array(1024);
   /** Key bytes by index, `MAX_KEY_LEN` each, and their lengths. */
   #bytes = new Uint8Array(0);
@@ -58,13 +67,14 @@ export class KeyTable {
   validUntil: Float64Array = new Float64Array(0);
   /** `KeyState` by index. */
   state: Uint8Array = new Uint8Array(0);
-  #seed = (Math.random() * 0x100000000) >>> 0;
+  #seed = randomWords(2);
 
   /** Applies an update from the main thread. */
   apply(u: KeyUpdate): void {
     const enc = new TextEncoder();
     for (let k = 0; k < u.keys.length; k++) {
       const i = u.index[k];
+      if (i >= MAX_KEYS) continue;
       this.#ensure(i + 1);
       if (this.#len[i] === 0) {
         const text = enc.encode(u.keys[k]);
@@ -82,12 +92,12 @@ export class KeyTable {
   find(b: Uint8Array, start: number, end: number): number {
     const n = end - start;
     if (n <= 0 || n > MAX_KEY_LEN) return -1;
-    const mask = this.#slots.length - 1, bytes = this.#bytes, len = this.#len;
+    const mask = this.#slots.length - 1, bytes = this.#bytes;
     for (let s = this.#hash(b, start, end) & mask;; s = (s + 1) & mask) {
       const v = this.#slots[s];
       if (v === 0) return -1;
-      const i = v - 1;
-      if (len[i] !== n) continue;
+      if (v >>> 24 !== n) continue;
+      const i = (v & 0xffffff) - 1;
       let j = 0;
       const o = i * MAX_KEY_LEN;
       while (j < n && bytes[o + j] === b[start + j]) j++;
@@ -100,17 +110,22 @@ export class KeyTable {
     return i >= 0 && i < this.#len.length && this.#len[i] !== 0;
   }
 
-  /** The check of key index `i` (-1: not found) at `nowSeconds` (unix). */
-  check(i: number, nowSeconds: number): number {
+  /**
+   * The check of key index `i` (-1: not found) now, or at `nowSeconds` (unix) when given; the
+   * clock is read only for a key that expires.
+   */
+  check(i: number, nowSeconds?: number): number {
     if (i < 0 || i >= this.state.length) return KeyCheck.Unknown;
     const st = this.state[i];
     if (st === KeyState.Deleted) return KeyCheck.Unknown;
     if (st === KeyState.Revoked) return KeyCheck.Revoked;
-    return nowSeconds > this.validUntil[i] ? KeyCheck.Expired : KeyCheck.Valid;
+    const until = this.validUntil[i];
+    if (until === Infinity) return KeyCheck.Valid;
+    return (nowSeconds ?? Date.now() / 1000) > until ? KeyCheck.Expired : KeyCheck.Valid;
   }
 
-  /** The check of the key `b[start, end)` at `nowSeconds`; its index is left in `lastIndex`. */
-  checkBytes(b: Uint8Array, start: number, end: number, nowSeconds: number): number {
+  /** The check of the key `b[start, end)` (as `check`); its index is left in `lastIndex`. */
+  checkBytes(b: Uint8Array, start: number, end: number, nowSeconds?: number): number {
     if (end <= start) {
       this.lastIndex = -1;
       return KeyCheck.Missing;
@@ -123,11 +138,7 @@ export class KeyTable {
   lastIndex = -1;
 
   #hash(b: Uint8Array, start: number, end: number): number {
-    let h = this.#seed ^ 0x811c9dc5;
-    for (let i = start; i < end; i++) h = Math.imul(h ^ b[i], 0x01000193);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x2c1b3c6d);
-    return (h ^ (h >>> 12)) >>> 0;
+    return mixHash(b, start, end - start, this.#seed[0], this.#seed[1]);
   }
 
   #insert(i: number): void {
@@ -139,13 +150,13 @@ export class KeyTable {
     const mask = this.#slots.length - 1, o = i * MAX_KEY_LEN;
     let s = this.#hash(this.#bytes, o, o + this.#len[i]) & mask;
     while (this.#slots[s] !== 0) s = (s + 1) & mask;
-    this.#slots[s] = i + 1;
+    this.#slots[s] = ((i + 1) | (this.#len[i] << 24)) >>> 0;
   }
 
   #rehash(capacity: number): void {
     const old = this.#slots;
     this.#slots = new Uint32Array(capacity);
-    for (let s = 0; s < old.length; s++) if (old[s] !== 0) this.#place(old[s] - 1);
+    for (let s = 0; s < old.length; s++) if (old[s] !== 0) this.#place((old[s] & 0xffffff) - 1);
   }
 
   #ensure(n: number): void {

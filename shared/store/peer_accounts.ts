@@ -15,13 +15,16 @@
  *   the client's own totals, so they count once. Each info hash is its own torrent: a hybrid
  *   v1/v2 torrent announced under both hashes counts under both.
  *
- * Entries are typed arrays in an open-addressed table: no allocation per announce. At
- * `maxEntries` new peers are not accounted (`overflow` counts them).
+ * Entries are records in typed arrays, in an open-addressed table: no allocation per
+ * announce, and a lookup touches the slot, one 64-byte record of bytes (identity, place,
+ * flags) and one of numbers, not an array per field. At `maxEntries` new peers are not
+ * accounted (`overflow` counts them).
  *
  * @module
  */
 
-import { HalfSipHash13, randomWords } from "../base/hash.ts";
+import { randomWords } from "../base/hash.ts";
+import { mixHash } from "../base/mix_hash.ts";
 import { getU32LE, setU32LE } from "../base/bytes.ts";
 
 /** Bytes of a peer's identity: key index (u32 LE), info hash, peer id. */
@@ -30,6 +33,11 @@ const ID_LEN = 44;
 export const WHERE_LEN = 19;
 /** Bytes per drained record: key (u32), info hash, uploaded and downloaded (f64), completed (u32), seeded (u8), 3 spare. */
 export const DRAIN_LEN = 4 + 20 + 8 + 8 + 4 + 4;
+
+/** An entry's bytes: identity at 0, place at `WHERE`, flags at `FLAGS`. */
+const REC = 64, WHERE = ID_LEN, FLAGS = 63;
+/** An entry's numbers: last uploaded and downloaded, last seen, pending up, down, completed. */
+const NUM = 8, LAST_UP = 0, LAST_DOWN = 1, SEEN = 2, PEND_UP = 3, PEND_DOWN = 4, PEND_DONE = 5;
 
 const USED = 1, DIRTY = 2, SEEDED = 4, COMPLETED = 8, GONE = 16;
 
@@ -41,29 +49,24 @@ export class PeerAccounts {
   overflow = 0;
   #max: number;
   #cap = 0;
-  #slots = new Int32Array(0); // entry + 1; 0 empty; -1 removed
+  #slots = new Int32Array(2048); // entry + 1; 0 empty; -1 removed
   #used = 0; // slots not empty (live and removed)
-  #id = new Uint8Array(0);
-  #where = new Uint8Array(0);
-  #last = new Float64Array(0); // uploaded, downloaded
-  #pend = new Float64Array(0); // uploaded, downloaded, completed
-  #seen = new Float64Array(0);
-  #flags = new Uint8Array(0);
+  #rec = new Uint8Array(0);
+  #num = new Float64Array(0);
   #free: number[] = [];
   #next = 0;
   #dirty: number[] = [];
   #scratch = new Uint8Array(ID_LEN);
-  #hasher: HalfSipHash13;
+  #seed = randomWords(2);
+  /** The hash `#find` computed last, for the `#add` that follows a miss. */
+  #lastHash = 0;
   #f64 = new Float64Array(1);
   #f64b = new Uint8Array(this.#f64.buffer);
 
   /** An empty table of at most `maxEntries` peers. */
   constructor(maxEntries = 1 << 20) {
     this.#max = maxEntries;
-    const k = randomWords(2);
-    this.#hasher = new HalfSipHash13(k[0], k[1]);
     this.#grow(1024);
-    this.#slots = new Int32Array(2048);
   }
 
   /**
@@ -90,6 +93,7 @@ export class PeerAccounts {
     for (let j = 0; j < 20; j++) id[24 + j] = b[pid + j];
     let e = this.#find(id);
     let up: number, down: number;
+    const num = this.#num;
     if (e < 0) {
       if (event === 3) return; // stopped, and never seen: nothing to count from
       e = this.#add(id);
@@ -98,31 +102,32 @@ export class PeerAccounts {
       up = event === 2 ? uploaded : 0;
       down = event === 2 ? downloaded : 0;
     } else {
-      const lu = this.#last[2 * e], ld = this.#last[2 * e + 1];
+      const lu = num[e * NUM + LAST_UP], ld = num[e * NUM + LAST_DOWN];
       up = uploaded >= lu ? uploaded - lu : uploaded;
       down = downloaded >= ld ? downloaded - ld : downloaded;
     }
-    this.#last[2 * e] = uploaded;
-    this.#last[2 * e + 1] = downloaded;
-    this.#seen[e] = now;
-    for (let j = 0; j < WHERE_LEN; j++) this.#where[e * WHERE_LEN + j] = where[w + j];
-    let f = this.#flags[e];
-    let done = 0;
+    const n = e * NUM, r = e * REC, rec = this.#rec;
+    num[n + LAST_UP] = uploaded;
+    num[n + LAST_DOWN] = downloaded;
+    num[n + SEEN] = now;
+    for (let j = 0; j < WHERE_LEN; j++) rec[r + WHERE + j] = where[w + j];
+    const before = rec[r + FLAGS];
+    let f = before, done = 0;
     if (event === 1 && !(f & COMPLETED)) {
       f |= COMPLETED;
       done = 1;
     }
     if (seeder) f |= SEEDED;
-    if (up > 0 || down > 0 || done > 0 || (seeder && !(this.#flags[e] & SEEDED))) {
-      this.#pend[3 * e] += up;
-      this.#pend[3 * e + 1] += down;
-      this.#pend[3 * e + 2] += done;
+    if (up > 0 || down > 0 || done > 0 || (seeder && !(before & SEEDED))) {
+      num[n + PEND_UP] += up;
+      num[n + PEND_DOWN] += down;
+      num[n + PEND_DONE] += done;
       if (!(f & DIRTY)) {
         f |= DIRTY;
         this.#dirty.push(e);
       }
     }
-    this.#flags[e] = f;
+    rec[r + FLAGS] = f;
     if (event === 3) this.#remove(e);
   }
 
@@ -135,10 +140,11 @@ export class PeerAccounts {
     drop: (where: Uint8Array, w: number, id: Uint8Array, ih: number) => void,
   ): number {
     let n = 0;
+    const rec = this.#rec;
     for (let e = 0; e < this.#next; e++) {
-      const f = this.#flags[e];
-      if (!(f & USED) || (f & GONE) || getU32LE(this.#id, e * ID_LEN) !== key) continue;
-      drop(this.#where, e * WHERE_LEN, this.#id, e * ID_LEN + 4);
+      const f = rec[e * REC + FLAGS];
+      if (!(f & USED) || (f & GONE) || getU32LE(rec, e * REC) !== key) continue;
+      drop(rec, e * REC + WHERE, rec, e * REC + 4);
       this.#remove(e);
       n++;
     }
@@ -147,9 +153,10 @@ export class PeerAccounts {
 
   /** Forgets peers last seen before `cutoff` (they left the swarms too). */
   clean(cutoff: number): void {
+    const rec = this.#rec, num = this.#num;
     for (let e = 0; e < this.#next; e++) {
-      const f = this.#flags[e];
-      if ((f & USED) && !(f & GONE) && this.#seen[e] < cutoff) this.#remove(e);
+      const f = rec[e * REC + FLAGS];
+      if ((f & USED) && !(f & GONE) && num[e * NUM + SEEN] < cutoff) this.#remove(e);
     }
     if (this.#used > 2 * this.size + 1024) this.#rehash(this.#slots.length);
   }
@@ -157,17 +164,19 @@ export class PeerAccounts {
   /** Pending records (`DRAIN_LEN` each), and the pending totals reset. */
   drain(): Uint8Array<ArrayBuffer> {
     const out = new Uint8Array(this.#dirty.length * DRAIN_LEN);
+    const rec = this.#rec, num = this.#num;
     let o = 0;
     for (const e of this.#dirty) {
-      out.set(this.#id.subarray(e * ID_LEN, e * ID_LEN + 24), o);
-      this.#putF64(out, o + 24, this.#pend[3 * e]);
-      this.#putF64(out, o + 32, this.#pend[3 * e + 1]);
-      setU32LE(out, o + 40, this.#pend[3 * e + 2]);
-      out[o + 44] = this.#flags[e] & SEEDED ? 1 : 0;
+      const n = e * NUM, r = e * REC;
+      for (let j = 0; j < 24; j++) out[o + j] = rec[r + j];
+      this.#putF64(out, o + 24, num[n + PEND_UP]);
+      this.#putF64(out, o + 32, num[n + PEND_DOWN]);
+      setU32LE(out, o + 40, num[n + PEND_DONE]);
+      out[o + 44] = rec[r + FLAGS] & SEEDED ? 1 : 0;
       o += DRAIN_LEN;
-      this.#pend[3 * e] = this.#pend[3 * e + 1] = this.#pend[3 * e + 2] = 0;
-      const f = this.#flags[e] & ~DIRTY;
-      this.#flags[e] = f;
+      num[n + PEND_UP] = num[n + PEND_DOWN] = num[n + PEND_DONE] = 0;
+      const f = rec[r + FLAGS] & ~DIRTY;
+      rec[r + FLAGS] = f;
       if (f & GONE) this.#release(e);
     }
     this.#dirty.length = 0;
@@ -180,22 +189,19 @@ export class PeerAccounts {
   }
 
   #hash(id: Uint8Array, off: number): number {
-    return this.#hasher.hash(id, off, ID_LEN);
+    return mixHash(id, off, ID_LEN, this.#seed[0], this.#seed[1]);
   }
 
-  /** The hash `#find` computed last, for the `#add` that follows a miss. */
-  #lastHash = 0;
-
   #find(id: Uint8Array): number {
-    const mask = this.#slots.length - 1, ids = this.#id;
+    const mask = this.#slots.length - 1, rec = this.#rec;
     const h = this.#lastHash = this.#hash(id, 0);
     for (let s = h & mask;; s = (s + 1) & mask) {
       const v = this.#slots[s];
       if (v === 0) return -1;
       if (v < 0) continue;
-      const o = (v - 1) * ID_LEN;
+      const o = (v - 1) * REC;
       let j = 0;
-      while (j < ID_LEN && ids[o + j] === id[j]) j++;
+      while (j < ID_LEN && rec[o + j] === id[j]) j++;
       if (j === ID_LEN) return v - 1;
     }
   }
@@ -216,10 +222,10 @@ export class PeerAccounts {
       if (this.#next >= this.#cap) this.#grow(this.#cap * 2);
       e = this.#next++;
     }
-    this.#id.set(id, e * ID_LEN);
-    this.#last[2 * e] = this.#last[2 * e + 1] = 0;
-    this.#pend[3 * e] = this.#pend[3 * e + 1] = this.#pend[3 * e + 2] = 0;
-    this.#flags[e] = USED;
+    const r = e * REC, n = e * NUM, rec = this.#rec, num = this.#num;
+    for (let j = 0; j < ID_LEN; j++) rec[r + j] = id[j];
+    for (let j = 0; j < NUM; j++) num[n + j] = 0;
+    rec[r + FLAGS] = USED;
     const mask = this.#slots.length - 1;
     let s = this.#lastHash & mask; // `#add` follows the `#find` that missed
     while (this.#slots[s] > 0) s = (s + 1) & mask;
@@ -232,7 +238,7 @@ export class PeerAccounts {
   /** Takes entry `e` out of the table; it is freed once its pending totals are drained. */
   #remove(e: number): void {
     const mask = this.#slots.length - 1;
-    for (let s = this.#hash(this.#id, e * ID_LEN) & mask;; s = (s + 1) & mask) {
+    for (let s = this.#hash(this.#rec, e * REC) & mask;; s = (s + 1) & mask) {
       const v = this.#slots[s];
       if (v === 0) break;
       if (v === e + 1) {
@@ -241,23 +247,24 @@ export class PeerAccounts {
       }
     }
     this.size--;
-    if (this.#flags[e] & DIRTY) this.#flags[e] |= GONE;
+    const r = e * REC + FLAGS;
+    if (this.#rec[r] & DIRTY) this.#rec[r] |= GONE;
     else this.#release(e);
   }
 
   #release(e: number): void {
-    this.#flags[e] = 0;
+    this.#rec[e * REC + FLAGS] = 0;
     this.#free.push(e);
   }
 
   #rehash(cap: number): void {
     this.#slots = new Int32Array(cap);
     this.#used = 0;
-    const mask = cap - 1;
+    const mask = cap - 1, rec = this.#rec;
     for (let e = 0; e < this.#next; e++) {
-      const f = this.#flags[e];
+      const f = rec[e * REC + FLAGS];
       if (!(f & USED) || (f & GONE)) continue;
-      let s = this.#hash(this.#id, e * ID_LEN) & mask;
+      let s = this.#hash(rec, e * REC) & mask;
       while (this.#slots[s] !== 0) s = (s + 1) & mask;
       this.#slots[s] = e + 1;
       this.#used++;
@@ -266,21 +273,12 @@ export class PeerAccounts {
 
   /** Room for `cap` entries (the slots follow in `#add`). */
   #grow(cap: number): void {
-    const grown = <T extends Uint8Array | Float64Array>(
-      old: T,
-      per: number,
-      make: (n: number) => T,
-    ) => {
-      const a = make(cap * per);
-      a.set(old);
-      return a;
-    };
-    this.#id = grown(this.#id, ID_LEN, (n) => new Uint8Array(n));
-    this.#where = grown(this.#where, WHERE_LEN, (n) => new Uint8Array(n));
-    this.#last = grown(this.#last, 2, (n) => new Float64Array(n));
-    this.#pend = grown(this.#pend, 3, (n) => new Float64Array(n));
-    this.#seen = grown(this.#seen, 1, (n) => new Float64Array(n));
-    this.#flags = grown(this.#flags, 1, (n) => new Uint8Array(n));
+    const rec = new Uint8Array(cap * REC);
+    rec.set(this.#rec);
+    this.#rec = rec;
+    const num = new Float64Array(cap * NUM);
+    num.set(this.#num);
+    this.#num = num;
     this.#cap = cap;
   }
 }

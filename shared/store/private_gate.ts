@@ -62,7 +62,7 @@ export class PrivateGate {
     pid: Uint8Array | null,
     p: number,
   ): number {
-    let why: number = this.keys.checkBytes(b, start, end, Date.now() / 1000);
+    let why: number = this.keys.checkBytes(b, start, end);
     if (why === 0 && pid !== null && !this.clientAllowed(pid, p)) why = Gate.Client;
     if (why !== 0) {
       this.refused[why]++;

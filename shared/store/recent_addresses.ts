@@ -8,7 +8,8 @@
  * @module
  */
 
-import { HalfSipHash13, randomWords } from "../base/hash.ts";
+import { randomWords } from "../base/hash.ts";
+import { mixHash } from "../base/mix_hash.ts";
 
 /** Addresses one table holds at most (2^18: 4 MiB of IPs and 2 MiB of times). */
 const SLOTS = 1 << 18;
@@ -17,24 +18,22 @@ const SLOTS = 1 << 18;
 export class RecentAddresses {
   #ips = new Uint8Array(SLOTS * 16);
   #seen = new Float64Array(SLOTS).fill(-Infinity);
-  #hasher: HalfSipHash13;
-
-  /** An empty table. */
-  constructor() {
-    const k = randomWords(2);
-    this.#hasher = new HalfSipHash13(k[0], k[1]);
-  }
+  #seed = randomWords(2);
 
   /** Notes the IP at `b[off]` (16 bytes, v4-mapped for IPv4) as seen at `now`. */
   mark(b: Uint8Array, off: number, now: number): void {
-    const s = this.#hasher.hash(b, off, 16) & (SLOTS - 1);
+    const s = this.#slot(b, off);
     for (let j = 0; j < 16; j++) this.#ips[s * 16 + j] = b[off + j];
     this.#seen[s] = now;
   }
 
+  #slot(b: Uint8Array, off: number): number {
+    return mixHash(b, off, 16, this.#seed[0], this.#seed[1]) & (SLOTS - 1);
+  }
+
   /** True when the IP at `b[off]` was seen at or after `since`. */
   seenSince(b: Uint8Array, off: number, since: number): boolean {
-    const s = this.#hasher.hash(b, off, 16) & (SLOTS - 1);
+    const s = this.#slot(b, off);
     if (this.#seen[s] < since) return false;
     for (let j = 0; j < 16; j++) if (this.#ips[s * 16 + j] !== b[off + j]) return false;
     return true;
