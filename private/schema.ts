@@ -60,6 +60,9 @@ const NOW: Record<Dialect, string> = {
 /** The tables, the same in both dialects but for the clock (SQLite reads BIGINT as INTEGER). */
 function tables(dialect: Dialect): string[] {
   const now = NOW[dialect];
+  // SQLite: a table keyed by text is one B-tree without a rowid, so an upsert is one search
+  // (measured: about half the time of a rowid table with its index).
+  const keyed = dialect === "sqlite" ? " WITHOUT ROWID" : "";
   return [
     `CREATE TABLE IF NOT EXISTS shoal_meta (
       name TEXT PRIMARY KEY,
@@ -74,7 +77,7 @@ function tables(dialect: Dialect): string[] {
       downloaded BIGINT NOT NULL DEFAULT 0,
       completed BIGINT NOT NULL DEFAULT 0,
       created BIGINT NOT NULL DEFAULT ${now}
-    )`,
+    )${keyed}`,
     `CREATE TABLE IF NOT EXISTS shoal_torrents (
       info_hash TEXT PRIMARY KEY,
       created BIGINT NOT NULL DEFAULT ${now}
@@ -87,7 +90,7 @@ function tables(dialect: Dialect): string[] {
       completed BIGINT NOT NULL DEFAULT 0,
       seeded SMALLINT NOT NULL DEFAULT 0,
       PRIMARY KEY (key, info_hash)
-    )`,
+    )${keyed}`,
   ];
 }
 

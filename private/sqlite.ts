@@ -144,7 +144,8 @@ export class SqliteDb implements AccountsDb {
 
   /**
    * Adds the deltas in one transaction. Deltas of keys the site deleted meanwhile are dropped:
-   * the key update matches no row, and the per-torrent insert is guarded by the key's existence.
+   * the key update matches no row, and that tells whether the key exists, so a per-torrent
+   * row costs a key lookup only when its key had no delta of its own (once per key).
    */
   write(keys: KeyDelta[], keyTorrents: KeyTorrentDelta[]): Promise<void> {
     return attempt(() => {
@@ -153,17 +154,24 @@ export class SqliteDb implements AccountsDb {
         "UPDATE shoal_keys SET uploaded = uploaded + ?, downloaded = downloaded + ?, " +
           "completed = completed + ? WHERE key = ?",
       );
-      // `WHERE` also keeps SQLite from reading `ON CONFLICT` as part of a join.
       const torrent = this.#prepare(
         `INSERT INTO shoal_key_torrents (key, info_hash, uploaded, downloaded, completed, seeded)
-        SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM shoal_keys WHERE key = ?1)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6)
         ON CONFLICT (key, info_hash) DO UPDATE SET uploaded = uploaded + excluded.uploaded,
           downloaded = downloaded + excluded.downloaded,
           completed = completed + excluded.completed, seeded = MAX(seeded, excluded.seeded)`,
       );
+      const has = this.#prepare("SELECT 1 FROM shoal_keys WHERE key = ?");
       this.#transaction(() => {
-        for (const d of keys) key.run(d.uploaded, d.downloaded, d.completed, d.key);
+        const exists = new Map<string, boolean>();
+        for (const d of keys) {
+          const changed = key.run(d.uploaded, d.downloaded, d.completed, d.key).changes;
+          exists.set(d.key, toNumber(changed) > 0);
+        }
         for (const d of keyTorrents) {
+          let ok = exists.get(d.key);
+          if (ok === undefined) exists.set(d.key, ok = has.get(d.key) !== undefined);
+          if (!ok) continue;
           torrent.run(d.key, d.infoHash, d.uploaded, d.downloaded, d.completed, d.seeded ? 1 : 0);
         }
       });
