@@ -9,11 +9,15 @@
  * @module
  */
 
+import { redactUrl } from "./redact.ts";
 import postgres from "postgres";
 import type { AccountsDb, KeyDelta, KeyRow, KeyTorrentDelta, KeyTorrentRow } from "./db.ts";
 import {
   createSchema,
+  keyRow,
+  keyTorrentRow,
   READ_CHANGES,
+  READ_KEY_TORRENTS,
   READ_KEYS,
   READ_VERSION,
   schemaAction,
@@ -36,19 +40,6 @@ const OPTIONS = {
   onnotice: () => {},
   connection: { application_name: "shoal" },
 };
-
-/**
- * `url` without its password or query parameters (where `password=` may be), for messages:
- * `postgres://user:secret@host/db?sslmode=require` reads `postgres://user@host/db`.
- */
-export function redactUrl(url: string): string {
-  const scheme = url.indexOf("://");
-  const start = scheme < 0 ? 0 : scheme + 3;
-  const rest = url.slice(start).replace(/[?#].*$/s, "");
-  const at = rest.lastIndexOf("@");
-  const user = at < 0 ? "" : rest.slice(0, at).split(":")[0];
-  return url.slice(0, start) + (user ? `${user}@` : "") + rest.slice(at + 1);
-}
 
 /** The accounts database on a PostgreSQL server. */
 export class PostgresDb implements AccountsDb {
@@ -98,17 +89,7 @@ export class PostgresDb implements AccountsDb {
 
   /** Every key. */
   keys(): Promise<KeyRow[]> {
-    return this.#attempt(async (sql) =>
-      (await sql.unsafe(READ_KEYS)).map((r) => ({
-        key: r.key,
-        user: r.user_id,
-        validUntil: r.valid_until === null ? null : toNumber(r.valid_until),
-        revoked: toNumber(r.revoked) !== 0,
-        uploaded: toNumber(r.uploaded),
-        downloaded: toNumber(r.downloaded),
-        completed: toNumber(r.completed),
-      }))
-    );
+    return this.#attempt(async (sql) => (await sql.unsafe(READ_KEYS)).map(keyRow));
   }
 
   /** Every registered torrent. */
@@ -151,15 +132,7 @@ export class PostgresDb implements AccountsDb {
   /** One key's totals per torrent. */
   keyTorrents(key: string): Promise<KeyTorrentRow[]> {
     return this.#attempt(async (sql) =>
-      (await sql`SELECT key, info_hash, uploaded, downloaded, completed, seeded
-        FROM shoal_key_torrents WHERE key = ${key}`).map((r) => ({
-        key: r.key,
-        infoHash: r.info_hash,
-        uploaded: toNumber(r.uploaded),
-        downloaded: toNumber(r.downloaded),
-        completed: toNumber(r.completed),
-        seeded: toNumber(r.seeded) !== 0,
-      }))
+      (await sql.unsafe(READ_KEY_TORRENTS + "$1", [key])).map(keyTorrentRow)
     );
   }
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { SCHEMA_VERSION } from "./db.ts";
+import { type KeyRow, type KeyTorrentRow, SCHEMA_VERSION } from "./db.ts";
 
 /** The two databases private tracking runs on. */
 export type Dialect = "sqlite" | "postgres";
@@ -39,6 +39,35 @@ export function toNumber(value: unknown): number {
   const n = Number(value);
   if (!Number.isFinite(n)) throw new Error(`not a number in the database: ${String(value)}`);
   return n;
+}
+
+/** A row of `READ_KEYS` as a `KeyRow`, whatever types the driver gave its columns. */
+export function keyRow(r: Record<string, unknown>): KeyRow {
+  return {
+    key: String(r.key),
+    user: String(r.user_id),
+    validUntil: r.valid_until === null ? null : toNumber(r.valid_until),
+    revoked: toNumber(r.revoked) !== 0,
+    uploaded: toNumber(r.uploaded),
+    downloaded: toNumber(r.downloaded),
+    completed: toNumber(r.completed),
+  };
+}
+
+/** The SQL that reads one key's totals per torrent (the key as its one parameter). */
+export const READ_KEY_TORRENTS = "SELECT key, info_hash, uploaded, downloaded, completed, " +
+  "seeded FROM shoal_key_torrents WHERE key = ";
+
+/** A row of `READ_KEY_TORRENTS` as a `KeyTorrentRow`. */
+export function keyTorrentRow(r: Record<string, unknown>): KeyTorrentRow {
+  return {
+    key: String(r.key),
+    infoHash: String(r.info_hash),
+    uploaded: toNumber(r.uploaded),
+    downloaded: toNumber(r.downloaded),
+    completed: toNumber(r.completed),
+    seeded: toNumber(r.seeded) !== 0,
+  };
 }
 
 /** The SQL that reads the stored version (no row: none yet). */

@@ -11,7 +11,10 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import type { AccountsDb, KeyDelta, KeyRow, KeyTorrentDelta, KeyTorrentRow } from "./db.ts";
 import {
   createSchema,
+  keyRow,
+  keyTorrentRow,
   READ_CHANGES,
+  READ_KEY_TORRENTS,
   READ_KEYS,
   READ_VERSION,
   schemaAction,
@@ -71,17 +74,7 @@ export class SqliteDb implements AccountsDb {
 
   /** Every key. */
   keys(): Promise<KeyRow[]> {
-    return attempt(() =>
-      this.#all(READ_KEYS).map((r) => ({
-        key: String(r.key),
-        user: String(r.user_id),
-        validUntil: r.valid_until === null ? null : toNumber(r.valid_until),
-        revoked: toNumber(r.revoked) !== 0,
-        uploaded: toNumber(r.uploaded),
-        downloaded: toNumber(r.downloaded),
-        completed: toNumber(r.completed),
-      }))
-    );
+    return attempt(() => this.#all(READ_KEYS).map(keyRow));
   }
 
   /** Every registered torrent. */
@@ -126,20 +119,7 @@ export class SqliteDb implements AccountsDb {
 
   /** One key's totals per torrent. */
   keyTorrents(key: string): Promise<KeyTorrentRow[]> {
-    return attempt(() =>
-      this.#all(
-        "SELECT key, info_hash, uploaded, downloaded, completed, seeded " +
-          "FROM shoal_key_torrents WHERE key = ?",
-        key,
-      ).map((r) => ({
-        key: String(r.key),
-        infoHash: String(r.info_hash),
-        uploaded: toNumber(r.uploaded),
-        downloaded: toNumber(r.downloaded),
-        completed: toNumber(r.completed),
-        seeded: toNumber(r.seeded) !== 0,
-      }))
-    );
+    return attempt(() => this.#all(READ_KEY_TORRENTS + "?", key).map(keyTorrentRow));
   }
 
   /**

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { redactUrl } from "./redact.ts";
 import { OperatorError } from "../shared/base/errors.ts";
 import type { TrackerExtras } from "../shared/runtime/tracker.ts";
 import type { Pool } from "../shared/runtime/pool.ts";
@@ -50,11 +51,6 @@ export async function openDatabase(url: string): Promise<AccountsDb> {
   return new PostgresDb(url);
 }
 
-/** A URL with its password hidden, for logs. */
-export function safeUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
-}
-
 /**
  * Private tracking for a tracker whose `[private]` section is `s`: null when it is off. A
  * section that cannot work is an `OperatorError` (a one-line error, exit status 2).
@@ -74,7 +70,7 @@ export async function privateTracking(s: PrivateSection): Promise<TrackerExtras 
     await accounts.open();
   } catch (err) {
     throw new OperatorError(
-      `private.database ${safeUrl(s.database)}: ${(err as Error).message.split("\n")[0]}`,
+      `private.database ${redactUrl(s.database)}: ${(err as Error).message.split("\n")[0]}`,
     );
   }
   let api: ApiServer | null = null;
@@ -95,7 +91,7 @@ export async function privateTracking(s: PrivateSection): Promise<TrackerExtras 
     },
     metrics: () => privateMetrics(accounts),
     describe: () =>
-      `private tracking: ${accounts.keyCount} keys in ${db.kind} (${safeUrl(s.database)})` +
+      `private tracking: ${accounts.keyCount} keys in ${db.kind} (${redactUrl(s.database)})` +
       (s.registered_torrents_only ? ", registered torrents only" : "") +
       `, admin API on ${s.api_address}`,
   };

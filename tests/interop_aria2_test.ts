@@ -6,12 +6,11 @@
  * Ignored, with the reason printed, when aria2c or python3-libtorrent is missing.
  */
 import assert from "assert";
-import { processTest, ROOT, startShoalWith } from "./helpers/shoal.ts";
+import { processTest, startShoalWith } from "./helpers/shoal.ts";
+import { aria2, PYTHON, sha1Hex, startSeeder } from "./helpers/aria2.ts";
 import { bdecode, HttpClient, pct } from "./helpers/http_client.ts";
 import type { BencodeValue } from "../http/bencode.ts";
 
-const PYTHON = "/usr/bin/python3";
-const SCRIPT = `${ROOT}tests/interop/libtorrent_transfer.py`;
 const SIZE = 2 * 1024 * 1024;
 
 async function works(cmd: string, args: string[]): Promise<boolean> {
@@ -41,55 +40,18 @@ processTest(
     const l = shoal.listening.find((x) => !x.metrics)!;
     const tracker = `http://127.0.0.1:${l.port}/announce`;
     const torrent = `${dir}/file.torrent`;
-    const seeder = new Deno.Command(PYTHON, {
-      args: [
-        SCRIPT,
-        "--tracker",
-        tracker,
-        "--seed-only",
-        torrent,
-        "--size",
-        String(SIZE),
-        "--timeout",
-        "90",
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const lines = seeder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const seeder = await startSeeder(tracker, torrent, SIZE);
     try {
-      const { value } = await lines.read();
-      const ready = JSON.parse(value!.trim().split("\n")[0]);
-      assert.equal(ready.ready, true, value);
-      const out = await new Deno.Command("aria2c", {
-        args: [
-          "--enable-dht=false",
-          "--enable-dht6=false",
-          "--bt-enable-lpd=false",
-          "--enable-peer-exchange=false",
-          "--seed-time=0.05",
-          "--listen-port=6881-6999",
-          "--summary-interval=0",
-          "--console-log-level=warn",
-          `--dir=${dir}/out`,
-          torrent,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(90_000),
-      }).output();
-      const log = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-      assert.equal(out.code, 0, `aria2c failed:\n${log}\nshoal:\n${shoal.output.join("\n")}`);
+      const { ready } = seeder;
+      const out = await aria2(torrent, `${dir}/out`);
+      assert.equal(out.code, 0, `aria2c failed:\n${out.log}\nshoal:\n${shoal.output.join("\n")}`);
       const got = await Deno.readFile(`${dir}/out/payload.bin`).catch(() => null) ??
         await findPayload(`${dir}/out`);
-      const sha1 = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-1", got)))
-        .map((b) => b.toString(16).padStart(2, "0")).join("");
       assert.equal(got.length, SIZE);
-      assert.equal(sha1, ready.sha1, "aria2's file matches the seeder's");
+      assert.equal(await sha1Hex(got), ready.sha1, "aria2's file matches the seeder's");
       // aria2 announced `completed`: scrape counts the download.
       const c = await HttpClient.connect("127.0.0.1", l.port);
-      const hash = Uint8Array.from(ready.info_hash.match(/../g), (h: string) => parseInt(h, 16));
+      const hash = Uint8Array.from(ready.info_hash.match(/../g)!, (h: string) => parseInt(h, 16));
       const files = bdecode(await c.get(`/scrape?info_hash=${pct(hash)}`)).get("files") as Map<
         string,
         Map<string, BencodeValue>
@@ -99,9 +61,7 @@ processTest(
       assert.ok(f, "the torrent is known");
       assert.ok(Number(f.get("downloaded")) >= 1, "aria2's completed event counted");
     } finally {
-      await seeder.stdin.close().catch(() => {});
-      await seeder.status;
-      lines.releaseLock();
+      await seeder.stop();
       assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
       await Deno.remove(dir, { recursive: true });
     }

@@ -27,10 +27,11 @@ import {
 } from "./helpers/private.ts";
 import { bdecode, HttpClient, pct } from "./helpers/http_client.ts";
 import { browserMissing } from "./browser/requirements.ts";
+import { aria2, PYTHON, sha1Hex, startSeeder } from "./helpers/aria2.ts";
 import type { BencodeValue } from "../http/bencode.ts";
+import type { KeyInfo } from "../private/api.ts";
 
 /** Debian's interpreter: python3-libtorrent lives there, not in a pyenv python3 on PATH. */
-const PYTHON = "/usr/bin/python3";
 const SCRIPT = `${ROOT}tests/interop/libtorrent_transfer.py`;
 /** Seconds the libtorrent script may spend on a transfer; the test kills it a while after. */
 const TRANSFER_TIMEOUT_S = 60;
@@ -148,17 +149,6 @@ async function libtorrent(
   } catch {
     throw new Error(`the script printed no JSON line; ${context}`);
   }
-}
-
-/** A key's record from the admin API. */
-interface KeyInfo {
-  key: string;
-  user: string;
-  valid_until: number | null;
-  revoked: boolean;
-  uploaded: number;
-  downloaded: number;
-  completed: number;
 }
 
 async function keyInfo(p: PrivateShoal, key: string): Promise<KeyInfo> {
@@ -304,60 +294,24 @@ processTest(
     await createKey(p, SEEDER_KEY);
     await createKey(p, LEECHER_KEY);
     const torrent = `${dir}/file.torrent`;
-    const seeder = new Deno.Command(PYTHON, {
-      args: [
-        SCRIPT,
-        "--tracker",
-        keyedUrl(p.shoal, "http", SEEDER_KEY),
-        "--seed-only",
-        torrent,
-        "--size",
-        String(ARIA2_BYTES),
-        "--timeout",
-        "90",
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const lines = seeder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const seeder = await startSeeder(keyedUrl(p.shoal, "http", SEEDER_KEY), torrent, ARIA2_BYTES);
     try {
-      const { value } = await lines.read();
-      const ready = JSON.parse(value!.trim().split("\n")[0]);
-      assert.equal(ready.ready, true, value);
+      const { ready } = seeder;
       // The torrent names the seeder's URL; aria2 drops it for its own, as a site's user would
       // download a .torrent with their own key in it.
       const mine = keyedUrl(p.shoal, "http", LEECHER_KEY);
-      const out = await new Deno.Command("aria2c", {
-        args: [
-          "--enable-dht=false",
-          "--enable-dht6=false",
-          "--bt-enable-lpd=false",
-          "--enable-peer-exchange=false",
-          "--bt-exclude-tracker=*",
-          `--bt-tracker=${mine}`,
-          "--seed-time=0.05",
-          "--listen-port=6881-6999",
-          "--summary-interval=0",
-          "--console-log-level=warn",
-          `--dir=${dir}/out`,
-          torrent,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(90_000),
-      }).output();
-      const log = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-      assert.equal(out.code, 0, `aria2c failed:\n${log}\nshoal:\n${p.shoal.output.join("\n")}`);
+      const out = await aria2(torrent, `${dir}/out`, [
+        "--bt-exclude-tracker=*",
+        `--bt-tracker=${mine}`,
+      ]);
+      assert.equal(out.code, 0, `aria2c failed:\n${out.log}\nshoal:\n${p.shoal.output.join("\n")}`);
       const got = await Deno.readFile(`${dir}/out/payload.bin`);
-      const sha1 = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-1", got)))
-        .map((b) => b.toString(16).padStart(2, "0")).join("");
       assert.equal(got.length, ARIA2_BYTES);
-      assert.equal(sha1, ready.sha1, "aria2's file matches the seeder's");
+      assert.equal(await sha1Hex(got), ready.sha1, "aria2's file matches the seeder's");
 
       // Its `completed` is counted, in the scrape (with its key) and on its key.
       const c = await HttpClient.connect("127.0.0.1", l.port);
-      const hash = Uint8Array.from(ready.info_hash.match(/../g), (h: string) => parseInt(h, 16));
+      const hash = Uint8Array.from(ready.info_hash.match(/../g)!, (h: string) => parseInt(h, 16));
       const files = bdecode(await c.get(`/${LEECHER_KEY}/scrape?info_hash=${pct(hash)}`))
         .get("files") as Map<string, Map<string, BencodeValue>>;
       c.close();
@@ -365,8 +319,7 @@ processTest(
       assert.ok(f, "the torrent is known");
       assert.ok(Number(f.get("downloaded")) >= 1, "aria2's completed event counted");
       // The seeder stops: its `stopped` announce reports what it uploaded.
-      await seeder.stdin.close();
-      assert.equal((await seeder.status).code, 0);
+      assert.equal(await seeder.stop(), 0);
       const t = await waitForTotals(
         p,
         [SEEDER_KEY, LEECHER_KEY],
@@ -380,9 +333,7 @@ processTest(
       );
       assert.ok(t.ok, JSON.stringify(t.infos));
     } finally {
-      await seeder.stdin.close().catch(() => {});
-      await seeder.status;
-      lines.releaseLock();
+      await seeder.stop();
       assert.equal(await p.shoal.stop(), 0, p.shoal.output.join("\n"));
       await Deno.remove(dir, { recursive: true });
     }

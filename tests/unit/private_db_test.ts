@@ -15,7 +15,8 @@ import {
   SCHEMA_VERSION,
 } from "../../private/db.ts";
 import { SqliteDb } from "../../private/sqlite.ts";
-import { PostgresDb, redactUrl } from "../../private/postgres.ts";
+import { PostgresDb } from "../../private/postgres.ts";
+import { redactUrl } from "../../private/redact.ts";
 import { postgresInstalled, startPostgres } from "../../harness/postgres.ts";
 import { freePort } from "../../harness/process.ts";
 
