@@ -1,7 +1,8 @@
 /**
  * Collections from real workers: replies are keyed by (collection id, worker), so a reply
  * that comes after its collection gave up is dropped rather than counted in the next one,
- * and collections run at once, a slow one holding up no other.
+ * collections run at once, a slow one holding up no other, and the heartbeat does not take a
+ * main thread that was busy for seconds for silent workers.
  */
 import assert from "assert";
 import { Pool } from "../shared/runtime/pool.ts";
@@ -56,6 +57,22 @@ Deno.test("pool: collections run at once; a slow one holds up no other", async (
     assert.equal((await saving)?.length, 2, "both saved");
     // Worker 0's stats did not wait behind worker 1's save (one queue would have made them).
     assert.deepEqual(order, ["stats", "saved"]);
+  } finally {
+    p.terminate();
+  }
+});
+
+Deno.test("pool: a main thread busy for seconds does not take its workers for dead", async () => {
+  const p = await pool({});
+  try {
+    const before = p.workers.map((w) => w.worker);
+    p.heartbeat(200);
+    await new Promise((r) => setTimeout(r, 500));
+    const end = performance.now() + 1500; // 7 beats with this thread stuck, as a long write
+    while (performance.now() < end) { /* busy */ }
+    await new Promise((r) => setTimeout(r, 800));
+    // The same workers: none was replaced.
+    assert.deepEqual(p.workers.map((w) => w.worker), before);
   } finally {
     p.terminate();
   }

@@ -159,13 +159,19 @@ export class Pool<S> {
    * terminated and replaced like a failed one.
    */
   heartbeat(intervalMs = 1000): void {
+    let last = performance.now();
     setInterval(() => {
       if (this.#stopping) return; // e.g. request workers busy saving the state file
       const now = performance.now();
+      // This thread was busy (a long synchronous database write, say): the workers' pongs may
+      // still wait in its queue, so their silence says nothing yet. Give every one a fresh start.
+      const late = now - last > 2 * intervalMs;
+      last = now;
       for (const { worker, name } of [...this.workers]) {
         const seen = this.#lastSeen.get(worker);
         if (seen === undefined) continue; // still starting: its start-up timeout applies
-        if (now - seen > MISSED_BEATS * intervalMs) {
+        if (late) this.#lastSeen.set(worker, now);
+        if (!late && now - seen > MISSED_BEATS * intervalMs) {
           this.#fail.get(worker)?.(`${name} stopped responding for ${Math.round(now - seen)} ms`);
         } else {
           this.#send(worker, { type: "ping", ms: monotonicMs() });
