@@ -263,7 +263,7 @@ async function benchRows(o: BenchOptions, keys: PrivateKeys | null): Promise<str
     }
   }
   if (wants("http")) {
-    for (const mode of ["keepalive", "close"] as const) {
+    for (const mode of ["keepalive", "close", "libtorrent"] as const) {
       await shoalRows("http", http, `http ${mode}`, (t, k) => measureHttp(t, o, mode, k));
       if (o.compare) {
         log(`opentracker http ${mode}`);

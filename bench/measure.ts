@@ -7,7 +7,12 @@
 
 import type { UdpLoadResult } from "../harness/load/udp_load.ts";
 import type { WsLoadResult } from "../harness/load/ws_load.ts";
-import { type HttpLoadResult, runHttpLoad, runNativeLoad } from "../harness/load/native_load.ts";
+import {
+  type HttpLoadMode,
+  type HttpLoadResult,
+  runHttpLoad,
+  runNativeLoad,
+} from "../harness/load/native_load.ts";
 import { runLoadScript } from "../harness/load/cli.ts";
 import { cpuSeconds } from "../harness/procstat.ts";
 import type { Tracker } from "../harness/trackers.ts";
@@ -222,14 +227,22 @@ export async function withTracker<T>(
   }
 }
 
+/** Each HTTP load mode's row name. */
+const HTTP_ROW: Record<HttpLoadMode, string> = {
+  keepalive: "http keep-alive",
+  close: "http close",
+  libtorrent: "http close, libtorrent",
+};
+
 /**
- * Drives `t` with the HTTP load in `mode` (keep-alive, or a connection per request); with `keys`
+ * Drives `t` with the HTTP load in `mode` (keep-alive, a connection per request, or one per
+ * announce as libtorrent sends it); with `keys`
  * (a file of passkeys), each request's path carries one of them.
  */
 export async function measureHttp(
   t: Tracker,
   o: BenchOptions,
-  mode: "keepalive" | "close",
+  mode: HttpLoadMode,
   keys = "",
 ): Promise<Row> {
   const [r, cpuMicros] = await underLoad(t, (): Promise<HttpLoadResult> =>
@@ -240,14 +253,14 @@ export async function measureHttp(
       connections: o.httpConnections,
       torrents: o.torrents,
       peers: o.peers,
-      numwant: o.numwant,
+      numwant: mode === "libtorrent" ? 200 : o.numwant, // libtorrent asks for 200
       mode,
       progress: false,
       keys: keys === "" ? undefined : keys,
     }));
   return {
     target: t.name,
-    protocol: mode === "keepalive" ? "http keep-alive" : "http close",
+    protocol: HTTP_ROW[mode],
     perSecond: r.perSecond,
     cpuMicros,
     generatorCpuMicros: r.generatorCpuMicros,

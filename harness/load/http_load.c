@@ -12,6 +12,9 @@
  *   that closes a connection (HTTP/1.0, `Connection: close`, or just closing, as opentracker
  *   does) gets a new one; requests it left unanswered are counted in closedEarly, not retried.
  * - `--mode close`: a new TCP connection per request (`Connection: close`), C at a time.
+ * - `--mode libtorrent`: as `close`, with announces as libtorrent 2.0 (qBittorrent, Deluge)
+ *   sends them: `corrupt`, `key`, `numwant=200`, `no_peer_id=1`, `supportcrypto=1`,
+ *   `redundant=0`, `User-Agent` and `Accept-Encoding` headers, and no scrapes.
  *
  * With `--keys FILE` (one passkey a line) it loads a private tracker: each peer of the population
  * is given one of the keys at random and announces to `/KEY/announce`; each scrape goes to
@@ -41,7 +44,7 @@
 static const char *target = "127.0.0.1:3000", *mode_name = "keepalive", *keys_path = "";
 static double seconds = 10, warmup = 1, skew = 3, scrape_share = 0.1, seeder_share = 0.75;
 static int connections = 64, torrents = 100000, peers = 1000000, numwant = 50, pipeline = 1;
-static int scrape_max = 10, progress = 1, close_mode = 0;
+static int scrape_max = 10, progress = 1, close_mode = 0, libtorrent = 0;
 
 #define MAX_PIPELINE 256
 enum { ANNOUNCE, SCRAPE, FAILURE, TYPES };
@@ -197,17 +200,23 @@ static int build_request(conn *c) {
     o += put_uint(o, 1 + p % 65535);
     o += put_str(o, "&uploaded=0&downloaded=0&left=");
     o += put_str(o, seeder ? "0" : "1048576");
+    if (libtorrent) {
+      /* libtorrent's order: corrupt and key before event; its key is 8 hex digits per peer. */
+      o += put_str(o, "&corrupt=0&key=");
+      for (int k = 28; k >= 0; k -= 4) *o++ = "0123456789ABCDEF"[((p * 2654435761u) >> k) & 15];
+    }
     if (!(started[p >> 3] & (1 << (p & 7)))) {
       started[p >> 3] |= (uint8_t)(1 << (p & 7));
       o += put_str(o, "&event=started");
     }
     o += put_str(o, "&numwant=");
     o += put_uint(o, (uint64_t)numwant);
-    o += put_str(o, "&compact=1");
+    o += put_str(o, libtorrent ? "&compact=1&no_peer_id=1&supportcrypto=1&redundant=0" : "&compact=1");
     kind = ANNOUNCE;
   }
   o += put_str(o, " HTTP/1.1\r\nHost: ");
   o += put_str(o, host);
+  if (libtorrent) o += put_str(o, "\r\nUser-Agent: libtorrent/2.0.8.0\r\nAccept-Encoding: gzip");
   o += put_str(o, close_mode ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
   c->wlen += (size_t)(o - s);
   c->kinds[(c->head + c->inflight) % MAX_PIPELINE] = (uint8_t)kind;
@@ -490,8 +499,11 @@ int main(int argc, char **argv) {
                 {"skew", OPT_DOUBLE, &skew}, {"scrape-share", OPT_DOUBLE, &scrape_share},
                 {"scrape-max", OPT_INT, &scrape_max}, {"keys", OPT_STRING, &keys_path});
   if (strcmp(mode_name, "close") == 0) close_mode = 1;
-  else if (strcmp(mode_name, "keepalive") != 0)
-    die("--mode: keepalive or close, not %s", mode_name);
+  else if (strcmp(mode_name, "libtorrent") == 0) {
+    close_mode = libtorrent = 1;
+    scrape_share = 0; /* libtorrent scrapes rarely; its announces are what it sends */
+  } else if (strcmp(mode_name, "keepalive") != 0)
+    die("--mode: keepalive, close or libtorrent, not %s", mode_name);
   if (connections < 1 || torrents < 1 || peers < 1 || seconds <= 0 || warmup < 0) {
     die("--connections, --torrents and --peers must be at least 1, --seconds above 0");
   }

@@ -50,8 +50,11 @@ export interface HttpLoadOptions {
   peers: number;
   /** `numwant` of announces (50). */
   numwant: number;
-  /** `keepalive` (HTTP/1.1 keep-alive, default) or `close` (a connection per request). */
-  mode: "keepalive" | "close";
+  /**
+   * `keepalive` (HTTP/1.1 keep-alive, default), `close` (a connection per request), or
+   * `libtorrent` (a connection per announce, shaped as libtorrent 2.0 sends it; no scrapes).
+   */
+  mode: HttpLoadMode;
   /** Requests in flight per keep-alive connection (1). */
   pipeline: number;
   /** Popularity skew: torrent = floor(torrents * u^skew) (3). */
@@ -71,6 +74,9 @@ export interface HttpLoadOptions {
   keys: string;
 }
 
+/** How `http_load.c` connects and what its announces look like. */
+export type HttpLoadMode = "keepalive" | "close" | "libtorrent";
+
 /** What one `http_load.c` run measured. */
 export interface HttpLoadResult extends LoadRate {
   /** Well-formed responses (failures included) in the measured window. */
@@ -88,7 +94,7 @@ export interface HttpLoadResult extends LoadRate {
   /** Threads the generator ran (1). */
   generatorThreads: number;
   /** The mode it ran. */
-  mode: "keepalive" | "close";
+  mode: HttpLoadMode;
   /** Connections at a time. */
   connections: number;
   /** Requests in flight per connection. */
