@@ -13,6 +13,7 @@
  * - `--quick` runs everything for about a second with small populations (used by the tests).
  * - `--ws-load c|ts` picks the ws load generator: `harness/load/ws_load.c` (default, a fraction
  *   of the CPU per message) or `harness/load/ws_load.ts`.
+ * - `--ws-torrents N` spreads the ws load over N torrents (16; 1000: many small swarms).
  * - `--ws-binary-ids` makes the ws load's info hashes and peer ids binary strings, as WebTorrent
  *   sends them, instead of ASCII (`ws_load.c` only).
  * - `--udp-inflight N` keeps N requests in flight per UDP load socket (32): the closed loop's
@@ -295,7 +296,7 @@ async function benchRows(o: BenchOptions, keys: PrivateKeys | null): Promise<str
     `UDP load: ${o.peers} peers over ${o.torrents} torrents (skewed), 75% seeders, ~10% scrapes of 1–10 hashes, numwant ${o.numwant}, 16 sockets × ${o.udpInflight} requests in flight. ` +
     `ws load (${
       o.wsLoad === "ts" ? "ws_load.ts" : "ws_load.c"
-    }): ${o.wsConnections} connections over 16 torrents, announces with 5 offers of 300-byte SDP, half of offers answered, ${
+    }): ${o.wsConnections} connections over ${o.wsTorrents} torrents, announces with 5 offers of 300-byte SDP, half of offers answered, ${
       o.wsBinaryIds ? "binary info hashes and peer ids (code points 128–255)" : "ASCII ids"
     }. ` +
     `shoal: udp ${o.udpSocketWorkers} socket + ${o.udpRequestWorkers} request worker(s), ws ${o.wsSocketWorkers} + ${o.wsRequestWorkers}. ${o.seconds} s each.`,

@@ -57,6 +57,11 @@ export interface BenchOptions {
   httpConnections: number;
   /** WebSocket connections of the ws load. */
   wsConnections: number;
+  /**
+   * Torrents the ws load's connections announce to (16: most messages are forwarded offers;
+   * 1,000: many small swarms, as WebTorrent apps mostly have, where per-announce work counts).
+   */
+  wsTorrents: number;
   /** The ws load generator: `c` (harness/load/ws_load.c) or `ts` (harness/load/ws_load.ts). */
   wsLoad: string;
   /** ws info hashes and peer ids as binary strings, as WebTorrent sends them (`c` only). */
@@ -106,6 +111,7 @@ export const BENCH_DEFAULTS: BenchOptions = {
   httpRequestWorkers: 1,
   httpConnections: 64,
   wsConnections: 256,
+  wsTorrents: 16,
   wsLoad: "c",
   wsBinaryIds: false,
   memoryPeers: 1_000_000,
@@ -193,7 +199,13 @@ export async function measureUdp(t: Tracker, o: BenchOptions, keys = ""): Promis
 
 /** Drives `t` with the ws load and measures it. */
 export async function measureWs(t: Tracker, o: BenchOptions): Promise<Row> {
-  const args = [...loadArgs(t.wsPort, o), "--connections", String(o.wsConnections)];
+  const args = [
+    ...loadArgs(t.wsPort, o),
+    "--connections",
+    String(o.wsConnections),
+    "--torrents",
+    String(o.wsTorrents),
+  ];
   if (o.wsBinaryIds) args.push("--binary-ids");
   const [r, cpuMicros] = await underLoad(
     t,

@@ -59,6 +59,7 @@ case $mode in
   http-close) deno run --allow-all harness/load/native_load.ts http "${load[@]}" --mode close \
     > "$out/load.json" 2>/dev/null & ;;
   ws) deno run --allow-all harness/load/native_load.ts ws "${load[@]}" --connections 256 \
+    --torrents "${WS_TORRENTS:-16}" \
     > "$out/load.json" 2>/dev/null & ;;
 esac
 loadpid=$!

@@ -9,7 +9,8 @@ import {
 } from "../../ws/scan.ts";
 import { validate } from "../../ws/protocol.ts";
 import { ByteBuffer } from "../../shared/base/byte_buffer.ts";
-import { prng } from "../helpers/prng.ts";
+import { FUZZ_SEED, prng } from "../helpers/prng.ts";
+import { stringEnd } from "../../ws/json_bytes.ts";
 
 const enc = new TextEncoder();
 const strict = new TextDecoder("utf-8", { fatal: true });
@@ -209,4 +210,39 @@ Deno.test("ws scan: mutated messages the fast path takes mean the same on the ge
   }
   console.log(`ws scan: ${n} mutated messages, ${taken} taken by the fast path`);
   assert.ok(taken > n / 10 && taken < n, "both paths were exercised");
+});
+
+Deno.test("scan: strings read four bytes at a time end where the byte loop ends them", () => {
+  // The byte-at-a-time reading, as the reference: plain printable ASCII, escapes, UTF-8.
+  const reference = (b: Uint8Array, p: number, end: number): number => {
+    const text = new TextDecoder("utf-8", { fatal: true });
+    for (let q = p; q < end; q++) {
+      if (b[q] === 0x5c) {
+        q++;
+        continue;
+      }
+      if (b[q] !== 0x22) continue;
+      try {
+        JSON.parse(`"${text.decode(b.subarray(p, q))}"`);
+        return q;
+      } catch {
+        return -1;
+      }
+    }
+    return -1;
+  };
+  const alphabet = [0x41, 0x61, 0x20, 0x7e, 0x7f, 0x1f, 0x22, 0x5c, 0x6e, 0xc3, 0xa9, 0x80, 0x00];
+  const rnd = prng(FUZZ_SEED + 77);
+  const backing = new Uint8Array(512);
+  for (let round = 0; round < 20000; round++) {
+    const n = 16 + rnd.below(80), start = rnd.below(8);
+    const b = backing.subarray(start, start + n + 1);
+    for (let i = 0; i < n; i++) {
+      // Mostly plain, as an SDP is; now and then a byte that is not.
+      b[i] = rnd.chance(0.9) ? 0x41 + rnd.below(26) : alphabet[rnd.below(alphabet.length)];
+    }
+    b[n] = 0x22;
+    const want = reference(b, 0, n + 1);
+    assert.equal(stringEnd(b, 0, n + 1), want, `${[...b]}`);
+  }
 });
