@@ -28,6 +28,7 @@ import {
 import { bdecode, HttpClient, pct } from "./helpers/http_client.ts";
 import { browserMissing } from "./browser/requirements.ts";
 import { aria2, PYTHON, sha1Hex, startSeeder } from "./helpers/aria2.ts";
+import { postgresInstalled, startPostgres } from "../harness/postgres.ts";
 import type { BencodeValue } from "../http/bencode.ts";
 import type { KeyInfo } from "../private/api.ts";
 
@@ -75,6 +76,9 @@ const noBrowser = await browserMissing();
 if (noLibtorrent) console.log(`IGNORED private libtorrent interop tests: ${noLibtorrent}`);
 if (noAria2) console.log(`IGNORED the private aria2 interop test: ${noAria2}`);
 if (noBrowser) console.log(`IGNORED the private WebTorrent browser tests: ${noBrowser}`);
+if (!postgresInstalled()) {
+  console.log("IGNORED the private libtorrent test over PostgreSQL: PostgreSQL is not installed");
+}
 
 /** shoal udp serving HTTP beside UDP, on IPv4 loopback: two listening lines. */
 const MIXED: Parameters<typeof startPrivate>[2] = {
@@ -179,53 +183,72 @@ async function waitForTotals(
   return { infos, ok: held, ms: Date.now() - at };
 }
 
-processTest(
-  "private libtorrent: the seeder's key over UDP, the leecher's over HTTP; the API counts both",
-  async () => {
-    const p = await startPrivate("udp", await sqliteUrl(), MIXED, 2);
-    try {
-      await createKey(p, SEEDER_KEY, "seeder");
-      await createKey(p, LEECHER_KEY, "leecher");
-      const tracker = keyedUrl(p.shoal, "udp", SEEDER_KEY);
-      const leecher = keyedUrl(p.shoal, "http", LEECHER_KEY);
-      const { code, report, context } = await libtorrent(p.shoal, [
-        "--tracker",
-        tracker,
-        "--leecher-tracker",
-        leecher,
-        "--size",
-        String(PAYLOAD_BYTES),
-      ], TRANSFER_TIMEOUT_S);
-      assert.equal(code, 0, `transfer failed: ${report.reason}; ${context}`);
-      assert.equal(report.sha1_match, true, context);
-      assert.equal(report.bytes, PAYLOAD_BYTES, context);
-      assert.ok(report.peers_seen >= 1, `the leecher got no peer from the tracker; ${context}`);
-      assert.deepEqual(report.errors, [], context);
-      // The leecher's scrape went to /LEECHKEY/scrape: answered, both seeding.
-      assert.ok(report.scrape, `no scrape reply; ${context}`);
-      assert.equal(report.scrape.complete, 2, context);
+/**
+ * libtorrent moves a file through a private `shoal udp` with `[http]` over `database`: the
+ * seeder's key over UDP (BEP 41), the leecher's over HTTP; the API then counts both.
+ */
+async function transferOver(database: string): Promise<void> {
+  const p = await startPrivate("udp", database, MIXED, 2);
+  try {
+    await createKey(p, SEEDER_KEY, "seeder");
+    await createKey(p, LEECHER_KEY, "leecher");
+    const tracker = keyedUrl(p.shoal, "udp", SEEDER_KEY);
+    const leecher = keyedUrl(p.shoal, "http", LEECHER_KEY);
+    const { code, report, context } = await libtorrent(p.shoal, [
+      "--tracker",
+      tracker,
+      "--leecher-tracker",
+      leecher,
+      "--size",
+      String(PAYLOAD_BYTES),
+    ], TRANSFER_TIMEOUT_S);
+    assert.equal(code, 0, `transfer failed: ${report.reason}; ${context}`);
+    assert.equal(report.sha1_match, true, context);
+    assert.equal(report.bytes, PAYLOAD_BYTES, context);
+    assert.ok(report.peers_seen >= 1, `the leecher got no peer from the tracker; ${context}`);
+    assert.deepEqual(report.errors, [], context);
+    // The leecher's scrape went to /LEECHKEY/scrape: answered, both seeding.
+    assert.ok(report.scrape, `no scrape reply; ${context}`);
+    assert.equal(report.scrape.complete, 2, context);
 
-      const t = await waitForTotals(
-        p,
-        [SEEDER_KEY, LEECHER_KEY],
-        ([s, l]) =>
-          near(s.uploaded, PAYLOAD_BYTES) && near(l.downloaded, PAYLOAD_BYTES) &&
-          l.completed === 1,
-      );
-      const [s, l] = t.infos;
-      console.log(
-        `  payload ${PAYLOAD_BYTES}: seeder uploaded ${s.uploaded}, downloaded ${s.downloaded}; ` +
-          `leecher uploaded ${l.uploaded}, downloaded ${l.downloaded}, completed ` +
-          `${l.completed}; shown ${t.ms} ms after the script ended`,
-      );
-      assert.ok(t.ok, `totals off: ${JSON.stringify(t.infos)}; ${context}`);
-      assert.equal(s.completed, 0, "the seeder never completed a download");
-      assert.equal(s.downloaded, 0, "the seeder downloaded nothing");
+    const t = await waitForTotals(
+      p,
+      [SEEDER_KEY, LEECHER_KEY],
+      ([s, l]) =>
+        near(s.uploaded, PAYLOAD_BYTES) && near(l.downloaded, PAYLOAD_BYTES) &&
+        l.completed === 1,
+    );
+    const [s, l] = t.infos;
+    console.log(
+      `  payload ${PAYLOAD_BYTES}: seeder uploaded ${s.uploaded}, downloaded ${s.downloaded}; ` +
+        `leecher uploaded ${l.uploaded}, downloaded ${l.downloaded}, completed ` +
+        `${l.completed}; shown ${t.ms} ms after the script ended`,
+    );
+    assert.ok(t.ok, `totals off: ${JSON.stringify(t.infos)}; ${context}`);
+    assert.equal(s.completed, 0, "the seeder never completed a download");
+    assert.equal(s.downloaded, 0, "the seeder downloaded nothing");
+  } finally {
+    assert.equal(await p.shoal.stop(), 0, p.shoal.output.join("\n"));
+  }
+}
+
+processTest(
+  "private libtorrent over SQLite: the seeder's key over UDP, the leecher's over HTTP; counted",
+  async () => await transferOver(await sqliteUrl()),
+  { ignore: noLibtorrent !== null },
+);
+
+processTest(
+  "private libtorrent over PostgreSQL: the seeder's key over UDP, the leecher's over HTTP; counted",
+  async () => {
+    const pg = await startPostgres();
+    try {
+      await transferOver(pg.url);
     } finally {
-      assert.equal(await p.shoal.stop(), 0, p.shoal.output.join("\n"));
+      await pg.destroy();
     }
   },
-  { ignore: noLibtorrent !== null },
+  { ignore: noLibtorrent !== null || !postgresInstalled() },
 );
 
 processTest(
