@@ -6,7 +6,9 @@
  * - `--compare` also runs the same load, in the same run, against opentracker, bittorrent-tracker
  *   and the C limit responder, with shoal's ratio to each.
  * - `--floor` also measures `bench/floor/udp_floor.ts` under the UDP load, in one thread and with the
- *   hop to a worker: shoal's own socket and channel with no tracker work, the floor under shoal.
+ *   hop to a worker: shoal's own socket and channel with no tracker work, the floor under shoal;
+ *   and `bench/floor/http_floor.ts` under each HTTP load: shoal's TCP transport, no HTTP engine,
+ *   no hop, no swarms.
  * - `--memory` fills `shoal udp` with peers (resident bytes per peer) and holds idle WebSocket
  *   connections on shoal and bittorrent-tracker (resident bytes per connection).
  * - `--write` saves the tables to `bench/results/<date>.md`.
@@ -38,7 +40,7 @@ import {
   startOpentracker,
   type Tracker,
 } from "../harness/trackers.ts";
-import { startFloor, startResponder } from "./floor/responders.ts";
+import { startFloor, startHttpFloor, startResponder } from "./floor/responders.ts";
 import { type PrivateKeys, privateKeys } from "./private.ts";
 import {
   BENCH_DEFAULTS,
@@ -266,6 +268,10 @@ async function benchRows(o: BenchOptions, keys: PrivateKeys | null): Promise<str
   if (wants("http")) {
     for (const mode of ["keepalive", "close", "libtorrent"] as const) {
       await shoalRows("http", http, `http ${mode}`, (t, k) => measureHttp(t, o, mode, k));
+      if (o.floor) {
+        log(`HTTP floor ${mode}`);
+        rows.push(await withTracker(startHttpFloor, (t) => measureHttp(t, o, mode)));
+      }
       if (o.compare) {
         log(`opentracker http ${mode}`);
         rows.push(

@@ -31,6 +31,25 @@ export async function startFloor(hop: boolean): Promise<Tracker> {
   };
 }
 
+/**
+ * Starts the HTTP floor responder (`http_floor.ts`): shoal's TCP transport answering every
+ * request with an answer of shoal's size and no tracker work.
+ */
+export async function startHttpFloor(): Promise<Tracker> {
+  const { child, match } = await spawnReady(
+    "http_floor",
+    Deno.execPath(),
+    ["run", "--allow-ffi", "--allow-read", `${HERE}http_floor.ts`],
+    /listening on http:\/\/127\.0\.0\.1:(\d+)/,
+  );
+  return {
+    name: "floor, http",
+    pid: child.pid,
+    httpPort: Number(match[1]),
+    stop: () => stopChild(child),
+  };
+}
+
 /** Compiles and starts the C limit responder (`udp_responder.c`) with `threads` threads. */
 export async function startResponder(threads = 1): Promise<Tracker> {
   await Deno.mkdir(CACHE, { recursive: true });
