@@ -13,8 +13,8 @@
  */
 
 import { HalfSipHash13 } from "../shared/base/hash.ts";
-import { clientName, tally } from "../shared/store/clients.ts";
-import type { Refusals, RequestStats, SwarmDetails, TopSwarm } from "../shared/store/details.ts";
+import type { Refusals, RequestStats, SwarmDetails } from "../shared/store/details.ts";
+import { swarmDetails } from "./swarm_details.ts";
 import { A_ADDR, A_EVENT, A_FLAGS, A_INFO_HASH, A_PEER_ID, A_PORT, A_WANT } from "./records.ts";
 import { ANNOUNCE_PEER_IDS, ANNOUNCE_SEEDER, AnnounceEvent, ANSWER_HEADER } from "./records.ts";
 import { MAX_PEERS, REC_FAMILY, Refusal, writeAnswerHeader, writeScrapeEntry } from "./records.ts";
@@ -307,38 +307,7 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
    * all torrents. Walks every torrent: call it rarely (the statistics page caches it).
    */
   details(top: number, sample: number): SwarmDetails {
-    const table = this.torrents, hash = new Uint8Array(20);
-    const largest: TopSwarm[] = [];
-    const clients = new Map<string, number>();
-    const stride = Math.max(1, Math.floor(this.peers / sample));
-    let skip = 0, sampled = 0;
-    for (let id = 0; id < table.idLimit; id++) {
-      if (!table.isLive(id)) continue;
-      const peers = this.v4.n[id] + this.v6.n[id];
-      if (
-        largest.length < top ||
-        peers > largest[largest.length - 1].seeders + largest[largest.length - 1].leechers
-      ) {
-        table.keyOf(id, hash, 0);
-        largest.push({
-          infoHash: [...hash].map((b) => b.toString(16).padStart(2, "0")).join(""),
-          seeders: this.seedersOf(id),
-          leechers: this.leechersOf(id),
-          completed: table.completed[id],
-        });
-        largest.sort((a, b) => b.seeders + b.leechers - (a.seeders + a.leechers));
-        if (largest.length > top) largest.pop();
-      }
-      for (const lists of [this.v4, this.v6]) {
-        for (let r = 0; r < lists.n[id]; r++) {
-          if (skip-- > 0) continue;
-          skip = stride - 1;
-          tally(clients, clientName(lists.peerIdPrefix(id, r)));
-          sampled++;
-        }
-      }
-    }
-    return { top: largest, clients: [...clients], sampled };
+    return swarmDetails(this, top, sample);
   }
 
   /**

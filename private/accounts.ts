@@ -12,12 +12,12 @@
 import type { Logger } from "../shared/base/log.ts";
 import type { Pool } from "../shared/runtime/pool.ts";
 import type { PrivateInit } from "../shared/runtime/private_init.ts";
-import { KeyState, type KeyUpdate } from "../shared/store/key_table.ts";
 import { DRAIN_LEN } from "../shared/store/peer_accounts.ts";
 import type { ApiBackend, KeyInfo, TorrentInfo, UserInfo } from "./api.ts";
-import type { AccountsDb, KeyDelta, KeyRow, KeyTorrentDelta } from "./db.ts";
+import type { AccountsDb, KeyDelta, KeyTorrentDelta } from "./db.ts";
 import { maskKey } from "./key_text.ts";
 import { PendingRows } from "./pending_rows.ts";
+import { KeyRows } from "./key_rows.ts";
 
 /** Most per-key-and-torrent rows waiting to be written; past it only per-key totals are kept. */
 export const MAX_PENDING_TORRENT_ROWS = 1_000_000;
@@ -42,10 +42,7 @@ export class Accounts implements ApiBackend {
   #s: AccountsSettings;
   #log: Logger | null = null;
   #pool: Pool<unknown> | null = null;
-  #index = new Map<string, number>();
-  #rows: KeyRow[] = [];
-  #deleted: boolean[] = [];
-  #byUser = new Map<string, Set<number>>();
+  #keys = new KeyRows();
   #registered = new Set<string>();
   #changes = -1;
   /** Per key index: uploaded, downloaded, completed not yet written; and which are set. */
@@ -71,7 +68,7 @@ export class Accounts implements ApiBackend {
 
   /** Keys known (revoked included, deleted not). */
   get keyCount(): number {
-    return this.#rows.length - this.#deleted.filter((d) => d).length;
+    return this.#keys.count;
   }
 
   /** Accounting rows waiting to be written (per key, and per key and torrent). */
@@ -82,7 +79,7 @@ export class Accounts implements ApiBackend {
   /** What every worker starts with. */
   init(): PrivateInit {
     return {
-      keys: this.#update(this.#rows.map((_, i) => i)),
+      keys: this.#keys.all(),
       registered: this.#s.registeredOnly ? this.#registeredBytes() : null,
       clients: this.#s.clients,
     };
@@ -102,7 +99,7 @@ export class Accounts implements ApiBackend {
     const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
     for (let o = 0; o + DRAIN_LEN <= b.length; o += DRAIN_LEN) {
       const i = v.getUint32(o, true);
-      const row = this.#rows[i];
+      const row = this.#keys.rows[i];
       if (row === undefined) continue;
       const up = v.getFloat64(o + 24, true), down = v.getFloat64(o + 32, true);
       const done = v.getUint32(o + 40, true), seeded = b[o + 44] === 1;
@@ -152,9 +149,9 @@ export class Accounts implements ApiBackend {
     // Keys the site deleted meanwhile are not written (their rows would point nowhere).
     const keyDeltas: KeyDelta[] = [];
     for (const i of keys) {
-      if (this.#deleted[i]) continue;
+      if (this.#keys.deleted[i]) continue;
       keyDeltas.push({
-        key: this.#rows[i].key,
+        key: this.#keys.rows[i].key,
         uploaded: vals[3 * i],
         downloaded: vals[3 * i + 1],
         completed: vals[3 * i + 2],
@@ -163,9 +160,9 @@ export class Accounts implements ApiBackend {
     const torrentDeltas: KeyTorrentDelta[] = [];
     for (let r = 0; r < rows.size; r++) {
       const i = rows.keyOf(r);
-      if (this.#deleted[i]) continue;
+      if (this.#keys.deleted[i]) continue;
       torrentDeltas.push({
-        key: this.#rows[i].key,
+        key: this.#keys.rows[i].key,
         infoHash: rows.hexOf(r),
         uploaded: rows.vals[3 * r],
         downloaded: rows.vals[3 * r + 1],
@@ -241,42 +238,7 @@ export class Accounts implements ApiBackend {
   async #reload(broadcast: boolean): Promise<void> {
     const rows = await this.#db.keys();
     const torrents = await this.#db.torrents();
-    const changed: number[] = [];
-    const seen = new Set<number>();
-    for (const r of rows) {
-      let i = this.#index.get(r.key);
-      if (i === undefined) {
-        i = this.#rows.length;
-        this.#index.set(r.key, i);
-        this.#rows.push(r);
-        this.#deleted.push(false);
-        this.#userOf(r.user).add(i);
-        changed.push(i);
-      } else {
-        const m = this.#rows[i];
-        if (
-          this.#deleted[i] || m.user !== r.user || m.validUntil !== r.validUntil ||
-          m.revoked !== r.revoked
-        ) {
-          if (m.user !== r.user) {
-            this.#byUser.get(m.user)?.delete(i);
-            this.#userOf(r.user).add(i);
-            m.user = r.user;
-          }
-          m.validUntil = r.validUntil;
-          m.revoked = r.revoked;
-          this.#deleted[i] = false;
-          changed.push(i);
-        }
-      }
-      seen.add(i);
-    }
-    for (let i = 0; i < this.#rows.length; i++) {
-      if (!seen.has(i) && !this.#deleted[i]) {
-        this.#deleted[i] = true;
-        changed.push(i);
-      }
-    }
+    const changed = this.#keys.sync(rows);
     if (broadcast && changed.length > 0) this.#send(changed);
     const same = torrents.length === this.#registered.size &&
       torrents.every((t) => this.#registered.has(t));
@@ -286,36 +248,8 @@ export class Accounts implements ApiBackend {
     }
   }
 
-  #userOf(user: string): Set<number> {
-    let s = this.#byUser.get(user);
-    if (s === undefined) this.#byUser.set(user, s = new Set());
-    return s;
-  }
-
-  #update(indices: number[]): KeyUpdate {
-    const n = indices.length;
-    const u: KeyUpdate = {
-      keys: new Array(n),
-      index: new Uint32Array(n),
-      validUntil: new Float64Array(n),
-      state: new Uint8Array(n),
-    };
-    for (let k = 0; k < n; k++) {
-      const i = indices[k], r = this.#rows[i];
-      u.keys[k] = r.key;
-      u.index[k] = i;
-      u.validUntil[k] = r.validUntil ?? Infinity;
-      u.state[k] = this.#deleted[i]
-        ? KeyState.Deleted
-        : r.revoked
-        ? KeyState.Revoked
-        : KeyState.Active;
-    }
-    return u;
-  }
-
   #send(indices: number[]): void {
-    this.#pool?.broadcast({ type: "keys", update: this.#update(indices) });
+    this.#pool?.broadcast({ type: "keys", update: this.#keys.update(indices) });
   }
 
   #registeredBytes(): Uint8Array {
@@ -339,10 +273,9 @@ export class Accounts implements ApiBackend {
   async createKey(key: string, user: string, validUntil: number | null): Promise<
     "created" | "exists"
   > {
-    const i = this.#index.get(key);
-    if (i !== undefined && !this.#deleted[i]) return "exists";
+    if (this.#keys.live(key) !== null) return "exists";
     if (!await this.#db.insertKey(key, user, validUntil)) return "exists";
-    const row: KeyRow = {
+    const at = this.#keys.put({
       key,
       user,
       validUntil,
@@ -350,19 +283,7 @@ export class Accounts implements ApiBackend {
       uploaded: 0,
       downloaded: 0,
       completed: 0,
-    };
-    let at = i;
-    if (at === undefined) {
-      at = this.#rows.length;
-      this.#index.set(key, at);
-      this.#rows.push(row);
-      this.#deleted.push(false);
-    } else {
-      this.#byUser.get(this.#rows[at].user)?.delete(at);
-      this.#rows[at] = row;
-      this.#deleted[at] = false;
-    }
-    this.#userOf(user).add(at);
+    });
     this.#send([at]);
     this.#log?.info(`private: key ${maskKey(key)} created`);
     return "created";
@@ -371,9 +292,9 @@ export class Accounts implements ApiBackend {
   /** Revokes a key: refused by every worker and its peers gone within the second. */
   async revokeKey(key: string): Promise<boolean> {
     if (!await this.#db.revokeKey(key)) return false;
-    const i = this.#index.get(key);
+    const i = this.#keys.indexOf(key);
     if (i !== undefined) {
-      this.#rows[i].revoked = true;
+      this.#keys.rows[i].revoked = true;
       this.#send([i]);
     }
     this.#log?.info(`private: key ${maskKey(key)} revoked`);
@@ -382,9 +303,8 @@ export class Accounts implements ApiBackend {
 
   /** A key and its totals (what is not yet written included). */
   keyInfo(key: string): KeyInfo | null {
-    const i = this.#index.get(key);
-    if (i === undefined || this.#deleted[i]) return null;
-    const r = this.#rows[i];
+    const r = this.#keys.live(key);
+    if (r === null) return null;
     return {
       key: r.key,
       user: r.user,
@@ -398,13 +318,13 @@ export class Accounts implements ApiBackend {
 
   /** A user's totals over its keys. */
   userInfo(user: string): UserInfo | null {
-    const keys = [...this.#byUser.get(user) ?? []].filter((i) => !this.#deleted[i]);
+    const keys = this.#keys.ofUser(user);
     if (keys.length === 0) return null;
     const u: UserInfo = { user, keys: keys.length, uploaded: 0, downloaded: 0, completed: 0 };
-    for (const i of keys) {
-      u.uploaded += this.#rows[i].uploaded;
-      u.downloaded += this.#rows[i].downloaded;
-      u.completed += this.#rows[i].completed;
+    for (const r of keys) {
+      u.uploaded += r.uploaded;
+      u.downloaded += r.downloaded;
+      u.completed += r.completed;
     }
     return u;
   }
