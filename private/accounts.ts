@@ -13,7 +13,7 @@ import type { Logger } from "../shared/base/log.ts";
 import type { Pool } from "../shared/runtime/pool.ts";
 import type { PrivateInit } from "../shared/runtime/private_init.ts";
 import { DRAIN_LEN } from "../shared/store/peer_accounts.ts";
-import type { ApiBackend, KeyInfo, TorrentInfo, UserInfo } from "./api.ts";
+import type { ApiBackend, KeyInfo, TorrentInfo, UserInfo } from "./api_types.ts";
 import type { AccountsDb, KeyDelta, KeyTorrentDelta } from "./db.ts";
 import { maskKey } from "./key_text.ts";
 import { PendingRows } from "./pending_rows.ts";

@@ -12,7 +12,8 @@ import type { TrackerExtras } from "../shared/runtime/tracker.ts";
 import type { Pool } from "../shared/runtime/pool.ts";
 import type { Logger } from "../shared/base/log.ts";
 import { Accounts } from "./accounts.ts";
-import { apiHandler, type ApiServer, serveApi } from "./api.ts";
+import { apiHandler, serveApi } from "./api.ts";
+import type { ApiServer } from "./api_types.ts";
 import type { AccountsDb } from "./db.ts";
 
 /** The `[private]` section (`shared/config/private_section.ts`). */

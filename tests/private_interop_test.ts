@@ -30,7 +30,7 @@ import { browserMissing } from "./browser/requirements.ts";
 import { aria2, PYTHON, sha1Hex, startSeeder } from "./helpers/aria2.ts";
 import { postgresInstalled, startPostgres } from "../harness/postgres.ts";
 import type { BencodeValue } from "../http/bencode.ts";
-import type { KeyInfo } from "../private/api.ts";
+import type { KeyInfo } from "../private/api_types.ts";
 
 /** Debian's interpreter: python3-libtorrent lives there, not in a pyenv python3 on PATH. */
 const SCRIPT = `${ROOT}tests/interop/libtorrent_transfer.py`;

@@ -1,11 +1,6 @@
 import assert from "assert";
-import {
-  API_BODY_LIMIT,
-  type ApiBackend,
-  apiHandler,
-  type KeyInfo,
-  serveApi,
-} from "../../private/api.ts";
+import { apiHandler, serveApi } from "../../private/api.ts";
+import { API_BODY_LIMIT, type ApiBackend, type KeyInfo } from "../../private/api_types.ts";
 import { isInfoHashHex, isKeyText, maskKey, newKey } from "../../private/key_text.ts";
 import { OperatorError } from "../../shared/base/errors.ts";
 
