@@ -51,7 +51,9 @@ serveSockets<HttpSocketInit, HttpSocketStats>((init, host) => {
   if (init.private) front.private(new PrivateGate(init.private.keys, init.private.clients));
   return {
     keys: (u) => front.gate?.keys.apply(u),
-    listen: (b) => host.listenTcp(b, true, (t, ip, addr) => front.open(t, ip, addr) ?? REFUSED),
+    // Every HTTP client speaks first: its connection comes with its request (deferred accept).
+    listen: (b) =>
+      host.listenTcp(b, true, (t, ip, addr) => front.open(t, ip, addr) ?? REFUSED, true),
     answers(batch) {
       front.now = monotonicSeconds();
       front.responses(batch as Uint8Array);

@@ -7,7 +7,7 @@
  * turn on.
  */
 import assert from "assert";
-import { processTest, startShoalWith } from "./helpers/shoal.ts";
+import { listeningOn, METRICS, metricsOf, processTest, startShoalWith } from "./helpers/shoal.ts";
 import { announceQuery, bdecode, HttpClient, pct } from "./helpers/http_client.ts";
 import { randomId } from "./helpers/udp_client.ts";
 import { MAX_OWED } from "../http/front.ts";
@@ -176,5 +176,34 @@ processTest(
     assert.ok(answered > 50, `honest client answered ${answered} times`);
     assert.ok(worst < 5000, `honest client waited up to ${Math.round(worst)} ms`);
     console.log(`honest client: ${answered} announces, worst reply ${Math.round(worst)} ms`);
+  },
+);
+
+processTest(
+  "http (epoll): a client that connects and says nothing is not accepted until it speaks",
+  async () => {
+    const shoal = await startShoalWith("http", {
+      network: { use_ipv6: false, io: "ffi" },
+      metrics: METRICS,
+    }, 2);
+    try {
+      const l = listeningOn(shoal, 4);
+      const accepted = async () =>
+        [...(await metricsOf(shoal)).entries()]
+          .filter(([k]) => k.startsWith("shoal_http_connections_accepted_total"))
+          .reduce((n, [, v]) => n + v, 0);
+      const before = await accepted();
+      const silent = await Deno.connect({ hostname: l.hostname, port: l.port });
+      await new Promise((r) => setTimeout(r, 300));
+      // The kernel holds it (TCP_DEFER_ACCEPT): no descriptor, no engine in shoal yet.
+      assert.equal(await accepted(), before, "a silent connection was accepted");
+      const c = HttpClient.wrap(silent);
+      const r = await c.get("/scrape?info_hash=aaaaaaaaaaaaaaaaaaaa", "Connection: close\r\n");
+      assert.equal(r.status, 200, "its request, when it comes, is answered at once");
+      assert.equal(await accepted(), before + 1);
+      c.close();
+    } finally {
+      await shoal.stop();
+    }
   },
 );

@@ -27,6 +27,8 @@ export interface ListenOptions {
   tls: { cert: string; key: string } | null;
   /** First check that no other process holds the port (so none can join our group). */
   checkFree: boolean;
+  /** Hand over connections once their first bytes came (`TCP_DEFER_ACCEPT`; the epoll transport). */
+  deferAccept?: boolean;
 }
 
 /** One listening socket serving `handlers`. */
@@ -52,7 +54,7 @@ export class TcpListener {
         v6only: o.v6only,
         recvBufferSize: 0,
       };
-      const server = new EpollServer(bind, o.checkFree, handlers);
+      const server = new EpollServer(bind, o.checkFree, handlers, o.deferAccept ?? false);
       server.serve().catch((err) => {
         log.error(`epoll loop failed: ${err instanceof Error ? err.stack : err}`);
         throw err;

@@ -58,7 +58,12 @@ export interface SocketHost {
    * Listens for TCP on `b` (IPv6 only when `v6only`) with the worker's transport and TLS,
    * counting refusals for want of descriptors into `outOfFiles`.
    */
-  listenTcp(b: Bind, v6only: boolean, accept: TcpHandlers["accept"]): TcpListener;
+  listenTcp(
+    b: Bind,
+    v6only: boolean,
+    accept: TcpHandlers["accept"],
+    deferAccept?: boolean,
+  ): TcpListener;
 }
 
 /**
@@ -79,9 +84,9 @@ export function serveSockets<I extends SocketInit, S>(
       get outOfFiles() {
         return outOfFiles;
       },
-      listenTcp: (b, v6only, accept) =>
+      listenTcp: (b, v6only, accept, deferAccept) =>
         new TcpListener(
-          { ...b, v6only, io: init.io, tls: init.tls, checkFree: init.checkFree },
+          { ...b, v6only, io: init.io, tls: init.tls, checkFree: init.checkFree, deferAccept },
           { accept, outOfFiles: () => outOfFiles++ },
           log,
         ),
