@@ -6,6 +6,7 @@
  * @module
  */
 
+import { MetricsText } from "../shared/observe/prometheus.ts";
 import { redactUrl } from "./redact.ts";
 import { OperatorError } from "../shared/base/errors.ts";
 import type { TrackerExtras } from "../shared/runtime/tracker.ts";
@@ -99,22 +100,19 @@ export async function privateTracking(s: PrivateSection): Promise<TrackerExtras 
 }
 
 function privateMetrics(a: Accounts): string {
-  return [
-    "# HELP shoal_private_keys Keys known (revoked included).",
-    "# TYPE shoal_private_keys gauge",
-    `shoal_private_keys ${a.keyCount}`,
-    "# HELP shoal_private_accounting_backlog Accounting rows waiting to be written.",
-    "# TYPE shoal_private_accounting_backlog gauge",
-    `shoal_private_accounting_backlog ${a.backlog}`,
-    "# HELP shoal_private_database_up Whether the last database call worked.",
-    "# TYPE shoal_private_database_up gauge",
-    `shoal_private_database_up ${a.databaseUp ? 1 : 0}`,
-    "# HELP shoal_private_write_failures_total Accounting writes that failed (retried).",
-    "# TYPE shoal_private_write_failures_total counter",
-    `shoal_private_write_failures_total ${a.writeFailures}`,
-    "# HELP shoal_private_dropped_torrent_rows_total Per-torrent deltas not kept (backlog full).",
-    "# TYPE shoal_private_dropped_torrent_rows_total counter",
-    `shoal_private_dropped_torrent_rows_total ${a.droppedTorrentRows}`,
-    "",
-  ].join("\n");
+  const m = new MetricsText();
+  m.gauge("shoal_private_keys", "Keys known (revoked included).", a.keyCount);
+  m.gauge("shoal_private_accounting_backlog", "Accounting rows waiting to be written.", a.backlog);
+  m.gauge("shoal_private_database_up", "Whether the last database call worked.", +a.databaseUp);
+  m.counter(
+    "shoal_private_write_failures_total",
+    "Accounting writes that failed (retried).",
+    a.writeFailures,
+  );
+  m.counter(
+    "shoal_private_dropped_torrent_rows_total",
+    "Per-torrent deltas not kept (backlog full).",
+    a.droppedTorrentRows,
+  );
+  return m.toString();
 }

@@ -27,6 +27,7 @@ import {
 } from "./helpers/private.ts";
 import { bdecode, HttpClient, pct } from "./helpers/http_client.ts";
 import { browserMissing } from "./browser/requirements.ts";
+import { browserDriver } from "./helpers/browser_driver.ts";
 import { aria2, PYTHON, sha1Hex, startSeeder } from "./helpers/aria2.ts";
 import { postgresInstalled, startPostgres } from "../harness/postgres.ts";
 import type { BencodeValue } from "../http/bencode.ts";
@@ -118,17 +119,6 @@ interface Report {
 
 /** Bytes the browser driver seeds (`tests/browser/webtorrent_e2e.ts`). */
 const WS_PAYLOAD_BYTES = 1 << 20;
-
-/** The browser driver's JSON line: a transfer's, or `--refused`'s. */
-interface DriverResult {
-  error?: string;
-  logs?: string[];
-  want: string;
-  got: string;
-  peers: number;
-  scrape: { complete: number; incomplete: number };
-  warnings: string[];
-}
 
 /** The libtorrent script run to completion: its exit code, its JSON line, and context. */
 async function libtorrent(
@@ -363,24 +353,6 @@ processTest(
   },
   { ignore: noAria2 !== null },
 );
-
-/** Runs the browser driver with `args`; its JSON line. */
-async function browserDriver(shoal: RunningShoal, args: string[]): Promise<DriverResult> {
-  // The browser driver needs -A (playwright-core reads /proc); this runner does not.
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}tests/browser/webtorrent_e2e.ts`, ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(120_000),
-  }).output();
-  const text = new TextDecoder().decode(out.stdout).trim();
-  const stderr = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, `driver failed: ${text}\n${stderr}`);
-  const r = JSON.parse(text.split("\n").pop()!);
-  assert.ok(!r.error, `${r.error}\n${(r.logs ?? []).join("\n")}\n${shoal.output.join("\n")}`);
-  return r;
-}
 
 processTest(
   "private WebTorrent: two Chromium pages with their keys in the ws URLs move a file",

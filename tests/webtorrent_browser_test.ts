@@ -3,7 +3,8 @@
  * browser bundle, meet only through `shoal ws` (no ICE servers) and move a file over WebRTC.
  */
 import assert from "assert";
-import { processTest, ROOT, startShoalWith } from "./helpers/shoal.ts";
+import { processTest, startShoalWith } from "./helpers/shoal.ts";
+import { browserDriver } from "./helpers/browser_driver.ts";
 import { browserMissing } from "./browser/requirements.ts";
 import { WsClient } from "../harness/ws_client.ts";
 
@@ -16,18 +17,7 @@ processTest(
     const shoal = await startShoalWith("ws", { socket_workers: 2, request_workers: 2 });
     const tracker = `ws://127.0.0.1:${shoal.listening[0].port}`;
     try {
-      // The browser driver needs -A (playwright-core reads /proc); this runner does not.
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", `${ROOT}tests/browser/webtorrent_e2e.ts`, tracker],
-        cwd: ROOT,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const text = new TextDecoder().decode(out.stdout).trim();
-      const stderr = new TextDecoder().decode(out.stderr);
-      assert.equal(out.code, 0, `driver failed: ${text}\n${stderr}`);
-      const r = JSON.parse(text.split("\n").pop()!);
-      assert.ok(!r.error, `${r.error}\n${(r.logs ?? []).join("\n")}\n${shoal.output.join("\n")}`);
+      const r = await browserDriver(shoal, [tracker]);
       assert.equal(r.got, r.want, "the downloaded bytes are the seeded bytes");
       assert.ok(r.peers >= 1);
 

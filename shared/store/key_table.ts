@@ -38,19 +38,6 @@ export const MAX_KEYS = 0xfffffe;
 /** Longest key text. */
 export const MAX_KEY_LEN = 64;
 
-/** True when `b[start, end)` could be a key: 16–64 bytes of `A–Z a–z 0–9 _ -`. */
-export function isKeyBytes(b: Uint8Array, start: number, end: number): boolean {
-  const n = end - start;
-  if (n < 16 || n > MAX_KEY_LEN) return false;
-  for (let i = start; i < end; i++) {
-    const c = b[i];
-    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) ||
-      c === 0x5f || c === 0x2d;
-    if (!ok) return false;
-  }
-  return true;
-}
-
 /** The keys a worker checks announces against. */
 export class KeyTable {
   /** Keys known (any state). */
