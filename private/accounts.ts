@@ -146,6 +146,9 @@ export class Accounts implements ApiBackend {
     this.#pendKey = new Float64Array(vals.length);
     this.#pendMark.fill(0);
     this.#rowsPending = new PendingRows(MAX_PENDING_TORRENT_ROWS);
+    // In the keys' byte order, as the tables' primary keys sort (`KeyRows.rank`).
+    const rank = this.#keys.rank();
+    keys.sort((a, b) => rank[a] - rank[b]);
     // Keys the site deleted meanwhile are not written (their rows would point nowhere).
     const keyDeltas: KeyDelta[] = [];
     for (const i of keys) {
@@ -158,12 +161,13 @@ export class Accounts implements ApiBackend {
       });
     }
     const torrentDeltas: KeyTorrentDelta[] = [];
-    for (let r = 0; r < rows.size; r++) {
+    const hex = rows.allHex();
+    for (const r of rowOrder(rows, rank)) {
       const i = rows.keyOf(r);
       if (this.#keys.deleted[i]) continue;
       torrentDeltas.push({
         key: this.#keys.rows[i].key,
-        infoHash: rows.hexOf(r),
+        infoHash: hex.substring(40 * r, 40 * r + 40),
         uploaded: rows.vals[3 * r],
         downloaded: rows.vals[3 * r + 1],
         completed: rows.vals[3 * r + 2],
@@ -353,4 +357,17 @@ export class Accounts implements ApiBackend {
     const [seeders, leechers, completed] = this.#pool ? await this.#pool.torrent(b) : [0, 0, 0];
     return { registered: this.#registered.has(infoHash), seeders, leechers, completed };
   }
+}
+
+/**
+ * `rows`' indices sorted by their key's `rank` (then as they came): one number per row packs
+ * both (`rank × size + row`, exact while under 2^53: ranks are u32, rows at most
+ * `MAX_PENDING_TORRENT_ROWS`), so the sort is the typed array's own, with no comparator call.
+ */
+function rowOrder(rows: PendingRows, rank: Uint32Array): Float64Array {
+  const m = rows.size, packed = new Float64Array(m);
+  for (let r = 0; r < m; r++) packed[r] = rank[rows.keyOf(r)] * m + r;
+  packed.sort();
+  for (let k = 0; k < m; k++) packed[k] %= m;
+  return packed;
 }

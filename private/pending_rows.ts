@@ -10,6 +10,10 @@
 import { HalfSipHash13, randomWords } from "../shared/base/hash.ts";
 import { getU32LE } from "../shared/base/bytes.ts";
 
+/** The ASCII codes of the hex digits. */
+const HEX = new TextEncoder().encode("0123456789abcdef");
+const LATIN1 = new TextDecoder("latin1");
+
 /** Bytes of a row's identity: key index (u32 LE), then the info hash. */
 export const ROW_ID_LEN = 24;
 
@@ -40,13 +44,19 @@ export class PendingRows {
     return getU32LE(this.ids, r * ROW_ID_LEN);
   }
 
-  /** Info hash of row `r` as 40 lowercase hex. */
-  hexOf(r: number): string {
-    let s = "";
-    for (let j = 4; j < ROW_ID_LEN; j++) {
-      s += this.ids[r * ROW_ID_LEN + j].toString(16).padStart(2, "0");
+  /**
+   * Every row's info hash as 40 lowercase hex, one after another in one string (row `r` at
+   * `40 × r`): made in one pass over bytes and one decode, not a string per byte.
+   */
+  allHex(): string {
+    const out = new Uint8Array(this.size * 40), ids = this.ids;
+    for (let r = 0, o = 0; r < this.size; r++) {
+      for (let j = r * ROW_ID_LEN + 4; j < (r + 1) * ROW_ID_LEN; j++, o += 2) {
+        out[o] = HEX[ids[j] >> 4];
+        out[o + 1] = HEX[ids[j] & 15];
+      }
     }
-    return s;
+    return LATIN1.decode(out);
   }
 
   /**
