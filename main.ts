@@ -35,12 +35,21 @@ import { httpSchema, httpSection } from "./http/config.ts";
 import { httpGroup, runHttp } from "./http/server.ts";
 import { httpView } from "./http/observe.ts";
 import type { HttpSocketStats } from "./http/socket_init.ts";
-import type { TrackerExtras } from "./shared/runtime/tracker.ts";
+import { combineExtras, type TrackerExtras } from "./shared/runtime/tracker.ts";
+import { clusterTracking } from "./cluster/tracking.ts";
+import type { ClusterSection } from "./cluster/settings.ts";
 import { type PrivateSection, privateTracking } from "./private/tracking.ts";
 
-const { privileges, state, private: priv, ...udpKeys } = udpOwnSchema;
+const { privileges, state, private: priv, cluster, ...udpKeys } = udpOwnSchema;
 /** `shoal udp`'s configuration: UDP's keys, and `[http]` to serve HTTP beside UDP. */
-export const udpSchema = { ...udpKeys, http: httpSection(), privileges, state, private: priv };
+export const udpSchema = {
+  ...udpKeys,
+  http: httpSection(),
+  privileges,
+  state,
+  private: priv,
+  cluster,
+};
 
 /**
  * Starts `shoal udp` with `config`: UDP's socket workers, with HTTP's beside them when
@@ -155,7 +164,10 @@ async function run<S extends Section>(
   }
   const level = (config as { log_level: LogLevel }).log_level;
   const log = new Logger(level);
-  const extras = await privateTracking((config as { private: PrivateSection }).private);
+  const parts = config as { private: PrivateSection; cluster: ClusterSection };
+  // Checked before the database is opened: a bad [cluster] costs nothing to report.
+  const cluster = clusterTracking(parts.cluster, name === "ws" ? "webtorrent" : "bittorrent");
+  const extras = combineExtras(await privateTracking(parts.private), cluster);
   await serve(config, log, extras);
 }
 

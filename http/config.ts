@@ -19,6 +19,7 @@ import { swarmLimits, tcpKeys, workerCounts } from "../shared/config/common.ts";
 import { parseIPv4, parseIPv6 } from "../shared/net/address.ts";
 import { MAX_PEERS } from "../core/records.ts";
 import { privateSection } from "../shared/config/private_section.ts";
+import { clusterSection } from "../shared/config/cluster_section.ts";
 
 /** The proxy addresses, or why the list is not one. */
 function proxyList(v: string): string | null {
@@ -171,6 +172,7 @@ export const httpSchema = {
   privileges: privilegesSection(),
   state: stateSection(),
   private: privateSection(),
+  cluster: clusterSection(),
 };
 
 /**

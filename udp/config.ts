@@ -16,6 +16,7 @@ import {
 import { stateSection, statisticsSection, swarmCleaning } from "../shared/config/common.ts";
 import { swarmLimits, workerCounts } from "../shared/config/common.ts";
 import { privateSection } from "../shared/config/private_section.ts";
+import { clusterSection } from "../shared/config/cluster_section.ts";
 
 /** Most hashes one scrape can carry in a receive slot of 8192 bytes. */
 export const MAX_SCRAPE_HASHES = 400;
@@ -87,6 +88,7 @@ export const udpSchema = {
   privileges: privilegesSection(),
   state: stateSection(),
   private: privateSection(),
+  cluster: clusterSection(),
 };
 
 /** A loaded `shoal udp` configuration. */

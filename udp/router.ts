@@ -31,6 +31,7 @@ import {
   writeScrapeHeader,
 } from "./codec.ts";
 import { ConnectionIds } from "./connection_id.ts";
+import { wallSeconds } from "../shared/base/clock.ts";
 import { ADDR_LEN, type DatagramSocket, type PacketBatch } from "./datagram.ts";
 import { Stat, STAT_COUNT } from "./stats.ts";
 import { type Answers, Forwarder } from "../core/forward.ts";
@@ -59,6 +60,11 @@ export interface RouterSettings {
   responsePeers: { 4: number; 6: number };
   /** Four random words shared by all socket workers: the connection ID key. */
   connectionKey: Uint32Array;
+  /**
+   * A cluster's connection IDs (null: this process's own, on its monotonic clock): the
+   * previous secret's key, if any, and the skew between nodes' wall clocks to allow.
+   */
+  cluster: { previousKey: Uint32Array | null; skew: number } | null;
   /** Two random words shared by all socket workers: which request worker owns a hash. */
   shardKey: Uint32Array;
 }
@@ -70,6 +76,8 @@ export class Router implements Answers {
   /** Cumulative counters (see `Stat`), IPv4 then IPv6. */
   readonly counters = new Float64Array(2 * STAT_COUNT);
   #ids: ConnectionIds;
+  /** Connection IDs on the wall clock (a cluster's, valid on every node). */
+  #wallIds: boolean;
   #maxScrape: number;
   #responsePeers: { 4: number; 6: number };
   #out = new Uint8Array(256);
@@ -79,7 +87,13 @@ export class Router implements Answers {
 
   /** Creates a router. */
   constructor(s: RouterSettings) {
-    this.#ids = new ConnectionIds(s.connectionKey, s.maxConnectionAge);
+    this.#ids = new ConnectionIds(
+      s.connectionKey,
+      s.maxConnectionAge,
+      s.cluster?.skew,
+      s.cluster?.previousKey ?? null,
+    );
+    this.#wallIds = s.cluster !== null;
     this.#maxScrape = s.maxScrapeTorrents;
     this.#responsePeers = s.responsePeers;
     this.forward = new Forwarder(s.shardKey, s.requestWorkers, s.maxScrapeTorrents);
@@ -92,6 +106,7 @@ export class Router implements Answers {
   handleBatch(batch: PacketBatch, family: 4 | 6, sock: Sender, now: number): void {
     const c = this.counters, base = family === 4 ? 0 : STAT_COUNT;
     const data = batch.data, addrs = batch.addrs;
+    const idNow = this.#wallIds ? wallSeconds() : now;
     for (let i = 0; i < batch.count; i++) {
       const off = batch.offsets[i], len = batch.lengths[i], a = i * ADDR_LEN;
       c[base + Stat.Received]++;
@@ -106,12 +121,12 @@ export class Router implements Answers {
         c[base + Stat.Connect]++;
         const out = this.#out;
         writeConnectResponse(out, 0, tid, 0, 0);
-        this.#ids.write(out, 8, addrs, a, now);
+        this.#ids.write(out, 8, addrs, a, idNow);
         this.#send(sock, family, Action.Connect, 16, EMPTY, 0, 0, addrs, a);
         continue;
       }
       // Nothing else is answered without a valid connection ID: no amplification.
-      if (!this.#ids.check(data, off, addrs, a, now)) {
+      if (!this.#ids.check(data, off, addrs, a, idNow)) {
         c[base + Stat.BadConnectionId]++;
         continue;
       }

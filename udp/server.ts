@@ -6,6 +6,7 @@
  * @module
  */
 
+import { clusterIds } from "../shared/config/cluster_section.ts";
 import { parseSocketAddress } from "../shared/net/address.ts";
 import { OperatorError } from "../shared/base/errors.ts";
 import { randomWords } from "../shared/base/hash.ts";
@@ -58,7 +59,8 @@ export function udpGroup(
     "udp",
     log,
   );
-  const connectionKey = randomWords(4);
+  const cluster = clusterIds(config.cluster);
+  const connectionKey = cluster?.key ?? randomWords(4);
   return {
     kind: "udp",
     io,
@@ -76,6 +78,7 @@ export function udpGroup(
       limitNames: {},
       config,
       connectionKey,
+      cluster: cluster === null ? null : { previousKey: cluster.previousKey, skew: cluster.skew },
     }),
     bound: (results) => binding.bound(results),
     joined: (k, results) => binding.joined(`socket worker ${k}`, results),

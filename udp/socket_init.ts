@@ -14,4 +14,6 @@ export interface UdpSocketInit extends SocketInit {
   config: UdpConfig;
   /** Connection ID key (4 words), shared by every socket worker. */
   connectionKey: Uint32Array;
+  /** A cluster's connection IDs (`cluster/connection_keys.ts`); null: this process's own. */
+  cluster: { previousKey: Uint32Array | null; skew: number } | null;
 }

@@ -23,6 +23,7 @@ serveSockets<UdpSocketInit, SocketStats>((init, { log, links }) => {
     maxConnectionAge: config.cleaning.max_connection_age,
     responsePeers: responsePeers(config.protocol),
     connectionKey: init.connectionKey,
+    cluster: init.cluster,
     shardKey: init.shardKey,
   });
   if (init.private) {

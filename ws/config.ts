@@ -10,6 +10,7 @@ import { accessListSection, logLevel, metricsSection } from "../shared/config/co
 import { privilegesSection, socketAddress, stateSection } from "../shared/config/common.ts";
 import { statisticsSection, swarmLimits, tcpKeys, workerCounts } from "../shared/config/common.ts";
 import { privateSection } from "../shared/config/private_section.ts";
+import { clusterSection } from "../shared/config/cluster_section.ts";
 
 /** Schema of the `shoal ws` configuration. */
 export const wsSchema = {
@@ -94,6 +95,7 @@ export const wsSchema = {
   privileges: privilegesSection(),
   state: stateSection(),
   private: privateSection(),
+  cluster: clusterSection(),
 };
 
 /** A loaded `shoal ws` configuration. */

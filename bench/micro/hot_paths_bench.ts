@@ -86,6 +86,7 @@ const router = new Router({
   maxConnectionAge: udp.cleaning.max_connection_age,
   responsePeers: responsePeers(udp.protocol),
   connectionKey: new Uint32Array([1, 2, 3, 4]),
+  cluster: null,
   shardKey: new Uint32Array([5, 6]),
 });
 const batchData = new Uint8Array(64 * 128);

@@ -31,8 +31,8 @@ import type { PrivateInit } from "./private_init.ts";
  * `main.ts`): the keys every worker starts with, then its own work once the workers serve.
  */
 export interface TrackerExtras {
-  /** Start-up data for each worker (and each replacement), as it is now. */
-  init(): PrivateInit;
+  /** Start-up data for each worker (and each replacement), as it is now; null: none. */
+  init(): PrivateInit | null;
   /** The workers serve: start refreshing, accounting and serving the admin API. */
   attach(pool: Pool<unknown>, log: Logger): Promise<void>;
   /** On SIGTERM/SIGINT, before the state file: collect and write what is pending. */
@@ -41,6 +41,40 @@ export interface TrackerExtras {
   metrics(): string;
   /** A line for the log once it serves. */
   describe(): string;
+}
+
+/**
+ * Several extras as one (private tracking and a cluster's membership): the first start-up data
+ * given, attached in order, stopped in the reverse order, their metrics and lines together.
+ * Null when none is given.
+ */
+export function combineExtras(...parts: (TrackerExtras | null)[]): TrackerExtras | null {
+  const all = parts.filter((p): p is TrackerExtras => p !== null);
+  if (all.length <= 1) return all[0] ?? null;
+  return {
+    init: () => {
+      for (const p of all) {
+        const i = p.init();
+        if (i !== null) return i;
+      }
+      return null;
+    },
+    attach: async (pool, log) => {
+      for (let k = 0; k < all.length; k++) {
+        try {
+          await all[k].attach(pool, log);
+        } catch (err) {
+          for (let j = k - 1; j >= 0; j--) await all[j].stop(pool).catch(() => {});
+          throw err;
+        }
+      }
+    },
+    stop: async (pool) => {
+      for (const p of [...all].reverse()) await p.stop(pool);
+    },
+    metrics: () => all.map((p) => p.metrics()).join(""),
+    describe: () => all.map((p) => p.describe()).join("; "),
+  };
 }
 
 /** The configuration sections every tracker has. */

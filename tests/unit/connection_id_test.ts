@@ -1,6 +1,7 @@
 import assert from "assert";
 import { ConnectionIds } from "../../udp/connection_id.ts";
 import { encodeAddr } from "../../shared/net/address.ts";
+import { clusterIds } from "../../shared/config/cluster_section.ts";
 
 function addr(host: string, port: number): Uint8Array {
   const a = new Uint8Array(18);
@@ -46,4 +47,36 @@ Deno.test("forged, far-future and other-key connection IDs are refused", () => {
     if (ids.check(r, 0, a, 0, now)) accepted++;
   }
   assert.equal(accepted, 0, "random tags with a valid time");
+});
+
+Deno.test("a cluster's IDs: the same secret checks on every node, a rolled one beside the old", () => {
+  const old = clusterIds({
+    enabled: true,
+    secret: "the-old-secret-0123456",
+    previous_secret: "",
+    max_clock_skew: 3,
+  })!;
+  const rolled = clusterIds({
+    enabled: true,
+    secret: "the-new-secret-6543210",
+    previous_secret: "the-old-secret-0123456",
+    max_clock_skew: 3,
+  })!;
+  assert.equal(
+    clusterIds({ enabled: false, secret: "", previous_secret: "", max_clock_skew: 5 }),
+    null,
+  );
+  const nodeA = new ConnectionIds(old.key, 120, old.skew, old.previousKey);
+  const nodeB = new ConnectionIds(old.key, 120, old.skew, old.previousKey);
+  const nodeC = new ConnectionIds(rolled.key, 120, rolled.skew, rolled.previousKey);
+  const a = addr("192.0.2.7", 6881), now = 1_700_000_000, id = new Uint8Array(8);
+  nodeA.write(id, 0, a, 0, now);
+  assert.ok(nodeB.check(id, 0, a, 0, now + 1), "another node with the same secret");
+  assert.ok(nodeC.check(id, 0, a, 0, now), "a node that has the old secret as its previous one");
+  // Wall clocks differ between nodes: an ID up to the skew in the future is taken, not more.
+  assert.ok(nodeB.check(id, 0, a, 0, now - 3));
+  assert.ok(!nodeB.check(id, 0, a, 0, now - 4));
+  nodeC.write(id, 0, a, 0, now);
+  assert.ok(!nodeA.check(id, 0, a, 0, now), "the new secret is unknown to old nodes");
+  assert.notDeepEqual(old.key, rolled.key);
 });

@@ -43,6 +43,7 @@ Deno.test("fuzz: 1,000,000 random and mutated UDP datagrams through the whole da
     maxConnectionAge: 300,
     responsePeers: { 4: 50, 6: 50 },
     connectionKey: new Uint32Array([1, 2, 3, 4]),
+    cluster: null,
     shardKey: new Uint32Array([5, 6]),
   });
   const swarms = [0, 1].map((i) => new Swarms({ interval: 900 }, new Uint32Array([i, 7, 8, 9])));

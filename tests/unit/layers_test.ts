@@ -3,7 +3,8 @@
  * only from layers below it; `shared/` imports nothing above it; the BitTorrent core (`core/`)
  * imports only `shared/`; a protocol (`udp/`, `http/`, `ws/`) imports `shared/`, `core/` and
  * itself, never another protocol, whether statically, dynamically or as a worker URL; private
- * tracking's main-thread side (`private/`) imports only `shared/` and itself; and no
+ * tracking's main-thread side (`private/`) and a cluster node's (`cluster/`) each import only
+ * `shared/` and itself, and only `main.ts` imports them; and no
  * import circle runs through any of the program's modules. Only `main.ts` composes protocols.
  *
  * Around the program (`bench/README.md`): tests and the bench share what starts and measures
@@ -24,7 +25,7 @@ const RANK: Record<string, number> = {
   runtime: 4,
 };
 const PROTOCOLS = ["udp", "ws", "http"];
-const PROGRAM = ["main.ts", "shared", "core", ...PROTOCOLS, "private"];
+const PROGRAM = ["main.ts", "shared", "core", ...PROTOCOLS, "private", "cluster"];
 /** Folders that hold no code of the repository's own: installed, built or cached. */
 const NOT_OURS = new Set([".git", ".cache", "node_modules", "dist"]);
 
@@ -137,23 +138,21 @@ Deno.test("layers: no protocol imports another (statically, dynamically, or as a
   assert.deepEqual(bad, []);
 });
 
-Deno.test("layers: private/ imports only shared/ and itself, and only main.ts imports it", async () => {
-  const graph = await program();
-  const bad: string[] = [];
-  for (const [file, imports] of graph) {
-    const top = file.split("/")[0];
-    for (const target of imports) {
-      const to = target.split("/")[0];
-      if (top === "private" && to !== "private" && to !== "shared") {
-        bad.push(`${file} -> ${target}`);
-      }
-      if (to === "private" && top !== "private" && file !== "main.ts") {
-        bad.push(`${file} -> ${target}`);
+for (const side of ["private", "cluster"]) {
+  Deno.test(`layers: ${side}/ imports only shared/ and itself, and only main.ts imports it`, async () => {
+    const graph = await program();
+    const bad: string[] = [];
+    for (const [file, imports] of graph) {
+      const top = file.split("/")[0];
+      for (const target of imports) {
+        const to = target.split("/")[0];
+        if (top === side && to !== side && to !== "shared") bad.push(`${file} -> ${target}`);
+        if (to === side && top !== side && file !== "main.ts") bad.push(`${file} -> ${target}`);
       }
     }
-  }
-  assert.deepEqual(bad, []);
-});
+    assert.deepEqual(bad, []);
+  });
+}
 
 Deno.test("layers: no import circles among the program's modules", async () => {
   assert.deepEqual(circles(await program()), []);

@@ -49,6 +49,7 @@ class Harness {
       maxConnectionAge: 300,
       responsePeers: { 4: 50, 6: 50 },
       connectionKey: new Uint32Array([9, 8, 7, 6]),
+      cluster: null,
       shardKey: new Uint32Array([1, 2]),
     });
     this.swarms = Array.from(

@@ -1,0 +1,396 @@
+/**
+ * One node's membership in its cluster, on the main thread, through NATS (nothing of its own
+ * for consensus): a JetStream KV bucket per cluster and kind holds one key per live node,
+ * `nodes.<node>`. The bucket's TTL is `node_timeout`, and each node refreshes its key three
+ * times per TTL with a revision check (compare-and-set), so:
+ * - a name already live is refused at start (`create` fails while the key exists);
+ * - a node killed without a word vanishes from the bucket, and from every other node's view,
+ *   within `node_timeout` (`members.ts` times heartbeats on each node's own clock);
+ * - a node that lost its key (NATS restarted, or another process took the name) notices at
+ *   its next heartbeat.
+ *
+ * Without NATS, a node serves alone, owning every shard; it logs that once, counts it, and
+ * rejoins when NATS is back (the client reconnects by itself). Who owns what follows from the
+ * live set alone (`shards.ts`).
+ *
+ * @module
+ */
+
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
+import { OperatorError } from "../shared/base/errors.ts";
+import type { Logger } from "../shared/base/log.ts";
+import { VERSION } from "../shared/base/version.ts";
+import { MetricsText } from "../shared/observe/prometheus.ts";
+import { FORMAT, Members, type NodeInfo, parseNodeInfo } from "./members.ts";
+import { assignShards, SHARDS, shardsOf } from "./shards.ts";
+import type { ClusterSettings } from "./settings.ts";
+
+/** How long the first connection to NATS may take before the node starts alone. */
+const FIRST_CONNECT_MS = 3000;
+
+/** Where a node stands. */
+export type ClusterState =
+  /** Connected, its key held: a member. */
+  | "member"
+  /** NATS unreachable (or its key lost): serving alone, owning every shard. */
+  | "alone"
+  /** Another node speaks no cluster format this one does: serving alone on purpose. */
+  | "out";
+
+/** A shoal node's membership in a cluster. */
+export class ClusterNode {
+  /** Times NATS was lost (or never reached at start). */
+  outages = 0;
+  /** Times the live set changed. */
+  changes = 0;
+  #s: ClusterSettings;
+  #log: Logger;
+  #members: Members;
+  #info: NodeInfo;
+  #nc: NatsConnection | null = null;
+  #kv: KV | null = null;
+  #revision = 0;
+  #state: ClusterState = "alone";
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
+  #lastLive = "";
+  #watchStop: (() => void) | null = null;
+  #joining: Promise<void> | null = null;
+
+  /** A node of the cluster `s` describes, logging to `log`; nothing happens before `start`. */
+  constructor(s: ClusterSettings, log: Logger) {
+    this.#s = s;
+    this.#log = log;
+    this.#members = new Members(s.nodeTimeoutMs);
+    this.#info = {
+      node: s.node,
+      formatMin: FORMAT.min,
+      formatMax: FORMAT.max,
+      started: Date.now(),
+      instance: crypto.randomUUID(),
+      version: VERSION,
+    };
+  }
+
+  /** Where this node stands. */
+  get state(): ClusterState {
+    return this.#state;
+  }
+
+  /** Live nodes of the cluster, this one included (only this one while alone). */
+  get live(): string[] {
+    if (this.#state !== "member") return [this.#s.node];
+    const live = this.#members.live();
+    return live.includes(this.#s.node) ? live : [...live, this.#s.node].sort();
+  }
+
+  /** The KV bucket of this cluster and kind. */
+  get bucket(): string {
+    return `shoal_${this.#s.name}_${this.#s.kind === "bittorrent" ? "bt" : "ws"}`;
+  }
+
+  /**
+   * Connects and joins. A name already live in the cluster, or NATS refusing the credentials,
+   * is an `OperatorError` (exit 2). NATS unreachable is not: the node starts alone and joins
+   * when it can.
+   */
+  async start(): Promise<void> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect(this.#options(false));
+    } catch (err) {
+      if (isAuthError(err)) throw new OperatorError(`cluster: ${authText(err)}`);
+      this.#down(err);
+      void this.#connectLater();
+      this.#tick();
+      return;
+    }
+    await this.#use(nc, true);
+    this.#tick();
+  }
+
+  /** Leaves the cluster (its key deleted, so others take its shards at once) and disconnects. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#watchStop?.();
+    const kv = this.#kv, nc = this.#nc;
+    this.#kv = this.#nc = null;
+    if (kv !== null && this.#state === "member") {
+      await kv.delete(this.#key, { previousSeq: this.#revision }).catch(() => {});
+    }
+    await nc?.close().catch(() => {});
+  }
+
+  /** Prometheus lines of the cluster. */
+  metrics(): string {
+    const m = new MetricsText();
+    const live = this.live;
+    m.gauge(
+      "shoal_cluster_member",
+      "1 when this node is a member of its cluster, 0 alone.",
+      +(this.#state === "member"),
+    );
+    m.gauge(
+      "shoal_cluster_nodes",
+      "Live nodes of the cluster this node sees (itself included).",
+      live.length,
+    );
+    m.gauge(
+      "shoal_cluster_shards",
+      "Shards of the info-hash space this node owns.",
+      this.ownedShards(),
+    );
+    m.counter("shoal_cluster_outages_total", "Times NATS was lost or unreachable.", this.outages);
+    m.counter(
+      "shoal_cluster_membership_changes_total",
+      "Times the live set changed.",
+      this.changes,
+    );
+    return m.toString();
+  }
+
+  /** Shards this node owns now. */
+  ownedShards(): number {
+    return this.#state === "member" ? shardsOf(this.#s.node, assignShards(this.live)) : SHARDS;
+  }
+
+  /** A line for the log once it serves. */
+  describe(): string {
+    return `cluster "${this.#s.name}" as node "${this.#s.node}" over ${this.#s.servers.length} NATS server(s): ` +
+      (this.#state === "member" ? `member, nodes ${this.live.join(", ")}` : "alone for now");
+  }
+
+  get #key(): string {
+    return `nodes.${this.#s.node}`;
+  }
+
+  #options(waitOnFirst: boolean) {
+    const s = this.#s;
+    return {
+      servers: s.servers,
+      name: `shoal ${s.name}/${s.node}`,
+      user: s.user || undefined,
+      pass: s.password || undefined,
+      token: s.token || undefined,
+      tls: s.tlsCaFile ? { caFile: s.tlsCaFile } : undefined,
+      timeout: FIRST_CONNECT_MS,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: Math.min(1000, s.nodeTimeoutMs / 3),
+      waitOnFirstConnect: waitOnFirst,
+    };
+  }
+
+  /** Keeps trying to reach NATS after a failed start; joins once it does. */
+  async #connectLater(): Promise<void> {
+    while (!this.#stopped) {
+      try {
+        const nc = await connect({ ...this.#options(false) });
+        if (this.#stopped) {
+          await nc.close();
+          return;
+        }
+        await this.#use(nc, false);
+        return;
+      } catch (err) {
+        if (isAuthError(err)) this.#log.error(`cluster: ${authText(err)}; serving alone`);
+        await new Promise((r) => setTimeout(r, Math.min(1000, this.#s.nodeTimeoutMs / 3)));
+      }
+    }
+  }
+
+  /** Takes a connection: opens the bucket, claims the name, follows NATS's status. */
+  async #use(nc: NatsConnection, atStart: boolean): Promise<void> {
+    this.#nc = nc;
+    void (async () => {
+      for await (const st of nc.status()) {
+        if (st.type === "disconnect") this.#down(new Error("connection lost"));
+        else if (st.type === "reconnect") void this.#join(false);
+      }
+    })();
+    void nc.closed().then(() => {
+      if (!this.#stopped) this.#down(new Error("connection closed"));
+    });
+    await this.#join(atStart);
+  }
+
+  /** Opens the bucket and claims this node's key; at start, a live holder is an error. */
+  #join(atStart: boolean): Promise<void> {
+    this.#joining ??= this.#joinOnce(atStart).finally(() => {
+      this.#joining = null;
+    });
+    return this.#joining;
+  }
+
+  async #joinOnce(atStart: boolean): Promise<void> {
+    const nc = this.#nc;
+    if (nc === null || this.#stopped) return;
+    try {
+      const kv = await openBucket(nc, this.bucket, this.#s.nodeTimeoutMs);
+      this.#kv = kv;
+      await this.#claim(kv, atStart);
+      await this.#watch(kv);
+      const foreign = this.#members.foreign();
+      if (foreign.length > 0) {
+        const f = foreign[0];
+        this.#log.error(
+          `cluster: node "${f.node}" speaks cluster formats ${f.formatMin}–${f.formatMax}, this node ` +
+            `${FORMAT.min}–${FORMAT.max}: staying out of the cluster, serving alone`,
+        );
+        await kv.delete(this.#key, { previousSeq: this.#revision }).catch(() => {});
+        this.#state = "out";
+        return;
+      }
+      if (this.#state !== "member") {
+        this.#log.info(`cluster: joined "${this.#s.name}" as "${this.#s.node}"`);
+      }
+      this.#state = "member";
+      this.#changed();
+    } catch (err) {
+      if (err instanceof OperatorError) {
+        if (atStart) throw err;
+        this.#log.error(`${err.message}; serving alone`);
+        return;
+      }
+      this.#down(err);
+    }
+  }
+
+  /**
+   * Creates this node's key. When it exists, its holder may be a process that died less than
+   * a TTL ago: wait out one TTL, then refuse.
+   */
+  async #claim(kv: KV, atStart: boolean): Promise<void> {
+    const value = new TextEncoder().encode(JSON.stringify(this.#info));
+    const deadline = Date.now() + this.#s.nodeTimeoutMs + 1000;
+    for (;;) {
+      try {
+        this.#revision = await kv.create(this.#key, value);
+        return;
+      } catch (err) {
+        const held = await kv.get(this.#key).catch(() => null);
+        const holder = held?.value.length ? parseNodeInfo(held.string()) : null;
+        if (held && held.operation === "PUT" && holder?.instance === this.#info.instance) {
+          // Our own key, kept through a short outage: carry on from its revision.
+          this.#revision = held.revision;
+          return;
+        }
+        if (!/wrong last sequence/i.test(String((err as Error).message)) && held === null) {
+          throw err;
+        }
+        if (Date.now() > deadline) {
+          throw new OperatorError(
+            `cluster: node "${this.#s.node}" is already live in cluster "${this.#s.name}"` +
+              (holder ? ` (started ${new Date(holder.started).toISOString()})` : "") +
+              `: give this node another cluster.node`,
+          );
+        }
+        if (!atStart && this.#stopped) return;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+
+  /** Follows the bucket: every node's heartbeats and departures. */
+  async #watch(kv: KV): Promise<void> {
+    this.#watchStop?.();
+    this.#members.clear();
+    const w = await kv.watch({ key: "nodes.>" });
+    this.#watchStop = () => w.stop();
+    void (async () => {
+      try {
+        for await (const e of w) this.#entry(e);
+      } catch {
+        // the watch ends with the connection; a reconnect starts a new one
+      }
+    })();
+  }
+
+  #entry(e: KvEntry): void {
+    const node = e.key.slice("nodes.".length);
+    if (e.operation !== "PUT") {
+      this.#members.left(node);
+      this.#changed();
+      return;
+    }
+    const info = parseNodeInfo(e.string());
+    if (info === null || info.node !== node) return;
+    this.#members.heard(info, performance.now());
+    this.#changed();
+  }
+
+  /** Every third of a TTL: refresh this node's key, forget nodes not heard from. */
+  #tick(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      void this.#beat().finally(() => this.#tick());
+    }, this.#s.nodeTimeoutMs / 3);
+  }
+
+  async #beat(): Promise<void> {
+    if (this.#members.expire(performance.now()).length > 0) this.#changed();
+    const kv = this.#kv;
+    if (kv === null || this.#state !== "member" || this.#nc?.isClosed()) return;
+    try {
+      const value = new TextEncoder().encode(JSON.stringify(this.#info));
+      this.#revision = await kv.update(this.#key, value, this.#revision);
+    } catch (err) {
+      if (this.#nc === null || this.#stopped) return;
+      // The key is gone or someone else's: NATS lost it (a restart) or the name was taken.
+      this.#log.warn(`cluster: heartbeat refused (${firstLine(err)}); claiming the name again`);
+      this.#state = "alone";
+      this.#changed();
+      await this.#join(false);
+    }
+  }
+
+  #down(err: unknown): void {
+    if (this.#stopped) return;
+    if (this.#state === "member" || this.outages === 0) {
+      this.outages++;
+      this.#log.error(
+        `cluster: NATS unreachable (${
+          firstLine(err)
+        }): serving alone, owning every shard, until it is back`,
+      );
+    }
+    this.#state = "alone";
+    this.#members.clear();
+    this.#changed();
+  }
+
+  /** Logs the live set when it changed. */
+  #changed(): void {
+    const live = this.live.join(", ");
+    if (live === this.#lastLive) return;
+    this.#lastLive = live;
+    this.changes++;
+    this.#log.info(`cluster: nodes ${live} (${this.ownedShards()} of ${SHARDS} shards here)`);
+  }
+}
+
+/** Opens the cluster's bucket, creating it with a TTL of `ttlMs` when it does not exist. */
+async function openBucket(nc: NatsConnection, name: string, ttlMs: number): Promise<KV> {
+  const kvm = new Kvm(nc);
+  try {
+    return await kvm.create(name, { ttl: ttlMs, history: 1 });
+  } catch {
+    // Made by a node with another node_timeout: use it as it is.
+    return await kvm.open(name);
+  }
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split("\n")[0];
+}
+
+function isAuthError(err: unknown): boolean {
+  const text = `${(err as Error)?.name} ${firstLine(err)} ${String((err as Error)?.cause ?? "")}`;
+  return /authoriz|authentic/i.test(text);
+}
+
+function authText(err: unknown): string {
+  return `NATS refused this node's credentials (${firstLine(err)}): check cluster.user, ` +
+    `cluster.password and cluster.token`;
+}

@@ -1,0 +1,66 @@
+/**
+ * Which node owns which part of the info-hash space. The space is cut into `SHARDS` shards by
+ * the info hash's first bytes (SHA-1 or SHA-256 output: already uniform), and each shard goes
+ * to the live node that scores highest for it (rendezvous hashing). Every node that sees the
+ * same live set computes the same owners, with nothing to agree on beyond that set; and when
+ * a node joins or leaves, only the shards it wins or held move.
+ *
+ * @module
+ */
+
+/** Shards of the info-hash space. */
+export const SHARDS = 1024;
+
+/** The shard of the info hash at `b[o]` (its first two bytes, big-endian, modulo `SHARDS`). */
+export function shardOf(b: Uint8Array, o: number): number {
+  return ((b[o] << 8) | b[o + 1]) & (SHARDS - 1);
+}
+
+/** FNV-1a over `s`'s UTF-16 units: a node name's seed (stable across nodes and versions). */
+function seedOf(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** A node's score for `shard`: a 32-bit mix of its seed and the shard. */
+function score(seed: number, shard: number): number {
+  let h = Math.imul(seed ^ Math.imul(shard + 1, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * The owner of every shard among `nodes` (names), as indices into `nodes` sorted; ties (equal
+ * scores) go to the smaller name. Empty `nodes`: every owner is -1.
+ */
+export function assignShards(nodes: readonly string[]): { nodes: string[]; owner: Int16Array } {
+  const sorted = [...new Set(nodes)].sort();
+  const seeds = sorted.map(seedOf);
+  const owner = new Int16Array(SHARDS).fill(-1);
+  for (let s = 0; s < SHARDS; s++) {
+    let best = -1, bestScore = -1;
+    for (let n = 0; n < seeds.length; n++) {
+      const v = score(seeds[n], s);
+      if (v > bestScore) {
+        best = n;
+        bestScore = v;
+      }
+    }
+    owner[s] = best;
+  }
+  return { nodes: sorted, owner };
+}
+
+/** How many shards `node` owns under `owners` (from `assignShards`). */
+export function shardsOf(
+  node: string,
+  owners: { nodes: string[]; owner: Int16Array },
+): number {
+  const i = owners.nodes.indexOf(node);
+  if (i < 0) return 0;
+  let n = 0;
+  for (const o of owners.owner) if (o === i) n++;
+  return n;
+}

@@ -1,0 +1,301 @@
+/**
+ * A shoal cluster over a real `nats-server` (JetStream), with real shoal nodes on loopback:
+ * `[cluster]` refusals, connection IDs valid across nodes (and a rolled secret), one live node
+ * per name, membership after a graceful stop, a `kill -9` and a NATS outage, and NATS's own
+ * authentication keeping a node with wrong credentials out.
+ */
+
+import assert from "node:assert/strict";
+import { hasNatsServer, type NatsServer, startNats } from "../harness/nats.ts";
+import {
+  assertRefused,
+  type ConfigParts,
+  listeningOn,
+  METRICS,
+  metricsOf,
+  processTest,
+  type RunningShoal,
+  runWithConfig,
+  startShoalWith,
+} from "./helpers/shoal.ts";
+import { randomId, UdpClient } from "./helpers/udp_client.ts";
+import { encodeAnnounceRequest } from "../udp/codec.ts";
+
+const SECRET = "cluster-secret-0123456789";
+const NEW_SECRET = "cluster-secret-rolled-9876543210";
+
+/** `[cluster]` for node `node` of cluster `name` over `nats`, heartbeats short for tests. */
+function clusterParts(
+  nats: NatsServer,
+  node: string,
+  extra: ConfigParts[string] = {},
+): ConfigParts {
+  return {
+    // Several nodes on one machine: IPv4 loopback only (the IPv6 default port would clash).
+    network: { use_ipv6: false },
+    metrics: METRICS,
+    cluster: {
+      enabled: true,
+      servers: nats.url,
+      name: "t",
+      node,
+      secret: SECRET,
+      node_timeout: 2,
+      ...(extra as Record<string, string | number>),
+    },
+  };
+}
+
+/** Starts `shoal udp` as a node (its metrics endpoint on) and waits until it has joined. */
+async function startNode(nats: NatsServer, node: string, extra: ConfigParts[string] = {}) {
+  const s = await startShoalWith("udp", clusterParts(nats, node, extra), 2);
+  await s.waitFor(/cluster: joined/, 10_000);
+  return s;
+}
+
+/** Polls `f` until it returns true, or fails after `ms` with `what`. */
+async function eventually(f: () => Promise<boolean>, ms: number, what: string): Promise<number> {
+  const t0 = performance.now();
+  while (!(await f())) {
+    if (performance.now() - t0 > ms) assert.fail(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return performance.now() - t0;
+}
+
+/** The node's view of the live node count. */
+async function nodesSeen(s: RunningShoal): Promise<number> {
+  return (await metricsOf(s)).get("shoal_cluster_nodes") ?? -1;
+}
+
+function client(s: RunningShoal): UdpClient {
+  return new UdpClient(listeningOn(s, 4));
+}
+
+/** Whether `s` answers an announce carrying `cid` from `c` (a silent tracker: no). */
+async function answers(c: UdpClient, cid: Uint8Array): Promise<boolean> {
+  const bytes = encodeAnnounceRequest({
+    connectionId: cid,
+    transactionId: c.nextTid(),
+    infoHash: randomId(),
+    peerId: randomId(),
+    left: 0n,
+    port: 6881,
+  });
+  // Two tries a second apart: a datagram lost on a loaded machine is not a refusal.
+  for (let i = 0; i < 2; i++) if ((await c.raw(bytes, 1000)) !== null) return true;
+  return false;
+}
+
+Deno.test("[cluster] without a secret, with a short one, or with bad names is refused", async () => {
+  const base = { enabled: true, servers: "nats://127.0.0.1:1" };
+  assertRefused(await runWithConfig("udp", { cluster: base }), /cluster\.secret is required/);
+  assertRefused(
+    await runWithConfig("ws", { cluster: { ...base, secret: "short" } }),
+    /cluster\.secret must be at least 16 characters/,
+  );
+  assertRefused(
+    await runWithConfig("http", { cluster: { ...base, secret: SECRET, node: "a.b" } }),
+    /cluster\.node/,
+  );
+  assertRefused(
+    await runWithConfig("udp", { cluster: { ...base, secret: SECRET, servers: "nats://h:99999" } }),
+    /cluster\.servers.*out of range/,
+  );
+});
+
+processTest(
+  "cluster: connection IDs from one node are valid on every other; forged ones nowhere",
+  async () => {
+    assert.ok(
+      hasNatsServer(),
+      "nats-server is not installed (.ci/run installs Debian's nats-server)",
+    );
+    const nats = await startNats();
+    const running: RunningShoal[] = [];
+    try {
+      const a = await startNode(nats, "a");
+      running.push(a);
+      // B starts well after A: IDs on a per-process clock would be refused across them.
+      await new Promise((r) => setTimeout(r, 1500));
+      const b = await startNode(nats, "b", { previous_secret: SECRET, secret: NEW_SECRET });
+      running.push(b);
+      // Another cluster's node, another secret: shares nothing with A and B.
+      const other = await startShoalWith("udp", {
+        ...clusterParts(nats, "a", { name: "other", secret: "a-different-secret-000" }),
+      }, 2);
+      running.push(other);
+      await other.waitFor(/cluster: joined "other"/, 10_000);
+
+      const ca = client(a), cb = client(b), co = client(other);
+      try {
+        const id = await ca.connect();
+        // The ID carries wall-clock seconds, which every node agrees on.
+        const time = new DataView(id.buffer, id.byteOffset).getUint32(0);
+        assert.ok(Math.abs(time - Date.now() / 1000) < 5, `ID time ${time} is not wall-clock`);
+        assert.ok(await answers(ca, id), "A refused its own ID");
+        // B was given A's secret as its previous one: it takes A's IDs.
+        const onB = new UdpClient(listeningOn(b, 4));
+        try {
+          // The ID is bound to the client's IP, not its port: another socket may use it.
+          assert.ok(await answers(onB, id), "B refused an ID A issued");
+          // B issues IDs under its new secret, which A does not know.
+          const idB = await onB.connect();
+          assert.ok(await answers(cb, idB), "B refused its own ID");
+          assert.equal(
+            await answers(ca, idB),
+            false,
+            "A took an ID under a secret it was never given",
+          );
+        } finally {
+          onB.close();
+        }
+        assert.equal(await answers(co, id), false, "another cluster took A's ID");
+        const forged = id.slice();
+        forged[7] ^= 1;
+        for (const c of [ca, cb, co]) assert.equal(await answers(c, forged), false, "a forged ID");
+        // A and B see each other; the other cluster sees itself alone.
+        await eventually(
+          async () => await nodesSeen(a) === 2 && await nodesSeen(b) === 2,
+          5000,
+          "A and B see 2 nodes",
+        );
+        assert.equal(await nodesSeen(other), 1);
+      } finally {
+        ca.close();
+        cb.close();
+        co.close();
+      }
+    } finally {
+      for (const s of running) await s.stop();
+      await nats.destroy();
+    }
+  },
+);
+
+processTest(
+  "cluster: one live node per name; a stopped or killed node leaves the others' view",
+  async () => {
+    assert.ok(
+      hasNatsServer(),
+      "nats-server is not installed (.ci/run installs Debian's nats-server)",
+    );
+    const nats = await startNats();
+    const running: RunningShoal[] = [];
+    try {
+      const a = await startNode(nats, "a");
+      running.push(a);
+      const b = await startNode(nats, "b");
+      running.push(b);
+      // A second "b" is refused while the first is live: one line, exit 2.
+      const dup = await runWithConfig("udp", clusterParts(nats, "b"), 30_000);
+      assertRefused(dup, /node "b" is already live in cluster "t"/);
+
+      await eventually(async () => await nodesSeen(a) === 2, 5000, "A sees B");
+      // A graceful stop deletes B's key: A knows at once (well within the timeout).
+      await b.stop();
+      running.splice(running.indexOf(b), 1);
+      await eventually(async () => await nodesSeen(a) === 1, 1500, "A sees B leave");
+
+      // kill -9: nobody deletes the key; A stops hearing C within node_timeout (2 s).
+      const c = await startNode(nats, "c");
+      await eventually(async () => await nodesSeen(a) === 2, 5000, "A sees C");
+      c.child.kill("SIGKILL");
+      await c.child.status;
+      const took = await eventually(async () => await nodesSeen(a) === 1, 5000, "A sees C gone");
+      assert.ok(took > 200, `C was dropped after ${took} ms: before any timeout could have run`);
+      // The name is free again once the bucket's TTL removed C's key.
+      const c2 = await startNode(nats, "c");
+      running.push(c2);
+      await eventually(async () => await nodesSeen(a) === 2, 5000, "A sees the new C");
+    } finally {
+      for (const s of running) await s.stop();
+      await nats.destroy();
+    }
+  },
+);
+
+processTest(
+  "cluster: without NATS a node keeps answering alone, and rejoins when NATS is back",
+  async () => {
+    assert.ok(
+      hasNatsServer(),
+      "nats-server is not installed (.ci/run installs Debian's nats-server)",
+    );
+    const nats = await startNats();
+    const running: RunningShoal[] = [];
+    try {
+      const a = await startNode(nats, "a");
+      running.push(a);
+      const b = await startNode(nats, "b");
+      running.push(b);
+      await eventually(async () => await nodesSeen(a) === 2, 5000, "A sees B");
+      const c = client(a);
+      try {
+        await nats.stop();
+        await a.waitFor(/cluster: NATS unreachable/, 5000);
+        // Alone: every shard is A's, and every request is answered.
+        for (let i = 0; i < 6; i++) {
+          const cid = await c.connect();
+          const r = await c.announce(cid, { infoHash: randomId(), peerId: randomId() });
+          assert.equal(r.action, 1);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        const m = await metricsOf(a);
+        assert.equal(m.get("shoal_cluster_member"), 0);
+        assert.equal(m.get("shoal_cluster_shards"), 1024);
+        assert.equal(m.get("shoal_cluster_outages_total"), 1);
+        assert.equal(
+          a.output.filter((l) => /NATS unreachable/.test(l)).length,
+          1,
+          "the outage is logged once",
+        );
+        await nats.start();
+        const back = await eventually(
+          async () => await nodesSeen(a) === 2 && await nodesSeen(b) === 2,
+          10_000,
+          "A and B together again",
+        );
+        console.log(`rejoined ${Math.round(back)} ms after NATS started again`);
+        const m2 = await metricsOf(a);
+        assert.equal(m2.get("shoal_cluster_member"), 1);
+        assert.ok((m2.get("shoal_cluster_shards") ?? 0) < 1024, "A still owns every shard");
+      } finally {
+        c.close();
+      }
+    } finally {
+      for (const s of running) await s.stop();
+      await nats.destroy();
+    }
+  },
+);
+
+processTest(
+  "cluster: NATS authentication keeps a node with wrong credentials out, and says why",
+  async () => {
+    assert.ok(
+      hasNatsServer(),
+      "nats-server is not installed (.ci/run installs Debian's nats-server)",
+    );
+    const nats = await startNats({ user: "shoal", password: "right-password" });
+    try {
+      const wrong = await runWithConfig(
+        "udp",
+        clusterParts(nats, "a", { user: "shoal", password: "wrong-password" }),
+        30_000,
+      );
+      assertRefused(wrong, /NATS refused this node's credentials/);
+      assert.doesNotMatch(wrong.stderr + wrong.stdout, /wrong-password/, "the password was logged");
+      const none = await runWithConfig("udp", clusterParts(nats, "a"), 30_000);
+      assertRefused(none, /NATS refused this node's credentials/);
+      const right = await startNode(nats, "a", { user: "shoal", password: "right-password" });
+      try {
+        assert.equal((await metricsOf(right)).get("shoal_cluster_member"), 1);
+      } finally {
+        await right.stop();
+      }
+    } finally {
+      await nats.destroy();
+    }
+  },
+);
