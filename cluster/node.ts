@@ -23,8 +23,12 @@ import type { Logger } from "../shared/base/log.ts";
 import { VERSION } from "../shared/base/version.ts";
 import { MetricsText } from "../shared/observe/prometheus.ts";
 import { FORMAT, Members, type NodeInfo, parseNodeInfo } from "./members.ts";
-import { assignShards, SHARDS, shardsOf } from "./shards.ts";
+import { assignShards, SHARDS, shardsOf } from "../shared/store/cluster_shards.ts";
 import type { ClusterSettings } from "./settings.ts";
+import type { ClusterWorkerInit, ShardOwners } from "../shared/runtime/cluster_init.ts";
+
+/** Where a node's lines go. */
+export type Log = Pick<Logger, "info" | "warn" | "error">;
 
 /** How long the first connection to NATS may take before the node starts alone. */
 const FIRST_CONNECT_MS = 3000;
@@ -45,7 +49,7 @@ export class ClusterNode {
   /** Times the live set changed. */
   changes = 0;
   #s: ClusterSettings;
-  #log: Logger;
+  #log: Log;
   #members: Members;
   #info: NodeInfo;
   #nc: NatsConnection | null = null;
@@ -57,9 +61,10 @@ export class ClusterNode {
   #lastLive = "";
   #watchStop: (() => void) | null = null;
   #joining: Promise<void> | null = null;
+  #onOwners: (o: ShardOwners) => void = () => {};
 
   /** A node of the cluster `s` describes, logging to `log`; nothing happens before `start`. */
-  constructor(s: ClusterSettings, log: Logger) {
+  constructor(s: ClusterSettings, log: Log) {
     this.#s = s;
     this.#log = log;
     this.#members = new Members(s.nodeTimeoutMs);
@@ -83,6 +88,38 @@ export class ClusterNode {
     if (this.#state !== "member") return [this.#s.node];
     const live = this.#members.live();
     return live.includes(this.#s.node) ? live : [...live, this.#s.node].sort();
+  }
+
+  /** Which node owns each shard now (this node every one while alone). */
+  owners(): ShardOwners {
+    const a = assignShards(this.live);
+    return { nodes: a.nodes, owner: a.owner };
+  }
+
+  /** Calls `f` with each new assignment of shards (the socket workers must know). */
+  onOwners(f: (o: ShardOwners) => void): void {
+    this.#onOwners = f;
+  }
+
+  /** The NATS subjects' prefix of this cluster and kind. */
+  get prefix(): string {
+    return `shoal.${this.#s.name}.${this.#s.kind === "bittorrent" ? "bt" : "ws"}`;
+  }
+
+  /** What each socket worker starts with. */
+  workerInit(): ClusterWorkerInit {
+    const s = this.#s;
+    return {
+      servers: s.servers,
+      user: s.user,
+      password: s.password,
+      token: s.token,
+      tlsCaFile: s.tlsCaFile,
+      prefix: this.prefix,
+      node: s.node,
+      instance: this.#info.instance,
+      owners: this.owners(),
+    };
   }
 
   /** The KV bucket of this cluster and kind. */
@@ -367,6 +404,7 @@ export class ClusterNode {
     this.#lastLive = live;
     this.changes++;
     this.#log.info(`cluster: nodes ${live} (${this.ownedShards()} of ${SHARDS} shards here)`);
+    this.#onOwners(this.owners());
   }
 }
 

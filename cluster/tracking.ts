@@ -16,11 +16,22 @@ export function clusterTracking(c: ClusterSection, kind: ClusterKind): TrackerEx
   const s = clusterSettings(c, kind);
   if (s === null) return null;
   let node: ClusterNode | null = null;
+  let log: Logger | null = null;
+  // Made before the workers (their start-up data names it); joined once they serve.
+  const lines = {
+    info: (m: string) => log?.info(m),
+    warn: (m: string) => log?.warn(m),
+    error: (m: string) => log?.error(m),
+  };
+  const made = () => node ??= new ClusterNode(s, lines);
   return {
     init: () => null,
-    attach: async (_pool, log: Logger) => {
-      node = new ClusterNode(s, log);
-      await node.start();
+    clusterInit: () => made().workerInit(),
+    attach: async (pool, l: Logger) => {
+      log = l;
+      const n = made();
+      n.onOwners((owners) => pool.broadcast({ type: "owners", owners }, "socket"));
+      await n.start();
     },
     stop: async () => {
       await node?.stop();

@@ -22,9 +22,10 @@ import { R_COUNT, REC_FAMILY, REQ_ANNOUNCE, REQ_FULL_SCRAPE, REQ_SCRAPE } from "
 import { REQ_SCRAPE_ITEM, RES_ANNOUNCE, RES_FULL_SCRAPE, RES_SCRAPE } from "./records.ts";
 import { RES_SCRAPE_ITEM, S_COUNT, S_ID, SCRAPE_ENTRY_LEN, SCRAPE_HEADER } from "./records.ts";
 import { PendingScrapes } from "./pending_scrapes.ts";
+import { shardOf } from "../shared/store/cluster_shards.ts";
 
 /** Scrapes one socket worker may have waiting for their parts. */
-const PENDING_SLOTS = 1024;
+export const PENDING_SLOTS = 1024;
 
 /** What a socket worker does with the request workers' answers. */
 export interface Answers {
@@ -42,12 +43,32 @@ export interface Answers {
   fullScraped?(token: number, b: Uint8Array, off: number, count: number): void;
 }
 
+/** Most other nodes a cluster's requests may go to. */
+export const MAX_REMOTES = 255;
+
+/**
+ * Where a cluster node sends requests for shards other nodes own (`remote.ts`): set by the
+ * cluster's side of a socket worker, read per request.
+ */
+export interface RemoteRoute {
+  /** Per cluster shard (`cluster_shards.ts`): -1 when this node owns it, else a writer index. */
+  owner: Int16Array;
+  /** One batch per other node (at most `MAX_REMOTES`), by the index `owner` holds. */
+  writers: BatchWriter[];
+}
+
 /** One socket worker's batches to and from the request workers. */
 export class Forwarder {
   /** One outgoing batch per request worker; flushed after each turn. */
   readonly writers: BatchWriter[];
   /** Scrapes waiting for request workers. */
   readonly pending: PendingScrapes;
+  /** A cluster's routes to other nodes; null: every request stays on this node. */
+  route: RemoteRoute | null = null;
+  /** While true, requests stay on this node whatever `route` says (another node's, forwarded). */
+  localOnly = false;
+  /** The id of the pending scrape `scrape` opened last. */
+  lastScrape = -1;
   #sharder: Sharder;
   #n: number;
   #shardOf: Uint16Array;
@@ -73,7 +94,24 @@ export class Forwarder {
     this.writers = Array.from({ length: requestWorkers }, () => new BatchWriter());
     this.pending = new PendingScrapes(PENDING_SLOTS, maxScrapeTorrents, keepHashes);
     this.#shardOf = new Uint16Array(maxScrapeTorrents);
-    this.#perShard = new Uint16Array(requestWorkers);
+    this.#perShard = new Uint16Array(requestWorkers + MAX_REMOTES);
+  }
+
+  /**
+   * Where the info hash at `b[h]` goes: a request worker (`0 … n-1`) or another node
+   * (`n + writer index`).
+   */
+  #destination(b: Uint8Array, h: number): number {
+    const r = this.route;
+    if (r !== null && !this.localOnly) {
+      const o = r.owner[shardOf(b, h)];
+      if (o >= 0) return this.#n + o;
+    }
+    return this.#sharder.of(b, h);
+  }
+
+  #writer(d: number): BatchWriter {
+    return d < this.#n ? this.writers[d] : this.route!.writers[d - this.#n];
   }
 
   /**
@@ -105,7 +143,7 @@ export class Forwarder {
     want: number,
     token: number,
   ): void {
-    const w = this.writers[this.#sharder.of(infoHash, h)];
+    const w = this.#writer(this.#destination(infoHash, h));
     const key = this.#key;
     const at = w.reserve(key < 0 ? ANNOUNCE_LEN : KEYED_ANNOUNCE_LEN);
     const buf = w.buf;
@@ -145,19 +183,32 @@ export class Forwarder {
     now: number,
   ): boolean {
     const shardOf = this.#shardOf, perShard = this.#perShard;
-    perShard.fill(0);
+    const dests = this.#n + (this.route?.writers.length ?? 0);
+    perShard.fill(0, 0, dests);
     let parts = 0;
     for (let k = 0; k < count; k++) {
-      const s = this.#sharder.of(data, hashes + 20 * k);
+      const s = this.#destination(data, hashes + 20 * k);
       shardOf[k] = s;
       if (perShard[s]++ === 0) parts++;
     }
-    const id = this.pending.open(family, addrs, a, token, count, parts, now, data, hashes);
+    const id = this.pending.open(
+      family,
+      addrs,
+      a,
+      token,
+      count,
+      parts,
+      now,
+      data,
+      hashes,
+      this.localOnly,
+    );
+    this.lastScrape = id;
     if (id < 0) return false;
-    for (let s = 0; s < this.#n; s++) {
+    for (let s = 0; s < dests; s++) {
       const n = perShard[s];
       if (n === 0) continue;
-      const w = this.writers[s];
+      const w = this.#writer(s);
       let at = w.reserve(SCRAPE_HEADER + REQ_SCRAPE_ITEM * n);
       const buf = w.buf;
       buf[at] = REQ_SCRAPE;
@@ -175,6 +226,19 @@ export class Forwarder {
       w.commit(at);
     }
     return true;
+  }
+
+  /**
+   * Copies the announce record of `len` bytes at `b[p]` (another node's, forwarded) to the
+   * request worker of its info hash, with `token` in place of its own and `flags` added.
+   */
+  announceRecord(b: Uint8Array, p: number, len: number, token: number, flags: number): void {
+    const w = this.writers[this.#sharder.of(b, p + A_INFO_HASH)];
+    const at = w.reserve(len);
+    w.buf.set(b.subarray(p, p + len), at);
+    setU32LE(w.buf, at + A_TOKEN, token);
+    w.buf[at + A_FLAGS] |= flags;
+    w.commit(at + len);
   }
 
   /** Asks every request worker for all its torrents (a full scrape), under `token`. */

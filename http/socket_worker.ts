@@ -7,6 +7,7 @@
  * @module
  */
 
+import { ClusterSide } from "../core/cluster_side.ts";
 import { PrivateGate } from "../shared/store/private_gate.ts";
 import { monotonicSeconds } from "../shared/base/clock.ts";
 import { onceAfterTurn } from "../shared/base/yield.ts";
@@ -36,8 +37,21 @@ serveSockets<HttpSocketInit, HttpSocketStats>((init, host) => {
     { maxConnections: init.maxConnections, maxConnectionsPerIp: http.max_connections_per_ip },
     proxyAddresses(http.reverse_proxy_addresses),
     // Flushed once the current turn's requests are all in (after this read batch).
-    onceAfterTurn(() => front.forward.flush(host.links)),
+    onceAfterTurn(() => {
+      front.forward.flush(host.links);
+      cluster?.flush();
+    }),
   );
+  const cluster = init.cluster
+    ? new ClusterSide(init.cluster, index, front.forward, front, {
+      flushLocal: () => front.forward.flush(host.links),
+      deliver: (b) => {
+        front.now = monotonicSeconds();
+        front.responses(b);
+      },
+    }, host.log)
+    : null;
+  if (cluster !== null) front.answers = cluster.answers;
   front.now = monotonicSeconds();
   const refusals = (): Refusals =>
     front.admission.refusals(host.outOfFiles, init.connectionsFitFiles);
@@ -57,7 +71,9 @@ serveSockets<HttpSocketInit, HttpSocketStats>((init, host) => {
     answers(batch) {
       front.now = monotonicSeconds();
       front.responses(batch as Uint8Array);
+      cluster?.flush();
     },
+    owners: (o) => cluster?.owners(o),
     stats: () => ({
       role: "socket",
       protocol: "http",

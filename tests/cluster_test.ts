@@ -299,3 +299,69 @@ processTest(
     }
   },
 );
+
+processTest(
+  "cluster: every node answers for every swarm: announces and scrapes go to each shard's owner",
+  async () => {
+    assert.ok(
+      hasNatsServer(),
+      "nats-server is not installed (.ci/run installs Debian's nats-server)",
+    );
+    const nats = await startNats();
+    const running: RunningShoal[] = [];
+    try {
+      for (const n of ["a", "b", "c"]) running.push(await startNode(nats, n));
+      const [a, b, c] = running;
+      await eventually(
+        async () => (await Promise.all(running.map(nodesSeen))).every((n) => n === 3),
+        5000,
+        "every node sees 3",
+      );
+      const shards = await Promise.all(
+        running.map(async (s) => (await metricsOf(s)).get("shoal_cluster_shards")),
+      );
+      assert.equal(shards.reduce((x, y) => x! + y!, 0), 1024, `shards ${shards}`);
+      const ca = client(a), cb = client(b), cc = client(c);
+      try {
+        // 30 torrents: each of the three nodes owns some of them.
+        const hashes = Array.from({ length: 30 }, () => randomId());
+        const ida = await ca.connect();
+        for (const h of hashes) {
+          const r = await ca.announce(ida, {
+            infoHash: h,
+            peerId: randomId(),
+            left: 0n,
+            port: 7001,
+          });
+          assert.equal(r.action, 1, "A's announce answered");
+        }
+        // B's leechers see A's seeders, whichever node owns each swarm.
+        const idb = await cb.connect();
+        for (const h of hashes) {
+          const r = await cb.announce(idb, {
+            infoHash: h,
+            peerId: randomId(),
+            left: 100n,
+            port: 7002,
+          });
+          assert.ok(r.action === 1, `answered with action ${r.action}`);
+          assert.equal(r.seeders, 1, "B sees A's seeder");
+          assert.deepEqual(r.peers, ["127.0.0.1:7001"], "B is given A's seeder");
+        }
+        // A scrape on C counts both, gathered from every owner.
+        const idc = await cc.connect();
+        const s = await cc.scrape(idc, hashes);
+        assert.ok(s.action === 2, `answered with action ${s.action}`);
+        assert.equal(s.torrents.length, hashes.length);
+        for (const e of s.torrents) assert.deepEqual([e.seeders, e.leechers], [1, 1]);
+      } finally {
+        ca.close();
+        cb.close();
+        cc.close();
+      }
+    } finally {
+      for (const s of running) await s.stop();
+      await nats.destroy();
+    }
+  },
+);

@@ -78,7 +78,9 @@ export function udpGroup(
       limitNames: {},
       config,
       connectionKey,
-      cluster: cluster === null ? null : { previousKey: cluster.previousKey, skew: cluster.skew },
+      clusterIds: cluster === null
+        ? null
+        : { previousKey: cluster.previousKey, skew: cluster.skew },
     }),
     bound: (results) => binding.bound(results),
     joined: (k, results) => binding.joined(`socket worker ${k}`, results),

@@ -15,5 +15,5 @@ export interface UdpSocketInit extends SocketInit {
   /** Connection ID key (4 words), shared by every socket worker. */
   connectionKey: Uint32Array;
   /** A cluster's connection IDs (`cluster/connection_keys.ts`); null: this process's own. */
-  cluster: { previousKey: Uint32Array | null; skew: number } | null;
+  clusterIds: { previousKey: Uint32Array | null; skew: number } | null;
 }

@@ -14,6 +14,7 @@ import { Router } from "./router.ts";
 import type { SocketStats } from "./stats.ts";
 import { responsePeers } from "./config.ts";
 import { UdpPrivate } from "./private.ts";
+import { ClusterSide } from "../core/cluster_side.ts";
 
 serveSockets<UdpSocketInit, SocketStats>((init, { log, links }) => {
   const { config, index } = init;
@@ -23,7 +24,7 @@ serveSockets<UdpSocketInit, SocketStats>((init, { log, links }) => {
     maxConnectionAge: config.cleaning.max_connection_age,
     responsePeers: responsePeers(config.protocol),
     connectionKey: init.connectionKey,
-    cluster: init.cluster,
+    cluster: init.clusterIds,
     shardKey: init.shardKey,
   });
   if (init.private) {
@@ -34,6 +35,22 @@ serveSockets<UdpSocketInit, SocketStats>((init, { log, links }) => {
     );
   }
   const socks: (DatagramSocket | null)[] = [null, null];
+  const answers = (batch: Uint8Array) => {
+    try {
+      router.handleResponses(batch, socks);
+    } finally {
+      socks[0]?.flush();
+      socks[1]?.flush();
+      cluster?.flush();
+    }
+  };
+  const cluster = init.cluster
+    ? new ClusterSide(init.cluster, index, router.forward, router, {
+      flushLocal: () => router.forward.flush(links),
+      deliver: answers,
+    }, log)
+    : null;
+  if (cluster !== null) router.answers = cluster.answers;
   setInterval(() => router.forward.pending.expire(monotonicSeconds()), 1000);
 
   return {
@@ -57,20 +74,15 @@ serveSockets<UdpSocketInit, SocketStats>((init, { log, links }) => {
         }
         sock.flush();
         router.forward.flush(links);
+        cluster?.flush();
       }).catch((err) => {
         log.error(`socket failed: ${err instanceof Error ? err.stack : err}`);
         throw err;
       });
       return sock;
     },
-    answers(batch) {
-      try {
-        router.handleResponses(batch as Uint8Array, socks);
-      } finally {
-        socks[0]?.flush();
-        socks[1]?.flush();
-      }
-    },
+    answers: (batch) => answers(batch as Uint8Array),
+    owners: (o) => cluster?.owners(o),
     keys: (u) => router.private?.gate.keys.apply(u),
     stats: () => ({
       role: "socket",

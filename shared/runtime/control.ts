@@ -14,6 +14,7 @@ import type { AccessListData } from "../store/access_list.ts";
 import type { SwarmDetails } from "../store/details.ts";
 import type { HeapReport } from "../observe/heap.ts";
 import type { KeyUpdate } from "../store/key_table.ts";
+import type { ShardOwners } from "./cluster_init.ts";
 
 /** What a collection asks every targeted worker for. */
 export type Collect = "stats" | "details" | "save" | "heap" | "torrent";
@@ -39,7 +40,9 @@ export type ToWorker<I> =
   /** The registered torrents, 20 bytes each (request workers, `registered_torrents_only`). */
   | { type: "registered"; hashes: Uint8Array }
   /** Send the accounting now, as the last before a stop (request workers). */
-  | { type: "drain" };
+  | { type: "drain" }
+  /** A cluster's new assignment of shards to nodes (socket workers of a cluster node). */
+  | { type: "owners"; owners: ShardOwners };
 
 /** Worker → main thread. `S` is the worker's statistics, `R` its start-up reply. */
 export type FromWorker<S, R> =

@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { ClusterWorkerInit } from "./cluster_init.ts";
 import { closeTracked, fdRegistry } from "../net/libc.ts";
 import { type Fault, faultFor } from "./fault.ts";
 import type { Pool } from "./pool.ts";
@@ -70,6 +71,7 @@ export interface RequestGroup<I> {
 export class Mesh<S> {
   #pool: Pool<S>;
   #private: () => PrivateInit | null;
+  #cluster: () => ClusterWorkerInit | null;
   #groups: SocketGroup<unknown, unknown>[];
   #requests: RequestGroup<unknown>;
   #fault: Fault | null;
@@ -90,8 +92,10 @@ export class Mesh<S> {
     fault: Fault | null,
     shardKey: Uint32Array,
     privateInit: () => PrivateInit | null = () => null,
+    clusterInit: () => ClusterWorkerInit | null = () => null,
   ) {
     this.#private = privateInit;
+    this.#cluster = clusterInit;
     this.#shardKey = shardKey;
     this.#pool = pool;
     this.#groups = groups;
@@ -149,6 +153,7 @@ export class Mesh<S> {
               shardKey: this.#shardKey,
             }) as object,
             private: this.#private(),
+            cluster: this.#cluster(),
           } as I,
           transfer: ports,
         };

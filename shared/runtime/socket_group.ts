@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { ClusterWorkerInit } from "./cluster_init.ts";
 import { OperatorError } from "../base/errors.ts";
 import type { Logger, LogLevel } from "../base/log.ts";
 import { formatSocketAddress } from "../net/address.ts";
@@ -53,6 +54,8 @@ export interface SocketInit extends SocketBase {
   limitNames: Record<string, string>;
   /** A private tracker's keys (null or absent: an open tracker). */
   private?: PrivateInit | null;
+  /** A cluster node's NATS settings and shard owners (null or absent: a lone tracker). */
+  cluster?: ClusterWorkerInit | null;
 }
 
 /**

@@ -12,6 +12,7 @@
 
 /// <reference lib="deno.worker" />
 
+import type { ShardOwners } from "./cluster_init.ts";
 import { Logger } from "../base/log.ts";
 import { socketErrorCode } from "../base/errors.ts";
 import { openFileLimit, trackFds } from "../net/libc.ts";
@@ -44,6 +45,8 @@ export interface SocketSide<S> {
   refusals?(): Refusals;
   /** New or changed passkeys (a private tracker's socket workers check each request's). */
   keys?(update: KeyUpdate): void;
+  /** A cluster's new assignment of shards to nodes. */
+  owners?(owners: ShardOwners): void;
 }
 
 /** What the host gives a protocol's socket side. */
@@ -132,6 +135,7 @@ export function serveSockets<I extends SocketInit, S>(
         // Request worker `j` was replaced: batches to it go to its successor from now on.
         port: (j: number, port: MessagePort) => replaceLink(links, j, port, attach),
         keys: (update: KeyUpdate) => side.keys?.(update),
+        owners: (owners: ShardOwners) => side.owners?.(owners),
         tls: (cert: string, key: string) => {
           for (const l of listeners) l.reloadTls?.({ cert, key });
         },

@@ -25,6 +25,7 @@ import { Mesh, type SocketGroup } from "./mesh.ts";
 import { Pool } from "./pool.ts";
 import type { HostConfig, RequestInit } from "./request_host.ts";
 import type { PrivateInit } from "./private_init.ts";
+import type { ClusterWorkerInit } from "./cluster_init.ts";
 
 /**
  * What runs beside a tracker on the main thread when it is private (`private/`, composed in
@@ -33,6 +34,8 @@ import type { PrivateInit } from "./private_init.ts";
 export interface TrackerExtras {
   /** Start-up data for each worker (and each replacement), as it is now; null: none. */
   init(): PrivateInit | null;
+  /** A cluster node's start-up data for each socket worker, as it is now. */
+  clusterInit?(): ClusterWorkerInit | null;
   /** The workers serve: start refreshing, accounting and serving the admin API. */
   attach(pool: Pool<unknown>, log: Logger): Promise<void>;
   /** On SIGTERM/SIGINT, before the state file: collect and write what is pending. */
@@ -55,6 +58,13 @@ export function combineExtras(...parts: (TrackerExtras | null)[]): TrackerExtras
     init: () => {
       for (const p of all) {
         const i = p.init();
+        if (i !== null) return i;
+      }
+      return null;
+    },
+    clusterInit: () => {
+      for (const p of all) {
+        const i = p.clusterInit?.() ?? null;
         if (i !== null) return i;
       }
       return null;
@@ -162,6 +172,7 @@ export async function runTracker<C extends TrackerConfig, R extends HostConfig, 
     faultTarget(),
     shardKey,
     () => plan.extras?.init() ?? null,
+    () => plan.extras?.clusterInit?.() ?? null,
   );
   const lines: string[] = [];
   try {

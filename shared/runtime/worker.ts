@@ -9,6 +9,7 @@
 
 /// <reference lib="deno.worker" />
 
+import type { ShardOwners } from "./cluster_init.ts";
 import { syncClock } from "../base/clock.ts";
 import type { AccessListData } from "../store/access_list.ts";
 import type { KeyUpdate } from "../store/key_table.ts";
@@ -39,6 +40,8 @@ export interface WorkerRole<S> {
   registered?(hashes: Uint8Array): void;
   /** The accounting now, for the last time before a stop (request workers). */
   drain?(): Uint8Array<ArrayBuffer>;
+  /** A cluster's new assignment of shards to nodes (socket workers). */
+  owners?(owners: ShardOwners): void;
 }
 
 /** Posts accounting records to the main thread (`last`: the answer to a `drain`). */
@@ -115,6 +118,9 @@ export function serveWorker<I, S, R>(
         break;
       case "drain":
         if (role?.drain) postAccounting(role.drain(), true);
+        break;
+      case "owners":
+        role?.owners?.(msg.owners);
         break;
     }
   };

@@ -1,5 +1,5 @@
 import assert from "assert";
-import { assignShards, shardOf, SHARDS, shardsOf } from "../../cluster/shards.ts";
+import { assignShards, shardOf, SHARDS, shardsOf } from "../../shared/store/cluster_shards.ts";
 import { FORMAT, Members, type NodeInfo, parseNodeInfo } from "../../cluster/members.ts";
 
 const names = (n: number) => Array.from({ length: n }, (_, i) => `node-${i}`);

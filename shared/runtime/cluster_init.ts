@@ -1,0 +1,36 @@
+/**
+ * What a cluster node gives each socket worker it starts (and every replacement): how to reach
+ * NATS, the subjects of its cluster, and the current assignment of shards to nodes. Later
+ * assignments come as `owners` control messages. The secret never comes here: workers get
+ * only the connection-ID keys derived from it (`config/cluster_section.ts`).
+ *
+ * @module
+ */
+
+/** Which node owns each shard: `owner[shard]` indexes `nodes`. */
+export interface ShardOwners {
+  /** Node names. */
+  nodes: string[];
+  /** Per shard (`store/cluster_shards.ts`), the index of its owner in `nodes`. */
+  owner: Int16Array;
+}
+
+/** A cluster node's start-up data for a socket worker. */
+export interface ClusterWorkerInit {
+  /** NATS server URLs. */
+  servers: string[];
+  /** NATS credentials (empty: none); never logged. */
+  user: string;
+  password: string;
+  token: string;
+  /** CA file for tls:// servers (empty: the system's). */
+  tlsCaFile: string;
+  /** Subject prefix of the cluster and kind: `shoal.<name>.<bt|ws>`. */
+  prefix: string;
+  /** This node's name. */
+  node: string;
+  /** This process's random id (answers to a previous process of the same name are not its). */
+  instance: string;
+  /** The assignment now. */
+  owners: ShardOwners;
+}
