@@ -13,7 +13,7 @@ import type { Logger } from "../shared/base/log.ts";
 import type { ClusterWorkerInit, ShardOwners } from "../shared/runtime/cluster_init.ts";
 import { NatsLink } from "../shared/net/nats_link.ts";
 import { type Answers, type Forwarder, PENDING_SLOTS } from "./forward.ts";
-import { RemoteRequests, WIRE_FORMAT } from "./remote.ts";
+import { type RemoteCounts, RemoteRequests } from "./remote.ts";
 
 /** How this side reaches the rest of its socket worker. */
 export interface ClusterHooks {
@@ -54,8 +54,8 @@ export class ClusterSide {
         hooks.flushLocal();
       },
       answer: (m) => {
-        if (m.length > 0 && m[0] === WIRE_FORMAT) hooks.deliver(m.subarray(1));
-        else this.remote.counts.dropped++;
+        const batch = this.remote.answers(m, performance.now());
+        if (batch !== null) hooks.deliver(batch);
       },
     }, log);
   }
@@ -67,7 +67,7 @@ export class ClusterSide {
 
   /** Sends what this turn batched for other nodes, and the answers owed to them. */
   flush(): void {
-    this.remote.flushRemote(this.#send);
+    this.remote.flushRemote(this.#send, performance.now());
     this.remote.flushReplies(this.#reply);
   }
 
@@ -76,8 +76,8 @@ export class ClusterSide {
     this.remote.setOwners(o.nodes, o.owner, this.#node);
   }
 
-  /** Sends dropped because NATS was away. */
-  get dropped(): number {
-    return this.#link.dropped;
+  /** Traffic counts, with the sends dropped while NATS was away. */
+  stats(): RemoteCounts & { sendDrops: number } {
+    return { ...this.remote.counts, sendDrops: this.#link.dropped };
   }
 }

@@ -18,6 +18,7 @@
  */
 
 import { BatchWriter } from "../shared/runtime/channel.ts";
+import { type ClusterCounts, LATENCY_BUCKETS_MS } from "../shared/observe/view.ts";
 import { getU16LE, getU32LE, setU16LE, setU32LE } from "../shared/base/bytes.ts";
 import { SHARDS } from "../shared/store/cluster_shards.ts";
 import type { Answers, Forwarder, RemoteRoute } from "./forward.ts";
@@ -31,6 +32,12 @@ import { SCRAPE_ENTRY_LEN, SCRAPE_HEADER } from "./records.ts";
 
 /** The first byte of every message between nodes: the records' format. */
 export const WIRE_FORMAT = 1;
+/**
+ * Bytes before a message's records: the format, then a time of the sending worker's clock
+ * (f64 LE, milliseconds): a request's send time, which an answer echoes (its latest request's
+ * from that worker), so the sender measures the round trip.
+ */
+export const HEADER_LEN = 9;
 
 /** Forwarding slots of announces in flight (a slot reused before its answer drops it). */
 const SLOTS = 1 << 16;
@@ -38,19 +45,8 @@ const SLOTS = 1 << 16;
 /** Asking workers remembered at once (nodes × their socket workers; more starts over). */
 const MAX_ORIGINS = 4096;
 
-/** Counts of a socket worker's traffic with other nodes. */
-export interface RemoteCounts {
-  /** Batches sent to other nodes. */
-  batchesOut: number;
-  /** Requests (announces and scrape parts) sent to other nodes. */
-  requestsOut: number;
-  /** Batches received from other nodes. */
-  batchesIn: number;
-  /** Requests received from other nodes. */
-  requestsIn: number;
-  /** Messages dropped: a format this node does not speak, or malformed. */
-  dropped: number;
-}
+/** Counts of a socket worker's traffic with other nodes (the sends NATS dropped aside). */
+export type RemoteCounts = Omit<ClusterCounts, "sendDrops">;
 
 /** One socket worker's side of the requests that cross nodes. */
 export class RemoteRequests implements Answers {
@@ -63,6 +59,8 @@ export class RemoteRequests implements Answers {
     batchesIn: 0,
     requestsIn: 0,
     dropped: 0,
+    latency: LATENCY_BUCKETS_MS.map(() => 0),
+    latencySum: 0,
   };
   #forward: Forwarder;
   #inner: Answers;
@@ -70,6 +68,7 @@ export class RemoteRequests implements Answers {
   #origins = new Map<string, number>();
   #originNames: string[] = [];
   #replies: BatchWriter[] = [];
+  #originTime: number[] = [];
   #slotOrigin = new Int32Array(SLOTS);
   #slotToken = new Uint32Array(SLOTS);
   #slotGen = new Uint16Array(SLOTS);
@@ -118,15 +117,18 @@ export class RemoteRequests implements Answers {
     this.#remotes = remotes;
   }
 
-  /** Hands each node's batch to `send(node, message)`; each message starts with the format. */
-  flushRemote(send: (node: string, message: Uint8Array) => void): void {
+  /**
+   * Hands each node's batch to `send(node, message)`, stamped `now` (this worker's
+   * `performance.now()`).
+   */
+  flushRemote(send: (node: string, message: Uint8Array) => void, now: number): void {
     const writers = this.route.writers;
     for (let r = 0; r < writers.length; r++) {
       const w = writers[r];
       if (w.count === 0) continue;
       this.counts.batchesOut++;
       this.counts.requestsOut += w.count;
-      send(this.#remotes[r], framed(w));
+      send(this.#remotes[r], framed(w, now));
       w.clear();
     }
   }
@@ -136,7 +138,7 @@ export class RemoteRequests implements Answers {
     for (let o = 0; o < this.#replies.length; o++) {
       const w = this.#replies[o];
       if (w.count === 0) continue;
-      send(this.#originNames[o], framed(w));
+      send(this.#originNames[o], framed(w, this.#originTime[o]));
       w.clear();
     }
   }
@@ -146,16 +148,17 @@ export class RemoteRequests implements Answers {
    * and scrape parts go to this node's request workers (never on to a third node).
    */
   receive(b: Uint8Array, origin: string, now: number): void {
-    if (b.length === 0 || b[0] !== WIRE_FORMAT) {
+    if (b.length < HEADER_LEN || b[0] !== WIRE_FORMAT) {
       this.counts.dropped++;
       return;
     }
     this.counts.batchesIn++;
     const o = this.#originOf(origin);
+    this.#originTime[o] = getF64LE(b, 1);
     const fwd = this.#forward;
     fwd.localOnly = true;
     try {
-      let p = 1;
+      let p = HEADER_LEN;
       while (p < b.length) {
         const type = b[p];
         if (type === REQ_ANNOUNCE || type === REQ_ANNOUNCE_KEYED) {
@@ -176,6 +179,25 @@ export class RemoteRequests implements Answers {
     } finally {
       fwd.localOnly = false;
     }
+  }
+
+  /**
+   * Another node's answers to what this worker sent, received at `now`: the records of a
+   * request worker's batch, or null when the message is not of this format.
+   */
+  answers(m: Uint8Array, now: number): Uint8Array | null {
+    if (m.length < HEADER_LEN || m[0] !== WIRE_FORMAT) {
+      this.counts.dropped++;
+      return null;
+    }
+    const ms = now - getF64LE(m, 1);
+    if (ms >= 0) {
+      let k = 0;
+      while (ms > LATENCY_BUCKETS_MS[k]) k++;
+      this.counts.latency[k]++;
+      this.counts.latencySum += ms;
+    }
+    return m.subarray(HEADER_LEN);
   }
 
   /** An announce answer: another node's goes back to it, this node's clients' to the protocol. */
@@ -260,6 +282,7 @@ export class RemoteRequests implements Answers {
       this.#origins.clear();
       this.#originNames.length = 0;
       this.#replies.length = 0;
+      this.#originTime.length = 0;
       this.#slotOrigin.fill(-1);
       this.#scrapeOrigin.fill(-1);
     }
@@ -267,14 +290,20 @@ export class RemoteRequests implements Answers {
     this.#origins.set(origin, o);
     this.#originNames.push(origin);
     this.#replies.push(new BatchWriter(4096));
+    this.#originTime.push(0);
     return o;
   }
 }
 
-/** The batch of `w` behind the format byte, as one message. */
-function framed(w: BatchWriter): Uint8Array {
-  const m = new Uint8Array(1 + w.len);
+/** The batch of `w` behind the header (format and `time`), as one message. */
+function framed(w: BatchWriter, time: number): Uint8Array {
+  const m = new Uint8Array(HEADER_LEN + w.len);
   m[0] = WIRE_FORMAT;
-  m.set(w.buf.subarray(0, w.len), 1);
+  new DataView(m.buffer).setFloat64(1, time, true);
+  m.set(w.buf.subarray(0, w.len), HEADER_LEN);
   return m;
+}
+
+function getF64LE(b: Uint8Array, o: number): number {
+  return new DataView(b.buffer, b.byteOffset + o, 8).getFloat64(0, true);
 }

@@ -80,6 +80,7 @@ serveSockets<HttpSocketInit, HttpSocketStats>((init, host) => {
       index,
       connections: front.size,
       keyRefusals: front.gate ? Array.from(front.gate.refused) : undefined,
+      cluster: cluster?.stats(),
       counters: front.counters,
       refused: refusals(),
     }),

@@ -354,6 +354,24 @@ processTest(
         assert.ok(s.action === 2, `answered with action ${s.action}`);
         assert.equal(s.torrents.length, hashes.length);
         for (const e of s.torrents) assert.deepEqual([e.seeders, e.leechers], [1, 1]);
+        // Each node forwarded some of it, and answered some for the others.
+        for (const node of running) {
+          const m = await metricsOf(node);
+          const sum = (name: string, direction: string) =>
+            [...m].filter(([k]) =>
+              k.startsWith(`${name}{`) && k.includes(`direction="${direction}"`)
+            )
+              .reduce((t, [, v]) => t + v, 0);
+          assert.ok(sum("shoal_cluster_forwarded_requests_total", "out") > 0, "nothing forwarded");
+          assert.ok(
+            sum("shoal_cluster_forwarded_requests_total", "in") > 0,
+            "nothing answered for others",
+          );
+          assert.ok(
+            (m.get('shoal_cluster_forward_latency_seconds_count{protocol="udp",worker="0"}') ?? 0) >
+              0,
+          );
+        }
       } finally {
         ca.close();
         cb.close();

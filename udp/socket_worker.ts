@@ -91,6 +91,7 @@ serveSockets<UdpSocketInit, SocketStats>((init, { log, links }) => {
       counters: router.counters,
       sendDrops: (socks[0]?.sendDrops ?? 0) + (socks[1]?.sendDrops ?? 0),
       keyRefusals: router.private ? Array.from(router.private.gate.refused) : undefined,
+      cluster: cluster?.stats(),
     }),
   };
 });

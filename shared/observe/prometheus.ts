@@ -40,6 +40,37 @@ export class MetricsText {
     this.add("gauge", name, help, value, labels);
   }
 
+  /**
+   * A histogram sample of `name`: `counts[k]` observations in bucket `k` (not cumulative),
+   * whose upper bounds are `bounds` (the last `Infinity`), and their `sum`.
+   */
+  histogram(
+    name: string,
+    help: string,
+    bounds: readonly number[],
+    counts: readonly number[],
+    sum: number,
+    labels: Labels = {},
+  ): void {
+    let f = this.#families.get(name);
+    if (f === undefined) {
+      f = { head: [`# HELP ${name} ${help}`, `# TYPE ${name} histogram`], samples: [] };
+      this.#families.set(name, f);
+    }
+    const l = (extra: Labels) => {
+      const all = { ...labels, ...extra }, keys = Object.keys(all);
+      return keys.length === 0
+        ? ""
+        : `{${keys.map((k) => `${k}="${escape(String(all[k]))}"`).join(",")}}`;
+    };
+    let total = 0;
+    bounds.forEach((b, k) => {
+      total += counts[k];
+      f.samples.push(`${name}_bucket${l({ le: b === Infinity ? "+Inf" : b })} ${total}`);
+    });
+    f.samples.push(`${name}_sum${l({})} ${sum}`, `${name}_count${l({})} ${total}`);
+  }
+
   /** The text, each family's lines together, ending with a newline. */
   toString(): string {
     const lines: string[] = [];

@@ -26,6 +26,69 @@ export interface SocketStatsBase {
   index: number;
   /** A private tracker's refusals so far, by `store/private_gate.ts`'s `Gate` value. */
   keyRefusals?: number[];
+  /** A cluster node's traffic with other nodes (`core/remote.ts`'s counts). */
+  cluster?: ClusterCounts;
+}
+
+/** A socket worker's traffic with other nodes of its cluster. */
+export interface ClusterCounts {
+  /** Batches and requests sent to other nodes. */
+  batchesOut: number;
+  requestsOut: number;
+  /** Batches and requests received from other nodes. */
+  batchesIn: number;
+  requestsIn: number;
+  /** Messages dropped (unknown format, malformed) and sends dropped (NATS away). */
+  dropped: number;
+  sendDrops: number;
+  /** Round trips of forwarded batches by bucket (`LATENCY_BUCKETS_MS`), and their sum in ms. */
+  latency: number[];
+  latencySum: number;
+}
+
+/** Upper bounds (ms) of the forward-latency histogram's buckets (`core/remote.ts` counts them). */
+export const LATENCY_BUCKETS_MS = [0.25, 0.5, 1, 2, 5, 10, 50, Infinity];
+
+function clusterMetrics(m: MetricsText, s: SocketStatsBase): void {
+  const c = s.cluster;
+  if (c === undefined) return;
+  const worker = s.index, protocol = s.protocol;
+  const batches = "Batches forwarded between nodes, by direction and socket worker.";
+  m.counter("shoal_cluster_forwarded_batches_total", batches, c.batchesOut, {
+    protocol,
+    direction: "out",
+    worker,
+  });
+  m.counter("shoal_cluster_forwarded_batches_total", batches, c.batchesIn, {
+    protocol,
+    direction: "in",
+    worker,
+  });
+  const requests = "Requests forwarded between nodes, by direction and socket worker.";
+  m.counter("shoal_cluster_forwarded_requests_total", requests, c.requestsOut, {
+    protocol,
+    direction: "out",
+    worker,
+  });
+  m.counter("shoal_cluster_forwarded_requests_total", requests, c.requestsIn, {
+    protocol,
+    direction: "in",
+    worker,
+  });
+  m.counter(
+    "shoal_cluster_dropped_total",
+    "Messages between nodes dropped: sends while NATS was away, or a format this node does not speak.",
+    c.dropped + c.sendDrops,
+    { protocol, worker },
+  );
+  m.histogram(
+    "shoal_cluster_forward_latency_seconds",
+    "Round trip of a batch forwarded to another node and its answers, by socket worker.",
+    LATENCY_BUCKETS_MS.map((b) => b / 1000),
+    c.latency,
+    c.latencySum / 1000,
+    { protocol, worker },
+  );
 }
 
 /** A card of the statistics page: its element id, label, and the value's key. */
@@ -133,6 +196,7 @@ export function trackerView<S extends SocketStatsBase>(
       const { sockets, requests } = split(stats);
       for (const s of sockets) {
         viewOf(s)?.metrics(m, s);
+        clusterMetrics(m, s);
         s.keyRefusals?.forEach((n, why) => {
           if (why === 0) return;
           m.counter(
