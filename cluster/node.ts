@@ -23,12 +23,21 @@ import type { Logger } from "../shared/base/log.ts";
 import { VERSION } from "../shared/base/version.ts";
 import { MetricsText } from "../shared/observe/prometheus.ts";
 import { FORMAT, Members, type NodeInfo, parseNodeInfo } from "./members.ts";
-import { assignShards, SHARDS, shardsOf } from "../shared/store/cluster_shards.ts";
+import { assignShards, shardOf, SHARDS, shardsOf } from "../shared/store/cluster_shards.ts";
 import type { ClusterSettings } from "./settings.ts";
 import type { ClusterWorkerInit, ShardOwners } from "../shared/runtime/cluster_init.ts";
+import type { SwarmAccess } from "../shared/runtime/tracker.ts";
+import { entries } from "../shared/config/state_file.ts";
+import { ByteBuffer } from "../shared/base/byte_buffer.ts";
 
 /** Where a node's lines go. */
 export type Log = Pick<Logger, "info" | "warn" | "error">;
+
+/** The first byte of a handoff message: the format of the state file entries after it. */
+const HANDOFF_FORMAT = 1;
+
+/** Most bytes of entries in one handoff message (NATS takes 1 MiB by default). */
+const HANDOFF_CHUNK = 512 * 1024;
 
 /** How long the first connection to NATS may take before the node starts alone. */
 const FIRST_CONNECT_MS = 3000;
@@ -62,6 +71,12 @@ export class ClusterNode {
   #watchStop: (() => void) | null = null;
   #joining: Promise<void> | null = null;
   #onOwners: (o: ShardOwners) => void = () => {};
+  #swarms: SwarmAccess | null = null;
+  /** The handoff running now (they run one at a time). */
+  #handing: Promise<unknown> = Promise.resolve();
+  /** Torrents handed over to other nodes, and taken from them. */
+  handedOut = 0;
+  handedIn = 0;
 
   /** A node of the cluster `s` describes, logging to `log`; nothing happens before `start`. */
   constructor(s: ClusterSettings, log: Log) {
@@ -153,11 +168,30 @@ export class ClusterNode {
     clearTimeout(this.#timer);
     this.#watchStop?.();
     const kv = this.#kv, nc = this.#nc;
-    this.#kv = this.#nc = null;
-    if (kv !== null && this.#state === "member") {
+    const others = this.live.filter((n) => n !== this.#s.node);
+    const member = this.#state === "member";
+    this.#kv = null;
+    if (kv !== null && member) {
+      // Out of the bucket first: the others route to the new owners at once, and what they
+      // take meanwhile meets the swarms handed over below (merged: peers united).
       await kv.delete(this.#key, { previousSeq: this.#revision }).catch(() => {});
     }
+    if (nc !== null && member && others.length > 0) {
+      await this.#handing;
+      const owners = assignShards(others);
+      const moved = await this.#handOff(new Uint8Array(SHARDS).fill(1), owners).catch((err) => {
+        this.#log.error(`cluster: swarms not handed over at stop (${firstLine(err)})`);
+        return 0;
+      });
+      this.#log.info(`cluster: ${moved} torrents handed over to ${others.join(", ")} at stop`);
+    }
+    this.#nc = null;
     await nc?.close().catch(() => {});
+  }
+
+  /** Where the node reaches its own swarms: handoffs out and in start once it is given. */
+  attachSwarms(swarms: SwarmAccess): void {
+    this.#swarms = swarms;
   }
 
   /** Prometheus lines of the cluster. */
@@ -240,6 +274,26 @@ export class ClusterNode {
   /** Takes a connection: opens the bucket, claims the name, follows NATS's status. */
   async #use(nc: NatsConnection, atStart: boolean): Promise<void> {
     this.#nc = nc;
+    const handoffs = nc.subscribe(`${this.prefix}.${this.#s.node}.handoff`);
+    void (async () => {
+      for await (const m of handoffs) {
+        if (m.data.length < 1 || m.data[0] !== HANDOFF_FORMAT) {
+          m.respond(new Uint8Array([0]));
+          continue;
+        }
+        const body = m.data.subarray(1);
+        let n = 0;
+        try {
+          for (const _ of entries(body)) n++;
+        } catch {
+          m.respond(new Uint8Array([0])); // malformed: not taken
+          continue;
+        }
+        this.#swarms?.merge(body);
+        this.handedIn += n;
+        m.respond(new Uint8Array([1]));
+      }
+    })();
     void (async () => {
       for await (const st of nc.status()) {
         if (st.type === "disconnect") this.#down(new Error("connection lost"));
@@ -404,7 +458,85 @@ export class ClusterNode {
     this.#lastLive = live;
     this.changes++;
     this.#log.info(`cluster: nodes ${live} (${this.ownedShards()} of ${SHARDS} shards here)`);
-    this.#onOwners(this.owners());
+    const owners = this.owners();
+    this.#onOwners(owners);
+    if (this.#state === "member") this.#handOffStrays(owners);
+  }
+
+  /**
+   * Hands the swarms of every shard another node owns under `owners` to that node (what this
+   * node held while alone, or what a node joining takes over), one handoff at a time.
+   */
+  #handOffStrays(owners: ShardOwners): void {
+    const self = owners.nodes.indexOf(this.#s.node);
+    const mask = new Uint8Array(SHARDS);
+    let any = false;
+    for (let s = 0; s < SHARDS; s++) {
+      if (owners.owner[s] !== self) {
+        mask[s] = 1;
+        any = true;
+      }
+    }
+    if (!any) return;
+    this.#handing = this.#handing.then(() => this.#handOff(mask, owners)).then((n) => {
+      if (n > 0) this.#log.info(`cluster: ${n} torrents handed over to their owners`);
+    }, (err) => this.#log.warn(`cluster: handoff failed (${firstLine(err)}); kept here`));
+  }
+
+  /**
+   * Takes the swarms of the shards `mask` marks out of the request workers and sends each to
+   * its owner under `owners`, in messages NATS takes (at most `HANDOFF_CHUNK` bytes), each
+   * acknowledged. What an owner does not take comes back here. Returns the torrents sent.
+   */
+  async #handOff(mask: Uint8Array, owners: ShardOwners): Promise<number> {
+    const swarms = this.#swarms, nc = this.#nc;
+    if (swarms === null || nc === null) return 0;
+    const parts = await swarms.handOff(mask);
+    if (parts === null) throw new Error("a request worker did not answer");
+    const byNode = new Map<string, ByteBuffer>();
+    let n = 0;
+    for (const body of parts) {
+      for (const e of entries(body)) {
+        const node = owners.nodes[owners.owner[shardOf(body, e.hash)]];
+        let w = byNode.get(node);
+        if (w === undefined) byNode.set(node, w = new ByteBuffer());
+        if (w.len > 0 && w.len + (e.end - e.hash + 4) > HANDOFF_CHUNK) {
+          n += await this.#sendHandoff(nc, swarms, node, w.bytes());
+          w.len = 0;
+        }
+        w.append(body.subarray(e.hash - 4, e.end));
+      }
+    }
+    for (const [node, w] of byNode) {
+      if (w.len > 0) n += await this.#sendHandoff(nc, swarms, node, w.bytes());
+    }
+    this.handedOut += n;
+    return n;
+  }
+
+  /** Sends one chunk of entries to `node`; on no acknowledgement they are merged back here. */
+  async #sendHandoff(
+    nc: NatsConnection,
+    swarms: SwarmAccess,
+    node: string,
+    body: Uint8Array,
+  ): Promise<number> {
+    let count = 0;
+    for (const _ of entries(body)) count++;
+    const m = new Uint8Array(1 + body.length);
+    m[0] = HANDOFF_FORMAT;
+    m.set(body, 1);
+    try {
+      const r = await nc.request(`${this.prefix}.${node}.handoff`, m, { timeout: 5000 });
+      if (r.data[0] === 1) return count;
+      throw new Error(`node "${node}" refused the handoff's format`);
+    } catch (err) {
+      swarms.merge(body);
+      this.#log.warn(
+        `cluster: ${count} torrents not taken by "${node}" (${firstLine(err)}); kept here`,
+      );
+      return 0;
+    }
   }
 }
 

@@ -27,9 +27,10 @@ export function clusterTracking(c: ClusterSection, kind: ClusterKind): TrackerEx
   return {
     init: () => null,
     clusterInit: () => made().workerInit(),
-    attach: async (pool, l: Logger) => {
+    attach: async (pool, l: Logger, swarms) => {
       log = l;
       const n = made();
+      n.attachSwarms(swarms);
       n.onOwners((owners) => pool.broadcast({ type: "owners", owners }, "socket"));
       await n.start();
     },

@@ -67,12 +67,20 @@ export interface SavedStore {
   ): boolean;
 }
 
-/** Every torrent and peer of `s`, as state file entries. */
-export function saveSwarms(s: SavedStore): Uint8Array<ArrayBuffer> {
+/**
+ * Every torrent and peer of `s` (only the torrents `only` takes, when given, each then passed
+ * to `taken`), as state file entries.
+ */
+export function saveSwarms(
+  s: SavedStore,
+  only?: (hash: Uint8Array) => boolean,
+  taken?: (id: number) => void,
+): Uint8Array<ArrayBuffer> {
   const table = s.torrents, w = new ByteBuffer(1 << 16), hash = new Uint8Array(20);
   for (let id = 0; id < table.idLimit; id++) {
     if (!table.isLive(id)) continue;
     table.keyOf(id, hash, 0);
+    if (only !== undefined && !only(hash)) continue;
     const e = beginEntry(w, hash, 0);
     const at = w.take(PEERS);
     setU32LE(w.buf, at + COMPLETED, table.completed[id]);
@@ -88,6 +96,7 @@ export function saveSwarms(s: SavedStore): Uint8Array<ArrayBuffer> {
       }
     }
     endEntry(w, e);
+    taken?.(id);
   }
   return w.bytes();
 }

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { shardOf } from "../shared/store/cluster_shards.ts";
 import { HalfSipHash13 } from "../shared/base/hash.ts";
 import type { Refusals, RequestStats, SwarmDetails } from "../shared/store/details.ts";
 import { swarmDetails } from "./swarm_details.ts";
@@ -345,6 +346,18 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
   /** Every torrent and peer, as state file entries (`saved_swarms.ts`). */
   save(): Uint8Array<ArrayBuffer> {
     return saveSwarms(this);
+  }
+
+  /**
+   * The torrents of the cluster shards `shards` marks (`shared/store/cluster_shards.ts`), as
+   * state file entries, taken out of this store: another node owns them now.
+   */
+  handOff(shards: Uint8Array): Uint8Array<ArrayBuffer> {
+    return saveSwarms(this, (h) => shards[shardOf(h, 0)] === 1, (id) => {
+      this.peers -= this.v4.n[id] + this.v6.n[id];
+      this.seeders -= this.seedersOf(id);
+      this.#drop(id);
+    });
   }
 
   /** Loads state file entries, keeping peers seen at or after `cutoff`. */

@@ -383,3 +383,85 @@ processTest(
     }
   },
 );
+
+/** Seeders, leechers and completed of `hashes`, scraped on `s`. */
+async function scrapeAll(s: RunningShoal, hashes: Uint8Array[]): Promise<number[][]> {
+  const c = client(s);
+  try {
+    const out: number[][] = [];
+    for (let i = 0; i < hashes.length; i += 50) {
+      const r = await c.scrape(await c.connect(), hashes.slice(i, i + 50));
+      assert.ok(r.action === 2, `scrape answered with action ${r.action}`);
+      out.push(...r.torrents.map((t) => [t.seeders, t.leechers, t.completed]));
+    }
+    return out;
+  } finally {
+    c.close();
+  }
+}
+
+processTest(
+  "cluster: a rolling restart of every node loses no swarm (peers and completed counts)",
+  async () => {
+    assert.ok(
+      hasNatsServer(),
+      "nats-server is not installed (.ci/run installs Debian's nats-server)",
+    );
+    const nats = await startNats();
+    const names = ["a", "b", "c"];
+    const running: (RunningShoal | null)[] = [];
+    try {
+      for (const n of names) running.push(await startNode(nats, n));
+      const all = () => running.filter((s): s is RunningShoal => s !== null);
+      const together = async (n: number) =>
+        await eventually(
+          async () => (await Promise.all(all().map(nodesSeen))).every((k) => k === n),
+          8000,
+          `every node sees ${n}`,
+        );
+      await together(3);
+      // 60 torrents: a seeder that completed (through node a), a leecher (through node b).
+      const hashes = Array.from({ length: 60 }, () => randomId());
+      const ca = client(running[0]!), cb = client(running[1]!);
+      try {
+        const ida = await ca.connect(), idb = await cb.connect();
+        for (const h of hashes) {
+          await ca.announce(ida, { infoHash: h, peerId: randomId(), left: 100n, port: 7001 });
+          await ca.announce(ida, {
+            infoHash: h,
+            peerId: randomId(),
+            left: 0n,
+            event: 1,
+            port: 7001,
+          });
+          await cb.announce(idb, { infoHash: h, peerId: randomId(), left: 50n, port: 7002 });
+        }
+      } finally {
+        ca.close();
+        cb.close();
+      }
+      const before = await scrapeAll(running[2]!, hashes);
+      assert.ok(before.every(([s, l, d]) => s === 1 && l === 1 && d === 1), JSON.stringify(before));
+      for (let k = 0; k < names.length; k++) {
+        await running[k]!.stop();
+        running[k] = null;
+        await together(2);
+        // The others answer for every swarm while it is down.
+        assert.deepEqual(await scrapeAll(all()[0], hashes), before, `while ${names[k]} is down`);
+        running[k] = await startNode(nats, names[k]);
+        await together(3);
+        // Once its shards came back to it, every node answers as before.
+        await eventually(
+          async () =>
+            JSON.stringify(await scrapeAll(running[k]!, hashes)) === JSON.stringify(before),
+          8000,
+          `swarms back after ${names[k]} restarted`,
+        );
+      }
+      for (const s of all()) assert.deepEqual(await scrapeAll(s, hashes), before);
+    } finally {
+      for (const s of running) await s?.stop();
+      await nats.destroy();
+    }
+  },
+);

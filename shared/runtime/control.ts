@@ -17,7 +17,7 @@ import type { KeyUpdate } from "../store/key_table.ts";
 import type { ShardOwners } from "./cluster_init.ts";
 
 /** What a collection asks every targeted worker for. */
-export type Collect = "stats" | "details" | "save" | "heap" | "torrent";
+export type Collect = "stats" | "details" | "save" | "heap" | "torrent" | "handoff";
 
 /** Main thread → worker. `I` is the worker's start-up data. */
 export type ToWorker<I> =
@@ -29,7 +29,10 @@ export type ToWorker<I> =
   | { type: "init"; init: I; fault: string }
   /** The worker `index` on the other side was replaced; `port` is the channel to it. */
   | { type: "port"; index: number; port: MessagePort }
-  /** A collection `id`: answer with a `reply` of that id (`arg`: the info hash of `torrent`). */
+  /**
+   * A collection `id`: answer with a `reply` of that id (`arg`: the info hash of `torrent`,
+   * the shard mask of `handoff`).
+   */
   | { type: "collect"; id: number; what: Collect; arg?: Uint8Array }
   /** A new access list (request workers). */
   | { type: "access"; list: AccessListData }
@@ -42,7 +45,9 @@ export type ToWorker<I> =
   /** Send the accounting now, as the last before a stop (request workers). */
   | { type: "drain" }
   /** A cluster's new assignment of shards to nodes (socket workers of a cluster node). */
-  | { type: "owners"; owners: ShardOwners };
+  | { type: "owners"; owners: ShardOwners }
+  /** Swarms another node handed over, as state file entries, to merge (request workers). */
+  | { type: "merge"; body: Uint8Array };
 
 /** Worker → main thread. `S` is the worker's statistics, `R` its start-up reply. */
 export type FromWorker<S, R> =
@@ -53,6 +58,8 @@ export type FromWorker<S, R> =
   | { type: "reply"; id: number; what: "stats"; body: S }
   | { type: "reply"; id: number; what: "details"; body: SwarmDetails }
   | { type: "reply"; id: number; what: "save"; body: Uint8Array<ArrayBuffer> }
+  /** The swarms of the shards asked for, taken out of the worker (a cluster's handoff). */
+  | { type: "reply"; id: number; what: "handoff"; body: Uint8Array<ArrayBuffer> }
   | { type: "reply"; id: number; what: "heap"; body: HeapReport }
   /** One torrent's seeders, leechers and completed count (zeros when not here). */
   | { type: "reply"; id: number; what: "torrent"; body: [number, number, number] }

@@ -238,6 +238,19 @@ export class Pool<S> {
     return out.length === expected ? out : null;
   }
 
+  /**
+   * Every request worker's swarms of the cluster shards `shards` marks, taken out of them (a
+   * handoff), or null if one did not answer in time.
+   */
+  async handOff(shards: Uint8Array, timeoutMs: number): Promise<Uint8Array[] | null> {
+    const expected = this.workers.filter((w) => w.name.startsWith("request")).length;
+    const out: Uint8Array[] = [];
+    for (const r of await this.collect("handoff", "request", timeoutMs, shards)) {
+      if (r.what === "handoff") out.push(r.body);
+    }
+    return out.length === expected ? out : null;
+  }
+
   /** The seeders, leechers and completed count of the torrent `infoHash` (20 bytes). */
   async torrent(infoHash: Uint8Array): Promise<[number, number, number]> {
     const sum: [number, number, number] = [0, 0, 0];

@@ -58,6 +58,11 @@ export interface SwarmStore<M, S extends RequestStats> {
   torrent?(infoHash: Uint8Array): [number, number, number];
   /** The accounting since the last call (`store/peer_accounts.ts` records), reset. */
   drainAccounts?(): Uint8Array<ArrayBuffer>;
+  /**
+   * The torrents of the cluster shards `shards` marks, as state file entries, taken out of
+   * the store (another node of the cluster owns them now).
+   */
+  handOff?(shards: Uint8Array): Uint8Array<ArrayBuffer>;
 }
 
 /** The part of the configuration the host reads. */
@@ -161,6 +166,17 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
         torrent: (h: Uint8Array) => store.torrent?.(h) ?? [0, 0, 0],
         registered: (hashes: Uint8Array) => access.updateRegistered(hashes),
         drain: () => store.drainAccounts?.() ?? new Uint8Array(0),
+        handOff: (shards: Uint8Array) => store.handOff?.(shards) ?? new Uint8Array(0),
+        merge: (body: Uint8Array) => {
+          // Peers united (a peer already here stays as it is), completed counts the larger.
+          const now = monotonicSeconds();
+          try {
+            const got = store.load(body, now - config.cleaning.max_peer_age, now);
+            log.debug(`merged ${got.torrents} torrents, ${got.peers} peers from another node`);
+          } catch (err) {
+            log.error(`a handoff from another node could not be merged: ${(err as Error).message}`);
+          }
+        },
         access: (list: AccessListData) => {
           access.update(list);
           log.info(`access list updated: ${access.size} info hashes`);

@@ -16,7 +16,7 @@ import type { AccessListData, AccessMode } from "../store/access_list.ts";
 import { mergeDetails } from "../store/details.ts";
 import { loadAccessList } from "../config/access_file.ts";
 import { dropPrivileges, type PrivilegeSettings } from "../config/privileges.ts";
-import { loadState, type StateKind, writeState } from "../config/state_file.ts";
+import { loadState, shardEntries, type StateKind, writeState } from "../config/state_file.ts";
 import { cached, serveObservability } from "../observe/endpoint.ts";
 import { heapMetrics, heapReport } from "../observe/heap.ts";
 import type { TrackerObserve } from "../observe/view.ts";
@@ -37,13 +37,24 @@ export interface TrackerExtras {
   /** A cluster node's start-up data for each socket worker, as it is now. */
   clusterInit?(): ClusterWorkerInit | null;
   /** The workers serve: start refreshing, accounting and serving the admin API. */
-  attach(pool: Pool<unknown>, log: Logger): Promise<void>;
+  attach(pool: Pool<unknown>, log: Logger, swarms: SwarmAccess): Promise<void>;
   /** On SIGTERM/SIGINT, before the state file: collect and write what is pending. */
   stop(pool: Pool<unknown>): Promise<void>;
   /** Prometheus lines of its own. */
   metrics(): string;
   /** A line for the log once it serves. */
   describe(): string;
+}
+
+/** A cluster node's reach into its own swarms (`cluster/node.ts`). */
+export interface SwarmAccess {
+  /**
+   * Takes the swarms of the cluster shards `shards` marks out of every request worker, as state
+   * file entries (null when one did not answer in time).
+   */
+  handOff(shards: Uint8Array): Promise<Uint8Array[] | null>;
+  /** Merges state file entries another node handed over into the request workers owning them. */
+  merge(body: Uint8Array): void;
 }
 
 /**
@@ -69,10 +80,10 @@ export function combineExtras(...parts: (TrackerExtras | null)[]): TrackerExtras
       }
       return null;
     },
-    attach: async (pool, log) => {
+    attach: async (pool, log, swarms) => {
       for (let k = 0; k < all.length; k++) {
         try {
-          await all[k].attach(pool, log);
+          await all[k].attach(pool, log, swarms);
         } catch (err) {
           for (let j = k - 1; j >= 0; j--) await all[j].stop(pool).catch(() => {});
           throw err;
@@ -193,7 +204,15 @@ export async function runTracker<C extends TrackerConfig, R extends HostConfig, 
   const extras = plan.extras ?? null;
   if (extras !== null) {
     try {
-      await extras.attach(pool as Pool<unknown>, log);
+      await extras.attach(pool as Pool<unknown>, log, {
+        handOff: (shards) => pool.handOff(shards, 10_000),
+        merge: (body) => {
+          // Each part to the request worker that owns its hashes in this process.
+          shardEntries(body, shardKey, requests).forEach((part, j) => {
+            if (part.length > 0) pool.post(`request worker ${j}`, { type: "merge", body: part });
+          });
+        },
+      });
     } catch (err) {
       pool.terminate();
       throw err;

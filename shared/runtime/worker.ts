@@ -42,6 +42,10 @@ export interface WorkerRole<S> {
   drain?(): Uint8Array<ArrayBuffer>;
   /** A cluster's new assignment of shards to nodes (socket workers). */
   owners?(owners: ShardOwners): void;
+  /** The swarms of the shards `shards` marks, taken out: another node owns them (request workers). */
+  handOff?(shards: Uint8Array): Uint8Array<ArrayBuffer>;
+  /** Merges swarms another node handed over (request workers). */
+  merge?(body: Uint8Array): void;
 }
 
 /** Posts accounting records to the main thread (`last`: the answer to a `drain`). */
@@ -78,6 +82,12 @@ export function serveWorker<I, S, R>(
         break;
       case "heap":
         return send({ type: "reply", id, what, body: heapReport(self.name) });
+      case "handoff":
+        if (role?.handOff && arg) {
+          const body = role.handOff(arg);
+          return send({ type: "reply", id, what, body }, [body.buffer]);
+        }
+        break;
     }
     send({ type: "reply", id, what: "none" });
   };
@@ -121,6 +131,9 @@ export function serveWorker<I, S, R>(
         break;
       case "owners":
         role?.owners?.(msg.owners);
+        break;
+      case "merge":
+        role?.merge?.(msg.body);
         break;
     }
   };
