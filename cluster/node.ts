@@ -1,7 +1,7 @@
 /**
  * One node's membership in its cluster, on the main thread, through NATS (nothing of its own
  * for consensus): a JetStream KV bucket per cluster and kind holds one key per live node,
- * `nodes.<node>`. The bucket's TTL is `node_timeout`, and each node refreshes its key three
+ * `nodes.<node>`. The bucket's TTL is `node_timeout`, and each node refreshes its key four
  * times per TTL with a revision check (compare-and-set), so:
  * - a name already live is refused at start (`create` fails while the key exists);
  * - a node killed without a word vanishes from the bucket, and from every other node's view,
@@ -66,6 +66,7 @@ export class ClusterNode {
   #revision = 0;
   #state: ClusterState = "alone";
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #ticks = 0;
   #stopped = false;
   #lastLive = "";
   #watchStop: (() => void) | null = null;
@@ -82,7 +83,9 @@ export class ClusterNode {
   constructor(s: ClusterSettings, log: Log) {
     this.#s = s;
     this.#log = log;
-    this.#members = new Members(s.nodeTimeoutMs);
+    // Gone after three heartbeats missed (3/4 of the timeout), found within 1/8 more: a
+    // killed node's shards move within the timeout.
+    this.#members = new Members(s.nodeTimeoutMs * 3 / 4);
     this.#info = {
       node: s.node,
       formatMin: FORMAT.min,
@@ -416,11 +419,13 @@ export class ClusterNode {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
       void this.#beat().finally(() => this.#tick());
-    }, this.#s.nodeTimeoutMs / 3);
+    }, this.#s.nodeTimeoutMs / 8);
   }
 
+  /** Every eighth of the timeout: forget nodes gone silent; every second time, a heartbeat. */
   async #beat(): Promise<void> {
     if (this.#members.expire(performance.now()).length > 0) this.#changed();
+    if (++this.#ticks % 2 !== 0) return;
     const kv = this.#kv;
     if (kv === null || this.#state !== "member" || this.#nc?.isClosed()) return;
     try {

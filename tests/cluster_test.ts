@@ -20,6 +20,7 @@ import {
 } from "./helpers/shoal.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
 import { encodeAnnounceRequest } from "../udp/codec.ts";
+import { assignShards, shardOf } from "../shared/store/cluster_shards.ts";
 
 const SECRET = "cluster-secret-0123456789";
 const NEW_SECRET = "cluster-secret-rolled-9876543210";
@@ -72,18 +73,26 @@ function client(s: RunningShoal): UdpClient {
   return new UdpClient(listeningOn(s, 4));
 }
 
-/** Whether `s` answers an announce carrying `cid` from `c` (a silent tracker: no). */
-async function answers(c: UdpClient, cid: Uint8Array): Promise<boolean> {
+/**
+ * Whether `s` answers an announce carrying `cid` from `c` (of `infoHash`, random when not
+ * given) within two tries of `ms` (a silent tracker: no).
+ */
+async function answers(
+  c: UdpClient,
+  cid: Uint8Array,
+  infoHash = randomId(),
+  ms = 1000,
+): Promise<boolean> {
   const bytes = encodeAnnounceRequest({
     connectionId: cid,
     transactionId: c.nextTid(),
-    infoHash: randomId(),
+    infoHash,
     peerId: randomId(),
     left: 0n,
     port: 6881,
   });
   // Two tries a second apart: a datagram lost on a loaded machine is not a refusal.
-  for (let i = 0; i < 2; i++) if ((await c.raw(bytes, 1000)) !== null) return true;
+  for (let i = 0; i < 2; i++) if ((await c.raw(bytes, ms)) !== null) return true;
   return false;
 }
 
@@ -200,10 +209,29 @@ processTest(
       // kill -9: nobody deletes the key; A stops hearing C within node_timeout (2 s).
       const c = await startNode(nats, "c");
       await eventually(async () => await nodesSeen(a) === 2, 5000, "A sees C");
-      c.child.kill("SIGKILL");
-      await c.child.status;
-      const took = await eventually(async () => await nodesSeen(a) === 1, 5000, "A sees C gone");
-      assert.ok(took > 200, `C was dropped after ${took} ms: before any timeout could have run`);
+      // A torrent C owns: A forwards its announces to C while C lives.
+      const owners = assignShards(["a", "c"]);
+      let h = randomId();
+      while (owners.nodes[owners.owner[shardOf(h, 0)]] !== "c") h = randomId();
+      const ca = client(a);
+      try {
+        assert.ok(await answers(ca, await ca.connect(), h), "A answers for C's torrent");
+        c.child.kill("SIGKILL");
+        await c.child.status;
+        const killed = performance.now();
+        // Unanswered while A still routes to C; answered by A once it counts C gone.
+        const id = await ca.connect();
+        while (!(await answers(ca, id, h, 300))) {
+          assert.ok(performance.now() - killed < 2000 + 3000, "A never took over C's shards");
+        }
+        const took = performance.now() - killed;
+        console.log(
+          `A answered for C's shards ${Math.round(took)} ms after kill -9 (node_timeout 2 s)`,
+        );
+        assert.equal(await nodesSeen(a), 1);
+      } finally {
+        ca.close();
+      }
       // The name is free again once the bucket's TTL removed C's key.
       const c2 = await startNode(nats, "c");
       running.push(c2);
@@ -216,7 +244,7 @@ processTest(
 );
 
 processTest(
-  "cluster: without NATS a node keeps answering alone, and rejoins when NATS is back",
+  "cluster: without NATS each node answers alone; when NATS is back, swarms are merged",
   async () => {
     assert.ok(
       hasNatsServer(),
@@ -225,21 +253,37 @@ processTest(
     const nats = await startNats();
     const running: RunningShoal[] = [];
     try {
-      const a = await startNode(nats, "a");
-      running.push(a);
-      const b = await startNode(nats, "b");
-      running.push(b);
-      await eventually(async () => await nodesSeen(a) === 2, 5000, "A sees B");
-      const c = client(a);
+      for (const n of ["a", "b", "c"]) running.push(await startNode(nats, n));
+      const [a, b, c] = running;
+      await eventually(
+        async () => (await Promise.all(running.map(nodesSeen))).every((k) => k === 3),
+        5000,
+        "every node sees 3",
+      );
+      const hashes = Array.from({ length: 20 }, () => randomId());
+      const ca = client(a), cb = client(b);
       try {
         await nats.stop();
         await a.waitFor(/cluster: NATS unreachable/, 5000);
-        // Alone: every shard is A's, and every request is answered.
-        for (let i = 0; i < 6; i++) {
-          const cid = await c.connect();
-          const r = await c.announce(cid, { infoHash: randomId(), peerId: randomId() });
-          assert.equal(r.action, 1);
-          await new Promise((r) => setTimeout(r, 500));
+        await b.waitFor(/cluster: NATS unreachable/, 5000);
+        // Alone: every shard is each node's own, and every request is answered there. A seeder
+        // of each torrent comes to A, a leecher to B: each node holds half of every swarm.
+        const ida = await ca.connect(), idb = await cb.connect();
+        for (const h of hashes) {
+          const r1 = await ca.announce(ida, {
+            infoHash: h,
+            peerId: randomId(),
+            left: 0n,
+            port: 7001,
+          });
+          const r2 = await cb.announce(idb, {
+            infoHash: h,
+            peerId: randomId(),
+            left: 9n,
+            port: 7002,
+          });
+          assert.ok(r1.action === 1 && r2.action === 1);
+          assert.deepEqual([r2.seeders, r2.leechers], [0, 1], "B alone knows only its own leecher");
         }
         const m = await metricsOf(a);
         assert.equal(m.get("shoal_cluster_member"), 0);
@@ -252,16 +296,23 @@ processTest(
         );
         await nats.start();
         const back = await eventually(
-          async () => await nodesSeen(a) === 2 && await nodesSeen(b) === 2,
+          async () => (await Promise.all(running.map(nodesSeen))).every((k) => k === 3),
           10_000,
-          "A and B together again",
+          "every node sees 3 again",
         );
         console.log(`rejoined ${Math.round(back)} ms after NATS started again`);
+        // Each swarm has one owner again, with both halves: a scrape anywhere counts both.
+        await eventually(
+          async () => (await scrapeAll(c, hashes)).every(([s, l]) => s === 1 && l === 1),
+          5000,
+          "swarms merged at their owners",
+        );
         const m2 = await metricsOf(a);
         assert.equal(m2.get("shoal_cluster_member"), 1);
         assert.ok((m2.get("shoal_cluster_shards") ?? 0) < 1024, "A still owns every shard");
       } finally {
-        c.close();
+        ca.close();
+        cb.close();
       }
     } finally {
       for (const s of running) await s.stop();
