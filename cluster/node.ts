@@ -73,6 +73,9 @@ export class ClusterNode {
   #joining: Promise<void> | null = null;
   #onOwners: (o: ShardOwners) => void = () => {};
   #swarms: SwarmAccess | null = null;
+  #sweep: ReturnType<typeof setTimeout> | undefined;
+  /** Whether the last handoff left torrents here that another node owns. */
+  #untaken = false;
   /** The handoff running now (they run one at a time). */
   #handing: Promise<unknown> = Promise.resolve();
   /** Torrents handed over to other nodes, and taken from them. */
@@ -169,6 +172,7 @@ export class ClusterNode {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#sweep);
     this.#watchStop?.();
     const kv = this.#kv, nc = this.#nc;
     const others = this.live.filter((n) => n !== this.#s.node);
@@ -295,6 +299,7 @@ export class ClusterNode {
         this.#swarms?.merge(body);
         this.handedIn += n;
         m.respond(new Uint8Array([1]));
+        this.#sweepSoon();
       }
     })();
     void (async () => {
@@ -485,7 +490,28 @@ export class ClusterNode {
     if (!any) return;
     this.#handing = this.#handing.then(() => this.#handOff(mask, owners)).then((n) => {
       if (n > 0) this.#log.info(`cluster: ${n} torrents handed over to their owners`);
-    }, (err) => this.#log.warn(`cluster: handoff failed (${firstLine(err)}); kept here`));
+    }, (err) => {
+      this.#log.warn(`cluster: handoff failed (${firstLine(err)}); kept here`);
+      this.#untaken = true;
+    }).then(() => {
+      // An owner not there yet (NATS back, and its old key seen before it reconnected): again
+      // in a moment, to whoever owns them then.
+      if (!this.#untaken) return;
+      this.#untaken = false;
+      this.#sweepSoon();
+    });
+  }
+
+  /**
+   * Hands on, in a moment, whatever this node holds that another owns: torrents an owner did
+   * not take, or torrents another node handed here while the two saw different live sets.
+   */
+  #sweepSoon(): void {
+    if (this.#sweep !== undefined || this.#stopped) return;
+    this.#sweep = setTimeout(() => {
+      this.#sweep = undefined;
+      if (this.#state === "member" && !this.#stopped) this.#handOffStrays(this.owners());
+    }, this.#s.nodeTimeoutMs / 4);
   }
 
   /**
@@ -537,6 +563,7 @@ export class ClusterNode {
       throw new Error(`node "${node}" refused the handoff's format`);
     } catch (err) {
       swarms.merge(body);
+      this.#untaken = true;
       this.#log.warn(
         `cluster: ${count} torrents not taken by "${node}" (${firstLine(err)}); kept here`,
       );

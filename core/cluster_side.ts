@@ -1,6 +1,6 @@
 /**
  * A socket worker of a cluster node, the BitTorrent core's side: requests for shards other
- * nodes own go to them over NATS (`remote.ts` batches them, `shared/net/nats_link.ts` carries
+ * nodes own go to them over NATS (`remote.ts` batches them, `shared/runtime/nats_link.ts` carries
  * them), and other nodes' requests for this node's shards come in the same way. The protocol
  * (UDP, HTTP) wires three things: its answers pass through `answers`, it calls `flush` after
  * each turn, and the hooks give this side the way to its request workers and its clients.
@@ -11,7 +11,7 @@
 import { monotonicSeconds } from "../shared/base/clock.ts";
 import type { Logger } from "../shared/base/log.ts";
 import type { ClusterWorkerInit, ShardOwners } from "../shared/runtime/cluster_init.ts";
-import { NatsLink } from "../shared/net/nats_link.ts";
+import { NatsLink } from "../shared/runtime/nats_link.ts";
 import { type Answers, type Forwarder, PENDING_SLOTS } from "./forward.ts";
 import { type RemoteCounts, RemoteRequests } from "./remote.ts";
 

@@ -1,7 +1,7 @@
 /**
  * Requests that cross the nodes of a cluster, in a socket worker: the batched channel between
  * socket and request workers, stretched over a transport between nodes (NATS, in
- * `shared/net/nats_link.ts`; this module sees only bytes and reply addresses).
+ * `shared/runtime/nats_link.ts`; this module sees only bytes and reply addresses).
  *
  * - Out: the `Forwarder` puts each request whose shard another node owns into one batch per
  *   node (`route`); `flushRemote` hands each batch on. Their answers come back as a request

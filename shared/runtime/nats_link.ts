@@ -14,7 +14,7 @@
 
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../base/log.ts";
-import type { ClusterWorkerInit } from "../runtime/cluster_init.ts";
+import type { ClusterWorkerInit } from "./cluster_init.ts";
 
 /** What arrives on a worker's link. */
 export interface NatsLinkHandlers {
