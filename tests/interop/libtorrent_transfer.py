@@ -13,7 +13,8 @@ the only way they can learn of each other. Once the leecher seeds and its bytes 
 leecher scrapes the tracker.
 
 Prints ONE JSON line on stdout: ok, bytes, sha1_match, seconds, scrape {complete, incomplete,
-downloaded} (null when no scrape reply came), peers_seen, errors, warnings, info_hash, reason.
+downloaded} (null when no scrape reply came), peers_seen, errors, warnings, info_hash, reason;
+with --scrape-udp, udp_scrape {seeders, completed, leechers} of that other tracker.
 Exit status 0 only when the leecher got the whole file, byte for byte; 1 otherwise (reason says
 why), 2 for usage errors or a missing libtorrent, 3 when the watchdog had to end a hung run.
 
@@ -114,6 +115,36 @@ def scrape_downloaded(handle):
             for ih in ep.get("info_hashes", []):
                 best = max(best, ih.get("scrape_downloaded", -1))
     return best if best >= 0 else None
+
+
+def udp_scrape(target, info_hash, timeout=2.0):
+    """BEP 15 connect and scrape of one info hash at HOST:PORT: {seeders, completed, leechers},
+    or None when no answer came after three tries."""
+    import socket
+    import struct
+    host, port = target.rsplit(":", 1)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(timeout)
+    try:
+        for _ in range(3):
+            try:
+                tid = random.getrandbits(31)
+                sock.sendto(struct.pack(">QII", 0x41727101980, 0, tid), (host.strip("[]"), int(port)))
+                r = sock.recv(2048)
+                if len(r) < 16 or struct.unpack(">II", r[:8]) != (0, tid):
+                    continue
+                cid = r[8:16]
+                tid = random.getrandbits(31)
+                sock.sendto(cid + struct.pack(">II", 2, tid) + info_hash, (host.strip("[]"), int(port)))
+                r = sock.recv(2048)
+                if len(r) >= 20 and struct.unpack(">II", r[:8]) == (2, tid):
+                    s, c, l = struct.unpack(">III", r[8:20])
+                    return {"seeders": s, "completed": c, "leechers": l}
+            except socket.timeout:
+                continue
+        return None
+    finally:
+        sock.close()
 
 
 def run(args, work, result):
@@ -229,6 +260,10 @@ def run(args, work, result):
             asked += 1
             wait_until(lambda: state["scrape"] is not None, min(deadline, time.monotonic() + 3))
         result["scrape"] = state["scrape"]
+        if args.scrape_udp:
+            # Another tracker, asked directly while both sessions still seed (a cluster's node
+            # that neither client spoke to).
+            result["udp_scrape"] = udp_scrape(args.scrape_udp, bytes.fromhex(result["info_hash"]))
 
     for ses in sessions.values():
         ses.pause()
@@ -337,6 +372,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tracker", help="the torrent's tracker: udp://HOST:PORT/announce, http://...")
     ap.add_argument("--leecher-tracker", help="another tracker URL for the leecher only")
+    ap.add_argument("--scrape-udp", metavar="HOST:PORT",
+                    help="after the transfer, also scrape this UDP tracker (udp_scrape in the JSON)")
     ap.add_argument("--seed-only", metavar="TORRENT",
                     help="only seed: write the .torrent to TORRENT, print one JSON line, seed "
                          "until stdin closes or --timeout")
