@@ -11,6 +11,8 @@
  *   no hop, no swarms.
  * - `--memory` fills `shoal udp` with peers (resident bytes per peer) and holds idle WebSocket
  *   connections on shoal and bittorrent-tracker (resident bytes per connection).
+ * - `--cluster N` measures only what a cluster of N nodes costs (`cluster.ts`): the UDP load on
+ *   one node of N against one lone node, `--cluster-rounds` alternating rounds.
  * - `--write` saves the tables to `bench/results/<date>.md`.
  * - `--quick` runs everything for about a second with small populations (used by the tests).
  * - `--ws-load c|ts` picks the ws load generator: `harness/load/ws_load.c` (default, a fraction
@@ -42,6 +44,7 @@ import {
 } from "../harness/trackers.ts";
 import { startFloor, startHttpFloor, startResponder } from "./floor/responders.ts";
 import { type PrivateKeys, privateKeys } from "./private.ts";
+import { clusterBench } from "./cluster.ts";
 import {
   BENCH_DEFAULTS,
   type BenchOptions,
@@ -375,7 +378,9 @@ if (import.meta.main) {
       privateKeys: 1000,
     };
   }
-  const report = await runBench(o);
+  const report = o.cluster > 0
+    ? await clusterBench(o, (l) => console.error(`bench: ${l}`))
+    : await runBench(o);
   console.log(report);
   if (o.write) {
     const date = new Date().toISOString().slice(0, 10);

@@ -88,6 +88,10 @@ export interface BenchOptions {
   idleConnections: number;
   /** Seconds the ws memory mode holds them idle before its second reading. */
   idleSeconds: number;
+  /** `--cluster N`: only the cluster table, N nodes against one (0: off). */
+  cluster: number;
+  /** Alternating one-node/cluster rounds of `--cluster`. */
+  clusterRounds: number;
 }
 
 /** Defaults of `BenchOptions`. */
@@ -120,6 +124,8 @@ export const BENCH_DEFAULTS: BenchOptions = {
   privateKeys: 100_000,
   privateRounds: 1,
   privateWriteInterval: 5,
+  cluster: 0,
+  clusterRounds: 1,
   idleConnections: 10_000,
   idleSeconds: 60,
 };

@@ -23,7 +23,13 @@ import type { Logger } from "../shared/base/log.ts";
 import { VERSION } from "../shared/base/version.ts";
 import { MetricsText } from "../shared/observe/prometheus.ts";
 import { FORMAT, Members, type NodeInfo, parseNodeInfo } from "./members.ts";
-import { assignShards, shardOf, SHARDS, shardsOf } from "../shared/store/cluster_shards.ts";
+import {
+  assignShards,
+  ClusterShards,
+  handOffArg,
+  SHARDS,
+  shardsOf,
+} from "../shared/store/cluster_shards.ts";
 import type { ClusterSettings } from "./settings.ts";
 import type { ClusterWorkerInit, ShardOwners } from "../shared/runtime/cluster_init.ts";
 import type { SwarmAccess } from "../shared/runtime/tracker.ts";
@@ -60,6 +66,7 @@ export class ClusterNode {
   #s: ClusterSettings;
   #log: Log;
   #members: Members;
+  #shards: ClusterShards;
   #info: NodeInfo;
   #nc: NatsConnection | null = null;
   #kv: KV | null = null;
@@ -89,6 +96,7 @@ export class ClusterNode {
     // Gone after three heartbeats missed (3/4 of the timeout), found within 1/8 more: a
     // killed node's shards move within the timeout.
     this.#members = new Members(s.nodeTimeoutMs * 3 / 4);
+    this.#shards = new ClusterShards(s.shardKey);
     this.#info = {
       node: s.node,
       formatMin: FORMAT.min,
@@ -139,6 +147,7 @@ export class ClusterNode {
       prefix: this.prefix,
       node: s.node,
       instance: this.#info.instance,
+      shardKey: this.#s.shardKey,
       owners: this.owners(),
     };
   }
@@ -522,13 +531,13 @@ export class ClusterNode {
   async #handOff(mask: Uint8Array, owners: ShardOwners): Promise<number> {
     const swarms = this.#swarms, nc = this.#nc;
     if (swarms === null || nc === null) return 0;
-    const parts = await swarms.handOff(mask);
+    const parts = await swarms.handOff(handOffArg(this.#shards, mask));
     if (parts === null) throw new Error("a request worker did not answer");
     const byNode = new Map<string, ByteBuffer>();
     let n = 0;
     for (const body of parts) {
       for (const e of entries(body)) {
-        const node = owners.nodes[owners.owner[shardOf(body, e.hash)]];
+        const node = owners.nodes[owners.owner[this.#shards.of(body, e.hash)]];
         let w = byNode.get(node);
         if (w === undefined) byNode.set(node, w = new ByteBuffer());
         if (w.len > 0 && w.len + (e.end - e.hash + 4) > HANDOFF_CHUNK) {

@@ -6,6 +6,7 @@
  */
 
 import { OperatorError } from "../shared/base/errors.ts";
+import { shardKeyOf } from "../shared/config/cluster_section.ts";
 
 /** The `[cluster]` section (`shared/config/cluster_section.ts`). */
 export interface ClusterSection {
@@ -44,6 +45,8 @@ export interface ClusterSettings {
   tlsCaFile: string;
   /** Milliseconds without a heartbeat before a node counts as gone. */
   nodeTimeoutMs: number;
+  /** The key of the cluster's shards, from its secret. */
+  shardKey: Uint32Array;
 }
 
 /** The least length of `secret`: connection IDs are only as strong as it. */
@@ -83,6 +86,7 @@ export function clusterSettings(c: ClusterSection, kind: ClusterKind): ClusterSe
     token: c.token,
     tlsCaFile: c.tls_ca_file,
     nodeTimeoutMs: c.node_timeout * 1000,
+    shardKey: shardKeyOf(c.secret),
   };
 }
 

@@ -14,6 +14,7 @@ import type { ClusterWorkerInit, ShardOwners } from "../shared/runtime/cluster_i
 import { NatsLink } from "../shared/runtime/nats_link.ts";
 import { type Answers, type Forwarder, PENDING_SLOTS } from "./forward.ts";
 import { type RemoteCounts, RemoteRequests } from "./remote.ts";
+import { ClusterShards } from "../shared/store/cluster_shards.ts";
 
 /** How this side reaches the rest of its socket worker. */
 export interface ClusterHooks {
@@ -45,7 +46,12 @@ export class ClusterSide {
     log: Logger,
   ) {
     this.#node = init.node;
-    this.remote = new RemoteRequests(forward, inner, PENDING_SLOTS);
+    this.remote = new RemoteRequests(
+      forward,
+      inner,
+      PENDING_SLOTS,
+      new ClusterShards(init.shardKey),
+    );
     this.remote.setOwners(init.owners.nodes, init.owners.owner, init.node);
     this.#link = new NatsLink(init, index);
     void this.#link.open(init, {

@@ -22,7 +22,7 @@ import { R_COUNT, REC_FAMILY, REQ_ANNOUNCE, REQ_FULL_SCRAPE, REQ_SCRAPE } from "
 import { REQ_SCRAPE_ITEM, RES_ANNOUNCE, RES_FULL_SCRAPE, RES_SCRAPE } from "./records.ts";
 import { RES_SCRAPE_ITEM, S_COUNT, S_ID, SCRAPE_ENTRY_LEN, SCRAPE_HEADER } from "./records.ts";
 import { PendingScrapes } from "./pending_scrapes.ts";
-import { shardOf } from "../shared/store/cluster_shards.ts";
+import type { ClusterShards } from "../shared/store/cluster_shards.ts";
 
 /** Scrapes one socket worker may have waiting for their parts. */
 export const PENDING_SLOTS = 1024;
@@ -51,6 +51,8 @@ export const MAX_REMOTES = 255;
  * cluster's side of a socket worker, read per request.
  */
 export interface RemoteRoute {
+  /** The cluster's shards. */
+  shards: ClusterShards;
   /** Per cluster shard (`cluster_shards.ts`): -1 when this node owns it, else a writer index. */
   owner: Int16Array;
   /** One batch per other node (at most `MAX_REMOTES`), by the index `owner` holds. */
@@ -104,7 +106,7 @@ export class Forwarder {
   #destination(b: Uint8Array, h: number): number {
     const r = this.route;
     if (r !== null && !this.localOnly) {
-      const o = r.owner[shardOf(b, h)];
+      const o = r.owner[r.shards.of(b, h)];
       if (o >= 0) return this.#n + o;
     }
     return this.#sharder.of(b, h);

@@ -20,7 +20,7 @@
 import { BatchWriter } from "../shared/runtime/channel.ts";
 import { type ClusterCounts, LATENCY_BUCKETS_MS } from "../shared/observe/view.ts";
 import { getU16LE, getU32LE, setU16LE, setU32LE } from "../shared/base/bytes.ts";
-import { SHARDS } from "../shared/store/cluster_shards.ts";
+import { type ClusterShards, SHARDS } from "../shared/store/cluster_shards.ts";
 import type { Answers, Forwarder, RemoteRoute } from "./forward.ts";
 import { MAX_REMOTES } from "./forward.ts";
 import type { PendingScrapes } from "./pending_scrapes.ts";
@@ -81,9 +81,9 @@ export class RemoteRequests implements Answers {
 
   /**
    * The remote side of `forward`, whose protocol answers with `inner`; `pendingSlots` is the
-   * size of `forward.pending`.
+   * size of `forward.pending`; `shards` the cluster's.
    */
-  constructor(forward: Forwarder, inner: Answers, pendingSlots: number) {
+  constructor(forward: Forwarder, inner: Answers, pendingSlots: number, shards: ClusterShards) {
     this.#forward = forward;
     this.#inner = inner;
     const max = forward.pending.maxHashes;
@@ -91,7 +91,7 @@ export class RemoteRequests implements Answers {
     this.#scrapeId = new Uint32Array(pendingSlots);
     this.#scrapeIdx = new Uint16Array(pendingSlots * max);
     this.#hashes = new Uint8Array(20 * max);
-    this.route = { owner: new Int16Array(SHARDS).fill(-1), writers: [] };
+    this.route = { shards, owner: new Int16Array(SHARDS).fill(-1), writers: [] };
     forward.route = this.route;
   }
 

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { shardOf } from "../shared/store/cluster_shards.ts";
+import { handOffTest } from "../shared/store/cluster_shards.ts";
 import { HalfSipHash13 } from "../shared/base/hash.ts";
 import type { Refusals, RequestStats, SwarmDetails } from "../shared/store/details.ts";
 import { swarmDetails } from "./swarm_details.ts";
@@ -349,11 +349,12 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
   }
 
   /**
-   * The torrents of the cluster shards `shards` marks (`shared/store/cluster_shards.ts`), as
-   * state file entries, taken out of this store: another node owns them now.
+   * The torrents of the cluster shards `arg` marks (`shared/store/cluster_shards.ts`'s
+   * `handOffArg`), as state file entries, taken out of this store: another node owns them now.
    */
-  handOff(shards: Uint8Array): Uint8Array<ArrayBuffer> {
-    return saveSwarms(this, (h) => shards[shardOf(h, 0)] === 1, (id) => {
+  handOff(arg: Uint8Array): Uint8Array<ArrayBuffer> {
+    const handed = handOffTest(arg);
+    return saveSwarms(this, (h) => handed(h, 0), (id) => {
       this.peers -= this.v4.n[id] + this.v6.n[id];
       this.seeders -= this.seedersOf(id);
       this.#drop(id);

@@ -13,6 +13,10 @@ export interface NatsServer {
   readonly url: string;
   /** The TCP port, the same across `stop()` and `start()`. */
   readonly port: number;
+  /** The server's process id while it runs (for its CPU time). */
+  readonly pid: number;
+  /** The monitoring endpoint (`/varz`: bytes and messages in and out), when asked for. */
+  readonly monitorUrl: string | null;
   /** Stops the server (SIGTERM, then SIGKILL after 5 s); JetStream's store is kept. */
   stop(): Promise<void>;
   /** Starts it again on the same port and store; resolves once it accepts connections. */
@@ -55,15 +59,21 @@ async function waitAccepting(port: number, ms: number): Promise<void> {
 
 /**
  * Starts a `nats-server` with JetStream; with `auth`, clients must give that user and
- * password. Resolves once it accepts connections.
+ * password; with `monitor`, it serves its monitoring endpoint on loopback. Resolves once it
+ * accepts connections.
  */
-export async function startNats(auth?: { user: string; password: string }): Promise<NatsServer> {
+export async function startNats(
+  auth?: { user: string; password: string } | null,
+  monitor = false,
+): Promise<NatsServer> {
   const dir = await Deno.makeTempDir({ prefix: "shoal-nats-" });
   const port = freePort();
+  const monitorPort = monitor ? freePort() : 0;
   const conf = [
     `listen: "127.0.0.1:${port}"`,
     `jetstream { store_dir: "${dir}/js" }`,
     auth ? `authorization { user: "${auth.user}", password: "${auth.password}" }` : "",
+    monitor ? `http: "127.0.0.1:${monitorPort}"` : "",
   ].join("\n");
   await Deno.writeTextFile(`${dir}/nats.conf`, conf);
   let setpriv = false;
@@ -99,6 +109,10 @@ export async function startNats(auth?: { user: string; password: string }): Prom
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
+    get pid() {
+      return (child as Deno.ChildProcess | null)?.pid ?? 0;
+    },
+    monitorUrl: monitor ? `http://127.0.0.1:${monitorPort}` : null,
     stop,
     start,
     destroy: async () => {

@@ -20,7 +20,8 @@ import {
 } from "./helpers/shoal.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
 import { encodeAnnounceRequest } from "../udp/codec.ts";
-import { assignShards, shardOf } from "../shared/store/cluster_shards.ts";
+import { assignShards, ClusterShards } from "../shared/store/cluster_shards.ts";
+import { shardKeyOf } from "../shared/config/cluster_section.ts";
 
 const SECRET = "cluster-secret-0123456789";
 const NEW_SECRET = "cluster-secret-rolled-9876543210";
@@ -212,7 +213,8 @@ processTest(
       // A torrent C owns: A forwards its announces to C while C lives.
       const owners = assignShards(["a", "c"]);
       let h = randomId();
-      while (owners.nodes[owners.owner[shardOf(h, 0)]] !== "c") h = randomId();
+      const shards = new ClusterShards(shardKeyOf(SECRET));
+      while (owners.nodes[owners.owner[shards.of(h, 0)]] !== "c") h = randomId();
       const ca = client(a);
       try {
         assert.ok(await answers(ca, await ca.connect(), h), "A answers for C's torrent");

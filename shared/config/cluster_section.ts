@@ -90,14 +90,21 @@ export function clusterSection() {
   };
 }
 
-/** The label hashed before the secret (a new derivation would change it). */
-const LABEL = "shoal cluster connection id v1\0";
-
 /** The four words of the connection-ID key made from `secret`. */
 export function connectionKeyOf(secret: string): Uint32Array {
-  const digest = sha1(new TextEncoder().encode(LABEL + secret));
+  return derive("shoal cluster connection id v1\0", secret, 4);
+}
+
+/** The two words of the shard key (`store/cluster_shards.ts`) made from `secret`. */
+export function shardKeyOf(secret: string): Uint32Array {
+  return derive("shoal cluster shard v1\0", secret, 2);
+}
+
+/** `words` words of SHA-1 over `label` (a new derivation would change it) and `secret`. */
+function derive(label: string, secret: string, words: number): Uint32Array {
+  const digest = sha1(new TextEncoder().encode(label + secret));
   const v = new DataView(digest.buffer, digest.byteOffset, digest.byteLength);
-  return new Uint32Array([0, 4, 8, 12].map((o) => v.getUint32(o, true)));
+  return new Uint32Array(Array.from({ length: words }, (_, k) => v.getUint32(4 * k, true)));
 }
 
 /** What a UDP socket worker needs of `[cluster]`: its keys and the clock skew to allow. */

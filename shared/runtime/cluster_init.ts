@@ -29,6 +29,8 @@ export interface ClusterWorkerInit {
   prefix: string;
   /** This node's name. */
   node: string;
+  /** The key of the cluster's shards (`store/cluster_shards.ts`), from its secret. */
+  shardKey: Uint32Array;
   /** This process's random id (answers to a previous process of the same name are not its). */
   instance: string;
   /** The assignment now. */

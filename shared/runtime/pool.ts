@@ -239,13 +239,13 @@ export class Pool<S> {
   }
 
   /**
-   * Every request worker's swarms of the cluster shards `shards` marks, taken out of them (a
-   * handoff), or null if one did not answer in time.
+   * Every request worker's swarms of the cluster shards `arg` marks (`handOffArg`), taken out
+   * of them (a handoff), or null if one did not answer in time.
    */
-  async handOff(shards: Uint8Array, timeoutMs: number): Promise<Uint8Array[] | null> {
+  async handOff(arg: Uint8Array, timeoutMs: number): Promise<Uint8Array[] | null> {
     const expected = this.workers.filter((w) => w.name.startsWith("request")).length;
     const out: Uint8Array[] = [];
-    for (const r of await this.collect("handoff", "request", timeoutMs, shards)) {
+    for (const r of await this.collect("handoff", "request", timeoutMs, arg)) {
       if (r.what === "handoff") out.push(r.body);
     }
     return out.length === expected ? out : null;

@@ -59,10 +59,10 @@ export interface SwarmStore<M, S extends RequestStats> {
   /** The accounting since the last call (`store/peer_accounts.ts` records), reset. */
   drainAccounts?(): Uint8Array<ArrayBuffer>;
   /**
-   * The torrents of the cluster shards `shards` marks, as state file entries, taken out of
-   * the store (another node of the cluster owns them now).
+   * The torrents of the cluster shards `arg` marks (`store/cluster_shards.ts`'s `handOffArg`),
+   * as state file entries, taken out of the store (another node of the cluster owns them now).
    */
-  handOff?(shards: Uint8Array): Uint8Array<ArrayBuffer>;
+  handOff?(arg: Uint8Array): Uint8Array<ArrayBuffer>;
 }
 
 /** The part of the configuration the host reads. */
@@ -166,7 +166,7 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
         torrent: (h: Uint8Array) => store.torrent?.(h) ?? [0, 0, 0],
         registered: (hashes: Uint8Array) => access.updateRegistered(hashes),
         drain: () => store.drainAccounts?.() ?? new Uint8Array(0),
-        handOff: (shards: Uint8Array) => store.handOff?.(shards) ?? new Uint8Array(0),
+        handOff: (arg: Uint8Array) => store.handOff?.(arg) ?? new Uint8Array(0),
         merge: (body: Uint8Array) => {
           // Peers united (a peer already here stays as it is), completed counts the larger.
           const now = monotonicSeconds();

@@ -49,10 +49,11 @@ export interface TrackerExtras {
 /** A cluster node's reach into its own swarms (`cluster/node.ts`). */
 export interface SwarmAccess {
   /**
-   * Takes the swarms of the cluster shards `shards` marks out of every request worker, as state
-   * file entries (null when one did not answer in time).
+   * Takes the swarms of the cluster shards `arg` marks (`store/cluster_shards.ts`'s
+   * `handOffArg`) out of every request worker, as state file entries (null when one did not
+   * answer in time).
    */
-  handOff(shards: Uint8Array): Promise<Uint8Array[] | null>;
+  handOff(arg: Uint8Array): Promise<Uint8Array[] | null>;
   /** Merges state file entries another node handed over into the request workers owning them. */
   merge(body: Uint8Array): void;
 }

@@ -42,8 +42,11 @@ export interface WorkerRole<S> {
   drain?(): Uint8Array<ArrayBuffer>;
   /** A cluster's new assignment of shards to nodes (socket workers). */
   owners?(owners: ShardOwners): void;
-  /** The swarms of the shards `shards` marks, taken out: another node owns them (request workers). */
-  handOff?(shards: Uint8Array): Uint8Array<ArrayBuffer>;
+  /**
+   * The swarms of the shards `arg` marks (`store/cluster_shards.ts`'s `handOffArg`), taken out:
+   * another node owns them (request workers).
+   */
+  handOff?(arg: Uint8Array): Uint8Array<ArrayBuffer>;
   /** Merges swarms another node handed over (request workers). */
   merge?(body: Uint8Array): void;
 }

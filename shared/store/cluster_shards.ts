@@ -1,19 +1,51 @@
 /**
  * Which node owns which part of the info-hash space. The space is cut into `SHARDS` shards by
- * the info hash's first bytes (SHA-1 or SHA-256 output: already uniform), and each shard goes
- * to the live node that scores highest for it (rendezvous hashing). Every node that sees the
+ * a keyed hash of the info hash (HalfSipHash-1-3 under a key every node derives from the
+ * cluster's secret: clients choose info hashes, and must not be able to pile them on one
+ * shard), and each shard goes to the live node that scores highest for it (rendezvous hashing). Every node that sees the
  * same live set computes the same owners, with nothing to agree on beyond that set; and when
  * a node joins or leaves, only the shards it wins or held move.
  *
  * @module
  */
 
+import { HalfSipHash13 } from "../base/hash.ts";
+
 /** Shards of the info-hash space. */
 export const SHARDS = 1024;
 
-/** The shard of the info hash at `b[o]` (its first two bytes, big-endian, modulo `SHARDS`). */
-export function shardOf(b: Uint8Array, o: number): number {
-  return ((b[o] << 8) | b[o + 1]) & (SHARDS - 1);
+/** The shards of info hashes under one cluster's key. */
+export class ClusterShards {
+  /** The key's two words (what `handOffArg` sends along). */
+  readonly key: Uint32Array;
+  #hash: HalfSipHash13;
+
+  /** Shards under `key` (two words, `config/cluster_section.ts`'s `shardKeyOf`). */
+  constructor(key: Uint32Array) {
+    this.key = key;
+    this.#hash = new HalfSipHash13(key[0], key[1]);
+  }
+
+  /** The shard of the info hash at `b[o]` (20 bytes). */
+  of(b: Uint8Array, o: number): number {
+    return this.#hash.hash(b, o, 20) & (SHARDS - 1);
+  }
+}
+
+/** A request worker's handoff request: the shard key, then one byte per shard (1: hand it). */
+export function handOffArg(shards: ClusterShards, mask: Uint8Array): Uint8Array {
+  const a = new Uint8Array(8 + SHARDS);
+  new DataView(a.buffer).setUint32(0, shards.key[0], true);
+  new DataView(a.buffer).setUint32(4, shards.key[1], true);
+  a.set(mask.subarray(0, SHARDS), 8);
+  return a;
+}
+
+/** Reads `handOffArg`'s bytes: whether the info hash at `b[o]` is to be handed. */
+export function handOffTest(arg: Uint8Array): (b: Uint8Array, o: number) => boolean {
+  const v = new DataView(arg.buffer, arg.byteOffset, arg.byteLength);
+  const shards = new ClusterShards(new Uint32Array([v.getUint32(0, true), v.getUint32(4, true)]));
+  return (b, o) => arg[8 + shards.of(b, o)] === 1;
 }
 
 /** FNV-1a over `s`'s UTF-16 units: a node name's seed (stable across nodes and versions). */

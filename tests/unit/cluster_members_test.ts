@@ -1,5 +1,13 @@
 import assert from "assert";
-import { assignShards, shardOf, SHARDS, shardsOf } from "../../shared/store/cluster_shards.ts";
+import {
+  assignShards,
+  ClusterShards,
+  handOffArg,
+  handOffTest,
+  SHARDS,
+  shardsOf,
+} from "../../shared/store/cluster_shards.ts";
+import { shardKeyOf } from "../../shared/config/cluster_section.ts";
 import { FORMAT, Members, type NodeInfo, parseNodeInfo } from "../../cluster/members.ts";
 
 const names = (n: number) => Array.from({ length: n }, (_, i) => `node-${i}`);
@@ -32,11 +40,30 @@ Deno.test("shards: a node joining takes only its own share; one leaving gives on
   }
 });
 
-Deno.test("shards: an info hash's shard comes from its first bytes", () => {
+Deno.test("shards: info hashes spread evenly whatever their bytes, under the secret's key", () => {
+  const shards = new ClusterShards(shardKeyOf("a-cluster-secret-0123"));
+  const other = new ClusterShards(shardKeyOf("another-secret-012345"));
+  // Hashes a client could choose to pile up: equal but for their last byte pair.
+  const counts = new Uint16Array(SHARDS);
+  let same = 0;
   const h = new Uint8Array(20);
-  h[0] = 0x12;
-  h[1] = 0x34;
-  assert.equal(shardOf(h, 0), 0x1234 % SHARDS);
+  for (let i = 0; i < 64 * SHARDS; i++) {
+    h[18] = i >> 8;
+    h[19] = i;
+    const s = shards.of(h, 0);
+    counts[s]++;
+    if (other.of(h, 0) === s) same++;
+  }
+  // 64 per shard on average; no shard gets more than twice that.
+  assert.ok(Math.max(...counts) < 128, `a shard got ${Math.max(...counts)} of ${64 * SHARDS}`);
+  assert.ok(same < 64 * SHARDS / 100, "another secret's key places hashes the same way");
+  // A handoff's argument names the same shards on the other side.
+  const mask = new Uint8Array(SHARDS);
+  mask[shards.of(h, 0)] = 1;
+  const test = handOffTest(handOffArg(shards, mask));
+  assert.ok(test(h, 0));
+  h[19] ^= 1;
+  assert.equal(test(h, 0), mask[shards.of(h, 0)] === 1);
 });
 
 function info(
