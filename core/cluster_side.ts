@@ -54,7 +54,7 @@ export class ClusterSide {
     );
     this.remote.setOwners(init.owners.nodes, init.owners.owner, init.node);
     this.#link = new NatsLink(init, index);
-    void this.#link.open(init, {
+    void this.#link.open({
       request: (m, reply) => {
         this.remote.receive(m, reply, monotonicSeconds());
         hooks.flushLocal();

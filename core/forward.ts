@@ -236,8 +236,8 @@ export class Forwarder {
    */
   announceRecord(b: Uint8Array, p: number, len: number, token: number, flags: number): void {
     const w = this.writers[this.#sharder.of(b, p + A_INFO_HASH)];
-    const at = w.reserve(len);
-    w.buf.set(b.subarray(p, p + len), at);
+    const at = w.reserve(len), buf = w.buf;
+    for (let j = 0; j < len; j++) buf[at + j] = b[p + j];
     setU32LE(w.buf, at + A_TOKEN, token);
     w.buf[at + A_FLAGS] |= flags;
     w.commit(at + len);

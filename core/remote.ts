@@ -211,9 +211,9 @@ export class RemoteRequests implements Answers {
     const entry = peerLen(family) + (b[p + A_FLAGS] & ANNOUNCE_PEER_IDS ? 20 : 0);
     const len = ANSWER_HEADER + entry * getU16LE(b, p + R_COUNT);
     const w = this.#replies[o];
-    const at = w.reserve(len);
-    w.buf.set(b.subarray(p, p + len), at);
-    w.buf[at + A_FLAGS] &= ~ANNOUNCE_REMOTE;
+    const at = w.reserve(len), buf = w.buf;
+    for (let j = 0; j < len; j++) buf[at + j] = b[p + j];
+    buf[at + A_FLAGS] &= ~ANNOUNCE_REMOTE;
     setU32LE(w.buf, at + A_TOKEN, this.#slotToken[s]);
     w.commit(at + len);
   }
@@ -234,8 +234,8 @@ export class RemoteRequests implements Answers {
     const max = pending.maxHashes;
     for (let k = 0; k < n; k++, at += RES_SCRAPE_ITEM) {
       setU16LE(out, at, this.#scrapeIdx[s * max + k]);
-      const e = pending.entryOffset(s, k);
-      out.set(pending.entries.subarray(e, e + SCRAPE_ENTRY_LEN), at + 2);
+      const e = pending.entryOffset(s, k), entries = pending.entries;
+      for (let j = 0; j < SCRAPE_ENTRY_LEN; j++) out[at + 2 + j] = entries[e + j];
     }
     w.commit(at);
   }
@@ -250,7 +250,7 @@ export class RemoteRequests implements Answers {
     const hashes = this.#hashes;
     let q = p + SCRAPE_HEADER;
     for (let k = 0; k < n; k++, q += REQ_SCRAPE_ITEM) {
-      hashes.set(b.subarray(q + 2, q + 22), 20 * k);
+      for (let j = 0; j < 20; j++) hashes[20 * k + j] = b[q + 2 + j];
     }
     const fwd = this.#forward;
     const family = b[p + REC_FAMILY] === 6 ? 6 : 4;
