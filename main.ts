@@ -37,7 +37,7 @@ import { httpView } from "./http/observe.ts";
 import type { HttpSocketStats } from "./http/socket_init.ts";
 import { combineExtras, type TrackerExtras } from "./shared/runtime/tracker.ts";
 import { clusterTracking } from "./cluster/tracking.ts";
-import type { ClusterSection } from "./cluster/settings.ts";
+import { checkPrivateCluster, type ClusterSection } from "./cluster/settings.ts";
 import { type PrivateSection, privateTracking } from "./private/tracking.ts";
 
 const { privileges, state, private: priv, cluster, ...udpKeys } = udpOwnSchema;
@@ -166,6 +166,7 @@ async function run<S extends Section>(
   const log = new Logger(level);
   const parts = config as { private: PrivateSection; cluster: ClusterSection };
   // Checked before the database is opened: a bad [cluster] costs nothing to report.
+  checkPrivateCluster(parts.cluster, parts.private);
   const cluster = clusterTracking(parts.cluster, name === "ws" ? "webtorrent" : "bittorrent");
   const extras = combineExtras(await privateTracking(parts.private), cluster);
   await serve(config, log, extras);

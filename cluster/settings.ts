@@ -90,6 +90,21 @@ export function clusterSettings(c: ClusterSection, kind: ClusterKind): ClusterSe
   };
 }
 
+/**
+ * A cluster that tracks privately shares keys and accounting through one database: PostgreSQL.
+ * (Every node writing its own SQLite file would split both.)
+ */
+export function checkPrivateCluster(
+  cluster: { enabled: boolean },
+  priv: { enabled: boolean; database: string },
+): void {
+  if (cluster.enabled && priv.enabled && !/^postgres(ql)?:/.test(priv.database)) {
+    throw new OperatorError(
+      "private.database: a cluster's nodes share keys and accounting through one postgres:// database, not sqlite",
+    );
+  }
+}
+
 /** The host name, read where `--allow-read` reaches it (no `--allow-sys` needed). */
 function hostName(): string {
   try {

@@ -15,6 +15,7 @@ import { NatsLink } from "../shared/runtime/nats_link.ts";
 import { type Answers, type Forwarder, PENDING_SLOTS } from "./forward.ts";
 import { type RemoteCounts, RemoteRequests } from "./remote.ts";
 import { ClusterShards } from "../shared/store/cluster_shards.ts";
+import type { KeyTable } from "../shared/store/key_table.ts";
 
 /** How this side reaches the rest of its socket worker. */
 export interface ClusterHooks {
@@ -75,6 +76,11 @@ export class ClusterSide {
   flush(): void {
     this.remote.flushRemote(this.#send, performance.now());
     this.remote.flushReplies(this.#reply);
+  }
+
+  /** A private tracker's keys: keyed announces to other nodes carry their key's text. */
+  useKeys(keys: KeyTable | null): void {
+    this.remote.route.keys = keys;
   }
 
   /** A new assignment of shards to nodes. */

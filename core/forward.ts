@@ -15,7 +15,8 @@ import { getU16LE, getU32LE, setU16LE, setU32LE } from "../shared/base/bytes.ts"
 import { ADDR_LEN } from "../shared/net/address.ts";
 import { A_ADDR, A_EVENT, A_FLAGS, A_INFO_HASH, A_PEER_ID, A_PORT, A_TOKEN } from "./records.ts";
 import { K_KEY, K_UPLOADED, KEYED_ANNOUNCE_LEN } from "./records.ts";
-import { REQ_ANNOUNCE_KEYED } from "./records.ts";
+import { REQ_ANNOUNCE_KEY_TEXT, REQ_ANNOUNCE_KEYED } from "./records.ts";
+import { type KeyTable, MAX_KEY_LEN } from "../shared/store/key_table.ts";
 import { A_WANT, ANNOUNCE_LEN, ANNOUNCE_PEER_IDS, ANSWER_HEADER, F_COUNT } from "./records.ts";
 import { FULL_SCRAPE_HEADER, FULL_SCRAPE_ITEM, FULL_SCRAPE_REQ_LEN, peerLen } from "./records.ts";
 import { R_COUNT, REC_FAMILY, REQ_ANNOUNCE, REQ_FULL_SCRAPE, REQ_SCRAPE } from "./records.ts";
@@ -57,6 +58,8 @@ export interface RemoteRoute {
   owner: Int16Array;
   /** One batch per other node (at most `MAX_REMOTES`), by the index `owner` holds. */
   writers: BatchWriter[];
+  /** A private tracker's keys (keyed announces to other nodes carry the key's text). */
+  keys: KeyTable | null;
 }
 
 /** One socket worker's batches to and from the request workers. */
@@ -145,9 +148,9 @@ export class Forwarder {
     want: number,
     token: number,
   ): void {
-    const w = this.#writer(this.#destination(infoHash, h));
+    const d = this.#destination(infoHash, h), w = this.#writer(d);
     const key = this.#key;
-    const at = w.reserve(key < 0 ? ANNOUNCE_LEN : KEYED_ANNOUNCE_LEN);
+    const at = w.reserve(key < 0 ? ANNOUNCE_LEN : KEYED_ANNOUNCE_LEN + 1 + MAX_KEY_LEN);
     const buf = w.buf;
     buf[at] = key < 0 ? REQ_ANNOUNCE : REQ_ANNOUNCE_KEYED;
     buf[at + REC_FAMILY] = family;
@@ -166,7 +169,13 @@ export class Forwarder {
     this.#f64[1] = this.#downloaded;
     buf.set(this.#f64b, at + K_UPLOADED);
     this.#key = -1;
-    w.commit(at + KEYED_ANNOUNCE_LEN);
+    if (d < this.#n) return w.commit(at + KEYED_ANNOUNCE_LEN);
+    // To another node: key indices are this process's own, so the key itself goes along.
+    const keys = this.route?.keys ?? null;
+    const n = keys === null ? 0 : keys.copyKey(key, buf, at + KEYED_ANNOUNCE_LEN + 1);
+    buf[at] = REQ_ANNOUNCE_KEY_TEXT;
+    buf[at + KEYED_ANNOUNCE_LEN] = n;
+    w.commit(at + KEYED_ANNOUNCE_LEN + 1 + n);
   }
 
   /**
@@ -232,14 +241,26 @@ export class Forwarder {
 
   /**
    * Copies the announce record of `len` bytes at `b[p]` (another node's, forwarded) to the
-   * request worker of its info hash, with `token` in place of its own and `flags` added.
+   * request worker of its info hash, with `token` in place of its own and `flags` added; with
+   * `key`, as a keyed announce of that key index.
    */
-  announceRecord(b: Uint8Array, p: number, len: number, token: number, flags: number): void {
+  announceRecord(
+    b: Uint8Array,
+    p: number,
+    len: number,
+    token: number,
+    flags: number,
+    key = -1,
+  ): void {
     const w = this.writers[this.#sharder.of(b, p + A_INFO_HASH)];
     const at = w.reserve(len), buf = w.buf;
     for (let j = 0; j < len; j++) buf[at + j] = b[p + j];
-    setU32LE(w.buf, at + A_TOKEN, token);
-    w.buf[at + A_FLAGS] |= flags;
+    setU32LE(buf, at + A_TOKEN, token);
+    buf[at + A_FLAGS] |= flags;
+    if (key >= 0) {
+      buf[at] = REQ_ANNOUNCE_KEYED;
+      setU32LE(buf, at + K_KEY, key);
+    }
     w.commit(at + len);
   }
 

@@ -74,6 +74,12 @@ export const REQ_FULL_SCRAPE = 3;
  * `K_UPLOADED`, `K_DOWNLOADED`), for the accounting. Its answer is an announce answer.
  */
 export const REQ_ANNOUNCE_KEYED = 4;
+/**
+ * Record type, between the nodes of a cluster only (`remote.ts`): a keyed announce whose key
+ * index is the sending process's, followed by the key itself (a length byte, then at most
+ * `MAX_KEY_LEN` bytes), which the owner turns into its own index (indices are per process).
+ */
+export const REQ_ANNOUNCE_KEY_TEXT = 5;
 /** Record type: the answer to an announce. */
 export const RES_ANNOUNCE = 1;
 /** Record type: scrape entries for a pending scrape. */

@@ -29,6 +29,8 @@ import { ANNOUNCE_REMOTE, ANSWER_HEADER, KEYED_ANNOUNCE_LEN, peerLen } from "./r
 import { R_COUNT, REC_FAMILY, REQ_ANNOUNCE, REQ_ANNOUNCE_KEYED, REQ_SCRAPE } from "./records.ts";
 import { REQ_SCRAPE_ITEM, RES_SCRAPE, RES_SCRAPE_ITEM, S_COUNT, S_ID } from "./records.ts";
 import { SCRAPE_ENTRY_LEN, SCRAPE_HEADER } from "./records.ts";
+import { REQ_ANNOUNCE_KEY_TEXT } from "./records.ts";
+import { MAX_KEY_LEN, MAX_KEYS } from "../shared/store/key_table.ts";
 
 /** The first byte of every message between nodes: the records' format. */
 export const WIRE_FORMAT = 1;
@@ -91,7 +93,7 @@ export class RemoteRequests implements Answers {
     this.#scrapeId = new Uint32Array(pendingSlots);
     this.#scrapeIdx = new Uint16Array(pendingSlots * max);
     this.#hashes = new Uint8Array(20 * max);
-    this.route = { shards, owner: new Int16Array(SHARDS).fill(-1), writers: [] };
+    this.route = { shards, owner: new Int16Array(SHARDS).fill(-1), writers: [], keys: null };
     forward.route = this.route;
   }
 
@@ -165,6 +167,24 @@ export class RemoteRequests implements Answers {
           const len = type === REQ_ANNOUNCE ? ANNOUNCE_LEN : KEYED_ANNOUNCE_LEN;
           if (p + len > b.length) break;
           fwd.announceRecord(b, p, len, this.#slot(o, getU32LE(b, p + A_TOKEN)), ANNOUNCE_REMOTE);
+          p += len;
+        } else if (type === REQ_ANNOUNCE_KEY_TEXT) {
+          const n = p + KEYED_ANNOUNCE_LEN < b.length ? b[p + KEYED_ANNOUNCE_LEN] : -1;
+          const len = KEYED_ANNOUNCE_LEN + 1 + n;
+          if (n < 0 || n > MAX_KEY_LEN || p + len > b.length) break;
+          // The key's index here; one this node has not loaded yet passes the request worker
+          // (the sender checked it) but counts under no key.
+          const start = p + KEYED_ANNOUNCE_LEN + 1;
+          const i = this.route.keys?.find(b, start, start + n) ?? -1;
+          const token = this.#slot(o, getU32LE(b, p + A_TOKEN));
+          fwd.announceRecord(
+            b,
+            p,
+            KEYED_ANNOUNCE_LEN,
+            token,
+            ANNOUNCE_REMOTE,
+            i < 0 ? MAX_KEYS : i,
+          );
           p += len;
         } else if (type === REQ_SCRAPE) {
           const n = getU16LE(b, p + S_COUNT);

@@ -63,6 +63,7 @@ serveSockets<HttpSocketInit, HttpSocketStats>((init, host) => {
   setInterval(() => (front.now = monotonicSeconds()), 250);
 
   if (init.private) front.private(new PrivateGate(init.private.keys, init.private.clients));
+  cluster?.useKeys(front.gate?.keys ?? null);
   return {
     keys: (u) => front.gate?.keys.apply(u),
     // Every HTTP client speaks first: its connection comes with its request (deferred accept).

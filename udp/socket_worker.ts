@@ -50,7 +50,10 @@ serveSockets<UdpSocketInit, SocketStats>((init, { log, links }) => {
       deliver: answers,
     }, log)
     : null;
-  if (cluster !== null) router.answers = cluster.answers;
+  if (cluster !== null) {
+    router.answers = cluster.answers;
+    cluster.useKeys(router.private?.gate.keys ?? null);
+  }
   setInterval(() => router.forward.pending.expire(monotonicSeconds()), 1000);
 
   return {

@@ -92,6 +92,14 @@ export class KeyTable {
     }
   }
 
+  /** Writes key `i`'s bytes to `out[o]`; returns how many (0: no such key). */
+  copyKey(i: number, out: Uint8Array, o: number): number {
+    if (!this.has(i)) return 0;
+    const n = this.#len[i], from = i * MAX_KEY_LEN, bytes = this.#bytes;
+    for (let j = 0; j < n; j++) out[o + j] = bytes[from + j];
+    return n;
+  }
+
   /** True when key index `i` was ever given to this table. */
   has(i: number): boolean {
     return i >= 0 && i < this.#len.length && this.#len[i] !== 0;
