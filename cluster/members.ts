@@ -24,6 +24,17 @@ export interface NodeInfo {
   instance: string;
   /** Its shoal version. */
   version: string;
+  /** What it holds, as of its heartbeat (absent before its first count). */
+  load?: NodeLoad;
+}
+
+/** What a node holds, published with its heartbeats for every node's statistics page. */
+export interface NodeLoad {
+  /** Torrents. */
+  torrents: number;
+  /** Peers, and seeders among them. */
+  peers: number;
+  seeders: number;
 }
 
 /** Reads a heartbeat's JSON; null when it is not a node's. */

@@ -22,7 +22,19 @@ import { OperatorError } from "../shared/base/errors.ts";
 import type { Logger } from "../shared/base/log.ts";
 import { VERSION } from "../shared/base/version.ts";
 import { MetricsText } from "../shared/observe/prometheus.ts";
-import { FORMAT, Members, type NodeInfo, parseNodeInfo } from "./members.ts";
+import { FORMAT, Members, type NodeInfo, type NodeLoad, parseNodeInfo } from "./members.ts";
+
+/** The cluster as the statistics page shows it. */
+export interface ClusterOverview {
+  /** The cluster's name. */
+  name: string;
+  /** Where this node stands. */
+  state: ClusterState;
+  /** Each live node: its name, whether it is this one, its shards, and what it holds. */
+  nodes: ({ node: string; here: boolean; shards: number } & NodeLoad)[];
+  /** What the nodes hold together. */
+  total: NodeLoad;
+}
 import {
   assignShards,
   ClusterShards,
@@ -105,6 +117,31 @@ export class ClusterNode {
       instance: crypto.randomUUID(),
       version: VERSION,
     };
+  }
+
+  /** What this node holds now (published with its next heartbeat). */
+  setLoad(load: NodeLoad): void {
+    this.#info.load = load;
+  }
+
+  /**
+   * The statistics page's view of the cluster: each live node with what it last published
+   * (this one with what it holds now), and their total.
+   */
+  overview(): { cluster: ClusterOverview } {
+    const owners = assignShards(this.live);
+    const nodes = this.live.map((node) => {
+      const info = node === this.#s.node ? this.#info : this.#members.info(node);
+      const load = info?.load ?? { torrents: 0, peers: 0, seeders: 0 };
+      return { node, here: node === this.#s.node, shards: shardsOf(node, owners), ...load };
+    });
+    const total = { torrents: 0, peers: 0, seeders: 0 };
+    for (const n of nodes) {
+      total.torrents += n.torrents;
+      total.peers += n.peers;
+      total.seeders += n.seeders;
+    }
+    return { cluster: { name: this.#s.name, state: this.#state, nodes, total } };
   }
 
   /** Where this node stands. */

@@ -55,6 +55,12 @@ export const MIN_SECRET = 16;
 /** Checks `c` and fills in the node name; null when clustering is off. */
 export function clusterSettings(c: ClusterSection, kind: ClusterKind): ClusterSettings | null {
   if (!c.enabled) return null;
+  if (kind === "webtorrent") {
+    // Its offers and answers would have to reach peers connected to other nodes: not built yet.
+    throw new OperatorError(
+      "cluster.enabled: shoal ws does not share WebTorrent swarms between nodes yet (shoal udp and shoal http do)",
+    );
+  }
   if (c.secret === "") {
     throw new OperatorError(
       "cluster.secret is required when cluster.enabled is true (the same on every node)",

@@ -31,6 +31,18 @@ export function clusterTracking(c: ClusterSection, kind: ClusterKind): TrackerEx
       log = l;
       const n = made();
       n.attachSwarms(swarms);
+      // What this node holds, for the others' statistics pages (with each heartbeat).
+      setInterval(async () => {
+        const load = { torrents: 0, peers: 0, seeders: 0 };
+        for (const st of await pool.stats()) {
+          const r = st as { role?: string; torrents?: number; peers?: number; seeders?: number };
+          if (r.role !== "request") continue;
+          load.torrents += r.torrents ?? 0;
+          load.peers += r.peers ?? 0;
+          load.seeders += r.seeders ?? 0;
+        }
+        n.setLoad(load);
+      }, Math.max(500, s.nodeTimeoutMs / 2));
       n.onOwners((owners) => pool.broadcast({ type: "owners", owners }, "socket"));
       await n.start();
     },
@@ -39,5 +51,6 @@ export function clusterTracking(c: ClusterSection, kind: ClusterKind): TrackerEx
     },
     metrics: () => node?.metrics() ?? "",
     describe: () => node?.describe() ?? "",
+    page: () => node?.overview() ?? {},
   };
 }

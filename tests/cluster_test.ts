@@ -101,8 +101,12 @@ Deno.test("[cluster] without a secret, with a short one, or with bad names is re
   const base = { enabled: true, servers: "nats://127.0.0.1:1" };
   assertRefused(await runWithConfig("udp", { cluster: base }), /cluster\.secret is required/);
   assertRefused(
-    await runWithConfig("ws", { cluster: { ...base, secret: "short" } }),
+    await runWithConfig("http", { cluster: { ...base, secret: "short" } }),
     /cluster\.secret must be at least 16 characters/,
+  );
+  assertRefused(
+    await runWithConfig("ws", { cluster: { ...base, secret: SECRET } }),
+    /shoal ws does not share WebTorrent swarms between nodes yet/,
   );
   assertRefused(
     await runWithConfig("http", { cluster: { ...base, secret: SECRET, node: "a.b" } }),
@@ -407,6 +411,17 @@ processTest(
         assert.ok(s.action === 2, `answered with action ${s.action}`);
         assert.equal(s.torrents.length, hashes.length);
         for (const e of s.torrents) assert.deepEqual([e.seeders, e.leechers], [1, 1]);
+        // The statistics page of any node shows every node and the cluster's total.
+        await eventually(
+          async () => {
+            const l = a.listening.find((x) => x.metrics)!;
+            const st = await (await fetch(`http://${l.hostname}:${l.port}/stats.json`)).json();
+            return st.cluster?.nodes.length === 3 && st.cluster.total.torrents === hashes.length &&
+              st.cluster.total.peers === 2 * hashes.length;
+          },
+          5000,
+          "the cluster's total on A's statistics page",
+        );
         // Each node forwarded some of it, and answered some for the others.
         for (const node of running) {
           const m = await metricsOf(node);

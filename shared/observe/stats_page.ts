@@ -64,6 +64,10 @@ export const STATS_PAGE = `<!doctype html>
     <figure class="graph"><figcaption><span id="label-peers">peers</span><span class="now" id="now-peers"></span></figcaption><svg class="plot s3" id="graph-peers" role="img"></svg></figure>
   </div>
   <div class="cards" id="cards"></div>
+  <section id="cluster-part" hidden>
+  <h2>Cluster <span class="muted" id="cluster-name"></span></h2>
+  <table id="cluster"><thead><tr><th>node</th><th class="n">shards</th><th class="n">torrents</th><th class="n">peers</th><th class="n">seeders</th></tr></thead><tbody></tbody></table>
+  </section>
   <h2>Largest swarms</h2>
   <table id="top"><thead><tr><th>info hash</th><th class="n">seeders</th><th class="n">leechers</th><th class="n">completed</th></tr></thead><tbody></tbody></table>
   <h2>Clients <span class="muted" id="sampled"></span></h2>
@@ -210,6 +214,13 @@ async function refresh() {
       label.append(bar);
       return [label, share];
     }));
+    const cl = s.cluster;
+    document.getElementById("cluster-part").hidden = !cl;
+    if (cl) {
+      document.getElementById("cluster-name").textContent = "“" + cl.name + "”" + (cl.state === "member" ? "" : " (this node alone: " + cl.state + ")");
+      const row = (n, label) => [cell("td", label), cell("td", n.shards === undefined ? "" : fmt(n.shards), "n"), cell("td", fmt(n.torrents), "n"), cell("td", fmt(n.peers), "n"), cell("td", fmt(n.seeders), "n")];
+      rows("cluster", [...cl.nodes.map((n) => row(n, n.node + (n.here ? " (this node)" : ""))), row({ ...cl.total, shards: 1024 }, "total")]);
+    }
     last = s;
     drawAll(s);
     document.getElementById("sampled").textContent = s.sampled ? "(" + fmt(s.sampled) + " peers sampled)" : "";

@@ -44,6 +44,8 @@ export interface TrackerExtras {
   metrics(): string;
   /** A line for the log once it serves. */
   describe(): string;
+  /** What it adds to the statistics page's data (`stats.json`), if anything. */
+  page?(): Record<string, unknown>;
 }
 
 /** A cluster node's reach into its own swarms (`cluster/node.ts`). */
@@ -95,6 +97,7 @@ export function combineExtras(...parts: (TrackerExtras | null)[]): TrackerExtras
       for (const p of [...all].reverse()) await p.stop(pool);
     },
     metrics: () => all.map((p) => p.metrics()).join(""),
+    page: () => Object.assign({}, ...all.map((p) => p.page?.() ?? {})),
     describe: () => all.map((p) => p.describe()).join("; "),
   };
 }
@@ -250,7 +253,7 @@ export async function runTracker<C extends TrackerConfig, R extends HostConfig, 
         heapMetrics([heapReport("main"), ...await pool.heaps()]),
       stats: async () => {
         const stats = await pool.stats();
-        return plan.observe.page(stats, await details(), uptime());
+        return { ...plan.observe.page(stats, await details(), uptime()), ...extras?.page?.() };
       },
       sample: async () => plan.observe.sample(await pool.stats()),
     }, log);
