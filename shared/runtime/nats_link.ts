@@ -75,7 +75,10 @@ export class NatsLink {
   async #session(server: string, on: NatsLinkHandlers): Promise<void> {
     const u = new URL(server.includes("://") ? server : `nats://${server}`);
     const hostname = u.hostname.replace(/^\[|\]$/g, "");
-    let conn: Deno.Conn = await Deno.connect({ hostname, port: Number(u.port || 4222) });
+    const tcp = await Deno.connect({ hostname, port: Number(u.port || 4222) });
+    // A batch must leave at once, not wait for the previous one's acknowledgement (Nagle).
+    tcp.setNoDelay(true);
+    let conn: Deno.Conn = tcp;
     let info: Record<string, unknown> | null = null, pong = false, error = "";
     const reader = new NatsReader({
       info: (i) => (info = i),
