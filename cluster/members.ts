@@ -24,6 +24,8 @@ export interface NodeInfo {
   instance: string;
   /** Its shoal version. */
   version: string;
+  /** Its request workers (another node's batches go to each by the shard key; absent: 1). */
+  requestWorkers?: number;
   /** What it holds, as of its heartbeat (absent before its first count). */
   load?: NodeLoad;
 }

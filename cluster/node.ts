@@ -159,7 +159,15 @@ export class ClusterNode {
   /** Which node owns each shard now (this node every one while alone). */
   owners(): ShardOwners {
     const a = assignShards(this.live);
-    return { nodes: a.nodes, owner: a.owner };
+    const workers = a.nodes.map((n) =>
+      (n === this.#s.node ? this.#info : this.#members.info(n))?.requestWorkers ?? 1
+    );
+    return { nodes: a.nodes, owner: a.owner, workers };
+  }
+
+  /** This node's request workers (published with its heartbeats: others address each). */
+  setRequestWorkers(n: number): void {
+    this.#info.requestWorkers = n;
   }
 
   /** Calls `f` with each new assignment of shards (the socket workers must know). */
@@ -565,7 +573,10 @@ export class ClusterNode {
    * its owner under `owners`, in messages NATS takes (at most `HANDOFF_CHUNK` bytes), each
    * acknowledged. What an owner does not take comes back here. Returns the torrents sent.
    */
-  async #handOff(mask: Uint8Array, owners: ShardOwners): Promise<number> {
+  async #handOff(
+    mask: Uint8Array,
+    owners: { nodes: string[]; owner: Int16Array },
+  ): Promise<number> {
     const swarms = this.#swarms, nc = this.#nc;
     if (swarms === null || nc === null) return 0;
     const parts = await swarms.handOff(handOffArg(this.#shards, mask));

@@ -31,6 +31,7 @@ export function clusterTracking(c: ClusterSection, kind: ClusterKind): TrackerEx
       log = l;
       const n = made();
       n.attachSwarms(swarms);
+      n.setRequestWorkers(pool.workers.filter((w) => w.name.startsWith("request")).length);
       // What this node holds, for the others' statistics pages (with each heartbeat).
       setInterval(async () => {
         const load = { torrents: 0, peers: 0, seeders: 0 };

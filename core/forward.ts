@@ -23,7 +23,7 @@ import { R_COUNT, REC_FAMILY, REQ_ANNOUNCE, REQ_FULL_SCRAPE, REQ_SCRAPE } from "
 import { REQ_SCRAPE_ITEM, RES_ANNOUNCE, RES_FULL_SCRAPE, RES_SCRAPE } from "./records.ts";
 import { RES_SCRAPE_ITEM, S_COUNT, S_ID, SCRAPE_ENTRY_LEN, SCRAPE_HEADER } from "./records.ts";
 import { PendingScrapes } from "./pending_scrapes.ts";
-import type { ClusterShards } from "../shared/store/cluster_shards.ts";
+import { type ClusterShards, SHARDS } from "../shared/store/cluster_shards.ts";
 
 /** Scrapes one socket worker may have waiting for their parts. */
 export const PENDING_SLOTS = 1024;
@@ -54,9 +54,12 @@ export const MAX_REMOTES = 255;
 export interface RemoteRoute {
   /** The cluster's shards. */
   shards: ClusterShards;
-  /** Per cluster shard (`cluster_shards.ts`): -1 when this node owns it, else a writer index. */
+  /** Per cluster shard (`cluster_shards.ts`): -1 when this node owns it, else its owner's index. */
   owner: Int16Array;
-  /** One batch per other node (at most `MAX_REMOTES`), by the index `owner` holds. */
+  /** Per owner index: its first writer, and how many request workers it has (one writer each). */
+  base: Int32Array;
+  workers: Int32Array;
+  /** One batch per request worker of the other nodes (at most `MAX_REMOTES` nodes). */
   writers: BatchWriter[];
   /** A private tracker's keys (keyed announces to other nodes carry the key's text). */
   keys: KeyTable | null;
@@ -70,10 +73,6 @@ export class Forwarder {
   readonly pending: PendingScrapes;
   /** A cluster's routes to other nodes; null: every request stays on this node. */
   route: RemoteRoute | null = null;
-  /** While true, requests stay on this node whatever `route` says (another node's, forwarded). */
-  localOnly = false;
-  /** The id of the pending scrape `scrape` opened last. */
-  lastScrape = -1;
   #sharder: Sharder;
   #n: number;
   #shardOf: Uint16Array;
@@ -103,16 +102,16 @@ export class Forwarder {
   }
 
   /**
-   * Where the info hash at `b[h]` goes: a request worker (`0 … n-1`) or another node
-   * (`n + writer index`).
+   * Where the info hash at `b[h]` goes: a request worker here (`0 … n-1`) or one of another
+   * node (`n + writer index`). In a cluster, one keyed hash names both the shard and, modulo
+   * its owner's request workers, the worker there (this process shards by the same key).
    */
   #destination(b: Uint8Array, h: number): number {
     const r = this.route;
-    if (r !== null && !this.localOnly) {
-      const o = r.owner[r.shards.of(b, h)];
-      if (o >= 0) return this.#n + o;
-    }
-    return this.#sharder.of(b, h);
+    if (r === null) return this.#sharder.of(b, h);
+    const x = r.shards.hash(b, h), o = r.owner[x & (SHARDS - 1)];
+    if (o >= 0) return this.#n + r.base[o] + x % r.workers[o];
+    return this.#n === 1 ? 0 : x % this.#n;
   }
 
   #writer(d: number): BatchWriter {
@@ -202,19 +201,7 @@ export class Forwarder {
       shardOf[k] = s;
       if (perShard[s]++ === 0) parts++;
     }
-    const id = this.pending.open(
-      family,
-      addrs,
-      a,
-      token,
-      count,
-      parts,
-      now,
-      data,
-      hashes,
-      this.localOnly,
-    );
-    this.lastScrape = id;
+    const id = this.pending.open(family, addrs, a, token, count, parts, now, data, hashes);
     if (id < 0) return false;
     for (let s = 0; s < dests; s++) {
       const n = perShard[s];
@@ -237,31 +224,6 @@ export class Forwarder {
       w.commit(at);
     }
     return true;
-  }
-
-  /**
-   * Copies the announce record of `len` bytes at `b[p]` (another node's, forwarded) to the
-   * request worker of its info hash, with `token` in place of its own and `flags` added; with
-   * `key`, as a keyed announce of that key index.
-   */
-  announceRecord(
-    b: Uint8Array,
-    p: number,
-    len: number,
-    token: number,
-    flags: number,
-    key = -1,
-  ): void {
-    const w = this.writers[this.#sharder.of(b, p + A_INFO_HASH)];
-    const at = w.reserve(len), buf = w.buf;
-    for (let j = 0; j < len; j++) buf[at + j] = b[p + j];
-    setU32LE(buf, at + A_TOKEN, token);
-    buf[at + A_FLAGS] |= flags;
-    if (key >= 0) {
-      buf[at] = REQ_ANNOUNCE_KEYED;
-      setU32LE(buf, at + K_KEY, key);
-    }
-    w.commit(at + len);
   }
 
   /** Asks every request worker for all its torrents (a full scrape), under `token`. */

@@ -31,7 +31,6 @@ export class PendingScrapes {
   /** Scrapes in flight. */
   inFlight = 0;
   #family: Uint8Array;
-  #remote: Uint8Array;
   #token: Uint32Array;
   #gen: Uint32Array;
   #parts: Uint16Array;
@@ -51,7 +50,6 @@ export class PendingScrapes {
     this.entries = new Uint8Array(slots * SCRAPE_ENTRY_LEN * maxHashes);
     this.addrs = new Uint8Array(slots * ADDR_LEN);
     this.#family = new Uint8Array(slots);
-    this.#remote = new Uint8Array(slots);
     this.#token = new Uint32Array(slots);
     this.#gen = new Uint32Array(slots);
     this.#parts = new Uint16Array(slots);
@@ -65,7 +63,7 @@ export class PendingScrapes {
   /**
    * Opens a slot for a scrape of `count` hashes (at `data[hashes]`, kept if the table keeps
    * them) in `parts` parts from the client at `addrs[a]`, answered under `token`; returns its
-   * id, or -1 when every slot is busy. A `remote` scrape is another node's (`remote.ts`).
+   * id, or -1 when every slot is busy.
    */
   open(
     family: number,
@@ -77,14 +75,12 @@ export class PendingScrapes {
     now: number,
     data: Uint8Array,
     hashes: number,
-    remote = false,
   ): number {
     if (this.#freeTop === 0) return -1;
     const s = this.#free[--this.#freeTop];
     const gen = (this.#gen[s] + 1) & 0xfffff;
     this.#gen[s] = gen;
     this.#family[s] = family;
-    this.#remote[s] = remote ? 1 : 0;
     this.#token[s] = token;
     this.#parts[s] = parts;
     this.#count[s] = count;
@@ -124,11 +120,6 @@ export class PendingScrapes {
   /** Family of slot `s`. */
   family(s: number): 4 | 6 {
     return this.#family[s] === 6 ? 6 : 4;
-  }
-
-  /** Whether slot `s` holds another node's scrape part (`remote.ts` answers it). */
-  isRemote(s: number): boolean {
-    return this.#remote[s] === 1;
   }
 
   /** The token slot `s` is answered under. */

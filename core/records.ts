@@ -112,11 +112,6 @@ export const KEYED_ANNOUNCE_LEN = K_DOWNLOADED + 8;
 export const ANNOUNCE_SEEDER = 1;
 /** Announce flag: list each peer's peer id after the peers (HTTP `compact=0`). */
 export const ANNOUNCE_PEER_IDS = 2;
-/**
- * Announce flag: forwarded from another node of a cluster; the token is a forwarding slot of
- * the socket worker that sent it on (`remote.ts`), and its answer goes back to that node.
- */
-export const ANNOUNCE_REMOTE = 0x80;
 
 /** Offset of an answer's refusal byte. */
 export const R_REFUSAL = 3;

@@ -16,6 +16,7 @@ import { REQ_SCRAPE, REQ_SCRAPE_ITEM, RES_FULL_SCRAPE, RES_SCRAPE } from "./reco
 import { RES_SCRAPE_ITEM, S_COUNT, S_ID, SCRAPE_HEADER, writeAnswerHeader } from "./records.ts";
 import { writeScrapeEntry } from "./records.ts";
 import { KEYED_ANNOUNCE_LEN, R_REFUSAL, REQ_ANNOUNCE_KEYED } from "./records.ts";
+import { K_KEY, REQ_ANNOUNCE_KEY_TEXT } from "./records.ts";
 
 /** What a batch is applied to (the `Swarms`). */
 export interface AnnounceStore {
@@ -91,5 +92,46 @@ export function handleRequestBatch(
     } else {
       return;
     }
+  }
+}
+
+/**
+ * Copies the records of `b` (another node's batch) into `out`, each keyed announce that carries
+ * its key's text (`REQ_ANNOUNCE_KEY_TEXT`) made a keyed announce of this worker's index for that
+ * key (`keyIndex`; a key not known here yet gets `unknown`, which passes and counts under no
+ * key: the sending node checked it). Stops at a malformed record.
+ */
+export function localKeys(
+  b: Uint8Array,
+  out: BatchWriter,
+  keyIndex: (b: Uint8Array, start: number, end: number) => number,
+  unknown: number,
+): void {
+  let p = 0;
+  while (p < b.length) {
+    const type = b[p];
+    let len: number;
+    if (type === REQ_ANNOUNCE) len = ANNOUNCE_LEN;
+    else if (type === REQ_ANNOUNCE_KEYED) len = KEYED_ANNOUNCE_LEN;
+    else if (type === REQ_ANNOUNCE_KEY_TEXT) {
+      const n = p + KEYED_ANNOUNCE_LEN < b.length ? b[p + KEYED_ANNOUNCE_LEN] : 0;
+      const end = p + KEYED_ANNOUNCE_LEN + 1 + n;
+      if (n === 0 || end > b.length) return;
+      const at = out.reserve(KEYED_ANNOUNCE_LEN), buf = out.buf;
+      for (let j = 0; j < KEYED_ANNOUNCE_LEN; j++) buf[at + j] = b[p + j];
+      buf[at] = REQ_ANNOUNCE_KEYED;
+      const i = keyIndex(b, p + KEYED_ANNOUNCE_LEN + 1, end);
+      setU32LE(buf, at + K_KEY, i < 0 ? unknown : i);
+      out.commit(at + KEYED_ANNOUNCE_LEN);
+      p = end;
+      continue;
+    } else if (type === REQ_SCRAPE) {
+      len = SCRAPE_HEADER + REQ_SCRAPE_ITEM * getU16LE(b, p + S_COUNT);
+    } else return;
+    if (p + len > b.length) return;
+    const at = out.reserve(len), buf = out.buf;
+    for (let j = 0; j < len; j++) buf[at + j] = b[p + j];
+    out.commit(at + len);
+    p += len;
   }
 }

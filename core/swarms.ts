@@ -27,10 +27,10 @@ import type { Link } from "../shared/runtime/link.ts";
 import { AccessList } from "../shared/store/access_list.ts";
 import type { SwarmStore } from "../shared/runtime/request_host.ts";
 import { getU16LE } from "../shared/base/bytes.ts";
-import { handleRequestBatch } from "./request_batch.ts";
+import { handleRequestBatch, localKeys } from "./request_batch.ts";
 import { loadSwarms, type SavedStore, saveSwarms } from "./saved_swarms.ts";
 import { SwarmAccounting } from "./accounting.ts";
-import type { KeyUpdate } from "../shared/store/key_table.ts";
+import { type KeyUpdate, MAX_KEYS } from "../shared/store/key_table.ts";
 
 /** Settings the swarm logic needs. */
 export interface SwarmSettings {
@@ -71,6 +71,8 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
   #cleanCursor = 0;
   /** A private tracker's keys and accounting: made when the first keys arrive. */
   #private: SwarmAccounting | null = null;
+  /** Another node's batch with its keys made this worker's (`answerRemote`). */
+  #keyed = new BatchWriter();
 
   /**
    * Creates an empty store serving what `access` allows; `key` is four random words that key
@@ -385,6 +387,16 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
       w.clear(); // a half-written batch must not reach the socket worker
       throw err;
     }
+  }
+
+  /** Answers another node's batch (`shared/runtime/request_host.ts`) into `w`, at `now`. */
+  answerRemote(batch: Uint8Array, now: number, w: BatchWriter): void {
+    const keys = this.#private?.keys ?? null;
+    if (keys === null) return handleRequestBatch(this, this.#access, batch, w, now);
+    const local = this.#keyed;
+    local.clear();
+    localKeys(batch, local, (b, s, e) => keys.find(b, s, e), MAX_KEYS);
+    handleRequestBatch(this, this.#access, local.buf.subarray(0, local.len), w, now);
   }
 
   /** Posts each socket worker's answers as one batch. */

@@ -324,11 +324,8 @@ export class HttpFront implements ConnectionHost, Answers {
 
   /** Reads a request worker's batch and answers the connections it is for. */
   responses(b: Uint8Array): void {
-    this.forward.responses(b, this.answers);
+    this.forward.responses(b, this);
   }
-
-  /** What the request workers' answers pass through (a cluster's side, or this front). */
-  answers: Answers = this;
 
   /** The core's answer to an announce, at `b[p]`. */
   announced(b: Uint8Array, p: number): void {

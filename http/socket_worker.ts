@@ -43,15 +43,11 @@ serveSockets<HttpSocketInit, HttpSocketStats>((init, host) => {
     }),
   );
   const cluster = init.cluster
-    ? new ClusterSide(init.cluster, index, front.forward, front, {
-      flushLocal: () => front.forward.flush(host.links),
-      deliver: (b) => {
-        front.now = monotonicSeconds();
-        front.responses(b);
-      },
+    ? new ClusterSide(init.cluster, index, front.forward, (b) => {
+      front.now = monotonicSeconds();
+      front.responses(b);
     }, host.log)
     : null;
-  if (cluster !== null) front.answers = cluster.answers;
   front.now = monotonicSeconds();
   const refusals = (): Refusals =>
     front.admission.refusals(host.outOfFiles, init.connectionsFitFiles);
@@ -72,7 +68,6 @@ serveSockets<HttpSocketInit, HttpSocketStats>((init, host) => {
     answers(batch) {
       front.now = monotonicSeconds();
       front.responses(batch as Uint8Array);
-      cluster?.flush();
     },
     owners: (o) => cluster?.owners(o),
     stats: () => ({

@@ -49,8 +49,13 @@ function clusterParts(
 }
 
 /** Starts `shoal udp` as a node (its metrics endpoint on) and waits until it has joined. */
-async function startNode(nats: NatsServer, node: string, extra: ConfigParts[string] = {}) {
-  const s = await startShoalWith("udp", clusterParts(nats, node, extra), 2);
+async function startNode(
+  nats: NatsServer,
+  node: string,
+  extra: ConfigParts[string] = {},
+  top: ConfigParts = {},
+) {
+  const s = await startShoalWith("udp", { ...clusterParts(nats, node, extra), ...top }, 2);
   await s.waitFor(/cluster: joined/, 10_000);
   return s;
 }
@@ -367,7 +372,13 @@ processTest(
     const nats = await startNats();
     const running: RunningShoal[] = [];
     try {
-      for (const n of ["a", "b", "c"]) running.push(await startNode(nats, n));
+      // Nodes of 1, 2 and 3 request workers (and 1 or 2 socket workers): a batch goes to the
+      // owner's request worker for its info hash, named by the key every node shares.
+      const workers = [[1, 1], [2, 2], [1, 3]];
+      for (const [k, n] of ["a", "b", "c"].entries()) {
+        const [socket_workers, request_workers] = workers[k];
+        running.push(await startNode(nats, n, {}, { socket_workers, request_workers }));
+      }
       const [a, b, c] = running;
       await eventually(
         async () => (await Promise.all(running.map(nodesSeen))).every((n) => n === 3),

@@ -84,8 +84,6 @@ export class Router implements Answers {
   #socks: (Sender | null)[] = [null, null];
   /** A private tracker's checks (null: an open tracker). */
   private: UdpPrivate | null = null;
-  /** What the request workers' answers pass through (a cluster's side, or this router). */
-  answers: Answers = this;
 
   /** Creates a router. */
   constructor(s: RouterSettings) {
@@ -237,7 +235,7 @@ export class Router implements Answers {
    */
   handleResponses(b: Uint8Array, socks: (Sender | null)[]): void {
     this.#socks = socks;
-    this.forward.responses(b, this.answers);
+    this.forward.responses(b, this);
   }
 
   /** An announce answer (`core/records.ts`) at `b[p]`: its datagram. */

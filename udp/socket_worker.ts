@@ -41,19 +41,12 @@ serveSockets<UdpSocketInit, SocketStats>((init, { log, links }) => {
     } finally {
       socks[0]?.flush();
       socks[1]?.flush();
-      cluster?.flush();
     }
   };
   const cluster = init.cluster
-    ? new ClusterSide(init.cluster, index, router.forward, router, {
-      flushLocal: () => router.forward.flush(links),
-      deliver: answers,
-    }, log)
+    ? new ClusterSide(init.cluster, index, router.forward, answers, log)
     : null;
-  if (cluster !== null) {
-    router.answers = cluster.answers;
-    cluster.useKeys(router.private?.gate.keys ?? null);
-  }
+  cluster?.useKeys(router.private?.gate.keys ?? null);
   setInterval(() => router.forward.pending.expire(monotonicSeconds()), 1000);
 
   return {

@@ -35,9 +35,6 @@ export interface ClusterCounts {
   /** Batches and requests sent to other nodes. */
   batchesOut: number;
   requestsOut: number;
-  /** Batches and requests received from other nodes. */
-  batchesIn: number;
-  requestsIn: number;
   /** Messages dropped (unknown format, malformed) and sends dropped (NATS away). */
   dropped: number;
   sendDrops: number;
@@ -46,6 +43,10 @@ export interface ClusterCounts {
   latencySum: number;
 }
 
+const BATCHES = "Batches between nodes: sent by a socket worker, or answered by a request worker.";
+const REQUESTS =
+  "Requests between nodes: sent by a socket worker, or answered by a request worker.";
+
 /** Upper bounds (ms) of the forward-latency histogram's buckets (`core/remote.ts` counts them). */
 export const LATENCY_BUCKETS_MS = [0.25, 0.5, 1, 2, 5, 10, 50, Infinity];
 
@@ -53,27 +54,13 @@ function clusterMetrics(m: MetricsText, s: SocketStatsBase): void {
   const c = s.cluster;
   if (c === undefined) return;
   const worker = s.index, protocol = s.protocol;
-  const batches = "Batches forwarded between nodes, by direction and socket worker.";
-  m.counter("shoal_cluster_forwarded_batches_total", batches, c.batchesOut, {
-    protocol,
+  m.counter("shoal_cluster_forwarded_batches_total", BATCHES, c.batchesOut, {
     direction: "out",
-    worker,
+    worker: `socket ${worker}`,
   });
-  m.counter("shoal_cluster_forwarded_batches_total", batches, c.batchesIn, {
-    protocol,
-    direction: "in",
-    worker,
-  });
-  const requests = "Requests forwarded between nodes, by direction and socket worker.";
-  m.counter("shoal_cluster_forwarded_requests_total", requests, c.requestsOut, {
-    protocol,
+  m.counter("shoal_cluster_forwarded_requests_total", REQUESTS, c.requestsOut, {
     direction: "out",
-    worker,
-  });
-  m.counter("shoal_cluster_forwarded_requests_total", requests, c.requestsIn, {
-    protocol,
-    direction: "in",
-    worker,
+    worker: `socket ${worker}`,
   });
   m.counter(
     "shoal_cluster_dropped_total",
@@ -215,6 +202,17 @@ export function trackerView<S extends SocketStatsBase>(
         m.gauge("shoal_peers", peers, r.seeders, { kind: "seeder", worker });
         m.gauge("shoal_peers", peers, r.peers - r.seeders, { kind: "leecher", worker });
         for (const v of views) v.requestMetrics?.(m, r);
+        if (r.remoteIn !== undefined) {
+          const w = `request ${worker}`;
+          m.counter("shoal_cluster_forwarded_batches_total", BATCHES, r.remoteIn.batches, {
+            direction: "in",
+            worker: w,
+          });
+          m.counter("shoal_cluster_forwarded_requests_total", REQUESTS, r.remoteIn.requests, {
+            direction: "in",
+            worker: w,
+          });
+        }
       }
       return m.toString();
     },

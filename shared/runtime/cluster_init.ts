@@ -11,6 +11,8 @@
 export interface ShardOwners {
   /** Node names. */
   nodes: string[];
+  /** Each node's request workers (by `nodes`' order). */
+  workers: number[];
   /** Per shard (`store/cluster_shards.ts`), the index of its owner in `nodes`. */
   owner: Int16Array;
 }

@@ -120,7 +120,10 @@ export class Mesh<S> {
           if (restart) this.#rewire("socket", j, (i) => [i, j], "port1");
           const ports = this.#channels.map((row) => row[j].port2);
           const init = this.#requests.init({ index: j, ports, restart });
-          return { init: { ...init as object, private: this.#private() }, transfer: ports };
+          return {
+            init: { ...init as object, private: this.#private(), cluster: this.#cluster() },
+            transfer: ports,
+          };
         },
       })));
   }

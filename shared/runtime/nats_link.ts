@@ -1,15 +1,14 @@
 /**
- * A socket worker's connection to its cluster's NATS: the batches between nodes travel here.
- * Subjects, under the cluster's prefix (`shoal.<name>.<bt|ws>`):
- * - `<prefix>.<node>.req`: batches for the node's shards. Every socket worker of the node
- *   subscribes in one queue group, so NATS hands each batch to one of them.
- * - `<prefix>.<node>.ans.<instance>.<worker>`: answers for one socket worker of one process
- *   (the reply subject of what it sends), so a restarted node never gets its predecessor's.
+ * A worker's connection to its cluster's NATS: the batches between nodes travel here. Subjects,
+ * under the cluster's prefix (`shoal.<name>.<bt|ws>`, `natsSubjects`):
+ * - `<prefix>.<node>.rw<j>`: batches for request worker `j` of a node, which subscribes to it.
+ * - `<prefix>.<node>.ans.<instance>.<worker>`: answers for one socket worker of one process (the
+ *   reply subject of what it sends), so a restarted node never gets its predecessor's.
  *
- * The protocol is spoken by `nats_wire.ts` over a plain (or TLS) TCP connection: what one turn
- * publishes leaves in one write. The link reconnects by itself (to each server in turn); while
- * NATS is away, sends are dropped (clients retry) and the main thread routes every request to
- * this node (`cluster/node.ts`).
+ * The protocol is spoken by `nats_wire.ts` over a plain (or TLS) TCP connection, with
+ * TCP_NODELAY: what one turn publishes leaves in one write. The link reconnects by itself (to
+ * each server in turn) and subscribes again; while NATS is away, sends are dropped (clients
+ * retry) and the main thread routes every request to this node (`cluster/node.ts`).
  *
  * @module
  */
@@ -19,27 +18,57 @@ import { VERSION } from "../base/version.ts";
 import type { ClusterWorkerInit } from "./cluster_init.ts";
 import { connectOp, NatsReader, PONG, pubHead, pubLength, subOp, writePub } from "./nats_wire.ts";
 
-/** What arrives on a worker's link. */
-export interface NatsLinkHandlers {
-  /** Another node's batch for this node's shards (valid during the call); answers go to `reply`. */
-  request(message: Uint8Array, reply: string): void;
-  /** Answers to a batch this worker sent (valid during the call). */
-  answer(message: Uint8Array): void;
+/** A subscription: its subject, and what each message (valid during the call) goes to. */
+export interface NatsSubscription {
+  /** The subject. */
+  subject: string;
+  /** Called with each message and its reply subject ("" when none). */
+  on(message: Uint8Array, reply: string): void;
 }
 
-const SID_REQUESTS = 1, SID_ANSWERS = 2;
-/** Reply subjects whose `PUB` head is kept (nodes × their socket workers; more starts over). */
+/** The subjects of a cluster's node. */
+export const natsSubjects = {
+  /** Where request worker `j` of `node` takes batches. */
+  requests: (prefix: string, node: string, j: number) => `${prefix}.${node}.rw${j}`,
+  /** Where socket worker `index` of one process of `node` takes answers. */
+  answers: (prefix: string, node: string, instance: string, index: number) =>
+    `${prefix}.${node}.ans.${instance}.${index}`,
+};
+
+/** The first byte of every batch between nodes: the records' format (`core/records.ts`). */
+export const WIRE_FORMAT = 1;
+/**
+ * Bytes before a batch's records: the format, then a time of the sending socket worker's clock
+ * (f64 LE, milliseconds), which the answer echoes, so the sender measures the round trip.
+ */
+export const HEADER_LEN = 9;
+
+/** The records of `w` behind the header (format and `time`), as one message. */
+export function frame(w: { buf: Uint8Array; len: number }, time: number): Uint8Array {
+  const m = new Uint8Array(HEADER_LEN + w.len);
+  m[0] = WIRE_FORMAT;
+  new DataView(m.buffer).setFloat64(1, time, true);
+  m.set(w.buf.subarray(0, w.len), HEADER_LEN);
+  return m;
+}
+
+/** The time in the header of message `m`, or NaN when `m` is not of `WIRE_FORMAT`. */
+export function frameTime(m: Uint8Array): number {
+  if (m.length < HEADER_LEN || m[0] !== WIRE_FORMAT) return NaN;
+  return new DataView(m.buffer, m.byteOffset + 1, 8).getFloat64(0, true);
+}
+
+/** Subjects whose `PUB` head is kept (nodes × their workers; more starts over). */
 const MAX_HEADS = 4096;
 const RETRY_MS = 500;
 
-/** One socket worker's NATS connection. */
+/** One worker's NATS connection. */
 export class NatsLink {
   /** Sends dropped because NATS was unreachable. */
   dropped = 0;
   #init: ClusterWorkerInit;
+  #name: string;
   #conn: Deno.Conn | null = null;
-  #prefix: string;
-  #inbox: string;
   #closed = false;
   #heads = new Map<string, Uint8Array>();
   #out = new Uint8Array(1 << 16);
@@ -47,20 +76,19 @@ export class NatsLink {
   #outLen = 0;
   #writing = false;
 
-  /** The link of socket worker `index`; nothing is connected before `open`. */
-  constructor(init: ClusterWorkerInit, index: number) {
+  /** A link of the cluster `init` describes, named `name` to the server; not connected yet. */
+  constructor(init: ClusterWorkerInit, name: string) {
     this.#init = init;
-    this.#prefix = init.prefix;
-    this.#inbox = `${init.prefix}.${init.node}.ans.${init.instance}.${index}`;
+    this.#name = name;
   }
 
-  /** Connects (and reconnects, for as long as the link is open) and serves `on`. */
-  async open(on: NatsLinkHandlers, log: Logger): Promise<void> {
+  /** Connects (and reconnects, for as long as the link is open) and serves `subs`. */
+  async open(subs: NatsSubscription[], log: Logger): Promise<void> {
     let server = 0, failures = 0;
     while (!this.#closed) {
       const url = this.#init.servers[server++ % this.#init.servers.length];
       try {
-        await this.#session(url, on);
+        await this.#session(url, subs);
         failures = 0;
       } catch (err) {
         // The main thread says when NATS is away (once); the link only retries.
@@ -72,7 +100,7 @@ export class NatsLink {
   }
 
   /** One connection's life: handshake, subscriptions, then reading until it ends. */
-  async #session(server: string, on: NatsLinkHandlers): Promise<void> {
+  async #session(server: string, subs: NatsSubscription[]): Promise<void> {
     const u = new URL(server.includes("://") ? server : `nats://${server}`);
     const hostname = u.hostname.replace(/^\[|\]$/g, "");
     const tcp = await Deno.connect({ hostname, port: Number(u.port || 4222) });
@@ -82,11 +110,7 @@ export class NatsLink {
     let info: Record<string, unknown> | null = null, pong = false, error = "";
     const reader = new NatsReader({
       info: (i) => (info = i),
-      msg: (sid, reply, payload) => {
-        if (sid === SID_REQUESTS) {
-          if (reply !== "") on.request(payload, reply);
-        } else if (sid === SID_ANSWERS) on.answer(payload);
-      },
+      msg: (sid, reply, payload) => subs[sid - 1]?.on(payload, reply),
       ping: () => this.#write(PONG),
       pong: () => (pong = true),
       err: (text) => (error = text),
@@ -102,7 +126,7 @@ export class NatsLink {
       const i = info as Record<string, unknown>;
       if (i.tls_required || u.protocol === "tls:") {
         const caFile = this.#init.tlsCaFile;
-        conn = await Deno.startTls(conn as Deno.TcpConn, {
+        conn = await Deno.startTls(tcp, {
           hostname,
           caCerts: caFile ? [await Deno.readTextFile(caFile)] : undefined,
         });
@@ -114,7 +138,7 @@ export class NatsLink {
           verbose: false,
           pedantic: false,
           tls_required: Boolean(i.tls_required),
-          name: `shoal ${init.node} socket worker`,
+          name: this.#name,
           lang: "shoal",
           version: VERSION,
           protocol: 1,
@@ -127,8 +151,7 @@ export class NatsLink {
         await readSome(conn);
         if (error !== "") throw new Error(error);
       }
-      await writeAll(conn, subOp(`${this.#prefix}.${init.node}.req`, SID_REQUESTS, "workers"));
-      await writeAll(conn, subOp(this.#inbox, SID_ANSWERS));
+      for (let k = 0; k < subs.length; k++) await writeAll(conn, subOp(subs[k].subject, k + 1));
       this.#conn = conn;
       for (;;) await readSome(conn);
     } finally {
@@ -139,32 +162,20 @@ export class NatsLink {
     }
   }
 
-  /** Sends `message` to `node`'s workers, its answers to come back to this worker. */
-  send(node: string, message: Uint8Array): void {
-    let head = this.#heads.get(node);
-    if (head === undefined) {
-      this.#heads.set(node, head = pubHead(`${this.#prefix}.${node}.req`, this.#inbox));
-    }
-    this.#pub(head, message);
-  }
-
-  /** Sends answers to the worker whose reply subject is `reply`. */
-  reply(reply: string, message: Uint8Array): void {
-    let head = this.#heads.get(reply);
+  /** Publishes `message` to `subject`, with `reply` as its reply subject when given. */
+  publish(subject: string, message: Uint8Array, reply = ""): void {
+    const id = reply === "" ? subject : `${subject} ${reply}`;
+    let head = this.#heads.get(id);
     if (head === undefined) {
       if (this.#heads.size >= MAX_HEADS) this.#heads.clear();
-      this.#heads.set(reply, head = pubHead(reply));
+      this.#heads.set(id, head = pubHead(subject, reply));
     }
-    this.#pub(head, message);
-  }
-
-  #pub(head: Uint8Array, payload: Uint8Array): void {
     if (this.#conn === null) {
       this.dropped++;
       return;
     }
-    this.#reserve(pubLength(head, payload.length));
-    this.#outLen = writePub(this.#out, this.#outLen, head, payload);
+    this.#reserve(pubLength(head, message.length));
+    this.#outLen = writePub(this.#out, this.#outLen, head, message);
     this.#flush();
   }
 

@@ -21,6 +21,9 @@ import { postAccounting, serveWorker } from "./worker.ts";
 import type { PrivateInit } from "./private_init.ts";
 import type { KeyUpdate } from "../store/key_table.ts";
 import { type Link, openLinks, replaceLink } from "./link.ts";
+import type { ClusterWorkerInit } from "./cluster_init.ts";
+import { frame, frameTime, HEADER_LEN, NatsLink, natsSubjects } from "./nats_link.ts";
+import { BatchWriter } from "./channel.ts";
 
 /** Largest swarms and sampled peers reported for the statistics page. */
 const DETAIL_TOP = 10, DETAIL_SAMPLE = 20000;
@@ -59,6 +62,11 @@ export interface SwarmStore<M, S extends RequestStats> {
   /** The accounting since the last call (`store/peer_accounts.ts` records), reset. */
   drainAccounts?(): Uint8Array<ArrayBuffer>;
   /**
+   * Answers a batch of records from another node of the cluster (`core/records.ts`, with the
+   * records only nodes exchange) into `w`, at `now`.
+   */
+  answerRemote?(batch: Uint8Array, now: number, w: BatchWriter): void;
+  /**
    * The torrents of the cluster shards `arg` marks (`store/cluster_shards.ts`'s `handOffArg`),
    * as state file entries, taken out of the store (another node of the cluster owns them now).
    */
@@ -85,6 +93,8 @@ export interface RequestInit<C extends HostConfig> extends RequestBase {
   state: Uint8Array | null;
   /** A private tracker's keys and registered torrents (null: open tracker). */
   private?: PrivateInit | null;
+  /** A cluster node's NATS settings: other nodes' batches for this worker come that way. */
+  cluster?: ClusterWorkerInit | null;
 }
 
 /** How a protocol's store is made and cleaned. */
@@ -137,6 +147,9 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
       };
     };
     links.forEach(attach);
+    const remoteIn = init.cluster && store.answerRemote
+      ? answerOtherNodes(init.cluster, index, store, log)
+      : undefined;
 
     let cleaning = false;
     setInterval(async () => {
@@ -150,7 +163,7 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
     return {
       reply: null,
       role: {
-        stats: () => store.stats(index),
+        stats: () => ({ ...store.stats(index), remoteIn }),
         details: () => store.details(DETAIL_TOP, DETAIL_SAMPLE),
         save: () => store.save(),
         port: (from: number, port: MessagePort) => {
@@ -184,4 +197,37 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
       },
     };
   });
+}
+
+/**
+ * Request worker `index` of a cluster node takes the batches other nodes' socket workers send
+ * it over NATS and answers each straight back to the worker that sent it, echoing its time.
+ */
+function answerOtherNodes<M, S extends RequestStats>(
+  init: ClusterWorkerInit,
+  index: number,
+  store: SwarmStore<M, S>,
+  log: Logger,
+): { batches: number; requests: number } {
+  const link = new NatsLink(init, `shoal ${init.node} request worker ${index}`);
+  const w = new BatchWriter();
+  const counts = { batches: 0, requests: 0 };
+  void link.open([{
+    subject: natsSubjects.requests(init.prefix, init.node, index),
+    on: (m, reply) => {
+      const sent = frameTime(m);
+      if (reply === "" || Number.isNaN(sent)) return; // not ours to answer
+      w.clear();
+      try {
+        store.answerRemote!(m.subarray(HEADER_LEN), monotonicSeconds(), w);
+      } catch (err) {
+        w.clear(); // its scrapes time out at the sender; nothing half-written goes back
+        log.error(`a batch from another node failed: ${err instanceof Error ? err.message : err}`);
+      }
+      counts.batches++;
+      counts.requests += w.count;
+      link.publish(reply, frame(w, sent));
+    },
+  }], log);
+  return counts;
 }

@@ -163,7 +163,9 @@ export async function runTracker<C extends TrackerConfig, R extends HostConfig, 
 ): Promise<void> {
   const { config } = plan;
   const pool = new Pool<S>(log);
-  const shardKey = randomWords(2);
+  // A cluster's nodes shard by the key they share, so a node names another's request worker
+  // for an info hash (`core/forward.ts`); a lone tracker by a key of its own.
+  const shardKey = plan.extras?.clusterInit?.()?.shardKey ?? randomWords(2);
   let access: AccessListData = await loadAccessList(
     config.access_list.mode,
     config.access_list.path,

@@ -26,6 +26,15 @@ export class ClusterShards {
     this.#hash = new HalfSipHash13(key[0], key[1]);
   }
 
+  /**
+   * The keyed hash of the info hash at `b[o]` (20 bytes): its low bits are its shard, and the
+   * whole, modulo the owner's request workers, the request worker that owns it there (a node's
+   * process shards by the same key, so every node names the same one).
+   */
+  hash(b: Uint8Array, o: number): number {
+    return this.#hash.hash(b, o, 20);
+  }
+
   /** The shard of the info hash at `b[o]` (20 bytes). */
   of(b: Uint8Array, o: number): number {
     return this.#hash.hash(b, o, 20) & (SHARDS - 1);

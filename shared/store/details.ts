@@ -25,6 +25,8 @@ export interface RequestStats {
   refused: Refusals;
   /** The protocol's own cumulative counters (ws: offers and answers forwarded), by name. */
   counters?: Record<string, number>;
+  /** A cluster node's batches and requests from other nodes, answered here. */
+  remoteIn?: { batches: number; requests: number };
 }
 
 /** One of the largest swarms. */
