@@ -24,6 +24,8 @@ import { assignShards, ClusterShards } from "../shared/store/cluster_shards.ts";
 import { shardKeyOf } from "../shared/config/cluster_section.ts";
 
 const SECRET = "cluster-secret-0123456789";
+/** How long NATS stays away in the outage test (the issue's figure). */
+const OUTAGE_S = 20;
 const NEW_SECRET = "cluster-secret-rolled-9876543210";
 
 /** `[cluster]` for node `node` of cluster `name` over `nats`, heartbeats short for tests. */
@@ -100,6 +102,50 @@ async function answers(
   // Two tries a second apart: a datagram lost on a loaded machine is not a refusal.
   for (let i = 0; i < 2; i++) if ((await c.raw(bytes, ms)) !== null) return true;
   return false;
+}
+
+/**
+ * Announces keep going to each of `targets` until `stop`; counts those a first try did not get
+ * answered, and those three tries did not.
+ */
+function keepAnnouncing(targets: RunningShoal[]) {
+  let running = true;
+  const counts = { sent: 0, retried: 0, unanswered: 0 };
+  const loops = targets.map(async (s) => {
+    const c = client(s);
+    try {
+      const id = await c.connect();
+      while (running) {
+        counts.sent++;
+        // A client's patience: three tries a second apart (BEP 15 clients wait longer).
+        const bytes = encodeAnnounceRequest({
+          connectionId: id,
+          transactionId: c.nextTid(),
+          infoHash: randomId(),
+          peerId: randomId(),
+          left: 0n,
+          port: 6881,
+        });
+        let answered = false, tries = 0;
+        while (!answered && tries < 3) {
+          tries++;
+          answered = (await c.raw(bytes, 1000)) !== null;
+        }
+        if (tries > 1) counts.retried++;
+        if (!answered) counts.unanswered++;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      c.close();
+    }
+  });
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+      return counts;
+    },
+  };
 }
 
 Deno.test("[cluster] without a secret, with a short one, or with bad names is refused", async () => {
@@ -274,7 +320,10 @@ processTest(
       const hashes = Array.from({ length: 20 }, () => randomId());
       const ca = client(a), cb = client(b);
       try {
+        // Every node under load through the outage and after.
+        const load = keepAnnouncing(running);
         await nats.stop();
+        const down = performance.now();
         await a.waitFor(/cluster: NATS unreachable/, 5000);
         await b.waitFor(/cluster: NATS unreachable/, 5000);
         // Alone: every shard is each node's own, and every request is answered there. A seeder
@@ -305,6 +354,10 @@ processTest(
           1,
           "the outage is logged once",
         );
+        // NATS stays away for `OUTAGE_S` in all.
+        await new Promise((r) =>
+          setTimeout(r, Math.max(0, OUTAGE_S * 1000 - (performance.now() - down)))
+        );
         await nats.start();
         const back = await eventually(
           async () => (await Promise.all(running.map(nodesSeen))).every((k) => k === 3),
@@ -321,6 +374,14 @@ processTest(
         const m2 = await metricsOf(a);
         assert.equal(m2.get("shoal_cluster_member"), 1);
         assert.ok((m2.get("shoal_cluster_shards") ?? 0) < 1024, "A still owns every shard");
+        const { sent, retried, unanswered } = await load.stop();
+        console.log(`${sent} announces around the outage, ${retried} retried`);
+        assert.ok(sent > 30, `only ${sent} announces sent`);
+        assert.equal(
+          unanswered,
+          0,
+          `${unanswered} of ${sent} announces unanswered around the outage`,
+        );
       } finally {
         ca.close();
         cb.close();
@@ -447,8 +508,10 @@ processTest(
             "nothing answered for others",
           );
           assert.ok(
-            (m.get('shoal_cluster_forward_latency_seconds_count{protocol="udp",worker="0"}') ?? 0) >
-              0,
+            [...m].some(([k, v]) =>
+              k.startsWith("shoal_cluster_forward_latency_seconds_count") && v > 0
+            ),
+            "no forward round trip measured",
           );
         }
       } finally {
@@ -522,6 +585,8 @@ processTest(
       const before = await scrapeAll(running[2]!, hashes);
       assert.ok(before.every(([s, l, d]) => s === 1 && l === 1 && d === 1), JSON.stringify(before));
       for (let k = 0; k < names.length; k++) {
+        // Under load: the other two nodes answer every announce throughout.
+        const load = keepAnnouncing(all().filter((_, j) => j !== k));
         await running[k]!.stop();
         running[k] = null;
         await together(2);
@@ -535,6 +600,16 @@ processTest(
             JSON.stringify(await scrapeAll(running[k]!, hashes)) === JSON.stringify(before),
           8000,
           `swarms back after ${names[k]} restarted`,
+        );
+        // And a second more, over the shards that just moved back.
+        await new Promise((r) => setTimeout(r, 1000));
+        const { sent, retried, unanswered } = await load.stop();
+        console.log(`${names[k]} restarted: ${sent} announces to the others, ${retried} retried`);
+        assert.ok(sent > 10, `only ${sent} announces sent`);
+        assert.equal(
+          unanswered,
+          0,
+          `${unanswered} of ${sent} announces unanswered while ${names[k]} restarted`,
         );
       }
       for (const s of all()) assert.deepEqual(await scrapeAll(s, hashes), before);
