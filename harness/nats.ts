@@ -59,12 +59,13 @@ async function waitAccepting(port: number, ms: number): Promise<void> {
 
 /**
  * Starts a `nats-server` with JetStream; with `auth`, clients must give that user and
- * password; with `monitor`, it serves its monitoring endpoint on loopback. Resolves once it
- * accepts connections.
+ * password; with `monitor`, it serves its monitoring endpoint on loopback; with `tls` (PEM
+ * certificate and key files), clients must speak TLS. Resolves once it accepts connections.
  */
 export async function startNats(
   auth?: { user: string; password: string } | null,
   monitor = false,
+  tls?: { cert: string; key: string },
 ): Promise<NatsServer> {
   const dir = await Deno.makeTempDir({ prefix: "shoal-nats-" });
   const port = freePort();
@@ -74,6 +75,7 @@ export async function startNats(
     `jetstream { store_dir: "${dir}/js" }`,
     auth ? `authorization { user: "${auth.user}", password: "${auth.password}" }` : "",
     monitor ? `http: "127.0.0.1:${monitorPort}"` : "",
+    tls ? `tls { cert_file: "${tls.cert}", key_file: "${tls.key}" }` : "",
   ].join("\n");
   await Deno.writeTextFile(`${dir}/nats.conf`, conf);
   let setpriv = false;
@@ -107,7 +109,7 @@ export async function startNats(
   };
   await start();
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: tls ? `tls://127.0.0.1:${port}` : `nats://127.0.0.1:${port}`,
     port,
     get pid() {
       return (child as Deno.ChildProcess | null)?.pid ?? 0;

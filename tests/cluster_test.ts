@@ -19,6 +19,7 @@ import {
   startShoalWith,
 } from "./helpers/shoal.ts";
 import { randomId, UdpClient } from "./helpers/udp_client.ts";
+import { makeCertificate } from "./helpers/certificates.ts";
 import { encodeAnnounceRequest } from "../udp/codec.ts";
 import { assignShards, ClusterShards } from "../shared/store/cluster_shards.ts";
 import { shardKeyOf } from "../shared/config/cluster_section.ts";
@@ -616,6 +617,55 @@ processTest(
     } finally {
       for (const s of running) await s?.stop();
       await nats.destroy();
+    }
+  },
+);
+
+processTest(
+  "cluster: over a NATS that speaks only TLS, nodes with its CA join and share swarms",
+  async () => {
+    assert.ok(
+      hasNatsServer(),
+      "nats-server is not installed (.ci/run installs Debian's nats-server)",
+    );
+    const dir = await Deno.makeTempDir({ prefix: "shoal-nats-tls-" });
+    const cert = await makeCertificate(dir, "nats");
+    const nats = await startNats(null, false, { cert: cert.cert, key: cert.key });
+    const running: RunningShoal[] = [];
+    try {
+      for (const n of ["a", "b"]) running.push(await startNode(nats, n, { tls_ca_file: cert.ca }));
+      const [a, b] = running;
+      await eventually(
+        async () => await nodesSeen(a) === 2 && await nodesSeen(b) === 2,
+        5000,
+        "A and B",
+      );
+      // A seeder through A of torrents each node owns; B's scrape finds every one.
+      const hashes = Array.from({ length: 10 }, () => randomId());
+      const ca = client(a);
+      try {
+        const id = await ca.connect();
+        for (const h of hashes) {
+          await ca.announce(id, {
+            infoHash: h,
+            peerId: randomId(),
+            left: 0n,
+            port: 7001,
+          });
+        }
+      } finally {
+        ca.close();
+      }
+      assert.ok((await scrapeAll(b, hashes)).every(([s]) => s === 1), "B does not see A's seeders");
+      // Without the CA a node cannot reach NATS: it says so and serves alone.
+      const lone = await startShoalWith("udp", clusterParts(nats, "c"), 2);
+      running.push(lone);
+      await lone.waitFor(/cluster: NATS unreachable/, 10_000);
+      assert.equal((await metricsOf(lone)).get("shoal_cluster_member"), 0);
+    } finally {
+      for (const s of running) await s.stop();
+      await nats.destroy();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 );
