@@ -17,9 +17,8 @@
  */
 
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
+import type { KV, KvEntry } from "@nats-io/kv";
 import { OperatorError } from "../shared/base/errors.ts";
-import type { Logger } from "../shared/base/log.ts";
 import { VERSION } from "../shared/base/version.ts";
 import { MetricsText } from "../shared/observe/prometheus.ts";
 import { FORMAT, Members, type NodeInfo, type NodeLoad, parseNodeInfo } from "./members.ts";
@@ -35,27 +34,13 @@ export interface ClusterOverview {
   /** What the nodes hold together. */
   total: NodeLoad;
 }
-import {
-  assignShards,
-  ClusterShards,
-  handOffArg,
-  SHARDS,
-  shardsOf,
-} from "../shared/store/cluster_shards.ts";
+import { assignShards, ClusterShards, SHARDS, shardsOf } from "../shared/store/cluster_shards.ts";
 import type { ClusterSettings } from "./settings.ts";
 import type { ClusterWorkerInit, ShardOwners } from "../shared/runtime/cluster_init.ts";
 import type { SwarmAccess } from "../shared/runtime/tracker.ts";
-import { entries } from "../shared/config/state_file.ts";
-import { ByteBuffer } from "../shared/base/byte_buffer.ts";
-
-/** Where a node's lines go. */
-export type Log = Pick<Logger, "info" | "warn" | "error">;
-
-/** The first byte of a handoff message: the format of the state file entries after it. */
-const HANDOFF_FORMAT = 1;
-
-/** Most bytes of entries in one handoff message (NATS takes 1 MiB by default). */
-const HANDOFF_CHUNK = 512 * 1024;
+import { Handoffs } from "./handoff.ts";
+import { authText, claimKey, isAuthError, openBucket } from "./bucket.ts";
+import { firstLine, type Log } from "./log.ts";
 
 /** How long the first connection to NATS may take before the node starts alone. */
 const FIRST_CONNECT_MS = 3000;
@@ -79,6 +64,8 @@ export class ClusterNode {
   #log: Log;
   #members: Members;
   #shards: ClusterShards;
+  /** Swarms moving with their shards. */
+  readonly handoffs: Handoffs;
   #info: NodeInfo;
   #nc: NatsConnection | null = null;
   #kv: KV | null = null;
@@ -91,15 +78,6 @@ export class ClusterNode {
   #watchStop: (() => void) | null = null;
   #joining: Promise<void> | null = null;
   #onOwners: (o: ShardOwners) => void = () => {};
-  #swarms: SwarmAccess | null = null;
-  #sweep: ReturnType<typeof setTimeout> | undefined;
-  /** Whether the last handoff left torrents here that another node owns. */
-  #untaken = false;
-  /** The handoff running now (they run one at a time). */
-  #handing: Promise<unknown> = Promise.resolve();
-  /** Torrents handed over to other nodes, and taken from them. */
-  handedOut = 0;
-  handedIn = 0;
 
   /** A node of the cluster `s` describes, logging to `log`; nothing happens before `start`. */
   constructor(s: ClusterSettings, log: Log) {
@@ -109,6 +87,15 @@ export class ClusterNode {
     // killed node's shards move within the timeout.
     this.#members = new Members(s.nodeTimeoutMs * 3 / 4);
     this.#shards = new ClusterShards(s.shardKey);
+    this.handoffs = new Handoffs(
+      this.#shards,
+      (node) => `${this.prefix}.${node}.handoff`,
+      s.node,
+      log,
+      () => this.#nc,
+      () => this.#state === "member" ? this.owners() : null,
+      s.nodeTimeoutMs / 4,
+    );
     this.#info = {
       node: s.node,
       formatMin: FORMAT.min,
@@ -226,7 +213,7 @@ export class ClusterNode {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    clearTimeout(this.#sweep);
+    this.handoffs.stop();
     this.#watchStop?.();
     const kv = this.#kv, nc = this.#nc;
     const others = this.live.filter((n) => n !== this.#s.node);
@@ -238,13 +225,7 @@ export class ClusterNode {
       await kv.delete(this.#key, { previousSeq: this.#revision }).catch(() => {});
     }
     if (nc !== null && member && others.length > 0) {
-      await this.#handing;
-      const owners = assignShards(others);
-      const moved = await this.#handOff(new Uint8Array(SHARDS).fill(1), owners).catch((err) => {
-        this.#log.error(`cluster: swarms not handed over at stop (${firstLine(err)})`);
-        return 0;
-      });
-      this.#log.info(`cluster: ${moved} torrents handed over to ${others.join(", ")} at stop`);
+      await this.handoffs.all(others, assignShards(others));
     }
     this.#nc = null;
     await nc?.close().catch(() => {});
@@ -252,7 +233,7 @@ export class ClusterNode {
 
   /** Where the node reaches its own swarms: handoffs out and in start once it is given. */
   attachSwarms(swarms: SwarmAccess): void {
-    this.#swarms = swarms;
+    this.handoffs.attach(swarms);
   }
 
   /** Prometheus lines of the cluster. */
@@ -335,27 +316,7 @@ export class ClusterNode {
   /** Takes a connection: opens the bucket, claims the name, follows NATS's status. */
   async #use(nc: NatsConnection, atStart: boolean): Promise<void> {
     this.#nc = nc;
-    const handoffs = nc.subscribe(`${this.prefix}.${this.#s.node}.handoff`);
-    void (async () => {
-      for await (const m of handoffs) {
-        if (m.data.length < 1 || m.data[0] !== HANDOFF_FORMAT) {
-          m.respond(new Uint8Array([0]));
-          continue;
-        }
-        const body = m.data.subarray(1);
-        let n = 0;
-        try {
-          for (const _ of entries(body)) n++;
-        } catch {
-          m.respond(new Uint8Array([0])); // malformed: not taken
-          continue;
-        }
-        this.#swarms?.merge(body);
-        this.handedIn += n;
-        m.respond(new Uint8Array([1]));
-        this.#sweepSoon();
-      }
-    })();
+    this.handoffs.listen(nc);
     void (async () => {
       for await (const st of nc.status()) {
         if (st.type === "disconnect") this.#down(new Error("connection lost"));
@@ -382,7 +343,18 @@ export class ClusterNode {
     try {
       const kv = await openBucket(nc, this.bucket, this.#s.nodeTimeoutMs);
       this.#kv = kv;
-      await this.#claim(kv, atStart);
+      const r = await claimKey(kv, this.#key, this.#info, {
+        timeoutMs: this.#s.nodeTimeoutMs + 1000,
+        stopped: () => !atStart && this.#stopped,
+        taken: (holder) =>
+          new OperatorError(
+            `cluster: node "${this.#s.node}" is already live in cluster "${this.#s.name}"` +
+              (holder ? ` (started ${new Date(holder.started).toISOString()})` : "") +
+              `: give this node another cluster.node`,
+          ),
+      });
+      if (r === null) return;
+      this.#revision = r;
       await this.#watch(kv);
       const foreign = this.#members.foreign();
       if (foreign.length > 0) {
@@ -407,41 +379,6 @@ export class ClusterNode {
         return;
       }
       this.#down(err);
-    }
-  }
-
-  /**
-   * Creates this node's key. When it exists, its holder may be a process that died less than
-   * a TTL ago: wait out one TTL, then refuse.
-   */
-  async #claim(kv: KV, atStart: boolean): Promise<void> {
-    const value = new TextEncoder().encode(JSON.stringify(this.#info));
-    const deadline = Date.now() + this.#s.nodeTimeoutMs + 1000;
-    for (;;) {
-      try {
-        this.#revision = await kv.create(this.#key, value);
-        return;
-      } catch (err) {
-        const held = await kv.get(this.#key).catch(() => null);
-        const holder = held?.value.length ? parseNodeInfo(held.string()) : null;
-        if (held && held.operation === "PUT" && holder?.instance === this.#info.instance) {
-          // Our own key, kept through a short outage: carry on from its revision.
-          this.#revision = held.revision;
-          return;
-        }
-        if (!/wrong last sequence/i.test(String((err as Error).message)) && held === null) {
-          throw err;
-        }
-        if (Date.now() > deadline) {
-          throw new OperatorError(
-            `cluster: node "${this.#s.node}" is already live in cluster "${this.#s.name}"` +
-              (holder ? ` (started ${new Date(holder.started).toISOString()})` : "") +
-              `: give this node another cluster.node`,
-          );
-        }
-        if (!atStart && this.#stopped) return;
-        await new Promise((r) => setTimeout(r, 250));
-      }
     }
   }
 
@@ -524,132 +461,6 @@ export class ClusterNode {
     this.#log.info(`cluster: nodes ${live} (${this.ownedShards()} of ${SHARDS} shards here)`);
     const owners = this.owners();
     this.#onOwners(owners);
-    if (this.#state === "member") this.#handOffStrays(owners);
+    if (this.#state === "member") this.handoffs.strays(owners);
   }
-
-  /**
-   * Hands the swarms of every shard another node owns under `owners` to that node (what this
-   * node held while alone, or what a node joining takes over), one handoff at a time.
-   */
-  #handOffStrays(owners: ShardOwners): void {
-    const self = owners.nodes.indexOf(this.#s.node);
-    const mask = new Uint8Array(SHARDS);
-    let any = false;
-    for (let s = 0; s < SHARDS; s++) {
-      if (owners.owner[s] !== self) {
-        mask[s] = 1;
-        any = true;
-      }
-    }
-    if (!any) return;
-    this.#handing = this.#handing.then(() => this.#handOff(mask, owners)).then((n) => {
-      if (n > 0) this.#log.info(`cluster: ${n} torrents handed over to their owners`);
-    }, (err) => {
-      this.#log.warn(`cluster: handoff failed (${firstLine(err)}); kept here`);
-      this.#untaken = true;
-    }).then(() => {
-      // An owner not there yet (NATS back, and its old key seen before it reconnected): again
-      // in a moment, to whoever owns them then.
-      if (!this.#untaken) return;
-      this.#untaken = false;
-      this.#sweepSoon();
-    });
-  }
-
-  /**
-   * Hands on, in a moment, whatever this node holds that another owns: torrents an owner did
-   * not take, or torrents another node handed here while the two saw different live sets.
-   */
-  #sweepSoon(): void {
-    if (this.#sweep !== undefined || this.#stopped) return;
-    this.#sweep = setTimeout(() => {
-      this.#sweep = undefined;
-      if (this.#state === "member" && !this.#stopped) this.#handOffStrays(this.owners());
-    }, this.#s.nodeTimeoutMs / 4);
-  }
-
-  /**
-   * Takes the swarms of the shards `mask` marks out of the request workers and sends each to
-   * its owner under `owners`, in messages NATS takes (at most `HANDOFF_CHUNK` bytes), each
-   * acknowledged. What an owner does not take comes back here. Returns the torrents sent.
-   */
-  async #handOff(
-    mask: Uint8Array,
-    owners: { nodes: string[]; owner: Int16Array },
-  ): Promise<number> {
-    const swarms = this.#swarms, nc = this.#nc;
-    if (swarms === null || nc === null) return 0;
-    const parts = await swarms.handOff(handOffArg(this.#shards, mask));
-    if (parts === null) throw new Error("a request worker did not answer");
-    const byNode = new Map<string, ByteBuffer>();
-    let n = 0;
-    for (const body of parts) {
-      for (const e of entries(body)) {
-        const node = owners.nodes[owners.owner[this.#shards.of(body, e.hash)]];
-        let w = byNode.get(node);
-        if (w === undefined) byNode.set(node, w = new ByteBuffer());
-        if (w.len > 0 && w.len + (e.end - e.hash + 4) > HANDOFF_CHUNK) {
-          n += await this.#sendHandoff(nc, swarms, node, w.bytes());
-          w.len = 0;
-        }
-        w.append(body.subarray(e.hash - 4, e.end));
-      }
-    }
-    for (const [node, w] of byNode) {
-      if (w.len > 0) n += await this.#sendHandoff(nc, swarms, node, w.bytes());
-    }
-    this.handedOut += n;
-    return n;
-  }
-
-  /** Sends one chunk of entries to `node`; on no acknowledgement they are merged back here. */
-  async #sendHandoff(
-    nc: NatsConnection,
-    swarms: SwarmAccess,
-    node: string,
-    body: Uint8Array,
-  ): Promise<number> {
-    let count = 0;
-    for (const _ of entries(body)) count++;
-    const m = new Uint8Array(1 + body.length);
-    m[0] = HANDOFF_FORMAT;
-    m.set(body, 1);
-    try {
-      const r = await nc.request(`${this.prefix}.${node}.handoff`, m, { timeout: 5000 });
-      if (r.data[0] === 1) return count;
-      throw new Error(`node "${node}" refused the handoff's format`);
-    } catch (err) {
-      swarms.merge(body);
-      this.#untaken = true;
-      this.#log.warn(
-        `cluster: ${count} torrents not taken by "${node}" (${firstLine(err)}); kept here`,
-      );
-      return 0;
-    }
-  }
-}
-
-/** Opens the cluster's bucket, creating it with a TTL of `ttlMs` when it does not exist. */
-async function openBucket(nc: NatsConnection, name: string, ttlMs: number): Promise<KV> {
-  const kvm = new Kvm(nc);
-  try {
-    return await kvm.create(name, { ttl: ttlMs, history: 1 });
-  } catch {
-    // Made by a node with another node_timeout: use it as it is.
-    return await kvm.open(name);
-  }
-}
-
-function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).split("\n")[0];
-}
-
-function isAuthError(err: unknown): boolean {
-  const text = `${(err as Error)?.name} ${firstLine(err)} ${String((err as Error)?.cause ?? "")}`;
-  return /authoriz|authentic/i.test(text);
-}
-
-function authText(err: unknown): string {
-  return `NATS refused this node's credentials (${firstLine(err)}): check cluster.user, ` +
-    `cluster.password and cluster.token`;
 }
