@@ -5,11 +5,11 @@
  * `OUTAGE_S` seconds leaves every node answering alone, its swarms merged at their owners after.
  */
 import assert from "node:assert/strict";
-import { hasNatsServer, startNats } from "../harness/nats.ts";
-import { metricsOf, processTest, type RunningShoal } from "./helpers/shoal.ts";
+import { metricsOf, type RunningShoal } from "./helpers/shoal.ts";
 import { randomId } from "./helpers/udp_client.ts";
 import {
   client,
+  clusterTest,
   eventually,
   keepAnnouncing,
   nodesSeen,
@@ -18,16 +18,10 @@ import {
   startNode,
 } from "./helpers/cluster.ts";
 
-processTest(
+clusterTest(
   "cluster: every node answers for every swarm: announces and scrapes go to each shard's owner",
-  async () => {
-    assert.ok(
-      hasNatsServer(),
-      "nats-server is not installed (.ci/run installs Debian's nats-server)",
-    );
-    const nats = await startNats();
-    const running: RunningShoal[] = [];
-    try {
+  async (nats, running) => {
+    {
       // Nodes of 1, 2 and 3 request workers (and 1 or 2 socket workers): a batch goes to the
       // owner's request worker for its info hash, named by the key every node shares.
       const workers = [[1, 1], [2, 2], [1, 3]];
@@ -114,26 +108,20 @@ processTest(
         cb.close();
         cc.close();
       }
-    } finally {
-      for (const s of running) await s.stop();
-      await nats.destroy();
     }
   },
 );
 
-processTest(
+clusterTest(
   "cluster: a rolling restart of every node loses no swarm (peers and completed counts)",
-  async () => {
-    assert.ok(
-      hasNatsServer(),
-      "nats-server is not installed (.ci/run installs Debian's nats-server)",
-    );
-    const nats = await startNats();
+  async (nats, running) => {
     const names = ["a", "b", "c"];
-    const running: (RunningShoal | null)[] = [];
-    try {
-      for (const n of names) running.push(await startNode(nats, n));
-      const all = () => running.filter((s): s is RunningShoal => s !== null);
+    // By name, null while one is down (`running` holds the live ones, for the end).
+    const nodes: (RunningShoal | null)[] = [];
+    {
+      for (const n of names) nodes.push(await startNode(nats, n));
+      running.push(...nodes as RunningShoal[]);
+      const all = () => nodes.filter((s): s is RunningShoal => s !== null);
       const together = async (n: number) =>
         await eventually(
           async () => (await Promise.all(all().map(nodesSeen))).every((k) => k === n),
@@ -143,7 +131,7 @@ processTest(
       await together(3);
       // 60 torrents: a seeder that completed (through node a), a leecher (through node b).
       const hashes = Array.from({ length: 60 }, () => randomId());
-      const ca = client(running[0]!), cb = client(running[1]!);
+      const ca = client(nodes[0]!), cb = client(nodes[1]!);
       try {
         const ida = await ca.connect(), idb = await cb.connect();
         for (const h of hashes) {
@@ -161,22 +149,22 @@ processTest(
         ca.close();
         cb.close();
       }
-      const before = await scrapeAll(running[2]!, hashes);
+      const before = await scrapeAll(nodes[2]!, hashes);
       assert.ok(before.every(([s, l, d]) => s === 1 && l === 1 && d === 1), JSON.stringify(before));
       for (let k = 0; k < names.length; k++) {
         // Under load: the other two nodes answer every announce throughout.
         const load = keepAnnouncing(all().filter((_, j) => j !== k));
-        await running[k]!.stop();
-        running[k] = null;
+        await nodes[k]!.stop();
+        running.splice(running.indexOf(nodes[k]!), 1);
+        nodes[k] = null;
         await together(2);
         // The others answer for every swarm while it is down.
         assert.deepEqual(await scrapeAll(all()[0], hashes), before, `while ${names[k]} is down`);
-        running[k] = await startNode(nats, names[k]);
+        running.push(nodes[k] = await startNode(nats, names[k]));
         await together(3);
         // Once its shards came back to it, every node answers as before.
         await eventually(
-          async () =>
-            JSON.stringify(await scrapeAll(running[k]!, hashes)) === JSON.stringify(before),
+          async () => JSON.stringify(await scrapeAll(nodes[k]!, hashes)) === JSON.stringify(before),
           8000,
           `swarms back after ${names[k]} restarted`,
         );
@@ -192,23 +180,14 @@ processTest(
         );
       }
       for (const s of all()) assert.deepEqual(await scrapeAll(s, hashes), before);
-    } finally {
-      for (const s of running) await s?.stop();
-      await nats.destroy();
     }
   },
 );
 
-processTest(
+clusterTest(
   "cluster: without NATS each node answers alone; when NATS is back, swarms are merged",
-  async () => {
-    assert.ok(
-      hasNatsServer(),
-      "nats-server is not installed (.ci/run installs Debian's nats-server)",
-    );
-    const nats = await startNats();
-    const running: RunningShoal[] = [];
-    try {
+  async (nats, running) => {
+    {
       for (const n of ["a", "b", "c"]) running.push(await startNode(nats, n));
       const [a, b, c] = running;
       await eventually(
@@ -285,9 +264,6 @@ processTest(
         ca.close();
         cb.close();
       }
-    } finally {
-      for (const s of running) await s.stop();
-      await nats.destroy();
     }
   },
 );

@@ -24,6 +24,7 @@ import {
   answers,
   client,
   clusterParts,
+  clusterTest,
   eventually,
   NEW_SECRET,
   nodesSeen,
@@ -53,16 +54,10 @@ Deno.test("[cluster] without a secret, with a short one, or with bad names is re
   );
 });
 
-processTest(
+clusterTest(
   "cluster: connection IDs from one node are valid on every other; forged ones nowhere",
-  async () => {
-    assert.ok(
-      hasNatsServer(),
-      "nats-server is not installed (.ci/run installs Debian's nats-server)",
-    );
-    const nats = await startNats();
-    const running: RunningShoal[] = [];
-    try {
+  async (nats, running) => {
+    {
       const a = await startNode(nats, "a");
       running.push(a);
       // B starts well after A: IDs on a per-process clock would be refused across them.
@@ -115,23 +110,14 @@ processTest(
         cb.close();
         co.close();
       }
-    } finally {
-      for (const s of running) await s.stop();
-      await nats.destroy();
     }
   },
 );
 
-processTest(
+clusterTest(
   "cluster: one live node per name; a stopped or killed node leaves the others' view",
-  async () => {
-    assert.ok(
-      hasNatsServer(),
-      "nats-server is not installed (.ci/run installs Debian's nats-server)",
-    );
-    const nats = await startNats();
-    const running: RunningShoal[] = [];
-    try {
+  async (nats, running) => {
+    {
       const a = await startNode(nats, "a");
       running.push(a);
       const b = await startNode(nats, "b");
@@ -177,22 +163,14 @@ processTest(
       const c2 = await startNode(nats, "c");
       running.push(c2);
       await eventually(async () => await nodesSeen(a) === 2, 5000, "A sees the new C");
-    } finally {
-      for (const s of running) await s.stop();
-      await nats.destroy();
     }
   },
 );
 
-processTest(
+clusterTest(
   "cluster: NATS authentication keeps a node with wrong credentials out, and says why",
-  async () => {
-    assert.ok(
-      hasNatsServer(),
-      "nats-server is not installed (.ci/run installs Debian's nats-server)",
-    );
-    const nats = await startNats({ user: "shoal", password: "right-password" });
-    try {
+  async (nats, running) => {
+    {
       const wrong = await runWithConfig(
         "udp",
         clusterParts(nats, "a", { user: "shoal", password: "wrong-password" }),
@@ -203,15 +181,11 @@ processTest(
       const none = await runWithConfig("udp", clusterParts(nats, "a"), 30_000);
       assertRefused(none, /NATS refused this node's credentials/);
       const right = await startNode(nats, "a", { user: "shoal", password: "right-password" });
-      try {
-        assert.equal((await metricsOf(right)).get("shoal_cluster_member"), 1);
-      } finally {
-        await right.stop();
-      }
-    } finally {
-      await nats.destroy();
+      running.push(right);
+      assert.equal((await metricsOf(right)).get("shoal_cluster_member"), 1);
     }
   },
+  { user: "shoal", password: "right-password" },
 );
 
 processTest(

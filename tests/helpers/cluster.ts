@@ -7,12 +7,13 @@
  */
 
 import assert from "node:assert/strict";
-import type { NatsServer } from "../../harness/nats.ts";
+import { hasNatsServer, type NatsServer, startNats } from "../../harness/nats.ts";
 import {
   type ConfigParts,
   listeningOn,
   METRICS,
   metricsOf,
+  processTest,
   type RunningShoal,
   startShoalWith,
 } from "./shoal.ts";
@@ -165,4 +166,30 @@ export async function scrapeAll(s: RunningShoal, hashes: Uint8Array[]): Promise<
   } finally {
     c.close();
   }
+}
+
+/**
+ * A test over a `nats-server` of its own (started with `natsOptions`): `f` gets it and a list to
+ * put its live nodes in. Every node in the list is stopped, and the server removed, whatever `f`
+ * did.
+ */
+export function clusterTest(
+  name: string,
+  f: (nats: NatsServer, running: RunningShoal[]) => Promise<void>,
+  ...natsOptions: Parameters<typeof startNats>
+): void {
+  processTest(name, async () => {
+    assert.ok(
+      hasNatsServer(),
+      "nats-server is not installed (.ci/run installs Debian's nats-server)",
+    );
+    const nats = await startNats(...natsOptions);
+    const running: RunningShoal[] = [];
+    try {
+      await f(nats, running);
+    } finally {
+      for (const s of running) await s.stop();
+      await nats.destroy();
+    }
+  });
 }
