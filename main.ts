@@ -166,8 +166,9 @@ async function run<S extends Section>(
   const log = new Logger(level);
   const parts = config as { private: PrivateSection; cluster: ClusterSection };
   // Checked before the database is opened: a bad [cluster] costs nothing to report.
-  checkPrivateCluster(parts.cluster, parts.private);
-  const cluster = clusterTracking(parts.cluster, name === "ws" ? "webtorrent" : "bittorrent");
+  const kind = name === "ws" ? "webtorrent" : "bittorrent";
+  checkPrivateCluster(parts.cluster, parts.private, kind);
+  const cluster = clusterTracking(parts.cluster, kind);
   const extras = combineExtras(await privateTracking(parts.private), cluster);
   await serve(config, log, extras);
 }

@@ -55,12 +55,6 @@ export const MIN_SECRET = 16;
 /** Checks `c` and fills in the node name; null when clustering is off. */
 export function clusterSettings(c: ClusterSection, kind: ClusterKind): ClusterSettings | null {
   if (!c.enabled) return null;
-  if (kind === "webtorrent") {
-    // Its offers and answers would have to reach peers connected to other nodes: not built yet.
-    throw new OperatorError(
-      "cluster.enabled: shoal ws does not share WebTorrent swarms between nodes yet (shoal udp and shoal http do)",
-    );
-  }
   if (c.secret === "") {
     throw new OperatorError(
       "cluster.secret is required when cluster.enabled is true (the same on every node)",
@@ -103,7 +97,15 @@ export function clusterSettings(c: ClusterSection, kind: ClusterKind): ClusterSe
 export function checkPrivateCluster(
   cluster: { enabled: boolean },
   priv: { enabled: boolean; database: string },
+  kind: ClusterKind,
 ): void {
+  if (cluster.enabled && priv.enabled && kind === "webtorrent") {
+    // A ws request worker counts a peer's traffic under its socket worker's key index, which
+    // means nothing on another node.
+    throw new OperatorError(
+      "private.enabled: shoal ws does not track privately in a cluster yet (shoal udp and shoal http do)",
+    );
+  }
   if (cluster.enabled && priv.enabled && !/^postgres(ql)?:/.test(priv.database)) {
     throw new OperatorError(
       "private.database: a cluster's nodes share keys and accounting through one postgres:// database, not sqlite",

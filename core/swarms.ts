@@ -23,7 +23,7 @@ import { FLAG_COMPLETED, FLAG_SEEDER, PeerLists } from "./peer_list.ts";
 import { InfoHashTable } from "../shared/store/info_hash_table.ts";
 import { IdList } from "../shared/store/id_list.ts";
 import { BatchWriter } from "../shared/runtime/channel.ts";
-import type { Link } from "../shared/runtime/link.ts";
+import type { Port } from "../shared/runtime/link.ts";
 import { AccessList } from "../shared/store/access_list.ts";
 import type { SwarmStore } from "../shared/runtime/request_host.ts";
 import { getU16LE } from "../shared/base/bytes.ts";
@@ -400,7 +400,7 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
   }
 
   /** Posts each socket worker's answers as one batch. */
-  flush(ports: Link[]): void {
+  flush(ports: Port[]): void {
     for (let j = 0; j < this.#writers.length; j++) this.#writers[j]?.flushTo(ports[j]);
   }
 

@@ -91,10 +91,26 @@ interface PendingScrape {
   files: Record<string, { complete: number; incomplete: number; downloaded: number }>;
 }
 
+/**
+ * A cluster's routes (`cluster_side.ts`): where each info hash goes, this node's request
+ * workers first, then other nodes'.
+ */
+export interface WsRoute {
+  /** The batch for the info hash at `b[off]` (20 bytes). */
+  destination(b: Uint8Array, off: number): number;
+  /** A record is about to go into batch `d`, `b`. */
+  adding(d: number, b: ByteBuffer): void;
+}
+
 /** Connections of one socket worker. */
 export class Connections {
-  /** Outgoing byte batches, one per request worker; the caller sends and empties them. */
+  /**
+   * Outgoing byte batches, one per request worker (in a cluster, other nodes' after this
+   * node's); the caller sends and empties them.
+   */
   readonly batches: ByteBuffer[];
+  /** A cluster's routes; null: every info hash is this node's. */
+  route: WsRoute | null = null;
   /** Cumulative counters. */
   readonly counters: ConnectionCounters = {
     accepted: 0,
@@ -130,6 +146,8 @@ export class Connections {
   #admission: Admission;
   #nextId = 1;
   #sharder: Sharder;
+  #requestWorkers: number;
+  #hash = new Uint8Array(20);
   #limits: ConnectionLimits;
   #scrapes = new Map<number, PendingScrape>();
   #nextScrape = 1;
@@ -151,6 +169,7 @@ export class Connections {
     this.#limits = limits;
     this.#admission = new Admission(limits.maxConnections, limits.maxConnectionsPerIp);
     this.#onBatch = onBatch;
+    this.#requestWorkers = requestWorkers;
     this.batches = Array.from({ length: requestWorkers }, () => new ByteBuffer(1 << 16));
   }
 
@@ -184,8 +203,25 @@ export class Connections {
   /** The batch for request worker `shard`, telling the caller when it gains its first record. */
   #batch(shard: number): ByteBuffer {
     const b = this.batches[shard];
+    this.route?.adding(shard, b);
     if (b.len === 0) this.#onBatch();
     return b;
+  }
+
+  /** Where the info hash at `b[off]` goes. */
+  #destination(b: Uint8Array, off: number): number {
+    return this.route === null ? this.#sharder.of(b, off) : this.route.destination(b, off);
+  }
+
+  /**
+   * Makes `n` batches (this node's request workers', then other nodes'): a cluster's new
+   * assignment. What was batched for other nodes is dropped.
+   */
+  resizeBatches(n: number): void {
+    const local = this.#requestWorkers;
+    for (let k = local; k < this.batches.length; k++) this.batches[k].len = 0;
+    this.batches.length = Math.max(local, n);
+    for (let k = local; k < n; k++) this.batches[k] ??= new ByteBuffer(1 << 12);
   }
 
   #send(c: Conn, id: number, text: string): void {
@@ -228,10 +264,12 @@ export class Connections {
     this.#admission.release(c.ip);
     this.counters.closed++;
     if (VIOLATIONS.has(code)) this.counters.violations++;
+    // (A cluster's batch that a new assignment took away has no one to tell.)
+    const n = this.batches.length;
     for (let s = 0; s < 31 && c.shardBits >>> s; s++) {
-      if (c.shardBits & (1 << s)) pushClosed(this.#batch(s), id);
+      if (c.shardBits & (1 << s) && s < n) pushClosed(this.#batch(s), id);
     }
-    for (const s of c.moreShards ?? []) pushClosed(this.#batch(s), id);
+    for (const s of c.moreShards ?? []) if (s < n) pushClosed(this.#batch(s), id);
   }
 
   /**
@@ -276,7 +314,7 @@ export class Connections {
   #forward(id: number, c: Conn, m: Scanned): void {
     if (m.kind === SCAN_ANNOUNCE) this.counters.announces++;
     else this.counters.answers++;
-    const s = this.#sharder.of(m.hash, 0);
+    const s = this.#destination(m.hash, 0);
     if (s < 31) c.shardBits |= 1 << s;
     else (c.moreShards ??= new Set()).add(s);
     pushScanned(this.#batch(s), id, m);
@@ -334,8 +372,10 @@ export class Connections {
       return this.#send(c, id, failureMessage("too many scrapes at once", "scrape"));
     }
     const parts = new Map<number, string[]>();
+    const b = this.#hash;
     for (const h of hashes) {
-      const s = this.#sharder.ofString(h);
+      for (let i = 0; i < 20; i++) b[i] = h.charCodeAt(i);
+      const s = this.#destination(b, 0);
       const list = parts.get(s);
       if (list) list.push(h);
       else parts.set(s, [h]);

@@ -6,7 +6,7 @@
  */
 
 import { ByteBuffer } from "../shared/base/byte_buffer.ts";
-import type { Link } from "../shared/runtime/link.ts";
+import type { Port } from "../shared/runtime/link.ts";
 import {
   type Batch,
   beginFrames,
@@ -30,7 +30,7 @@ export interface Outbox {
   /** Sends the counts of a scrape part back to the socket worker holding the scrape. */
   scrape(worker: number, conn: number, id: number, files: ScrapeEntry[]): void;
   /** Posts what was sent, one message per socket worker that has something. */
-  flush(ports: Link[]): void;
+  flush(ports: Port[]): void;
   /** Forgets what was waiting for socket worker `worker` (it was replaced). */
   drop(worker: number): void;
 }
@@ -73,7 +73,7 @@ export class BatchOutbox implements Outbox {
     pushScrapeCounts(this.#scrapes[worker] ??= [], conn, id, files);
   }
 
-  flush(ports: Link[]): void {
+  flush(ports: Port[]): void {
     const n = Math.max(this.#messages.length, this.#scrapes.length);
     const w = this.#out;
     for (let k = 0; k < n; k++) {

@@ -19,6 +19,7 @@ import type { Batch } from "./messages.ts";
 import { Sharder } from "../shared/store/shard.ts";
 import type { WsSocketInit, WsSocketStats } from "./socket_init.ts";
 import { WsPrivate } from "./private.ts";
+import { WsClusterSide } from "./cluster_side.ts";
 
 /** True for an IPv4 client, also when it reached an IPv6 socket as v4-mapped. */
 function isIPv4Client(hostname: string): boolean {
@@ -38,6 +39,7 @@ serveSockets<WsSocketInit, WsSocketStats>((init, host) => {
       links[j].sendBytes(b.buf, b.len);
       b.len = 0;
     }
+    cluster?.flush();
   };
   const conns = new Connections(
     new Sharder(init.shardKey, config.request_workers),
@@ -53,6 +55,9 @@ serveSockets<WsSocketInit, WsSocketStats>((init, host) => {
     // Flushed once the current turn's messages are all in.
     onceAfterTurn(flush),
   );
+  const cluster = init.cluster
+    ? new WsClusterSide(init.cluster, index, conns, config.request_workers, host.log)
+    : null;
   const wsOptions: WireOptions = {
     maxFrameSize: net.websocket_max_frame_size,
     maxMessageSize: net.websocket_max_message_size,
@@ -89,6 +94,7 @@ serveSockets<WsSocketInit, WsSocketStats>((init, host) => {
     listen: (b) =>
       host.listenTcp(b, net.ipv6_only, (t, ip) => new WireConnection(t, wsOptions, handlers, ip)),
     answers: (batch) => conns.deliver(batch as Batch | Uint8Array),
+    owners: (o) => cluster?.owners(o),
     stats: () => ({
       role: "socket",
       protocol: "ws",
@@ -97,6 +103,7 @@ serveSockets<WsSocketInit, WsSocketStats>((init, host) => {
       keyRefusals: conns.private ? Array.from(conns.private.gate.refused) : undefined,
       counters: conns.counters,
       refused: refusals(),
+      cluster: cluster?.stats(),
     }),
     refusals,
   };

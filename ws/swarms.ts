@@ -12,7 +12,7 @@
  */
 
 import { WsAccounting } from "./accounting.ts";
-import type { Link } from "../shared/runtime/link.ts";
+import type { Port } from "../shared/runtime/link.ts";
 import { ByteBuffer } from "../shared/base/byte_buffer.ts";
 import { getU32LE, setU32LE } from "../shared/base/bytes.ts";
 import { beginEntry, endEntry, entries, type StateKind } from "../shared/config/state_file.ts";
@@ -166,7 +166,7 @@ export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
   }
 
   /** Posts what was sent, one message per socket worker. */
-  flush(ports: Link[]): void {
+  flush(ports: Port[]): void {
     this.#out.flush(ports);
   }
 

@@ -35,7 +35,7 @@ export interface ClusterCounts {
   /** Batches and requests sent to other nodes. */
   batchesOut: number;
   requestsOut: number;
-  /** Messages dropped (unknown format, malformed) and sends dropped (NATS away). */
+  /** Messages dropped (unknown format, malformed) and sends dropped (NATS away, too large). */
   dropped: number;
   sendDrops: number;
   /** Round trips of forwarded batches by bucket (`LATENCY_BUCKETS_MS`), and their sum in ms. */
@@ -64,7 +64,7 @@ function clusterMetrics(m: MetricsText, s: SocketStatsBase): void {
   });
   m.counter(
     "shoal_cluster_dropped_total",
-    "Messages between nodes dropped: sends while NATS was away, or a format this node does not speak.",
+    "Messages between nodes dropped: sends while NATS was away or over its max_payload, or a format this node does not speak.",
     c.dropped + c.sendDrops,
     { protocol, worker },
   );

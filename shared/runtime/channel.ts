@@ -7,7 +7,7 @@
  */
 
 import { ByteBuffer } from "../base/byte_buffer.ts";
-import type { Link } from "./link.ts";
+import type { Port } from "./link.ts";
 
 /** Appends records to a growable byte buffer and hands it over as one message. */
 export class BatchWriter extends ByteBuffer {
@@ -32,7 +32,7 @@ export class BatchWriter extends ByteBuffer {
   }
 
   /** Sends the batch (if any) over `link` and starts a new one. */
-  flushTo(link: Link): void {
+  flushTo(link: Port): void {
     if (this.count === 0) return;
     link.sendBytes(this.buf, this.len);
     this.clear();

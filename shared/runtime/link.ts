@@ -78,6 +78,12 @@ function makeRing(sab: SharedArrayBuffer): Ring {
   };
 }
 
+/**
+ * Where a request worker's answers go: a link to a socket worker of this process, or (in a
+ * cluster) a stand-in that publishes to a socket worker of another node.
+ */
+export type Port = Pick<Link, "sendBytes" | "postMessage">;
+
 /** A channel end; set `onmessage` to receive. */
 export class Link {
   /** The port under the link (also used for structured-clone messages). */

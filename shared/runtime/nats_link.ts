@@ -64,8 +64,12 @@ const RETRY_MS = 500;
 
 /** One worker's NATS connection. */
 export class NatsLink {
-  /** Sends dropped because NATS was unreachable. */
+  /**
+   * Sends dropped: NATS was unreachable, or the message was over the server's `max_payload`
+   * (sent, it would make the server close the connection).
+   */
   dropped = 0;
+  #maxPayload = 1 << 20;
   #init: ClusterWorkerInit;
   #name: string;
   #conn: Deno.Conn | null = null;
@@ -124,6 +128,8 @@ export class NatsLink {
     try {
       while (info === null) await readSome(conn);
       const i = info as Record<string, unknown>;
+      const max = Number(i.max_payload);
+      this.#maxPayload = max > 0 ? max : 1 << 20;
       if (i.tls_required || u.protocol === "tls:") {
         const caFile = this.#init.tlsCaFile;
         conn = await Deno.startTls(tcp, {
@@ -170,7 +176,7 @@ export class NatsLink {
       if (this.#heads.size >= MAX_HEADS) this.#heads.clear();
       this.#heads.set(id, head = pubHead(subject, reply));
     }
-    if (this.#conn === null) {
+    if (this.#conn === null || message.length > this.#maxPayload) {
       this.dropped++;
       return;
     }

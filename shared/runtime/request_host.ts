@@ -20,10 +20,11 @@ import type { RequestBase } from "./mesh.ts";
 import { postAccounting, serveWorker } from "./worker.ts";
 import type { PrivateInit } from "./private_init.ts";
 import type { KeyUpdate } from "../store/key_table.ts";
-import { type Link, openLinks, replaceLink } from "./link.ts";
+import { type Link, openLinks, type Port, replaceLink } from "./link.ts";
 import type { ClusterWorkerInit } from "./cluster_init.ts";
 import { frame, frameTime, HEADER_LEN, NatsLink, natsSubjects } from "./nats_link.ts";
 import { BatchWriter } from "./channel.ts";
+import { ORIGIN_HEADER_LEN, RemoteOrigins } from "./remote_origins.ts";
 
 /** Largest swarms and sampled peers reported for the statistics page. */
 const DETAIL_TOP = 10, DETAIL_SAMPLE = 20000;
@@ -37,7 +38,7 @@ export interface SwarmStore<M, S extends RequestStats> {
    * each `receive`, while that batch is still valid (a byte batch is a view of the link's
    * ring), so a store may keep positions in the batch until then.
    */
-  flush(ports: Link[]): void;
+  flush(ports: Port[]): void;
   /**
    * Continues the cleaning pass over up to `budget` torrents: peers last seen before `cutoff`
    * go. Returns true when the pass is complete.
@@ -135,20 +136,29 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
       log.info(`loaded ${got.torrents} torrents, ${got.peers} live peers from the state file`);
     }
 
+    // Where the swarms' answers go: the local links, then (a cluster's WebTorrent swarms)
+    // other nodes' socket workers (`remote_origins.ts`).
+    const ports: Port[] = links.slice();
+    const receive = (from: number, data: unknown) => {
+      try {
+        store.receive(from, data as M, monotonicSeconds());
+      } catch (err) {
+        // Keep serving: one bad batch must not drop every swarm this worker owns.
+        log.error(`request batch failed: ${err instanceof Error ? err.stack : err}`);
+      }
+      store.flush(ports);
+    };
     const attach = (link: Link, from: number) => {
-      link.onmessage = (data: unknown) => {
-        try {
-          store.receive(from, data as M, monotonicSeconds());
-        } catch (err) {
-          // Keep serving: one bad batch must not drop every swarm this worker owns.
-          log.error(`request batch failed: ${err instanceof Error ? err.stack : err}`);
-        }
-        store.flush(links);
-      };
+      link.onmessage = (data: unknown) => receive(from, data);
     };
     links.forEach(attach);
-    const remoteIn = init.cluster && store.answerRemote
-      ? answerOtherNodes(init.cluster, index, store, log)
+    const cluster = init.cluster ?? null;
+    const remoteIn = cluster === null
+      ? undefined
+      : store.answerRemote
+      ? answerOtherNodes(cluster, index, store, log)
+      : store.socketGone
+      ? serveOrigins(cluster, index, ports, receive, (v) => store.socketGone!(v), log)
       : undefined;
 
     let cleaning = false;
@@ -157,13 +167,19 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
       cleaning = true;
       const now = monotonicSeconds(), cutoff = now - config.cleaning.max_peer_age;
       while (!store.clean(now, cutoff, maker.cleanSlice)) await macrotask();
+      // Other nodes' socket workers silent for longer than a peer lives hold no peer here.
+      const quiet = remoteIn instanceof RemoteOrigins ? remoteIn.sweep(cutoff) : 0;
+      if (quiet > 0) log.debug(`cluster: forgot ${quiet} silent socket worker(s) of other nodes`);
       cleaning = false;
     }, config.cleaning.interval * 1000);
 
     return {
       reply: null,
       role: {
-        stats: () => ({ ...store.stats(index), remoteIn }),
+        stats: () => ({
+          ...store.stats(index),
+          remoteIn: remoteIn instanceof RemoteOrigins ? remoteIn.counts : remoteIn,
+        }),
         details: () => store.details(DETAIL_TOP, DETAIL_SAMPLE),
         save: () => store.save(),
         port: (from: number, port: MessagePort) => {
@@ -174,6 +190,7 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
             );
           }
           replaceLink(links, from, port, attach);
+          ports[from] = links[from];
         },
         keys: (update: KeyUpdate) => store.keys?.(update),
         torrent: (h: Uint8Array) => store.torrent?.(h) ?? [0, 0, 0],
@@ -230,4 +247,29 @@ function answerOtherNodes<M, S extends RequestStats>(
     },
   }], log);
   return counts;
+}
+
+/**
+ * Request worker `index` of a cluster node whose swarms answer connections takes the batches of
+ * other nodes' socket workers over NATS, each as from a socket worker of its own (`receive`),
+ * and what its swarms send them goes back through `ports` (`remote_origins.ts`).
+ */
+function serveOrigins(
+  init: ClusterWorkerInit,
+  index: number,
+  ports: Port[],
+  receive: (from: number, batch: Uint8Array) => void,
+  gone: (from: number) => number,
+  log: Logger,
+): RemoteOrigins {
+  const link = new NatsLink(init, `shoal ${init.node} request worker ${index}`);
+  const origins = new RemoteOrigins(ports, (s, m) => link.publish(s, m), gone);
+  void link.open([{
+    subject: natsSubjects.requests(init.prefix, init.node, index),
+    on: (m, reply) => {
+      const from = origins.take(m, reply, monotonicSeconds());
+      if (from >= 0) receive(from, m.subarray(ORIGIN_HEADER_LEN));
+    },
+  }], log);
+  return origins;
 }

@@ -1,0 +1,194 @@
+/**
+ * A WebSocket socket worker of a cluster node: requests for info hashes other nodes own go to
+ * the owner's request workers over NATS, in one batch per request worker per turn, as they go
+ * to this node's own. That request worker then counts this worker as one of its socket workers
+ * (`shared/runtime/remote_origins.ts`): what its swarms send this worker's connections (replies,
+ * offers, answers, scrape counts) comes back to this worker's subject, and is delivered as a
+ * local request worker's batch is.
+ *
+ * The subject carries a random part made when the worker starts, so a replacement worker is a
+ * new socket worker to the other nodes, and the peers of its predecessor's connections are not
+ * taken for its own.
+ *
+ * @module
+ */
+
+import type { Logger } from "../shared/base/log.ts";
+import type { ClusterWorkerInit, ShardOwners } from "../shared/runtime/cluster_init.ts";
+import { HEADER_LEN, NatsLink, natsSubjects, WIRE_FORMAT } from "../shared/runtime/nats_link.ts";
+import {
+  DELIVER_BYTES,
+  DELIVER_CLONE,
+  DELIVER_HEADER_LEN,
+  ORIGIN_HEADER_LEN,
+} from "../shared/runtime/remote_origins.ts";
+import { ClusterShards, SHARDS } from "../shared/store/cluster_shards.ts";
+import { type ClusterCounts, LATENCY_BUCKETS_MS } from "../shared/observe/view.ts";
+import type { ByteBuffer } from "../shared/base/byte_buffer.ts";
+import type { Batch } from "./messages.ts";
+import type { Connections } from "./connections.ts";
+
+/** Most other nodes one socket worker sends to. */
+const MAX_REMOTES = 255;
+/** Bytes of a remote batch past which it is sent before it takes another record. */
+const MAX_BATCH = 256 << 10;
+
+const dec = new TextDecoder();
+
+/** One WebSocket socket worker's part in its cluster. */
+export class WsClusterSide {
+  /** Traffic counts (the sends NATS dropped aside). */
+  readonly counts: Omit<ClusterCounts, "sendDrops"> = {
+    batchesOut: 0,
+    requestsOut: 0,
+    dropped: 0,
+    latency: LATENCY_BUCKETS_MS.map(() => 0),
+    latencySum: 0,
+  };
+  #link: NatsLink;
+  #init: ClusterWorkerInit;
+  #inbox: string;
+  #conns: Connections;
+  #n: number;
+  #shards: ClusterShards;
+  /** Per cluster shard: -1 when this node owns it, else its owner's index in `#base`. */
+  #owner = new Int16Array(SHARDS).fill(-1);
+  /** Per other node: the batch index of its first request worker, and how many it has. */
+  #base = new Int32Array(0);
+  #workers = new Int32Array(0);
+  /** The subject of each remote batch (index `n + k`). */
+  #subjects: string[] = [];
+  /** Records in each remote batch. */
+  #records: number[] = [];
+
+  /**
+   * Socket worker `index`'s side of the cluster `init` describes, for `conns`, which has
+   * `requestWorkers` request workers here. Connects to NATS in the background.
+   */
+  constructor(
+    init: ClusterWorkerInit,
+    index: number,
+    conns: Connections,
+    requestWorkers: number,
+    log: Logger,
+  ) {
+    this.#init = init;
+    this.#conns = conns;
+    this.#n = requestWorkers;
+    this.#shards = new ClusterShards(init.shardKey);
+    const start = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
+    this.#inbox = natsSubjects.answers(init.prefix, init.node, `${init.instance}${start}`, index);
+    conns.route = {
+      destination: (b, off) => this.#destination(b, off),
+      adding: (d, b) => this.#adding(d, b),
+    };
+    this.owners(init.owners);
+    this.#link = new NatsLink(init, `shoal ${init.node} socket worker ${index}`);
+    void this.#link.open([{ subject: this.#inbox, on: (m) => this.#deliver(m) }], log);
+  }
+
+  /**
+   * Where the info hash at `b[off]` goes: a request worker here (`0 … n-1`) or one of another
+   * node (`n + …`). One keyed hash names both the shard and, modulo its owner's request
+   * workers, the worker there (each node's process shards by the same key).
+   */
+  #destination(b: Uint8Array, off: number): number {
+    const x = this.#shards.hash(b, off), o = this.#owner[x & (SHARDS - 1)];
+    if (o >= 0) return this.#n + this.#base[o] + x % this.#workers[o];
+    return this.#n === 1 ? 0 : x % this.#n;
+  }
+
+  /**
+   * A record is about to go into batch `d`: a remote batch counts it, and one grown near
+   * NATS's message size (1 MiB by default) leaves first.
+   */
+  #adding(d: number, b: ByteBuffer): void {
+    if (d < this.#n) return;
+    if (b.len > MAX_BATCH) this.#send(d - this.#n, performance.now());
+    this.#records[d - this.#n]++;
+  }
+
+  /** A new assignment of shards to nodes; what was batched for other nodes is dropped. */
+  owners(o: ShardOwners): void {
+    const self = this.#init.node, remotes: number[] = [];
+    for (let k = 0; k < o.nodes.length && remotes.length < MAX_REMOTES; k++) {
+      if (o.nodes[k] !== self) remotes.push(k);
+    }
+    const index = new Int16Array(o.nodes.length).fill(-1);
+    remotes.forEach((k, r) => (index[k] = r));
+    for (let s = 0; s < SHARDS; s++) {
+      const k = o.owner[s];
+      this.#owner[s] = k < 0 || k >= index.length ? -1 : index[k];
+    }
+    this.#base = new Int32Array(remotes.length);
+    this.#workers = new Int32Array(remotes.length);
+    this.#subjects = [];
+    remotes.forEach((k, r) => {
+      const n = Math.max(1, o.workers[k] ?? 1);
+      this.#base[r] = this.#subjects.length;
+      this.#workers[r] = n;
+      for (let j = 0; j < n; j++) {
+        this.#subjects.push(natsSubjects.requests(this.#init.prefix, o.nodes[k], j));
+      }
+    });
+    this.#records = this.#subjects.map(() => 0);
+    this.#conns.resizeBatches(this.#n + this.#subjects.length);
+  }
+
+  /** Sends what this turn batched for other nodes. */
+  flush(): void {
+    const now = performance.now();
+    for (let k = 0; k < this.#subjects.length; k++) {
+      if (this.#records[k] > 0) this.#send(k, now);
+    }
+  }
+
+  /** Sends remote batch `k`, stamped `now`. */
+  #send(k: number, now: number): void {
+    const b = this.#conns.batches[this.#n + k], count = this.#records[k];
+    const m = new Uint8Array(ORIGIN_HEADER_LEN + b.len);
+    const v = new DataView(m.buffer);
+    m[0] = WIRE_FORMAT;
+    v.setFloat64(1, now, true);
+    v.setUint32(HEADER_LEN, count, true);
+    m.set(b.buf.subarray(0, b.len), ORIGIN_HEADER_LEN);
+    b.len = 0;
+    this.#records[k] = 0;
+    this.counts.batchesOut++;
+    this.counts.requestsOut += count;
+    this.#link.publish(this.#subjects[k], m, this.#inbox);
+  }
+
+  /** What another node's request worker sends this worker's connections. */
+  #deliver(m: Uint8Array): void {
+    if (m.length < DELIVER_HEADER_LEN || m[0] !== WIRE_FORMAT) {
+      this.counts.dropped++;
+      return;
+    }
+    const sent = new DataView(m.buffer, m.byteOffset + 1, 8).getFloat64(0, true);
+    if (sent >= 0) this.#latency(performance.now() - sent);
+    const body = m.subarray(DELIVER_HEADER_LEN);
+    try {
+      if (m[HEADER_LEN] === DELIVER_BYTES) this.#conns.deliver(body);
+      else if (m[HEADER_LEN] === DELIVER_CLONE) {
+        const batch = JSON.parse(dec.decode(body));
+        if (Array.isArray(batch)) this.#conns.deliver(batch as Batch);
+      } else this.counts.dropped++;
+    } catch {
+      this.counts.dropped++;
+    }
+  }
+
+  #latency(ms: number): void {
+    if (ms < 0) return;
+    let k = 0;
+    while (ms > LATENCY_BUCKETS_MS[k]) k++;
+    this.counts.latency[k]++;
+    this.counts.latencySum += ms;
+  }
+
+  /** Traffic counts, with the sends dropped while NATS was away. */
+  stats(): ClusterCounts {
+    return { ...this.counts, sendDrops: this.#link.dropped };
+  }
+}
