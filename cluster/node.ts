@@ -231,6 +231,12 @@ export class ClusterNode {
     await nc?.close().catch(() => {});
   }
 
+  /**
+   * Resolves once every worker's NATS link is up, or gives up after a while: a node claims its
+   * shards only then, or the first requests the others send it would find no one subscribed.
+   */
+  linksReady: () => Promise<void> = () => Promise.resolve();
+
   /** Where the node reaches its own swarms: handoffs out and in start once it is given. */
   attachSwarms(swarms: SwarmAccess): void {
     this.handoffs.attach(swarms);
@@ -342,6 +348,7 @@ export class ClusterNode {
     if (nc === null || this.#stopped) return;
     try {
       const kv = await openBucket(nc, this.bucket, this.#s.nodeTimeoutMs);
+      await this.linksReady();
       this.#kv = kv;
       const r = await claimKey(kv, this.#key, this.#info, {
         timeoutMs: this.#s.nodeTimeoutMs + 1000,

@@ -8,6 +8,7 @@
 
 import type { Logger } from "../shared/base/log.ts";
 import type { TrackerExtras } from "../shared/runtime/tracker.ts";
+import type { Pool } from "../shared/runtime/pool.ts";
 import { ClusterNode } from "./node.ts";
 import { type ClusterKind, type ClusterSection, clusterSettings } from "./settings.ts";
 
@@ -45,6 +46,7 @@ export function clusterTracking(c: ClusterSection, kind: ClusterKind): TrackerEx
         n.setLoad(load);
       }, Math.max(500, s.nodeTimeoutMs / 2));
       n.onOwners((owners) => pool.broadcast({ type: "owners", owners }, "socket"));
+      n.linksReady = () => linksUp(pool, s.nodeTimeoutMs);
       await n.start();
     },
     stop: async () => {
@@ -54,4 +56,21 @@ export function clusterTracking(c: ClusterSection, kind: ClusterKind): TrackerEx
     describe: () => node?.describe() ?? "",
     page: () => node?.overview() ?? {},
   };
+}
+
+/**
+ * Resolves once every worker of `pool` reports its NATS link up (socket workers in their
+ * `cluster` counts, request workers in `remoteIn`), or after `ms`.
+ */
+async function linksUp(pool: Pool<unknown>, ms: number): Promise<void> {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    let up = true;
+    for (const st of await pool.stats()) {
+      const r = st as { cluster?: { linked?: boolean }; remoteIn?: { linked?: boolean } };
+      if (r.cluster?.linked === false || r.remoteIn?.linked === false) up = false;
+    }
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -71,7 +71,7 @@ export class ClusterSide {
   }
 
   /** Traffic counts, with the sends dropped while NATS was away. */
-  stats(): RemoteCounts & { sendDrops: number } {
-    return { ...this.remote.counts, sendDrops: this.#link.dropped };
+  stats(): RemoteCounts & { sendDrops: number; linked: boolean } {
+    return { ...this.remote.counts, sendDrops: this.#link.dropped, linked: this.#link.linked };
   }
 }

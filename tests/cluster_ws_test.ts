@@ -1,8 +1,9 @@
 /**
  * A cluster of `shoal ws` nodes over a real `nats-server`: WebTorrent peers connected to
  * different nodes find each other, their offers and answers cross nodes to reach them, scrapes
- * on any node count them, a closed connection leaves its swarms on whichever node owns them, and
- * a node stopped gracefully hands its swarms' completed counts to their new owners.
+ * on any node count them, and a closed connection leaves its swarms on whichever node owns them.
+ * When a swarm's owner stops, is killed, or comes back, the peers held by the other nodes join
+ * its new owner at once, and a graceful stop hands over its completed counts.
  */
 import assert from "node:assert/strict";
 import type { NatsServer } from "../harness/nats.ts";
@@ -16,6 +17,8 @@ import {
   trackerUrl,
 } from "./helpers/shoal.ts";
 import { clusterTest, eventually, nodesSeen, SECRET } from "./helpers/cluster.ts";
+import { assignShards, ClusterShards } from "../shared/store/cluster_shards.ts";
+import { shardKeyOf } from "../shared/config/cluster_section.ts";
 
 /** `shoal ws` as node `node` of cluster "t" over `nats`. */
 async function startWsNode(nats: NatsServer, node: string, requestWorkers = 1) {
@@ -42,12 +45,12 @@ async function peerOn(s: RunningShoal, info: string, left = 1): Promise<[WsClien
   return [c, id];
 }
 
-/** Seeders, leechers and completed of each of `hashes`, scraped on `s`. */
-async function scrapeOn(s: RunningShoal, hashes: string[]): Promise<number[][]> {
+/** Seeders, leechers and completed of each of `hashes`, scraped on `s` (answered within `ms`). */
+async function scrapeOn(s: RunningShoal, hashes: string[], ms = 5000): Promise<number[][]> {
   const c = await WsClient.connect(trackerUrl(s));
   try {
     c.send({ action: "scrape", info_hash: hashes });
-    const files = (await c.next((m) => m.action === "scrape")).files;
+    const files = (await c.next((m) => m.action === "scrape", ms)).files;
     return hashes.map((h) => {
       const f = files[h];
       return f === undefined ? [-1, -1, -1] : [f.complete, f.incomplete, f.downloaded];
@@ -55,6 +58,30 @@ async function scrapeOn(s: RunningShoal, hashes: string[]): Promise<number[][]> 
   } finally {
     await c.close();
   }
+}
+
+/**
+ * Waits up to `ms` for a scrape of `hashes` on `s` to count `want`. A scrape may go unanswered
+ * meanwhile: a part sent to a node that was leaving is lost (a client scrapes again).
+ */
+async function scrapesSettle(
+  s: RunningShoal,
+  hashes: string[],
+  want: number[][],
+  ms: number,
+  what: string,
+): Promise<number> {
+  return await eventually(
+    async () => {
+      try {
+        return JSON.stringify(await scrapeOn(s, hashes, 1000)) === JSON.stringify(want);
+      } catch {
+        return false;
+      }
+    },
+    ms,
+    what,
+  );
 }
 
 /** The requests `s`'s socket workers sent to other nodes. */
@@ -103,6 +130,7 @@ clusterTest(
           left: 1,
           offers: [{ offer_id: offerId, offer }],
         });
+        await x.next(isReply(info));
         const got = await y.next((m) => m.offer !== undefined);
         assert.deepEqual(got, {
           action: "announce",
@@ -142,16 +170,93 @@ clusterTest(
       }
       assert.deepEqual(await scrapeOn(c, hashes), hashes.map(() => [1, 1, 1]));
       for (const [x] of xs) await x.close();
-      await eventually(
-        async () => (await scrapeOn(b, hashes)).every((f) => f[0] === 0 && f[1] === 1),
-        5000,
-        "a's closed connections leave the swarms on every owner",
-      );
+      await scrapesSettle(b, hashes, hashes.map(() => [0, 1, 1]), 5000, "a's peers left");
       assert.deepEqual(await scrapeOn(a, hashes), hashes.map(() => [0, 1, 1]));
     } finally {
       for (const x of open) await x.close().catch(() => {});
     }
     const m = await metricsOf(a);
     assert.equal(m.get("shoal_cluster_nodes"), 3);
+  },
+);
+
+/** `n` info hashes (WebTorrent's binary strings) whose owner among `nodes` is `node`. */
+function ownedBy(node: string, nodes: string[], n: number): string[] {
+  const owners = assignShards(nodes), shards = new ClusterShards(shardKeyOf(SECRET));
+  const out: string[] = [];
+  while (out.length < n) {
+    const h = bin20();
+    const b = Uint8Array.from(h, (ch) => ch.charCodeAt(0));
+    if (owners.nodes[owners.owner[shards.of(b, 0)]] === node) out.push(h);
+  }
+  return out;
+}
+
+clusterTest(
+  "cluster (ws): peers join a swarm's new owner at once when its owner stops, comes back or is killed",
+  async (nats, running) => {
+    const a = await startWsNode(nats, "a");
+    running.push(a);
+    const b = await startWsNode(nats, "b", 2);
+    running.push(b);
+    const c = await startWsNode(nats, "c");
+    for (const s of [a, b, c]) {
+      await eventually(async () => (await nodesSeen(s)) === 3, 10_000, "every node sees 3");
+    }
+    const all = ["a", "b", "c"];
+    const ofC = ownedBy("c", all, 4), others = [...ownedBy("a", all, 2), ...ownedBy("b", all, 2)];
+    const hashes = [...ofC, ...others];
+    console.log("hashes ready");
+    const open: WsClient[] = [];
+    try {
+      // Per torrent, a seeder on a that completed it, and a leecher on b.
+      for (const info of hashes) {
+        const [x, xId] = await peerOn(a, info);
+        x.send({ action: "announce", info_hash: info, peer_id: xId, left: 0, event: "completed" });
+        await x.next(isReply(info));
+        console.log("x done");
+        const [y] = await peerOn(b, info);
+        console.log("y done");
+        open.push(x, y);
+      }
+      const whole = hashes.map(() => [1, 1, 1]);
+      assert.deepEqual(await scrapeOn(a, hashes), whole);
+
+      // c stops gracefully: its swarms' completed counts go to a and b, and the peers follow.
+      await c.stop();
+      await eventually(async () => (await nodesSeen(a)) === 2, 5000, "a sees c leave");
+      await scrapesSettle(b, hashes, whole, 5000, "c's swarms whole on their new owners");
+
+      // c comes back: its shards, peers and counts return to it.
+      const c2 = await startWsNode(nats, "c");
+      await eventually(async () => (await nodesSeen(a)) === 3, 10_000, "a sees c again");
+      await scrapesSettle(a, hashes, whole, 5000, "the swarms whole on c again");
+
+      // kill -9: no handoff, so c's completed counts are gone; its peers join a and b within
+      // node_timeout (2 s) and the assignment, without an announce.
+      c2.child.kill("SIGKILL");
+      await c2.child.status;
+      const killed = performance.now();
+      const refilled = hashes.map((h) => [1, 1, ofC.includes(h) ? 0 : 1]);
+      await scrapesSettle(a, hashes, refilled, 2000 + 3000, "c's swarms refilled on a and b");
+      console.log(`c's swarms refilled ${Math.round(performance.now() - killed)} ms after kill -9`);
+
+      // And offers still reach the peers of the torrents c owned.
+      const [x, xId] = await peerOn(a, ofC[0]);
+      open.push(x);
+      x.send({
+        action: "announce",
+        info_hash: ofC[0],
+        peer_id: xId,
+        left: 1,
+        offers: Array.from({ length: 2 }, () => ({ offer_id: bin20(), offer: sdp("offer") })),
+      });
+      const reached = await Promise.all(
+        open.slice(0, 2).map((p) => p.gets((m) => m.offer !== undefined, 3000)),
+      );
+      assert.deepEqual(reached, [true, true], "both peers of the torrent get an offer");
+    } finally {
+      for (const x of open) await x.close().catch(() => {});
+    }
   },
 );

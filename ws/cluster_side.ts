@@ -108,8 +108,28 @@ export class WsClusterSide {
     this.#records[d - this.#n]++;
   }
 
-  /** A new assignment of shards to nodes; what was batched for other nodes is dropped. */
+  /**
+   * A new assignment of shards to nodes; what was batched for other nodes is dropped, and the
+   * peers of this worker's connections in shards that moved join their new owners.
+   */
   owners(o: ShardOwners): void {
+    const last = this.#last;
+    this.#assign(o);
+    this.#last = o;
+    if (last === null) return;
+    const shards = this.#shards;
+    const owner = (a: ShardOwners, s: number) => a.nodes[a.owner[s]] ?? this.#init.node;
+    this.rejoined += this.#conns.rejoin((b, off) => {
+      const s = shards.of(b, off);
+      return owner(last, s) !== owner(o, s);
+    });
+  }
+
+  /** Peers sent to a new owner after an assignment changed. */
+  rejoined = 0;
+  #last: ShardOwners | null = null;
+
+  #assign(o: ShardOwners): void {
     const self = this.#init.node, remotes: number[] = [];
     for (let k = 0; k < o.nodes.length && remotes.length < MAX_REMOTES; k++) {
       if (o.nodes[k] !== self) remotes.push(k);
@@ -189,6 +209,6 @@ export class WsClusterSide {
 
   /** Traffic counts, with the sends dropped while NATS was away. */
   stats(): ClusterCounts {
-    return { ...this.counts, sendDrops: this.#link.dropped };
+    return { ...this.counts, sendDrops: this.#link.dropped, linked: this.#link.linked };
   }
 }

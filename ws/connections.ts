@@ -8,11 +8,12 @@
  */
 
 import { type InMessage, type ProtocolLimits, scrapeReply, validate } from "./protocol.ts";
-import { failureMessage } from "./protocol.ts";
+import { failureMessage, WsEvent } from "./protocol.ts";
 import {
   type Batch,
   pushAccount,
   pushClosed,
+  pushRejoin,
   pushScanned,
   pushScrape,
   readFrames,
@@ -82,7 +83,18 @@ interface Conn {
   moreShards: Set<number> | null;
   /** A private tracker's key for this connection (`private.ts`'s `keyOf`). */
   key: number;
+  /** In a cluster, the peer of each torrent it announced (for `rejoin`), by info hash. */
+  joined: Map<string, Joined> | null;
 }
+
+/** A connection's peer in one torrent, as its last announce left it. */
+interface Joined {
+  peer: string;
+  seeder: boolean;
+}
+
+/** Torrents per connection whose peers a cluster's socket worker remembers for `rejoin`. */
+export const MAX_JOINED = 256;
 
 interface PendingScrape {
   conn: number;
@@ -195,6 +207,7 @@ export class Connections {
       shardBits: 0,
       moreShards: null,
       key,
+      joined: null,
     });
     this.counters.accepted++;
     return id;
@@ -315,12 +328,55 @@ export class Connections {
     if (m.kind === SCAN_ANNOUNCE) this.counters.announces++;
     else this.counters.answers++;
     const s = this.#destination(m.hash, 0);
-    if (s < 31) c.shardBits |= 1 << s;
-    else (c.moreShards ??= new Set()).add(s);
+    this.#mark(c, s);
     pushScanned(this.#batch(s), id, m);
+    if (this.route !== null && m.kind === SCAN_ANNOUNCE) this.#remember(c, m);
     if (this.private !== null && m.kind === SCAN_ANNOUNCE) {
       pushAccount(this.#batch(s), id, c.key, m);
     }
+  }
+
+  /** Connection `c` may have peers at request worker `s`. */
+  #mark(c: Conn, s: number): void {
+    if (s < 31) c.shardBits |= 1 << s;
+    else (c.moreShards ??= new Set()).add(s);
+  }
+
+  /** A cluster's socket worker remembers which peer an announce left in which torrent. */
+  #remember(c: Conn, m: Scanned): void {
+    const h = String.fromCharCode(...m.hash);
+    if (m.event === WsEvent.Stopped) {
+      c.joined?.delete(h);
+      return;
+    }
+    const j = c.joined ??= new Map();
+    const seen = j.get(h);
+    if (seen !== undefined) seen.seeder = m.seeder;
+    else if (j.size < MAX_JOINED) {
+      j.set(h, { peer: String.fromCharCode(...m.peer), seeder: m.seeder });
+    }
+  }
+
+  /**
+   * A cluster's owners changed: the peers of this worker's connections in torrents that
+   * `moved` (true for an info hash whose owner changed) join their new owner's swarms at once,
+   * without waiting for their next announce (nobody is answered). Returns how many.
+   */
+  rejoin(moved: (b: Uint8Array, off: number) => boolean): number {
+    const b = this.#hash;
+    let n = 0;
+    for (const [id, c] of this.#conns) {
+      if (c.joined === null) continue;
+      for (const [h, j] of c.joined) {
+        for (let i = 0; i < 20; i++) b[i] = h.charCodeAt(i);
+        if (!moved(b, 0)) continue;
+        const s = this.#destination(b, 0);
+        this.#mark(c, s);
+        pushRejoin(this.#batch(s), id, b, j.peer, j.seeder);
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Handles one text message from connection `id` (the general path). */

@@ -36,6 +36,7 @@
 import type { ByteBuffer, ByteSink } from "../shared/base/byte_buffer.ts";
 import { getU32LE, setU32LE } from "../shared/base/bytes.ts";
 import { ANSWER_SLOT, SCAN_ANNOUNCE, type Scanned } from "./scan.ts";
+import { WsEvent } from "./protocol.ts";
 
 /** A structured-clone batch (scrape counts). */
 export type Batch = (string | number)[];
@@ -127,6 +128,27 @@ export function pushScrape(w: ByteBuffer, conn: number, id: number, hashes: stri
   for (let k = 0; k < hashes.length; k++) {
     for (let i = 0; i < 20; i++) b[at + 16 + 20 * k + i] = hashes[k].charCodeAt(i);
   }
+}
+
+/**
+ * Appends a cluster's `WsEvent.Rejoin` of connection `conn`'s peer `peer` (a 20-character
+ * binary string) in the torrent of the 20 bytes `hash`.
+ */
+export function pushRejoin(
+  w: ByteBuffer,
+  conn: number,
+  hash: Uint8Array,
+  peer: string,
+  seeder: boolean,
+): void {
+  const at = w.take(48), b = w.buf;
+  b[at] = REQ_ANNOUNCE;
+  b[at + 1] = WsEvent.Rejoin;
+  b[at + 2] = seeder ? 1 : 0;
+  b[at + 3] = 0;
+  setU32LE(b, at + 4, conn);
+  copy20(b, at + 8, hash, 0);
+  for (let i = 0; i < 20; i++) b[at + 28 + i] = peer.charCodeAt(i);
 }
 
 /** Appends that connection `conn` closed. */

@@ -8,8 +8,19 @@
  * @module
  */
 
-/** Announce events, as numbers on the worker channels. */
-export const WsEvent = { None: 0, Started: 1, Stopped: 2, Completed: 3, Paused: 4 } as const;
+/**
+ * Announce events, as numbers on the worker channels. `Rejoin` is a cluster's own: a socket
+ * worker tells a swarm's new owner of a peer it holds, and nobody is answered
+ * (`connections.ts`'s `rejoin`).
+ */
+export const WsEvent = {
+  None: 0,
+  Started: 1,
+  Stopped: 2,
+  Completed: 3,
+  Paused: 4,
+  Rejoin: 5,
+} as const;
 
 const EVENTS: Record<string, number> = {
   started: WsEvent.Started,

@@ -26,6 +26,7 @@ import {
   type ScrapeEntry,
 } from "./messages.ts";
 import { AccessList } from "../shared/store/access_list.ts";
+import { handOffTest } from "../shared/store/cluster_shards.ts";
 import { clientName, tally } from "../shared/store/clients.ts";
 import type { Refusals, RequestStats, SwarmDetails, TopSwarm } from "../shared/store/details.ts";
 import { announceReply, failureMessage, WsEvent } from "./protocol.ts";
@@ -133,10 +134,15 @@ export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
 
   #fail(worker: number, conn: number, reason: string, infoHash: string): void {
     this.counters.failures++;
+    if (this.#quiet) return;
     this.#out.send(worker, conn, failureMessage(reason, "announce", infoHash));
   }
 
+  /** The announce being handled is a cluster's rejoin: the client is not answered. */
+  #quiet = false;
+
   #reply(worker: number, conn: number, infoHash: string, t: WsTorrent | undefined): void {
+    if (this.#quiet) return;
     const complete = t?.seeders ?? 0, incomplete = t?.leechers ?? 0;
     this.#out.send(worker, conn, announceReply(infoHash, this.#s.interval, complete, incomplete));
   }
@@ -190,7 +196,8 @@ export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
 
   /** Handles an announce from connection `conn` of socket worker `worker` at time `now`. */
   announce(worker: number, conn: number, r: AnnounceIn, now: number): void {
-    this.counters.announces++;
+    this.#quiet = r.event === WsEvent.Rejoin;
+    if (!this.#quiet) this.counters.announces++;
     if (!this.#access.allows(r.bytes, r.hashAt)) {
       return this.#fail(worker, conn, "info hash not allowed", r.infoHash);
     }
@@ -298,6 +305,7 @@ export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
 
   /** Routes an answer to the offerer, if that offer was really sent to the answerer. */
   answer(worker: number, conn: number, r: AnswerIn, now: number): void {
+    this.#quiet = false;
     this.counters.answers++;
     if (!this.#access.allows(r.bytes, r.hashAt)) {
       return this.#fail(worker, conn, "info hash not allowed", r.infoHash);
@@ -463,6 +471,28 @@ export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
       const at = w.take(SAVED_LENGTH); // may move w.buf: read it after
       setU32LE(w.buf, at + SAVED_COMPLETED, t.completed);
       endEntry(w, e);
+    }
+    return w.bytes();
+  }
+
+  /**
+   * The torrents of the cluster shards `arg` marks (`cluster_shards.ts`'s `handOffArg`): their
+   * completed counts as state file entries, taken out of this store with their peers (another
+   * node owns them now; the peers join it with their next announce).
+   */
+  handOff(arg: Uint8Array): Uint8Array<ArrayBuffer> {
+    const handed = handOffTest(arg);
+    const w = new ByteBuffer(1 << 12), hash = new Uint8Array(20);
+    for (const [h, t] of this.torrents) {
+      for (let i = 0; i < 20; i++) hash[i] = h.charCodeAt(i);
+      if (!handed(hash, 0)) continue;
+      const e = beginEntry(w, hash, 0);
+      const at = w.take(SAVED_LENGTH);
+      setU32LE(w.buf, at + SAVED_COMPLETED, t.completed);
+      endEntry(w, e);
+      while (t.ids.length > 0) this.#remove(h, t, t.peers.get(t.ids[t.ids.length - 1])!);
+      this.torrents.delete(h);
+      this.empty.delete(h);
     }
     return w.bytes();
   }

@@ -38,6 +38,8 @@ export interface ClusterCounts {
   /** Messages dropped (unknown format, malformed) and sends dropped (NATS away, too large). */
   dropped: number;
   sendDrops: number;
+  /** Whether the worker's NATS link is up (a node joins once every worker's is). */
+  linked?: boolean;
   /** Round trips of forwarded batches by bucket (`LATENCY_BUCKETS_MS`), and their sum in ms. */
   latency: number[];
   latencySum: number;

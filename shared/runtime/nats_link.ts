@@ -168,6 +168,11 @@ export class NatsLink {
     }
   }
 
+  /** Whether the link is connected and its subscriptions made. */
+  get linked(): boolean {
+    return this.#conn !== null;
+  }
+
   /** Publishes `message` to `subject`, with `reply` as its reply subject when given. */
   publish(subject: string, message: Uint8Array, reply = ""): void {
     const id = reply === "" ? subject : `${subject} ${reply}`;

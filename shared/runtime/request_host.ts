@@ -153,13 +153,13 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
     };
     links.forEach(attach);
     const cluster = init.cluster ?? null;
-    const remoteIn = cluster === null
-      ? undefined
+    const served = cluster === null
+      ? null
       : store.answerRemote
-      ? answerOtherNodes(cluster, index, store, log)
+      ? { origins: null, remoteIn: answerOtherNodes(cluster, index, store, log) }
       : store.socketGone
       ? serveOrigins(cluster, index, ports, receive, (v) => store.socketGone!(v), log)
-      : undefined;
+      : null;
 
     let cleaning = false;
     setInterval(async () => {
@@ -168,7 +168,7 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
       const now = monotonicSeconds(), cutoff = now - config.cleaning.max_peer_age;
       while (!store.clean(now, cutoff, maker.cleanSlice)) await macrotask();
       // Other nodes' socket workers silent for longer than a peer lives hold no peer here.
-      const quiet = remoteIn instanceof RemoteOrigins ? remoteIn.sweep(cutoff) : 0;
+      const quiet = served?.origins?.sweep(cutoff) ?? 0;
       if (quiet > 0) log.debug(`cluster: forgot ${quiet} silent socket worker(s) of other nodes`);
       cleaning = false;
     }, config.cleaning.interval * 1000);
@@ -178,7 +178,7 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
       role: {
         stats: () => ({
           ...store.stats(index),
-          remoteIn: remoteIn instanceof RemoteOrigins ? remoteIn.counts : remoteIn,
+          remoteIn: served?.remoteIn(),
         }),
         details: () => store.details(DETAIL_TOP, DETAIL_SAMPLE),
         save: () => store.save(),
@@ -225,7 +225,7 @@ function answerOtherNodes<M, S extends RequestStats>(
   index: number,
   store: SwarmStore<M, S>,
   log: Logger,
-): { batches: number; requests: number } {
+): RemoteIn {
   const link = new NatsLink(init, `shoal ${init.node} request worker ${index}`);
   const w = new BatchWriter();
   const counts = { batches: 0, requests: 0 };
@@ -246,8 +246,11 @@ function answerOtherNodes<M, S extends RequestStats>(
       link.publish(reply, frame(w, sent));
     },
   }], log);
-  return counts;
+  return () => ({ ...counts, linked: link.linked });
 }
+
+/** A request worker's traffic from other nodes, and whether its NATS link is up. */
+type RemoteIn = () => { batches: number; requests: number; linked: boolean };
 
 /**
  * Request worker `index` of a cluster node whose swarms answer connections takes the batches of
@@ -261,7 +264,7 @@ function serveOrigins(
   receive: (from: number, batch: Uint8Array) => void,
   gone: (from: number) => number,
   log: Logger,
-): RemoteOrigins {
+): { origins: RemoteOrigins; remoteIn: RemoteIn } {
   const link = new NatsLink(init, `shoal ${init.node} request worker ${index}`);
   const origins = new RemoteOrigins(ports, (s, m) => link.publish(s, m), gone);
   void link.open([{
@@ -271,5 +274,5 @@ function serveOrigins(
       if (from >= 0) receive(from, m.subarray(ORIGIN_HEADER_LEN));
     },
   }], log);
-  return origins;
+  return { origins, remoteIn: () => ({ ...origins.counts, linked: link.linked }) };
 }

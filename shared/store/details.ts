@@ -26,7 +26,7 @@ export interface RequestStats {
   /** The protocol's own cumulative counters (ws: offers and answers forwarded), by name. */
   counters?: Record<string, number>;
   /** A cluster node's batches and requests from other nodes, answered here. */
-  remoteIn?: { batches: number; requests: number };
+  remoteIn?: { batches: number; requests: number; linked?: boolean };
 }
 
 /** One of the largest swarms. */
