@@ -15,9 +15,11 @@ import {
   answerMessage,
   type AnswerRequest,
   offerMessage,
+  WsEvent,
 } from "../../ws/protocol.ts";
 import { fromRequest, Scanned } from "../../ws/scan.ts";
 import { ByteBuffer } from "../../shared/base/byte_buffer.ts";
+import { ClusterShards, handOffArg, SHARDS } from "../../shared/store/cluster_shards.ts";
 
 const H = "h".repeat(20);
 
@@ -274,4 +276,33 @@ Deno.test("ws swarms: a full table evicts the torrent emptied longest ago", () =
   s.announce(0, 3, ann(3, { infoHash: t(4) }), 120);
   assert.match(String(out.take()[0].msg["failure reason"]), /too many torrents/);
   assert.equal(s.refusedTorrents, 1);
+});
+
+Deno.test("ws swarms: a cluster's rejoin adds the peer quietly; a handoff takes torrents out whole", () => {
+  const { s, out } = setup();
+  s.announce(0, 1, ann(1, { event: WsEvent.Completed, seeder: true }), 100);
+  out.take();
+  // A peer rejoining (its owner changed): in the swarm, nobody answered, nothing counted.
+  s.announce(1, 2, ann(2, { event: WsEvent.Rejoin }), 100);
+  assert.deepEqual(out.take(), []);
+  assert.equal(s.peers, 2);
+  assert.equal(s.counters.announces, 1);
+  // Refused quietly too: peer 2's id from another connection.
+  s.announce(1, 3, ann(2, { event: WsEvent.Rejoin }), 100);
+  assert.deepEqual(out.take(), []);
+  assert.equal(s.peers, 2);
+
+  const shards = new ClusterShards(new Uint32Array([1, 2]));
+  const none = s.handOff(handOffArg(shards, new Uint8Array(SHARDS)));
+  assert.equal(none.length, 0);
+  assert.equal(s.torrents.size, 1);
+  const body = s.handOff(handOffArg(shards, new Uint8Array(SHARDS).fill(1)));
+  assert.equal(s.torrents.size, 0);
+  assert.equal(s.peers, 0);
+  assert.equal(s.seeders, 0);
+  assert.equal(s.connTorrents.size, 0);
+  // The new owner takes the completed count.
+  const { s: owner } = setup();
+  owner.load(body, 0, 100);
+  assert.equal(owner.torrents.get(H)?.completed, 1);
 });
