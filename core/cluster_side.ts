@@ -44,6 +44,7 @@ export class ClusterSide {
       (node, j) => natsSubjects.requests(prefix, node, j),
     );
     this.remote.setOwners(init.owners, init.node);
+    this.remote.send = this.#send;
     this.#inbox = natsSubjects.answers(prefix, init.node, init.instance, index);
     this.#link = new NatsLink(init, `shoal ${init.node} socket worker ${index}`);
     void this.#link.open([{

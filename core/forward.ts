@@ -63,6 +63,11 @@ export interface RemoteRoute {
   writers: BatchWriter[];
   /** A private tracker's keys (keyed announces to other nodes carry the key's text). */
   keys: KeyTable | null;
+  /**
+   * Makes room in writer `k` for a request whose answer may take up to `answer` bytes: a batch
+   * whose request or answer would outgrow one NATS message leaves first.
+   */
+  roomFor(k: number, answer: number): void;
 }
 
 /** One socket worker's batches to and from the request workers. */
@@ -147,7 +152,12 @@ export class Forwarder {
     want: number,
     token: number,
   ): void {
-    const d = this.#destination(infoHash, h), w = this.#writer(d);
+    const d = this.#destination(infoHash, h);
+    if (d >= this.#n) {
+      const ids = flags & ANNOUNCE_PEER_IDS ? 20 : 0;
+      this.route!.roomFor(d - this.#n, ANSWER_HEADER + want * (peerLen(family) + ids));
+    }
+    const w = this.#writer(d);
     const key = this.#key;
     const at = w.reserve(key < 0 ? ANNOUNCE_LEN : KEYED_ANNOUNCE_LEN + 1 + MAX_KEY_LEN);
     const buf = w.buf;
@@ -206,6 +216,7 @@ export class Forwarder {
     for (let s = 0; s < dests; s++) {
       const n = perShard[s];
       if (n === 0) continue;
+      if (s >= this.#n) this.route!.roomFor(s - this.#n, SCRAPE_HEADER + RES_SCRAPE_ITEM * n);
       const w = this.#writer(s);
       let at = w.reserve(SCRAPE_HEADER + REQ_SCRAPE_ITEM * n);
       const buf = w.buf;

@@ -18,6 +18,12 @@ import { frame, frameTime, HEADER_LEN } from "../shared/runtime/nats_link.ts";
 import type { Forwarder, RemoteRoute } from "./forward.ts";
 import { MAX_REMOTES } from "./forward.ts";
 
+/**
+ * The most bytes of requests, and of their answers, one batch to another node holds: NATS's
+ * default `max_payload` is 1 MiB, and a message over it is dropped.
+ */
+const MAX_REQUESTS = 256 << 10, MAX_ANSWERS = 768 << 10;
+
 /** Counts of a socket worker's traffic with other nodes (the sends NATS dropped aside). */
 export type RemoteCounts = Omit<ClusterCounts, "sendDrops">;
 
@@ -35,6 +41,10 @@ export class RemoteRequests {
   };
   /** The subject of each writer's request worker. */
   #subjects: string[] = [];
+  /** Per writer, the most bytes its batch's answers may take. */
+  #answers: number[] = [];
+  /** Where a batch goes at once when it is full (`flushRemote`'s `send`). */
+  send: ((subject: string, message: Uint8Array) => void) | null = null;
   #subject: (node: string, j: number) => string;
 
   /**
@@ -54,6 +64,13 @@ export class RemoteRequests {
       workers: new Int32Array(0),
       writers: [],
       keys: null,
+      roomFor: (k, answer) => {
+        const w = this.route.writers[k];
+        if (this.#answers[k] + answer > MAX_ANSWERS || w.len > MAX_REQUESTS) {
+          if (w.count > 0 && this.send !== null) this.#sendOne(k, performance.now());
+        }
+        this.#answers[k] += answer;
+      },
     };
     forward.route = this.route;
   }
@@ -88,6 +105,7 @@ export class RemoteRequests {
     for (const w of r.writers) w.clear();
     while (r.writers.length < total) r.writers.push(new BatchWriter());
     r.writers.length = total;
+    this.#answers = r.writers.map(() => 0);
   }
 
   /**
@@ -97,13 +115,17 @@ export class RemoteRequests {
   flushRemote(send: (subject: string, message: Uint8Array) => void, now: number): void {
     const writers = this.route.writers;
     for (let k = 0; k < writers.length; k++) {
-      const w = writers[k];
-      if (w.count === 0) continue;
-      this.counts.batchesOut++;
-      this.counts.requestsOut += w.count;
-      send(this.#subjects[k], frame(w, now));
-      w.clear();
+      if (writers[k].count > 0) this.#sendOne(k, now, send);
     }
+  }
+
+  #sendOne(k: number, now: number, send = this.send!): void {
+    const w = this.route.writers[k];
+    this.counts.batchesOut++;
+    this.counts.requestsOut += w.count;
+    send(this.#subjects[k], frame(w, now));
+    w.clear();
+    this.#answers[k] = 0;
   }
 
   /**
