@@ -167,7 +167,7 @@ async function run<S extends Section>(
   const parts = config as { private: PrivateSection; cluster: ClusterSection };
   // Checked before the database is opened: a bad [cluster] costs nothing to report.
   const kind = name === "ws" ? "webtorrent" : "bittorrent";
-  checkPrivateCluster(parts.cluster, parts.private, kind);
+  checkPrivateCluster(parts.cluster, parts.private);
   const cluster = clusterTracking(parts.cluster, kind);
   const extras = combineExtras(await privateTracking(parts.private), cluster);
   await serve(config, log, extras);

@@ -97,15 +97,7 @@ export function clusterSettings(c: ClusterSection, kind: ClusterKind): ClusterSe
 export function checkPrivateCluster(
   cluster: { enabled: boolean },
   priv: { enabled: boolean; database: string },
-  kind: ClusterKind,
 ): void {
-  if (cluster.enabled && priv.enabled && kind === "webtorrent") {
-    // A ws request worker counts a peer's traffic under its socket worker's key index, which
-    // means nothing on another node.
-    throw new OperatorError(
-      "private.enabled: shoal ws does not track privately in a cluster yet (shoal udp and shoal http do)",
-    );
-  }
   if (cluster.enabled && priv.enabled && !/^postgres(ql)?:/.test(priv.database)) {
     throw new OperatorError(
       "private.database: a cluster's nodes share keys and accounting through one postgres:// database, not sqlite",

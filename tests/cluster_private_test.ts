@@ -1,6 +1,6 @@
 /**
- * A private cluster: two `shoal http` nodes over one throwaway PostgreSQL (Debian's) and a real
- * `nats-server`. A key made through node A's admin API is taken on node B; B's keyed announces
+ * A private cluster: two `shoal http` (or `shoal ws`) nodes over one throwaway PostgreSQL
+ * (Debian's) and a real `nats-server`. A key made through node A's admin API is taken on node B; B's keyed announces
  * for a torrent node A owns are forwarded with the key's text (indices are per process), and
  * the accounting lands in the shared database under that key. A cluster over SQLite is refused.
  *
@@ -15,7 +15,14 @@ import { assignShards } from "../shared/store/cluster_shards.ts";
 import { shardKeyOf } from "../shared/config/cluster_section.ts";
 import { announceQuery, bdecode, HttpClient, text } from "./helpers/http_client.ts";
 import { createKey, eventually, type PrivateShoal, startPrivate } from "./helpers/private.ts";
-import { assertRefused, listeningOn, processTest, runWithConfig } from "./helpers/shoal.ts";
+import {
+  assertRefused,
+  listeningOn,
+  processTest,
+  runWithConfig,
+  trackerUrl,
+} from "./helpers/shoal.ts";
+import { bin20, WsClient } from "../harness/ws_client.ts";
 import { randomId } from "./helpers/udp_client.ts";
 
 const SECRET = "private-cluster-secret-0123";
@@ -35,9 +42,16 @@ Deno.test("cluster: private tracking in a cluster over SQLite is refused (keys w
   assertRefused(r, /one postgres:\/\/ database, not sqlite/);
 });
 
-processTest(
-  "cluster: a key made on one node is taken on another; its accounting is shared",
-  async () => {
+/**
+ * Two private nodes `a` and `b` of `protocol` over one PostgreSQL: a key made on each, then
+ * `announce` on node `b` with the key `KEY` for the info hash `ih` that node `a` owns (with
+ * uploaded 0, then 4000); the accounting must land under `KEY` through `a`.
+ */
+async function privateCluster(
+  protocol: "http" | "ws",
+  announce: (b: PrivateShoal, key: string, ih: Uint8Array) => Promise<void>,
+): Promise<void> {
+  {
     assert.ok(hasNatsServer(), "nats-server is not installed (.ci/run installs it)");
     const nats = await startNats();
     const pg = await startPostgres();
@@ -45,8 +59,8 @@ processTest(
     try {
       for (const node of ["a", "b"]) {
         nodes.push(
-          await startPrivate("http", pg.url, {
-            network: { use_ipv6: false },
+          await startPrivate(protocol, pg.url, {
+            network: protocol === "ws" ? {} : { use_ipv6: false },
             cluster: {
               enabled: true,
               servers: nats.url,
@@ -77,34 +91,7 @@ processTest(
       const shards = new ClusterShards(shardKeyOf(SECRET)), owners = assignShards(["a", "b"]);
       let ih = randomId();
       while (owners.nodes[owners.owner[shards.of(ih, 0)]] !== "a") ih = randomId();
-      const l = listeningOn(b.shoal, 4);
-      const c = await HttpClient.connect(l.hostname, l.port);
-      const peer = randomId();
-      try {
-        for (const [event, uploaded] of [["started", 0], ["", 4000]] as const) {
-          const q = announceQuery({
-            info_hash: ih,
-            peer_id: peer,
-            port: 6881,
-            left: 5,
-            uploaded,
-            ...(event ? { event } : {}),
-          });
-          const r = await c.get(`/${KEY}/announce?${q}`);
-          assert.equal(r.status, 200);
-          const d = bdecode(r) as Map<string, unknown>;
-          assert.equal(d.get("failure reason"), undefined, `refused: ${d.get("failure reason")}`);
-        }
-        // A unknown key stays refused at B, whoever owns the torrent.
-        const r = await c.get(
-          `/nobody-has-this-key-0123/announce?${
-            announceQuery({ info_hash: ih, peer_id: randomId(), port: 1, left: 1 })
-          }`,
-        );
-        assert.match(text(bdecode(r).get("failure reason")), /passkey/);
-      } finally {
-        c.close();
-      }
+      await announce(b, KEY, ih);
       // Accounted at A (the owner) under the same key, written to the shared database.
       const db = new PostgresDb(pg.url);
       await db.open();
@@ -134,6 +121,69 @@ processTest(
       await pg.destroy();
       await nats.destroy();
     }
-  },
+  }
+}
+
+processTest(
+  "cluster (http): a key made on one node is taken on another; its accounting is shared",
+  () =>
+    privateCluster("http", async (b, key, ih) => {
+      const l = listeningOn(b.shoal, 4);
+      const c = await HttpClient.connect(l.hostname, l.port);
+      const peer = randomId();
+      try {
+        for (const [event, uploaded] of [["started", 0], ["", 4000]] as const) {
+          const q = announceQuery({
+            info_hash: ih,
+            peer_id: peer,
+            port: 6881,
+            left: 5,
+            uploaded,
+            ...(event ? { event } : {}),
+          });
+          const r = await c.get(`/${key}/announce?${q}`);
+          assert.equal(r.status, 200);
+          const d = bdecode(r) as Map<string, unknown>;
+          assert.equal(d.get("failure reason"), undefined, `refused: ${d.get("failure reason")}`);
+        }
+        // A unknown key stays refused at B, whoever owns the torrent.
+        const r = await c.get(
+          `/nobody-has-this-key-0123/announce?${
+            announceQuery({ info_hash: ih, peer_id: randomId(), port: 1, left: 1 })
+          }`,
+        );
+        assert.match(text(bdecode(r).get("failure reason")), /passkey/);
+      } finally {
+        c.close();
+      }
+    }),
+  { ignore },
+);
+
+processTest(
+  "cluster (ws): a key made on one node is taken on another; its accounting is shared",
+  () =>
+    privateCluster("ws", async (b, key, ih) => {
+      const info = String.fromCharCode(...ih), peer = bin20();
+      const c = await WsClient.connect(`${trackerUrl(b.shoal)}${key}`);
+      try {
+        for (const [event, uploaded] of [["started", 0], ["update", 4000]] as const) {
+          c.send({ action: "announce", info_hash: info, peer_id: peer, left: 5, uploaded, event });
+          const m = await c.next((m) => m.action === "announce" && m.info_hash === info);
+          assert.equal(m["failure reason"], undefined, `refused: ${m["failure reason"]}`);
+        }
+      } finally {
+        await c.close();
+      }
+      // A unknown key stays refused at B, whoever owns the torrent.
+      const x = await WsClient.connect(`${trackerUrl(b.shoal)}nobody-has-this-key-0123`);
+      try {
+        x.send({ action: "announce", info_hash: info, peer_id: bin20(), left: 1 });
+        const m = await x.next((m) => m["failure reason"] !== undefined);
+        assert.match(m["failure reason"], /passkey/);
+      } finally {
+        await x.close();
+      }
+    }),
   { ignore },
 );

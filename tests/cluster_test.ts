@@ -33,7 +33,7 @@ import {
   startNode,
 } from "./helpers/cluster.ts";
 
-Deno.test("[cluster] without a secret, with a short one, with bad names, or ws tracking privately is refused", async () => {
+Deno.test("[cluster] without a secret, with a short one, or with bad names is refused (udp, http, ws)", async () => {
   const base = { enabled: true, servers: "nats://127.0.0.1:1" };
   assertRefused(await runWithConfig("udp", { cluster: base }), /cluster\.secret is required/);
   assertRefused(
@@ -41,11 +41,8 @@ Deno.test("[cluster] without a secret, with a short one, with bad names, or ws t
     /cluster\.secret must be at least 16 characters/,
   );
   assertRefused(
-    await runWithConfig("ws", {
-      cluster: { ...base, secret: SECRET },
-      private: { enabled: true, api_token: "t".repeat(20), database: "postgres://x@h/db" },
-    }),
-    /shoal ws does not track privately in a cluster yet/,
+    await runWithConfig("ws", { cluster: { ...base, secret: "short" } }),
+    /cluster\.secret must be at least 16 characters/,
   );
   assertRefused(
     await runWithConfig("http", { cluster: { ...base, secret: SECRET, node: "a.b" } }),

@@ -28,11 +28,11 @@ export class WsAccounting {
   #f64 = new Float64Array(2);
   #f64b = new Uint8Array(this.#f64.buffer);
 
-  /** Accounts the `REQ_ACCOUNT` record at `b[p]` at `now`. */
-  record(b: Uint8Array, p: number, now: number): void {
+  /** Accounts the `REQ_ACCOUNT` record at `b[p]` at `now`, under key index `key`. */
+  record(b: Uint8Array, p: number, now: number, key = getU32LE(b, p + 8)): void {
     for (let j = 0; j < 16; j++) this.#f64b[j] = b[p + 52 + j];
     this.accounts.record(
-      getU32LE(b, p + 8),
+      key,
       b,
       p + 12,
       p + 32,

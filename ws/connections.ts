@@ -12,6 +12,7 @@ import { failureMessage, WsEvent } from "./protocol.ts";
 import {
   type Batch,
   pushAccount,
+  pushAccountKeyText,
   pushClosed,
   pushRejoin,
   pushScanned,
@@ -332,7 +333,9 @@ export class Connections {
     pushScanned(this.#batch(s), id, m);
     if (this.route !== null && m.kind === SCAN_ANNOUNCE) this.#remember(c, m);
     if (this.private !== null && m.kind === SCAN_ANNOUNCE) {
-      pushAccount(this.#batch(s), id, c.key, m);
+      // To another node, the key's text: indices are this process's own.
+      if (s < this.#requestWorkers) pushAccount(this.#batch(s), id, c.key, m);
+      else pushAccountKeyText(this.#batch(s), id, this.private.gate.keys, c.key, m);
     }
   }
 

@@ -13,9 +13,12 @@
  * | `REQ_SCRAPE` | 3 bytes unused, u32 conn, u32 scrape id, u32 n, n × info hash |
  * | `REQ_CLOSED` | 3 bytes unused, u32 conn |
  * | `REQ_ACCOUNT` | u8 event, u8 seeder, 1 unused, u32 conn, u32 key, info hash, peer id, f64 uploaded, f64 downloaded |
+ * | `REQ_ACCOUNT_KEY_TEXT` | as `REQ_ACCOUNT`, then u8 n and the key's n characters |
  *
  * `REQ_ACCOUNT` follows an announce of a private tracker: the key it came with and the
- * client's totals, for the accounting (`shared/store/peer_accounts.ts`).
+ * client's totals, for the accounting (`shared/store/peer_accounts.ts`). Key indices are a
+ * process's own, so to another node of a cluster the key's text goes along
+ * (`REQ_ACCOUNT_KEY_TEXT`), and the owner accounts it under its own index for that key.
  *
  * Messages to connections go back as bytes too: the request worker writes them as finished
  * WebSocket frames (`frames.ts`), so its socket worker sends them as they are. A byte batch is
@@ -37,6 +40,7 @@ import type { ByteBuffer, ByteSink } from "../shared/base/byte_buffer.ts";
 import { getU32LE, setU32LE } from "../shared/base/bytes.ts";
 import { ANSWER_SLOT, SCAN_ANNOUNCE, type Scanned } from "./scan.ts";
 import { WsEvent } from "./protocol.ts";
+import { type KeyTable, MAX_KEY_LEN } from "../shared/store/key_table.ts";
 
 /** A structured-clone batch (scrape counts). */
 export type Batch = (string | number)[];
@@ -53,6 +57,8 @@ export const REQ_CLOSED = 4;
 export const REQ_ACCOUNT = 5;
 /** Bytes of a `REQ_ACCOUNT` record. */
 export const ACCOUNT_LEN = 72;
+/** Record kind: `REQ_ACCOUNT` with the key's text, to another node. */
+export const REQ_ACCOUNT_KEY_TEXT = 6;
 /** Byte record kind: frames to one connection. */
 export const RES_FRAMES = 1;
 /** Bytes of a `RES_FRAMES` record's header. */
@@ -116,6 +122,26 @@ export function pushAccount(w: ByteBuffer, conn: number, key: number, m: Scanned
   f64[0] = m.uploaded;
   f64[1] = m.downloaded;
   b.set(f64b, at + 52);
+}
+
+/**
+ * Appends the accounting of the announce `m` of connection `conn` for another node: key index
+ * `key` as its text, which `keys` holds.
+ */
+export function pushAccountKeyText(
+  w: ByteBuffer,
+  conn: number,
+  keys: KeyTable,
+  key: number,
+  m: Scanned,
+): void {
+  pushAccount(w, conn, key, m);
+  const at = w.len - ACCOUNT_LEN;
+  const t = w.take(1 + MAX_KEY_LEN), b = w.buf;
+  b[at] = REQ_ACCOUNT_KEY_TEXT;
+  const n = keys.copyKey(key, b, t + 1);
+  b[t] = n;
+  w.len = t + 1 + n;
 }
 
 /** Appends the part of scrape `id` of connection `conn` that one request worker answers. */
@@ -254,6 +280,11 @@ export interface RequestHandlers {
    * hash at `p + 12`, peer id at `p + 32`, totals at `p + 52`).
    */
   account?(b: Uint8Array, p: number): void;
+  /**
+   * The same from another node (`REQ_ACCOUNT_KEY_TEXT`): the key at `p + 8` is the sender's,
+   * its text at `b[start…end)`.
+   */
+  accountKeyText?(b: Uint8Array, p: number, start: number, end: number): void;
 }
 
 /** What a socket worker does with the records of a batch. */
@@ -365,6 +396,12 @@ export function readRequests(b: Uint8Array, h: RequestHandlers): void {
       if (p + ACCOUNT_LEN > end) return;
       h.account?.(b, p);
       p += ACCOUNT_LEN;
+    } else if (kind === REQ_ACCOUNT_KEY_TEXT) {
+      const n = p + ACCOUNT_LEN < end ? b[p + ACCOUNT_LEN] : 0;
+      const textEnd = p + ACCOUNT_LEN + 1 + n;
+      if (n === 0 || textEnd > end) return;
+      h.accountKeyText?.(b, p, p + ACCOUNT_LEN + 1, textEnd);
+      p = textEnd;
     } else {
       return;
     }

@@ -27,6 +27,7 @@ import {
 } from "./messages.ts";
 import { AccessList } from "../shared/store/access_list.ts";
 import { handOffTest } from "../shared/store/cluster_shards.ts";
+import { KeyTable, type KeyUpdate } from "../shared/store/key_table.ts";
 import { clientName, tally } from "../shared/store/clients.ts";
 import type { Refusals, RequestStats, SwarmDetails, TopSwarm } from "../shared/store/details.ts";
 import { announceReply, failureMessage, WsEvent } from "./protocol.ts";
@@ -162,7 +163,20 @@ export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
     scrape: (conn, id, hashes) => this.scrape(this.#from, conn, id, hashes),
     closed: (conn) => this.closed(this.#from, conn),
     account: (b, p) => (this.#accounts ??= new WsAccounting()).record(b, p, this.#now),
+    accountKeyText: (b, p, start, end) => {
+      // A key this node has not seen yet (the site's change reaches it within its refresh)
+      // is not accounted here; the sender checked it.
+      const key = this.#keys?.find(b, start, end) ?? -1;
+      if (key >= 0) (this.#accounts ??= new WsAccounting()).record(b, p, this.#now, key);
+    },
   };
+  /** A private tracker's keys, by text (another node's accounting names keys so). */
+  #keys: KeyTable | null = null;
+
+  /** New or changed passkeys (revoked keys' connections are closed by their socket workers). */
+  keys(update: KeyUpdate): void {
+    (this.#keys ??= new KeyTable()).apply(update);
+  }
   /** A private tracker's accounting (made by its first keyed announce). */
   #accounts: WsAccounting | null = null;
 

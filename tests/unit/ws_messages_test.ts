@@ -4,6 +4,8 @@ import {
   beginFrames,
   binaryString,
   endFrames,
+  pushAccount,
+  pushAccountKeyText,
   pushClosed,
   pushScanned,
   pushScrape,
@@ -15,6 +17,7 @@ import {
   type SocketHandlers,
 } from "../../ws/messages.ts";
 import { ByteBuffer } from "../../shared/base/byte_buffer.ts";
+import { KeyTable } from "../../shared/store/key_table.ts";
 import { writeTextFrame } from "../../ws/frames.ts";
 import { readServerTexts } from "../helpers/server_frames.ts";
 import type { AnnounceRequest, AnswerRequest } from "../../ws/protocol.ts";
@@ -170,4 +173,49 @@ Deno.test("ws batches: request → socket records come back as they went; unknow
     closed: none,
   });
   assert.deepEqual(requests, []);
+});
+
+Deno.test("ws batches: an accounting record to another node carries its key's text", () => {
+  const keys = new KeyTable();
+  keys.apply({
+    keys: ["first-key-0123456789", "second-key-0123456789"],
+    index: new Uint32Array([0, 1]),
+    validUntil: new Float64Array([Infinity, Infinity]),
+    state: new Uint8Array(2),
+  });
+  const m = new Scanned(), w = new ByteBuffer(8);
+  fromRequest(
+    {
+      kind: "announce",
+      infoHash: bin(3),
+      peerId: bin(4),
+      event: 0,
+      seeder: false,
+      uploaded: 4000,
+      downloaded: 10,
+      offers: [],
+    },
+    m,
+    new ByteBuffer(8),
+  );
+  pushAccountKeyText(w, 12, keys, 1, m);
+  pushAccount(w, 13, 0, m);
+  pushClosed(w, 14);
+  const seen: string[] = [];
+  readRequests(w.buf.subarray(0, w.len), {
+    announce: () => seen.push("announce"),
+    answer: () => seen.push("answer"),
+    scrape: () => seen.push("scrape"),
+    closed: (conn) => seen.push(`closed ${conn}`),
+    account: (b, p) => seen.push(`account key ${b[p + 8]}`),
+    accountKeyText: (b, p, start, end) => {
+      const text = new TextDecoder().decode(b.subarray(start, end));
+      seen.push(`account text ${text} = ${keys.find(b, start, end)}, ${binaryString(b, p + 12)}`);
+    },
+  });
+  assert.deepEqual(seen, [
+    `account text second-key-0123456789 = 1, ${bin(3)}`,
+    "account key 0",
+    "closed 14",
+  ]);
 });
