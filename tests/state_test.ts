@@ -8,7 +8,7 @@ import { readState, shardEntries, writeState } from "../shared/config/state_file
 import { Swarms } from "../core/swarms.ts";
 import { SWARM_STATE } from "../core/saved_swarms.ts";
 import { announceRecord } from "./helpers/core_records.ts";
-import { WS_STATE } from "../ws/swarms.ts";
+import { WS_STATE } from "../ws/saved_torrents.ts";
 import { monotonicSeconds } from "../shared/base/clock.ts";
 import {
   type ConfigParts,

@@ -27,6 +27,7 @@ import { type ClusterCounts, LATENCY_BUCKETS_MS } from "../shared/observe/view.t
 import type { ByteBuffer } from "../shared/base/byte_buffer.ts";
 import type { Batch } from "./messages.ts";
 import type { Connections } from "./connections.ts";
+import { Rejoins } from "./rejoins.ts";
 
 /** Most other nodes one socket worker sends to. */
 const MAX_REMOTES = 255;
@@ -78,6 +79,7 @@ export class WsClusterSide {
     this.#shards = new ClusterShards(init.shardKey);
     const start = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
     this.#inbox = natsSubjects.answers(init.prefix, init.node, `${init.instance}${start}`, index);
+    conns.rejoins = new Rejoins();
     conns.route = {
       destination: (b, off) => this.#destination(b, off),
       adding: (d, b) => this.#adding(d, b),

@@ -8,7 +8,8 @@
  */
 
 import { type InMessage, type ProtocolLimits, scrapeReply, validate } from "./protocol.ts";
-import { failureMessage, WsEvent } from "./protocol.ts";
+import { failureMessage } from "./protocol.ts";
+import type { Rejoins } from "./rejoins.ts";
 import {
   type Batch,
   pushAccount,
@@ -84,18 +85,7 @@ interface Conn {
   moreShards: Set<number> | null;
   /** A private tracker's key for this connection (`private.ts`'s `keyOf`). */
   key: number;
-  /** In a cluster, the peer of each torrent it announced (for `rejoin`), by info hash. */
-  joined: Map<string, Joined> | null;
 }
-
-/** A connection's peer in one torrent, as its last announce left it. */
-interface Joined {
-  peer: string;
-  seeder: boolean;
-}
-
-/** Torrents per connection whose peers a cluster's socket worker remembers for `rejoin`. */
-export const MAX_JOINED = 256;
 
 interface PendingScrape {
   conn: number;
@@ -124,6 +114,8 @@ export class Connections {
   readonly batches: ByteBuffer[];
   /** A cluster's routes; null: every info hash is this node's. */
   route: WsRoute | null = null;
+  /** In a cluster, its connections' peers, which follow their swarms to new owners. */
+  rejoins: Rejoins | null = null;
   /** Cumulative counters. */
   readonly counters: ConnectionCounters = {
     accepted: 0,
@@ -208,7 +200,6 @@ export class Connections {
       shardBits: 0,
       moreShards: null,
       key,
-      joined: null,
     });
     this.counters.accepted++;
     return id;
@@ -275,6 +266,7 @@ export class Connections {
     const c = this.#conns.get(id);
     if (c === undefined) return;
     this.#conns.delete(id);
+    this.rejoins?.forget(id);
     this.#admission.release(c.ip);
     this.counters.closed++;
     if (VIOLATIONS.has(code)) this.counters.violations++;
@@ -331,7 +323,7 @@ export class Connections {
     const s = this.#destination(m.hash, 0);
     this.#mark(c, s);
     pushScanned(this.#batch(s), id, m);
-    if (this.route !== null && m.kind === SCAN_ANNOUNCE) this.#remember(c, m);
+    if (this.rejoins !== null && m.kind === SCAN_ANNOUNCE) this.rejoins.remember(id, m);
     if (this.private !== null && m.kind === SCAN_ANNOUNCE) {
       // To another node, the key's text: indices are this process's own.
       if (s < this.#requestWorkers) pushAccount(this.#batch(s), id, c.key, m);
@@ -345,21 +337,6 @@ export class Connections {
     else (c.moreShards ??= new Set()).add(s);
   }
 
-  /** A cluster's socket worker remembers which peer an announce left in which torrent. */
-  #remember(c: Conn, m: Scanned): void {
-    const h = String.fromCharCode(...m.hash);
-    if (m.event === WsEvent.Stopped) {
-      c.joined?.delete(h);
-      return;
-    }
-    const j = c.joined ??= new Map();
-    const seen = j.get(h);
-    if (seen !== undefined) seen.seeder = m.seeder;
-    else if (j.size < MAX_JOINED) {
-      j.set(h, { peer: String.fromCharCode(...m.peer), seeder: m.seeder });
-    }
-  }
-
   /**
    * A cluster's owners changed: the peers of this worker's connections in torrents that
    * `moved` (true for an info hash whose owner changed) join their new owner's swarms at once,
@@ -368,17 +345,16 @@ export class Connections {
   rejoin(moved: (b: Uint8Array, off: number) => boolean): number {
     const b = this.#hash;
     let n = 0;
-    for (const [id, c] of this.#conns) {
-      if (c.joined === null) continue;
-      for (const [h, j] of c.joined) {
-        for (let i = 0; i < 20; i++) b[i] = h.charCodeAt(i);
-        if (!moved(b, 0)) continue;
-        const s = this.#destination(b, 0);
-        this.#mark(c, s);
-        pushRejoin(this.#batch(s), id, b, j.peer, j.seeder);
-        n++;
-      }
-    }
+    this.rejoins?.each((id, h, peer, seeder) => {
+      const c = this.#conns.get(id);
+      if (c === undefined) return;
+      for (let i = 0; i < 20; i++) b[i] = h.charCodeAt(i);
+      if (!moved(b, 0)) return;
+      const s = this.#destination(b, 0);
+      this.#mark(c, s);
+      pushRejoin(this.#batch(s), id, b, peer, seeder);
+      n++;
+    });
     return n;
   }
 

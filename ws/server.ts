@@ -18,7 +18,7 @@ import { runTracker, type ServedGroup, type TrackerExtras } from "../shared/runt
 import type { WsConfig } from "./config.ts";
 import type { WsSocketInit } from "./socket_init.ts";
 import { wsView } from "./observe.ts";
-import { WS_STATE } from "./swarms.ts";
+import { WS_STATE } from "./saved_torrents.ts";
 
 /** Starts `shoal ws` with `config`; resolves once it is serving. */
 export async function runWs(

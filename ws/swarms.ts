@@ -13,9 +13,7 @@
 
 import { WsAccounting } from "./accounting.ts";
 import type { Port } from "../shared/runtime/link.ts";
-import { ByteBuffer } from "../shared/base/byte_buffer.ts";
-import { getU32LE, setU32LE } from "../shared/base/bytes.ts";
-import { beginEntry, endEntry, entries, type StateKind } from "../shared/config/state_file.ts";
+import { loadTorrents, savedTorrents } from "./saved_torrents.ts";
 import type { SwarmStore } from "../shared/runtime/request_host.ts";
 import { BatchOutbox, type Outbox } from "./outbox.ts";
 import {
@@ -28,8 +26,8 @@ import {
 import { AccessList } from "../shared/store/access_list.ts";
 import { handOffTest } from "../shared/store/cluster_shards.ts";
 import { KeyTable, type KeyUpdate } from "../shared/store/key_table.ts";
-import { clientName, tally } from "../shared/store/clients.ts";
-import type { Refusals, RequestStats, SwarmDetails, TopSwarm } from "../shared/store/details.ts";
+import type { Refusals, RequestStats, SwarmDetails } from "../shared/store/details.ts";
+import { wsDetails } from "./swarm_details.ts";
 import { announceReply, failureMessage, WsEvent } from "./protocol.ts";
 import {
   addOffer,
@@ -80,10 +78,6 @@ export interface WsSwarmCounters {
   /** Requests refused with a failure reason. */
   failures: number;
 }
-
-/** What `shoal ws` state files hold: entries whose payload is the completed count (u32). */
-export const WS_STATE: StateKind = { kind: "ws", format: 1 };
-const SAVED_COMPLETED = 0, SAVED_LENGTH = 4;
 
 /** The torrents of one request worker: the WebTorrent tracker's `SwarmStore`. */
 export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
@@ -406,36 +400,9 @@ export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
     }
   }
 
-  /**
-   * The `top` largest swarms, and client names counted over about `sample` peers spread over
-   * all torrents. Walks every torrent: call it rarely (the statistics page caches it).
-   */
+  /** The `top` largest swarms, and the clients of about `sample` peers (`wsDetails`). */
   details(top: number, sample: number): SwarmDetails {
-    const largest: TopSwarm[] = [];
-    const clients = new Map<string, number>();
-    const stride = Math.max(1, Math.floor(this.peers / sample));
-    let skip = 0, sampled = 0;
-    for (const [h, t] of this.torrents) {
-      const size = t.ids.length;
-      const last = largest[largest.length - 1];
-      if (largest.length < top || size > last.seeders + last.leechers) {
-        largest.push({
-          infoHash: [...h].map((c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join(""),
-          seeders: t.seeders,
-          leechers: t.leechers,
-          completed: t.completed,
-        });
-        largest.sort((a, b) => b.seeders + b.leechers - (a.seeders + a.leechers));
-        if (largest.length > top) largest.pop();
-      }
-      for (const id of t.ids) {
-        if (skip-- > 0) continue;
-        skip = stride - 1;
-        tally(clients, clientName(id.slice(0, 8)));
-        sampled++;
-      }
-    }
-    return { top: largest, clients: [...clients], sampled };
+    return wsDetails(this.torrents, this.peers, top, sample);
   }
 
   /**
@@ -473,59 +440,37 @@ export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
     return false;
   }
 
-  /**
-   * Every torrent's completed count, as state file entries (`WS_STATE`). Peers are not saved:
-   * their connections end with the process.
-   */
+  /** Every torrent's completed count, as state file entries (`saved_torrents.ts`). */
   save(): Uint8Array<ArrayBuffer> {
-    const w = new ByteBuffer(1 << 16), hash = new Uint8Array(20);
-    for (const [h, t] of this.torrents) {
-      for (let i = 0; i < 20; i++) hash[i] = h.charCodeAt(i);
-      const e = beginEntry(w, hash, 0);
-      const at = w.take(SAVED_LENGTH); // may move w.buf: read it after
-      setU32LE(w.buf, at + SAVED_COMPLETED, t.completed);
-      endEntry(w, e);
-    }
-    return w.bytes();
+    return savedTorrents(this.torrents);
   }
 
   /**
    * The torrents of the cluster shards `arg` marks (`cluster_shards.ts`'s `handOffArg`): their
    * completed counts as state file entries, taken out of this store with their peers (another
-   * node owns them now; the peers join it with their next announce).
+   * node owns them now, and the peers' socket workers make them rejoin it there).
    */
   handOff(arg: Uint8Array): Uint8Array<ArrayBuffer> {
     const handed = handOffTest(arg);
-    const w = new ByteBuffer(1 << 12), hash = new Uint8Array(20);
-    for (const [h, t] of this.torrents) {
-      for (let i = 0; i < 20; i++) hash[i] = h.charCodeAt(i);
-      if (!handed(hash, 0)) continue;
-      const e = beginEntry(w, hash, 0);
-      const at = w.take(SAVED_LENGTH);
-      setU32LE(w.buf, at + SAVED_COMPLETED, t.completed);
-      endEntry(w, e);
+    return savedTorrents(this.torrents, (hash) => handed(hash, 0), (h, t) => {
       while (t.ids.length > 0) this.#remove(h, t, t.peers.get(t.ids[t.ids.length - 1])!);
       this.torrents.delete(h);
       this.empty.delete(h);
-    }
-    return w.bytes();
+    });
   }
 
   /**
-   * Loads state file entries: torrents and completed counts, kept for `now - cutoff` seconds
-   * (the peer age) even if no peer comes back, while clients reconnect.
+   * Loads state file entries: torrents and completed counts (the larger, when a torrent is
+   * here already), kept for `now - cutoff` seconds (the peer age) even if no peer comes back,
+   * while clients reconnect.
    */
   load(body: Uint8Array, cutoff: number, now: number): { torrents: number; peers: number } {
-    let torrents = 0;
-    for (const e of entries(body)) {
-      if (e.end - e.payload !== SAVED_LENGTH) throw new Error("a ws entry of the wrong length");
-      const h = String.fromCharCode(...body.subarray(e.hash, e.hash + 20));
+    const torrents = loadTorrents(body, (h, completed) => {
       let t = this.torrents.get(h);
       if (t === undefined) this.torrents.set(h, t = new WsTorrent());
-      t.completed = Math.max(t.completed, getU32LE(body, e.payload + SAVED_COMPLETED));
+      t.completed = Math.max(t.completed, completed);
       t.keepUntil = now + (now - cutoff);
-      torrents++;
-    }
+    });
     return { torrents, peers: 0 };
   }
 }
