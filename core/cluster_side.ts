@@ -9,7 +9,11 @@
  */
 
 import type { Logger } from "../shared/base/log.ts";
-import type { ClusterWorkerInit, ShardOwners } from "../shared/runtime/cluster_init.ts";
+import {
+  type ClusterWorkerInit,
+  routedOwners,
+  type ShardOwners,
+} from "../shared/runtime/cluster_init.ts";
 import { NatsLink, natsSubjects } from "../shared/runtime/nats_link.ts";
 import { ClusterShards } from "../shared/store/cluster_shards.ts";
 import type { KeyTable } from "../shared/store/key_table.ts";
@@ -23,6 +27,8 @@ export class ClusterSide {
   #link: NatsLink;
   #node: string;
   #inbox: string;
+  /** The main thread's assignment. */
+  #main: ShardOwners;
   #send = (subject: string, m: Uint8Array) => this.#link.publish(subject, m, this.#inbox);
 
   /**
@@ -43,10 +49,13 @@ export class ClusterSide {
       new ClusterShards(init.shardKey),
       (node, j) => natsSubjects.requests(prefix, node, j),
     );
-    this.remote.setOwners(init.owners, init.node);
+    this.#main = init.owners;
+    this.remote.setOwners(routedOwners(init.owners, false, init.node), init.node);
     this.remote.send = this.#send;
     this.#inbox = natsSubjects.answers(prefix, init.node, init.instance, index);
     this.#link = new NatsLink(init, `shoal ${init.node} socket worker ${index}`);
+    this.#link.onLinked = (up) =>
+      this.remote.setOwners(routedOwners(this.#main, up, this.#node), this.#node);
     void this.#link.open([{
       subject: this.#inbox,
       on: (m) => {
@@ -66,9 +75,10 @@ export class ClusterSide {
     this.remote.route.keys = keys;
   }
 
-  /** A new assignment of shards to nodes. */
+  /** A new assignment of shards to nodes (followed once this worker's link is up). */
   owners(o: ShardOwners): void {
-    this.remote.setOwners(o, this.#node);
+    this.#main = o;
+    this.remote.setOwners(routedOwners(o, this.#link.linked, this.#node), this.#node);
   }
 
   /** Traffic counts, with the sends dropped while NATS was away. */

@@ -260,3 +260,76 @@ clusterTest(
     }
   },
 );
+
+clusterTest(
+  "cluster (ws): without NATS each node answers alone; when NATS is back, every swarm is whole at its owner",
+  async (nats, running) => {
+    for (const n of ["a", "b", "c"]) running.push(await startWsNode(nats, n));
+    const [a, b, c] = running;
+    for (const s of running) {
+      await eventually(async () => (await nodesSeen(s)) === 3, 10_000, "every node sees 3");
+    }
+    const hashes = Array.from({ length: 8 }, () => bin20());
+    let step = "";
+    const open: WsClient[] = [];
+    try {
+      const pairs: [WsClient, string, WsClient, string][] = [];
+      for (const info of hashes) {
+        const [x, xId] = await peerOn(a, info);
+        const [y, yId] = await peerOn(b, info);
+        open.push(x, y);
+        pairs.push([x, xId, y, yId]);
+      }
+      await nats.stop();
+      await a.waitFor(/cluster: NATS unreachable/, 5000);
+      await b.waitFor(/cluster: NATS unreachable/, 5000);
+      // Alone, each node answers every announce itself, and its own peers find each other.
+      for (const [i, info] of hashes.entries()) {
+        const [x, xId] = pairs[i];
+        x.send({ action: "announce", info_hash: info, peer_id: xId, left: 1 });
+        step = "alone announce " + i;
+        await x.next(isReply(info), 3000);
+      }
+      const [z, zId] = await peerOn(a, hashes[0]);
+      open.push(z);
+      z.send({
+        action: "announce",
+        info_hash: hashes[0],
+        peer_id: zId,
+        left: 1,
+        offers: [{ offer_id: bin20(), offer: sdp("offer") }],
+      });
+      step = "alone offer";
+      await pairs[0][0].next((m) => m.offer !== undefined, 3000);
+      z.send({ action: "announce", info_hash: hashes[0], peer_id: zId, event: "stopped" });
+      await z.next(isReply(hashes[0]));
+
+      await nats.start();
+      for (const s of running) {
+        await eventually(async () => (await nodesSeen(s)) === 3, 10_000, "every node sees 3 again");
+      }
+      // Each swarm has one owner again, and both its peers are there.
+      await scrapesSettle(c, hashes, hashes.map(() => [0, 2, 0]), 5000, "swarms whole again");
+      for (const [i, info] of hashes.entries()) {
+        const [x, xId, y] = pairs[i];
+        x.send({
+          action: "announce",
+          info_hash: info,
+          peer_id: xId,
+          left: 1,
+          offers: [{ offer_id: bin20(), offer: sdp("offer") }],
+        });
+        step = "back reply " + i;
+        await x.next(isReply(info));
+        step = "back offer " + i;
+        await y.next((m) => m.offer !== undefined && m.info_hash === info, 3000);
+      }
+    } catch (e) {
+      console.log("STEP", step);
+      for (const s of running) console.log(s.output.filter((l) => /cluster/.test(l)).join("\n"));
+      throw e;
+    } finally {
+      for (const x of open) await x.close().catch(() => {});
+    }
+  },
+);

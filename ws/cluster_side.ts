@@ -14,7 +14,11 @@
  */
 
 import type { Logger } from "../shared/base/log.ts";
-import type { ClusterWorkerInit, ShardOwners } from "../shared/runtime/cluster_init.ts";
+import {
+  type ClusterWorkerInit,
+  routedOwners,
+  type ShardOwners,
+} from "../shared/runtime/cluster_init.ts";
 import { HEADER_LEN, NatsLink, natsSubjects, WIRE_FORMAT } from "../shared/runtime/nats_link.ts";
 import {
   DELIVER_BYTES,
@@ -84,8 +88,10 @@ export class WsClusterSide {
       destination: (b, off) => this.#destination(b, off),
       adding: (d, b) => this.#adding(d, b),
     };
-    this.owners(init.owners);
+    this.#main = init.owners;
+    this.#route(routedOwners(init.owners, false, init.node));
     this.#link = new NatsLink(init, `shoal ${init.node} socket worker ${index}`);
+    this.#link.onLinked = (up) => this.#route(routedOwners(this.#main, up, init.node));
     void this.#link.open([{ subject: this.#inbox, on: (m) => this.#deliver(m) }], log);
   }
 
@@ -110,11 +116,20 @@ export class WsClusterSide {
     this.#records[d - this.#n]++;
   }
 
-  /**
-   * A new assignment of shards to nodes; what was batched for other nodes is dropped, and the
-   * peers of this worker's connections in shards that moved join their new owners.
-   */
+  /** A new assignment of shards to nodes (followed once this worker's link is up). */
   owners(o: ShardOwners): void {
+    this.#main = o;
+    this.#route(routedOwners(o, this.#link.linked, this.#init.node));
+  }
+
+  /** The main thread's assignment. */
+  #main: ShardOwners;
+
+  /**
+   * Routes by `o`: what was batched for other nodes is dropped, and the peers of this worker's
+   * connections in shards that moved join their new owners.
+   */
+  #route(o: ShardOwners): void {
     const last = this.#last;
     this.#assign(o);
     this.#last = o;

@@ -17,6 +17,21 @@ export interface ShardOwners {
   owner: Int16Array;
 }
 
+/**
+ * The assignment a socket worker routes by: `main`'s (the main thread's), or, while the
+ * worker's own NATS link is down, every shard this node's, so that it answers every request
+ * meanwhile rather than sending what cannot leave (the main thread soon says the same).
+ */
+export function routedOwners(main: ShardOwners, linked: boolean, self: string): ShardOwners {
+  if (linked) return main;
+  const k = main.nodes.indexOf(self);
+  return {
+    nodes: [self],
+    workers: [k < 0 ? 1 : main.workers[k]],
+    owner: new Int16Array(main.owner.length),
+  };
+}
+
 /** A cluster node's start-up data for a socket worker. */
 export interface ClusterWorkerInit {
   /** NATS server URLs. */

@@ -69,6 +69,8 @@ export class NatsLink {
    * (sent, it would make the server close the connection).
    */
   dropped = 0;
+  /** Called when the link comes up (connected, subscribed) and when it goes down. */
+  onLinked: ((up: boolean) => void) | null = null;
   #maxPayload = 1 << 20;
   #init: ClusterWorkerInit;
   #name: string;
@@ -159,9 +161,13 @@ export class NatsLink {
       }
       for (let k = 0; k < subs.length; k++) await writeAll(conn, subOp(subs[k].subject, k + 1));
       this.#conn = conn;
+      this.onLinked?.(true);
       for (;;) await readSome(conn);
     } finally {
-      this.#conn = null;
+      if (this.#conn !== null) {
+        this.#conn = null;
+        this.onLinked?.(false);
+      }
       try {
         conn.close();
       } catch { /* closed already */ }

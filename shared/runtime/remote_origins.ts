@@ -13,7 +13,8 @@
  *   sent (the round trip it measures), or is -1.
  *
  * Socket workers are forgotten, their peers with them, when silent for longer than a peer lives,
- * or when the table is full and a new one arrives (the one silent longest goes).
+ * when the table is full and a new one arrives (the one silent longest goes), or when this
+ * worker's NATS link goes down.
  *
  * @module
  */
@@ -164,6 +165,16 @@ export class RemoteOrigins {
         n++;
       }
     }
+    return n;
+  }
+
+  /**
+   * Forgets every origin (this worker's NATS link is down: none of them can be reached, and
+   * their peers come back with them, `ws/rejoins.ts`); returns how many.
+   */
+  clear(): number {
+    const n = this.#bySubject.size;
+    for (const o of [...this.#bySubject.values()]) this.#drop(o);
     return n;
   }
 

@@ -267,6 +267,12 @@ function serveOrigins(
 ): { origins: RemoteOrigins; remoteIn: RemoteIn } {
   const link = new NatsLink(init, `shoal ${init.node} request worker ${index}`);
   const origins = new RemoteOrigins(ports, (s, m) => link.publish(s, m), gone);
+  // Without NATS, peers on other nodes cannot be reached: offers must not go to them. Their
+  // socket workers make them rejoin once NATS is back.
+  link.onLinked = (up) => {
+    const n = up ? 0 : origins.clear();
+    if (n > 0) log.debug(`cluster: NATS link down; forgot ${n} socket worker(s) of other nodes`);
+  };
   void link.open([{
     subject: natsSubjects.requests(init.prefix, init.node, index),
     on: (m, reply) => {

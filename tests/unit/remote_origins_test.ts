@@ -115,3 +115,13 @@ Deno.test("remote origins: a large byte batch is split where its records end", (
   splitRecords(w.buf, w.len, 1 << 20, (from, to) => whole.push([from, to]));
   assert.deepEqual(whole, [[0, w.len]]);
 });
+
+Deno.test("remote origins: all are forgotten at once when the link goes down", () => {
+  const { gone, origins } = setup();
+  origins.take(batch(0, 1), "a", 1);
+  origins.take(batch(0, 1), "b", 1);
+  assert.equal(origins.clear(), 2);
+  assert.deepEqual(gone.sort(), [2, 3]);
+  assert.equal(origins.size, 0);
+  assert.equal(origins.take(batch(0, 1), "c", 2), 3, "indices are taken again");
+});
