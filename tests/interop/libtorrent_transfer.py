@@ -178,6 +178,7 @@ def run(args, work, result):
         "finished": False,          # torrent_finished_alert from the leecher
         "completed_replied": False,  # a leecher announce reply after it finished
         "scrape": None,
+        "seeder_replies": 0,        # the seeder's announce replies so far
     }
 
     def drain():
@@ -197,6 +198,7 @@ def run(args, work, result):
                 elif isinstance(a, lt.tracker_reply_alert):
                     if who == "seeder":
                         state["seeder_announced"] = True
+                        state["seeder_replies"] += 1
                     else:
                         result["peers_seen"] = max(result["peers_seen"], a.num_peers)
                         if state["finished"]:
@@ -254,6 +256,13 @@ def run(args, work, result):
         if not wait_until(lambda: state["completed_replied"],
                           min(deadline, time.monotonic() + 10)):
             warnings.append("no announce reply after the leecher finished")
+        # The seeder tells the tracker what it uploaded in an announce of its own, answered,
+        # not only in the `stopped` one its session sends (unanswered) while shutting down.
+        replies = state["seeder_replies"]
+        seeder.force_reannounce(0, -1, force)
+        if not wait_until(lambda: state["seeder_replies"] > replies,
+                          min(deadline, time.monotonic() + 10)):
+            warnings.append("no seeder announce reply after the transfer")
         asked = 0
         while asked < 4 and state["scrape"] is None and time.monotonic() < deadline:
             leecher.scrape_tracker()
