@@ -1,8 +1,9 @@
 /**
  * `--cluster N`: what a cluster costs. On one machine a cluster cannot be faster than one node,
- * so this measures its price: the bench's UDP load sent to one node of N (so (N-1)/N of the
- * requests go to other nodes over NATS), against one lone node under the same load, alternating
- * `--cluster-rounds` times. Each node runs 1 socket and 1 request worker.
+ * so this measures its price: the bench's UDP load (with `--only ws`, its WebTorrent load, every
+ * connection on that node) sent to one node of N (so (N-1)/N of the requests go to other nodes
+ * over NATS), against one lone node under the same load, alternating `--cluster-rounds` times.
+ * Each node runs 1 socket and 1 request worker.
  *
  * Reported: CPU µs per response of every shoal node together, and of nats-server; bytes through
  * NATS per forwarded request (its `/varz`, in and out, over the requests the nodes forwarded);
@@ -15,7 +16,7 @@ import { startNats } from "../harness/nats.ts";
 import { cpuSeconds } from "../harness/procstat.ts";
 import { shoalTracker, type Tracker } from "../harness/trackers.ts";
 import { parseMetrics } from "../shared/observe/prometheus.ts";
-import { type BenchOptions, measureUdp, type Row } from "./measure.ts";
+import { type BenchOptions, measureUdp, measureWs, type Row } from "./measure.ts";
 
 /** One round of one setup. */
 interface ClusterRow {
@@ -74,12 +75,14 @@ export async function clusterBench(
 ): Promise<string> {
   const n = o.cluster;
   const workers = { socket_workers: 1, request_workers: 1 };
+  const ws = o.only === "ws", protocol = ws ? "ws" : "udp";
+  const measure = (t: Tracker) => ws ? measureWs(t, o) : measureUdp(t, o);
   const lone: ClusterRow[] = [], clustered: ClusterRow[] = [];
   for (let round = 1; round <= o.clusterRounds; round++) {
     log(`cluster bench: one node (round ${round} of ${o.clusterRounds})`);
-    const t = await shoalTracker("udp", workers, { metrics: true });
+    const t = await shoalTracker(protocol, workers, { metrics: true });
     try {
-      const row = await measureUdp(t, o);
+      const row = await measure(t);
       lone.push({
         row,
         shoalCpu: row.cpuMicros,
@@ -98,7 +101,7 @@ export async function clusterBench(
     try {
       for (let k = 0; k < n; k++) {
         nodes.push(
-          await shoalTracker("udp", {
+          await shoalTracker(protocol, {
             ...workers,
             log_level: "info",
             cluster: {
@@ -126,7 +129,7 @@ export async function clusterBench(
       const fwd0 = sum(await metricsOf(nodes[0]), "shoal_cluster_forwarded_requests_total", [
         'direction="out"',
       ]);
-      const row = await measureUdp(nodes[0], o);
+      const row = await measure(nodes[0]);
       const responses = row.perSecond * o.seconds;
       const cpu1 = await Promise.all(others.map((t) => cpuSeconds(t.pid)));
       const otherCpu = cpu1.reduce((a, c, k) => a + c - cpu0[k], 0) * 1e6 / responses;
@@ -160,8 +163,11 @@ export async function clusterBench(
     }
   }
 
+  const load = ws
+    ? `WebTorrent load (${o.wsConnections} connections, ${o.wsTorrents} torrents; per message)`
+    : `UDP load (${o.peers} peers, ${o.torrents} torrents)`;
   const lines = [
-    `Cluster: the UDP load (${o.peers} peers, ${o.torrents} torrents) sent to one node of ${n} (each 1 socket + 1 request worker, one nats-server, all on this machine), against one lone node under the same load; ${o.seconds} s each, ${o.clusterRounds} alternating round(s). CPU per response counts every shoal process; nats-server's apart.`,
+    `Cluster: the ${load} sent to one node of ${n} (each 1 socket + 1 request worker, one nats-server, all on this machine), against one lone node under the same load; ${o.seconds} s each, ${o.clusterRounds} alternating round(s). CPU per response counts every shoal process; nats-server's apart.`,
     "",
     "| setup | responses/s | shoal CPU µs per response | nats-server CPU µs per response | forwarded | NATS bytes per forwarded request | forward round trip p50 | p99 |",
     "|---|---:|---:|---:|---:|---:|---:|---:|",

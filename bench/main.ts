@@ -11,8 +11,9 @@
  *   no hop, no swarms.
  * - `--memory` fills `shoal udp` with peers (resident bytes per peer) and holds idle WebSocket
  *   connections on shoal and bittorrent-tracker (resident bytes per connection).
- * - `--cluster N` measures only what a cluster of N nodes costs (`cluster.ts`): the UDP load on
- *   one node of N against one lone node, `--cluster-rounds` alternating rounds.
+ * - `--cluster N` measures only what a cluster of N nodes costs (`cluster.ts`): the UDP load
+ *   (with `--only ws`, the WebTorrent load) on one node of N against one lone node,
+ *   `--cluster-rounds` alternating rounds.
  * - `--write` saves the tables to `bench/results/<date>.md`.
  * - `--quick` runs everything for about a second with small populations (used by the tests).
  * - `--ws-load c|ts` picks the ws load generator: `harness/load/ws_load.c` (default, a fraction
