@@ -45,7 +45,8 @@ export function clusterTracking(c: ClusterSection, kind: ClusterKind): TrackerEx
         }
         n.setLoad(load);
       }, Math.max(500, s.nodeTimeoutMs / 2));
-      n.onOwners((owners) => pool.broadcast({ type: "owners", owners }, "socket"));
+      // Socket workers route by it; request workers forget the socket workers of nodes gone.
+      n.onOwners((owners) => pool.broadcast({ type: "owners", owners }));
       n.linksReady = () => linksUp(pool, s.nodeTimeoutMs);
       await n.start();
     },

@@ -206,7 +206,6 @@ clusterTest(
     const all = ["a", "b", "c"];
     const ofC = ownedBy("c", all, 4), others = [...ownedBy("a", all, 2), ...ownedBy("b", all, 2)];
     const hashes = [...ofC, ...others];
-    console.log("hashes ready");
     const open: WsClient[] = [];
     try {
       // Per torrent, a seeder on a that completed it, and a leecher on b.
@@ -214,9 +213,7 @@ clusterTest(
         const [x, xId] = await peerOn(a, info);
         x.send({ action: "announce", info_hash: info, peer_id: xId, left: 0, event: "completed" });
         await x.next(isReply(info));
-        console.log("x done");
         const [y] = await peerOn(b, info);
-        console.log("y done");
         open.push(x, y);
       }
       const whole = hashes.map(() => [1, 1, 1]);
@@ -231,6 +228,11 @@ clusterTest(
       const c2 = await startWsNode(nats, "c");
       await eventually(async () => (await nodesSeen(a)) === 3, 10_000, "a sees c again");
       await scrapesSettle(a, hashes, whole, 5000, "the swarms whole on c again");
+      // A peer connected to c, in a torrent another node owns.
+      const [w] = await peerOn(c2, others[0]);
+      open.push(w);
+      const withW = (h: string, f: number[]) => h === others[0] ? [f[0], f[1] + 1, f[2]] : f;
+      await scrapesSettle(a, hashes, hashes.map((h) => withW(h, [1, 1, 1])), 5000, "c's peer");
 
       // kill -9: no handoff, so c's completed counts are gone; its peers join a and b within
       // node_timeout (2 s) and the assignment, without an announce.
@@ -238,7 +240,8 @@ clusterTest(
       await c2.child.status;
       const killed = performance.now();
       const refilled = hashes.map((h) => [1, 1, ofC.includes(h) ? 0 : 1]);
-      await scrapesSettle(a, hashes, refilled, 2000 + 3000, "c's swarms refilled on a and b");
+      const refilledWithW = hashes.map((h, k) => withW(h, refilled[k]));
+      await scrapesSettle(a, hashes, refilledWithW, 2000 + 3000, "c's swarms refilled on a, b");
       console.log(`c's swarms refilled ${Math.round(performance.now() - killed)} ms after kill -9`);
 
       // And offers still reach the peers of the torrents c owned.
@@ -255,6 +258,20 @@ clusterTest(
         open.slice(0, 2).map((p) => p.gets((m) => m.offer !== undefined, 3000)),
       );
       assert.deepEqual(reached, [true, true], "both peers of the torrent get an offer");
+
+      // c stays gone: after a grace (10 s) for a node that only missed heartbeats, the peers of
+      // its connections leave the other nodes' swarms.
+      // (x joined the first torrent c owned: one more leecher there.)
+      const left = refilled.map((f, k) => k === 0 ? [f[0], f[1] + 1, f[2]] : f);
+      const gone = await scrapesSettle(
+        a,
+        hashes,
+        left,
+        2000 + 10_000 + 5000,
+        "c's peers forgotten",
+      );
+      console.log(`c's peers forgotten ${Math.round(performance.now() - killed)} ms after kill -9`);
+      assert.ok(gone > 0);
     } finally {
       for (const x of open) await x.close().catch(() => {});
     }

@@ -33,6 +33,9 @@ export const natsSubjects = {
   /** Where socket worker `index` of one process of `node` takes answers. */
   answers: (prefix: string, node: string, instance: string, index: number) =>
     `${prefix}.${node}.ans.${instance}.${index}`,
+  /** The node an `answers` subject under `prefix` belongs to. */
+  nodeOfAnswers: (prefix: string, subject: string) =>
+    subject.slice(prefix.length + 1).split(".", 1)[0],
 };
 
 /** The first byte of every batch between nodes: the records' format (`core/records.ts`). */

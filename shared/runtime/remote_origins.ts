@@ -13,8 +13,8 @@
  *   sent (the round trip it measures), or is -1.
  *
  * Socket workers are forgotten, their peers with them, when silent for longer than a peer lives,
- * when the table is full and a new one arrives (the one silent longest goes), or when this
- * worker's NATS link goes down.
+ * when the table is full and a new one arrives (the one silent longest goes), when this worker's
+ * NATS link goes down, or when their node has left the cluster (`keepNodes`).
  *
  * @module
  */
@@ -161,6 +161,22 @@ export class RemoteOrigins {
     let n = 0;
     for (const o of [...this.#bySubject.values()]) {
       if (o.heard < cutoff) {
+        this.#drop(o);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Forgets the origins whose node (`nodeOf` their subject) is not one of `nodes`; returns how
+   * many.
+   */
+  keepNodes(nodes: readonly string[], nodeOf: (subject: string) => string): number {
+    const live = new Set(nodes);
+    let n = 0;
+    for (const o of [...this.#bySubject.values()]) {
+      if (!live.has(nodeOf(o.subject))) {
         this.#drop(o);
         n++;
       }

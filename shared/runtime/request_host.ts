@@ -21,10 +21,16 @@ import { postAccounting, serveWorker } from "./worker.ts";
 import type { PrivateInit } from "./private_init.ts";
 import type { KeyUpdate } from "../store/key_table.ts";
 import { type Link, openLinks, type Port, replaceLink } from "./link.ts";
-import type { ClusterWorkerInit } from "./cluster_init.ts";
+import type { ClusterWorkerInit, ShardOwners } from "./cluster_init.ts";
 import { frame, frameTime, HEADER_LEN, NatsLink, natsSubjects } from "./nats_link.ts";
 import { BatchWriter } from "./channel.ts";
 import { ORIGIN_HEADER_LEN, RemoteOrigins } from "./remote_origins.ts";
+
+/**
+ * How long a node may be missing from the cluster before other nodes' request workers forget its
+ * socket workers and their peers: longer than a flap (a heartbeat or two missed).
+ */
+const DEPARTED_GRACE_MS = 10_000;
 
 /** Largest swarms and sampled peers reported for the statistics page. */
 const DETAIL_TOP = 10, DETAIL_SAMPLE = 20000;
@@ -161,6 +167,11 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
       ? serveOrigins(cluster, index, ports, receive, (v) => store.socketGone!(v), log)
       : null;
 
+    // The latest assignment of shards to nodes (a cluster's; `owners` control messages).
+    let latest: ShardOwners = cluster?.owners ??
+      { nodes: [], workers: [], owner: new Int16Array(0) };
+    /** Nodes gone from the assignment, since when (`Date.now()`). */
+    const missing = new Map<string, number>();
     let cleaning = false;
     setInterval(async () => {
       if (cleaning) return;
@@ -206,6 +217,22 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
           } catch (err) {
             log.error(`a handoff from another node could not be merged: ${(err as Error).message}`);
           }
+        },
+        owners: (o: ShardOwners) => {
+          // A node gone from the cluster takes its connections' peers with it once it has been
+          // gone for the grace (a missed heartbeat is not a departure).
+          const origins = served?.origins, prefix = cluster?.prefix ?? "";
+          if (!origins) return;
+          const now = Date.now();
+          for (const n of latest.nodes) if (!o.nodes.includes(n)) missing.set(n, now);
+          for (const n of o.nodes) missing.delete(n);
+          latest = o;
+          setTimeout(() => {
+            const t = Date.now(), keep = [...latest.nodes];
+            for (const [n, since] of missing) if (t - since < DEPARTED_GRACE_MS) keep.push(n);
+            const k = origins.keepNodes(keep, (s) => natsSubjects.nodeOfAnswers(prefix, s));
+            if (k > 0) log.info(`cluster: forgot ${k} socket worker(s) of nodes that left`);
+          }, DEPARTED_GRACE_MS + 100);
         },
         access: (list: AccessListData) => {
           access.update(list);

@@ -7,7 +7,7 @@ import {
   RemoteOrigins,
   splitRecords,
 } from "../../shared/runtime/remote_origins.ts";
-import { HEADER_LEN, WIRE_FORMAT } from "../../shared/runtime/nats_link.ts";
+import { HEADER_LEN, natsSubjects, WIRE_FORMAT } from "../../shared/runtime/nats_link.ts";
 import type { Port } from "../../shared/runtime/link.ts";
 import { ByteBuffer } from "../../shared/base/byte_buffer.ts";
 import { beginFrames, endFrames } from "../../ws/messages.ts";
@@ -124,4 +124,16 @@ Deno.test("remote origins: all are forgotten at once when the link goes down", (
   assert.deepEqual(gone.sort(), [2, 3]);
   assert.equal(origins.size, 0);
   assert.equal(origins.take(batch(0, 1), "c", 2), 3, "indices are taken again");
+});
+
+Deno.test("remote origins: those of nodes that left are forgotten, the others kept", () => {
+  const { gone, origins } = setup();
+  const p = "shoal.t.ws";
+  origins.take(batch(0, 1), natsSubjects.answers(p, "a", "i1", 0), 1);
+  origins.take(batch(0, 1), natsSubjects.answers(p, "b", "i2", 0), 1);
+  origins.take(batch(0, 1), natsSubjects.answers(p, "b", "i2", 1), 1);
+  assert.equal(origins.keepNodes(["a"], (s) => natsSubjects.nodeOfAnswers(p, s)), 2);
+  assert.deepEqual(gone.sort(), [3, 4]);
+  assert.equal(origins.keepNodes(["a"], (s) => natsSubjects.nodeOfAnswers(p, s)), 0);
+  assert.equal(origins.size, 1);
 });
