@@ -6,9 +6,9 @@
  * offers, answers, scrape counts) comes back to this worker's subject, and is delivered as a
  * local request worker's batch is.
  *
- * The subject carries a random part made when the worker starts, so a replacement worker is a
- * new socket worker to the other nodes, and the peers of its predecessor's connections are not
- * taken for its own.
+ * The subject ends in a random part made when the worker starts, so a replacement worker is a
+ * new socket worker to the other nodes: they drop its predecessor's peers when it first sends
+ * (`remote_origins.ts`), and never take them for its own.
  *
  * @module
  */
@@ -82,7 +82,7 @@ export class WsClusterSide {
     this.#n = requestWorkers;
     this.#shards = new ClusterShards(init.shardKey);
     const start = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
-    this.#inbox = natsSubjects.answers(init.prefix, init.node, `${init.instance}${start}`, index);
+    this.#inbox = `${natsSubjects.answers(init.prefix, init.node, init.instance, index)}.${start}`;
     conns.rejoins = new Rejoins();
     conns.route = {
       destination: (b, off) => this.#destination(b, off),

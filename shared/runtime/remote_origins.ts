@@ -12,6 +12,9 @@
  *   structured-clone batch as JSON text; the time echoes that of the last batch the socket worker
  *   sent (the round trip it measures), or is -1.
  *
+ * A socket worker's subject ends in a token made when it starts: a new one on the same subject
+ * otherwise is its replacement, and its predecessor is forgotten at once.
+ *
  * Socket workers are forgotten, their peers with them, when silent for longer than a peer lives,
  * when the table is full and a new one arrives (the one silent longest goes), when this worker's
  * NATS link goes down, or when their node has left the cluster (`keepNodes`).
@@ -70,6 +73,12 @@ export function splitRecords(
   if (len > start) part(start, Math.min(p, len));
 }
 
+/** `subject` without its last token: the socket worker, whichever start of it. */
+function slotOf(subject: string): string {
+  const dot = subject.lastIndexOf(".");
+  return dot < 0 ? subject : subject.slice(0, dot);
+}
+
 /** One socket worker of another node, as a port of this request worker. */
 class Origin implements Port {
   heard = 0;
@@ -105,6 +114,8 @@ export class RemoteOrigins {
   /** Batches and records taken from other nodes. */
   readonly counts = { batches: 0, requests: 0 };
   #bySubject = new Map<string, Origin>();
+  /** The same, by subject without its last token (one socket worker, whichever start). */
+  #bySlot = new Map<string, Origin>();
   #free: number[] = [];
   #ports: Port[];
   #first: number;
@@ -143,10 +154,13 @@ export class RemoteOrigins {
     const v = new DataView(m.buffer, m.byteOffset, m.length);
     let o = this.#bySubject.get(reply);
     if (o === undefined) {
+      const slot = slotOf(reply), before = this.#bySlot.get(slot);
+      if (before !== undefined) this.#drop(before);
       if (this.#bySubject.size >= this.#max) this.#drop(this.#quietest());
       const index = this.#free.pop() ?? this.#first + this.#bySubject.size;
       o = new Origin(reply, index, this.#publish);
       this.#bySubject.set(reply, o);
+      this.#bySlot.set(slot, o);
       this.#ports[index] = o;
     }
     o.heard = now;
@@ -202,6 +216,7 @@ export class RemoteOrigins {
 
   #drop(o: Origin): void {
     this.#bySubject.delete(o.subject);
+    if (this.#bySlot.get(slotOf(o.subject)) === o) this.#bySlot.delete(slotOf(o.subject));
     this.#gone(o.index);
     // What the swarms still send there goes nowhere, until the index is taken again.
     o.subject = "";

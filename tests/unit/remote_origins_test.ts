@@ -129,11 +129,28 @@ Deno.test("remote origins: all are forgotten at once when the link goes down", (
 Deno.test("remote origins: those of nodes that left are forgotten, the others kept", () => {
   const { gone, origins } = setup();
   const p = "shoal.t.ws";
-  origins.take(batch(0, 1), natsSubjects.answers(p, "a", "i1", 0), 1);
-  origins.take(batch(0, 1), natsSubjects.answers(p, "b", "i2", 0), 1);
-  origins.take(batch(0, 1), natsSubjects.answers(p, "b", "i2", 1), 1);
+  // (A ws socket worker's subject: `answers`, then a token of its start.)
+  origins.take(batch(0, 1), `${natsSubjects.answers(p, "a", "i1", 0)}.s`, 1);
+  origins.take(batch(0, 1), `${natsSubjects.answers(p, "b", "i2", 0)}.s`, 1);
+  origins.take(batch(0, 1), `${natsSubjects.answers(p, "b", "i2", 1)}.s`, 1);
   assert.equal(origins.keepNodes(["a"], (s) => natsSubjects.nodeOfAnswers(p, s)), 2);
   assert.deepEqual(gone.sort(), [3, 4]);
   assert.equal(origins.keepNodes(["a"], (s) => natsSubjects.nodeOfAnswers(p, s)), 0);
   assert.equal(origins.size, 1);
+});
+
+Deno.test("remote origins: a socket worker's replacement takes the place of its predecessor", () => {
+  const { ports, sent, gone, origins } = setup();
+  assert.equal(origins.take(batch(0, 1), "p.a.ans.i.0.start1", 1), 2);
+  assert.equal(origins.take(batch(0, 1), "p.a.ans.i.1.start1", 1), 3);
+  // Worker 0 of the same process, started again: its predecessor's peers go at once.
+  const v = origins.take(batch(0, 1), "p.a.ans.i.0.start2", 2);
+  assert.deepEqual(gone, [2]);
+  assert.equal(origins.size, 2);
+  ports[v].postMessage([1]);
+  assert.equal(sent.at(-1)?.subject, "p.a.ans.i.0.start2");
+  // Another process of the node (a new instance) is another socket worker.
+  origins.take(batch(0, 1), "p.a.ans.j.0.start1", 3);
+  assert.deepEqual(gone, [2]);
+  assert.equal(origins.size, 3);
 });
