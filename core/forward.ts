@@ -23,7 +23,7 @@ import { R_COUNT, REC_FAMILY, REQ_ANNOUNCE, REQ_FULL_SCRAPE, REQ_SCRAPE } from "
 import { REQ_SCRAPE_ITEM, RES_ANNOUNCE, RES_FULL_SCRAPE, RES_SCRAPE } from "./records.ts";
 import { RES_SCRAPE_ITEM, S_COUNT, S_ID, SCRAPE_ENTRY_LEN, SCRAPE_HEADER } from "./records.ts";
 import { PendingScrapes } from "./pending_scrapes.ts";
-import { type ClusterShards, SHARDS } from "../shared/store/cluster_shards.ts";
+import { type ClusterRoutes, MAX_REMOTES } from "../shared/store/cluster_routes.ts";
 
 /** Scrapes one socket worker may have waiting for their parts. */
 export const PENDING_SLOTS = 1024;
@@ -44,22 +44,14 @@ export interface Answers {
   fullScraped?(token: number, b: Uint8Array, off: number, count: number): void;
 }
 
-/** Most other nodes a cluster's requests may go to. */
-export const MAX_REMOTES = 255;
-
 /**
  * Where a cluster node sends requests for shards other nodes own (`remote.ts`): set by the
  * cluster's side of a socket worker, read per request.
  */
 export interface RemoteRoute {
-  /** The cluster's shards. */
-  shards: ClusterShards;
-  /** Per cluster shard (`cluster_shards.ts`): -1 when this node owns it, else its owner's index. */
-  owner: Int16Array;
-  /** Per owner index: its first writer, and how many request workers it has (one writer each). */
-  base: Int32Array;
-  workers: Int32Array;
-  /** One batch per request worker of the other nodes (at most `MAX_REMOTES` nodes). */
+  /** Which node's request worker each info hash goes to (`shared/store/cluster_routes.ts`). */
+  routes: ClusterRoutes;
+  /** One batch per request worker of the other nodes (by `routes`' remote index). */
   writers: BatchWriter[];
   /** A private tracker's keys (keyed announces to other nodes carry the key's text). */
   keys: KeyTable | null;
@@ -113,10 +105,7 @@ export class Forwarder {
    */
   #destination(b: Uint8Array, h: number): number {
     const r = this.route;
-    if (r === null) return this.#sharder.of(b, h);
-    const x = r.shards.hash(b, h), o = r.owner[x & (SHARDS - 1)];
-    if (o >= 0) return this.#n + r.base[o] + x % r.workers[o];
-    return this.#n === 1 ? 0 : x % this.#n;
+    return r === null ? this.#sharder.of(b, h) : r.routes.destination(b, h, this.#n);
   }
 
   #writer(d: number): BatchWriter {

@@ -11,12 +11,12 @@
  */
 
 import { BatchWriter } from "../shared/runtime/channel.ts";
-import { type ClusterCounts, LATENCY_BUCKETS_MS } from "../shared/observe/view.ts";
-import { type ClusterShards, SHARDS } from "../shared/store/cluster_shards.ts";
+import { type ClusterCounts, countLatency, LATENCY_BUCKETS_MS } from "../shared/observe/view.ts";
+import type { ClusterShards } from "../shared/store/cluster_shards.ts";
+import { ClusterRoutes } from "../shared/store/cluster_routes.ts";
 import type { ShardOwners } from "../shared/runtime/cluster_init.ts";
 import { frame, frameTime, HEADER_LEN } from "../shared/runtime/nats_link.ts";
 import type { Forwarder, RemoteRoute } from "./forward.ts";
-import { MAX_REMOTES } from "./forward.ts";
 
 /**
  * The most bytes of requests, and of their answers, one batch to another node holds: NATS's
@@ -39,8 +39,6 @@ export class RemoteRequests {
     latency: LATENCY_BUCKETS_MS.map(() => 0),
     latencySum: 0,
   };
-  /** The subject of each writer's request worker. */
-  #subjects: string[] = [];
   /** Per writer, the most bytes its batch's answers may take. */
   #answers: number[] = [];
   /** Where a batch goes at once when it is full (`flushRemote`'s `send`). */
@@ -58,10 +56,7 @@ export class RemoteRequests {
   ) {
     this.#subject = subject;
     this.route = {
-      shards,
-      owner: new Int16Array(SHARDS).fill(-1),
-      base: new Int32Array(0),
-      workers: new Int32Array(0),
+      routes: new ClusterRoutes(shards),
       writers: [],
       keys: null,
       roomFor: (k, answer) => {
@@ -80,28 +75,9 @@ export class RemoteRequests {
    * node that is no longer there is dropped (its clients retry).
    */
   setOwners(o: ShardOwners, self: string): void {
-    const remotes: number[] = [];
-    for (let k = 0; k < o.nodes.length && remotes.length < MAX_REMOTES; k++) {
-      if (o.nodes[k] !== self) remotes.push(k);
-    }
-    const index = new Int16Array(o.nodes.length).fill(-1);
-    remotes.forEach((k, r) => (index[k] = r));
     const r = this.route;
-    for (let s = 0; s < SHARDS; s++) {
-      const k = o.owner[s];
-      r.owner[s] = k < 0 || k >= index.length ? -1 : index[k];
-    }
-    r.base = new Int32Array(remotes.length);
-    r.workers = new Int32Array(remotes.length);
-    this.#subjects = [];
-    let total = 0;
-    remotes.forEach((k, i) => {
-      const n = Math.max(1, o.workers[k] ?? 1);
-      r.base[i] = total;
-      r.workers[i] = n;
-      for (let j = 0; j < n; j++) this.#subjects.push(this.#subject(o.nodes[k], j));
-      total += n;
-    });
+    r.routes.assign(o, self, this.#subject);
+    const total = r.routes.subjects.length;
     for (const w of r.writers) w.clear();
     while (r.writers.length < total) r.writers.push(new BatchWriter());
     r.writers.length = total;
@@ -123,7 +99,7 @@ export class RemoteRequests {
     const w = this.route.writers[k];
     this.counts.batchesOut++;
     this.counts.requestsOut += w.count;
-    send(this.#subjects[k], frame(w, now));
+    send(this.route.routes.subjects[k], frame(w, now));
     w.clear();
     this.#answers[k] = 0;
   }
@@ -138,13 +114,7 @@ export class RemoteRequests {
       this.counts.dropped++;
       return null;
     }
-    const ms = now - sent;
-    if (ms >= 0) {
-      let k = 0;
-      while (ms > LATENCY_BUCKETS_MS[k]) k++;
-      this.counts.latency[k]++;
-      this.counts.latencySum += ms;
-    }
+    countLatency(this.counts, now - sent);
     return m.subarray(HEADER_LEN);
   }
 }

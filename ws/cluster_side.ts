@@ -26,15 +26,14 @@ import {
   DELIVER_HEADER_LEN,
   ORIGIN_HEADER_LEN,
 } from "../shared/runtime/remote_origins.ts";
-import { ClusterShards, SHARDS } from "../shared/store/cluster_shards.ts";
-import { type ClusterCounts, LATENCY_BUCKETS_MS } from "../shared/observe/view.ts";
+import { ClusterShards } from "../shared/store/cluster_shards.ts";
+import { type ClusterCounts, countLatency, LATENCY_BUCKETS_MS } from "../shared/observe/view.ts";
+import { ClusterRoutes } from "../shared/store/cluster_routes.ts";
 import type { ByteBuffer } from "../shared/base/byte_buffer.ts";
 import type { Batch } from "./messages.ts";
 import type { Connections } from "./connections.ts";
 import { Rejoins } from "./rejoins.ts";
 
-/** Most other nodes one socket worker sends to. */
-const MAX_REMOTES = 255;
 /** Bytes of a remote batch past which it is sent before it takes another record. */
 const MAX_BATCH = 256 << 10;
 
@@ -55,14 +54,8 @@ export class WsClusterSide {
   #inbox: string;
   #conns: Connections;
   #n: number;
-  #shards: ClusterShards;
-  /** Per cluster shard: -1 when this node owns it, else its owner's index in `#base`. */
-  #owner = new Int16Array(SHARDS).fill(-1);
-  /** Per other node: the batch index of its first request worker, and how many it has. */
-  #base = new Int32Array(0);
-  #workers = new Int32Array(0);
-  /** The subject of each remote batch (index `n + k`). */
-  #subjects: string[] = [];
+  /** The other nodes' request workers: remote batch `k` is batch `n + k`. */
+  #routes: ClusterRoutes;
   /** Records in each remote batch. */
   #records: number[] = [];
 
@@ -80,12 +73,12 @@ export class WsClusterSide {
     this.#init = init;
     this.#conns = conns;
     this.#n = requestWorkers;
-    this.#shards = new ClusterShards(init.shardKey);
+    this.#routes = new ClusterRoutes(new ClusterShards(init.shardKey));
     const start = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
     this.#inbox = `${natsSubjects.answers(init.prefix, init.node, init.instance, index)}.${start}`;
     conns.rejoins = new Rejoins();
     conns.route = {
-      destination: (b, off) => this.#destination(b, off),
+      destination: (b, off) => this.#routes.destination(b, off, this.#n),
       adding: (d, b) => this.#adding(d, b),
     };
     this.#main = init.owners;
@@ -93,17 +86,6 @@ export class WsClusterSide {
     this.#link = new NatsLink(init, `shoal ${init.node} socket worker ${index}`);
     this.#link.onLinked = (up) => this.#route(routedOwners(this.#main, up, init.node));
     void this.#link.open([{ subject: this.#inbox, on: (m) => this.#deliver(m) }], log);
-  }
-
-  /**
-   * Where the info hash at `b[off]` goes: a request worker here (`0 … n-1`) or one of another
-   * node (`n + …`). One keyed hash names both the shard and, modulo its owner's request
-   * workers, the worker there (each node's process shards by the same key).
-   */
-  #destination(b: Uint8Array, off: number): number {
-    const x = this.#shards.hash(b, off), o = this.#owner[x & (SHARDS - 1)];
-    if (o >= 0) return this.#n + this.#base[o] + x % this.#workers[o];
-    return this.#n === 1 ? 0 : x % this.#n;
   }
 
   /**
@@ -134,7 +116,7 @@ export class WsClusterSide {
     this.#assign(o);
     this.#last = o;
     if (last === null) return;
-    const shards = this.#shards;
+    const shards = this.#routes.shards;
     const owner = (a: ShardOwners, s: number) => a.nodes[a.owner[s]] ?? this.#init.node;
     this.rejoined += this.#conns.rejoin((b, off) => {
       const s = shards.of(b, off);
@@ -147,35 +129,16 @@ export class WsClusterSide {
   #last: ShardOwners | null = null;
 
   #assign(o: ShardOwners): void {
-    const self = this.#init.node, remotes: number[] = [];
-    for (let k = 0; k < o.nodes.length && remotes.length < MAX_REMOTES; k++) {
-      if (o.nodes[k] !== self) remotes.push(k);
-    }
-    const index = new Int16Array(o.nodes.length).fill(-1);
-    remotes.forEach((k, r) => (index[k] = r));
-    for (let s = 0; s < SHARDS; s++) {
-      const k = o.owner[s];
-      this.#owner[s] = k < 0 || k >= index.length ? -1 : index[k];
-    }
-    this.#base = new Int32Array(remotes.length);
-    this.#workers = new Int32Array(remotes.length);
-    this.#subjects = [];
-    remotes.forEach((k, r) => {
-      const n = Math.max(1, o.workers[k] ?? 1);
-      this.#base[r] = this.#subjects.length;
-      this.#workers[r] = n;
-      for (let j = 0; j < n; j++) {
-        this.#subjects.push(natsSubjects.requests(this.#init.prefix, o.nodes[k], j));
-      }
-    });
-    this.#records = this.#subjects.map(() => 0);
-    this.#conns.resizeBatches(this.#n + this.#subjects.length);
+    const init = this.#init;
+    this.#routes.assign(o, init.node, (node, j) => natsSubjects.requests(init.prefix, node, j));
+    this.#records = this.#routes.subjects.map(() => 0);
+    this.#conns.resizeBatches(this.#n + this.#records.length);
   }
 
   /** Sends what this turn batched for other nodes. */
   flush(): void {
     const now = performance.now();
-    for (let k = 0; k < this.#subjects.length; k++) {
+    for (let k = 0; k < this.#records.length; k++) {
       if (this.#records[k] > 0) this.#send(k, now);
     }
   }
@@ -193,7 +156,7 @@ export class WsClusterSide {
     this.#records[k] = 0;
     this.counts.batchesOut++;
     this.counts.requestsOut += count;
-    this.#link.publish(this.#subjects[k], m, this.#inbox);
+    this.#link.publish(this.#routes.subjects[k], m, this.#inbox);
   }
 
   /** What another node's request worker sends this worker's connections. */
@@ -203,7 +166,7 @@ export class WsClusterSide {
       return;
     }
     const sent = new DataView(m.buffer, m.byteOffset + 1, 8).getFloat64(0, true);
-    if (sent >= 0) this.#latency(performance.now() - sent);
+    if (sent >= 0) countLatency(this.counts, performance.now() - sent);
     const body = m.subarray(DELIVER_HEADER_LEN);
     try {
       if (m[HEADER_LEN] === DELIVER_BYTES) this.#conns.deliver(body);
@@ -214,14 +177,6 @@ export class WsClusterSide {
     } catch {
       this.counts.dropped++;
     }
-  }
-
-  #latency(ms: number): void {
-    if (ms < 0) return;
-    let k = 0;
-    while (ms > LATENCY_BUCKETS_MS[k]) k++;
-    this.counts.latency[k]++;
-    this.counts.latencySum += ms;
   }
 
   /** Traffic counts, with the sends dropped while NATS was away. */

@@ -49,8 +49,17 @@ const BATCHES = "Batches between nodes: sent by a socket worker, or answered by 
 const REQUESTS =
   "Requests between nodes: sent by a socket worker, or answered by a request worker.";
 
-/** Upper bounds (ms) of the forward-latency histogram's buckets (`core/remote.ts` counts them). */
+/** Upper bounds (ms) of the forward-latency histogram's buckets (`countLatency` fills them). */
 export const LATENCY_BUCKETS_MS = [0.25, 0.5, 1, 2, 5, 10, 50, Infinity];
+
+/** Counts a forward round trip of `ms` milliseconds into `c` (a negative one: clocks moved). */
+export function countLatency(c: Pick<ClusterCounts, "latency" | "latencySum">, ms: number): void {
+  if (ms < 0) return;
+  let k = 0;
+  while (ms > LATENCY_BUCKETS_MS[k]) k++;
+  c.latency[k]++;
+  c.latencySum += ms;
+}
 
 function clusterMetrics(m: MetricsText, s: SocketStatsBase): void {
   const c = s.cluster;
