@@ -191,8 +191,10 @@ export class Forwarder {
     token: number,
     now: number,
   ): boolean {
-    const shardOf = this.#shardOf, perShard = this.#perShard;
     const dests = this.#n + (this.route?.writers.length ?? 0);
+    // A cluster's other nodes may run more request workers in all than were foreseen.
+    if (this.#perShard.length < dests) this.#perShard = new Uint16Array(dests);
+    const shardOf = this.#shardOf, perShard = this.#perShard;
     perShard.fill(0, 0, dests);
     let parts = 0;
     for (let k = 0; k < count; k++) {

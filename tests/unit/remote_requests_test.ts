@@ -55,3 +55,19 @@ Deno.test("remote requests: a batch whose answers could outgrow a NATS message l
   assert.ok(perBatch * (16 + 200 * 38) < 1 << 20, "each batch's answers fit 1 MiB");
   for (const s of sent) assert.ok(s.bytes - HEADER_LEN < 1 << 20);
 });
+
+Deno.test("remote requests: scrape parts reach every remote request worker, however many", () => {
+  const forward = new Forwarder(KEY, 2, 74);
+  const remote = new RemoteRequests(forward, new ClusterShards(KEY), (n, j) => `${n}.rw${j}`);
+  // Node b runs 400 request workers: more remote batches than nodes may be (255).
+  remote.setOwners({ ...assignShards(["a", "b"]), workers: [2, 400] }, "a");
+  const shards = new ClusterShards(KEY);
+  let h = ofB();
+  while (shards.hash(h, 0) % 400 < 300) h = ofB();
+  const ok = forward.scrape(h, 0, 1, 4, new Uint8Array(16), 0, 1, 0);
+  assert.ok(ok);
+  const sent: string[] = [];
+  remote.flushRemote((subject) => sent.push(subject), 0);
+  assert.deepEqual(sent, [`b.rw${shards.hash(h, 0) % 400}`]);
+  assert.equal(remote.counts.requestsOut, 1);
+});
