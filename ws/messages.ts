@@ -141,7 +141,8 @@ export function pushAccountKeyText(
   b[at] = REQ_ACCOUNT_KEY_TEXT;
   const n = keys.copyKey(key, b, t + 1);
   b[t] = n;
-  w.len = t + 1 + n;
+  // A key with no text here (not expected: refusals come first) would end the reader's batch.
+  w.len = n === 0 ? at : t + 1 + n;
 }
 
 /** Appends the part of scrape `id` of connection `conn` that one request worker answers. */

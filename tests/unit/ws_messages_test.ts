@@ -219,3 +219,32 @@ Deno.test("ws batches: an accounting record to another node carries its key's te
     "closed 14",
   ]);
 });
+
+Deno.test("ws batches: an accounting record whose key has no text is left out, not half-written", () => {
+  const m = new Scanned(), w = new ByteBuffer(8);
+  fromRequest(
+    {
+      kind: "announce",
+      infoHash: bin(3),
+      peerId: bin(4),
+      event: 0,
+      seeder: false,
+      uploaded: 1,
+      downloaded: 1,
+      offers: [],
+    },
+    m,
+    new ByteBuffer(8),
+  );
+  pushAccountKeyText(w, 12, new KeyTable(), 7, m);
+  pushClosed(w, 14);
+  const seen: string[] = [];
+  readRequests(w.buf.subarray(0, w.len), {
+    announce: () => seen.push("announce"),
+    answer: () => seen.push("answer"),
+    scrape: () => seen.push("scrape"),
+    closed: (conn) => seen.push(`closed ${conn}`),
+    accountKeyText: () => seen.push("account"),
+  });
+  assert.deepEqual(seen, ["closed 14"]);
+});
