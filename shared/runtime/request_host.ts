@@ -229,7 +229,10 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
           latest = o;
           setTimeout(() => {
             const t = Date.now(), keep = [...latest.nodes];
-            for (const [n, since] of missing) if (t - since < DEPARTED_GRACE_MS) keep.push(n);
+            for (const [n, since] of missing) {
+              if (t - since < DEPARTED_GRACE_MS) keep.push(n);
+              else missing.delete(n); // forgotten below, for good
+            }
             const k = origins.keepNodes(keep, (s) => natsSubjects.nodeOfAnswers(prefix, s));
             if (k > 0) log.info(`cluster: forgot ${k} socket worker(s) of nodes that left`);
           }, DEPARTED_GRACE_MS + 100);
