@@ -175,15 +175,9 @@ Deno.test("ws batches: request → socket records come back as they went; unknow
   assert.deepEqual(requests, []);
 });
 
-Deno.test("ws batches: an accounting record to another node carries its key's text", () => {
-  const keys = new KeyTable();
-  keys.apply({
-    keys: ["first-key-0123456789", "second-key-0123456789"],
-    index: new Uint32Array([0, 1]),
-    validUntil: new Float64Array([Infinity, Infinity]),
-    state: new Uint8Array(2),
-  });
-  const m = new Scanned(), w = new ByteBuffer(8);
+/** An announce of info hash `bin(3)` as the socket worker scans it. */
+function scannedAnnounce(): Scanned {
+  const m = new Scanned();
   fromRequest(
     {
       kind: "announce",
@@ -198,6 +192,18 @@ Deno.test("ws batches: an accounting record to another node carries its key's te
     m,
     new ByteBuffer(8),
   );
+  return m;
+}
+
+Deno.test("ws batches: an accounting record to another node carries its key's text", () => {
+  const keys = new KeyTable();
+  keys.apply({
+    keys: ["first-key-0123456789", "second-key-0123456789"],
+    index: new Uint32Array([0, 1]),
+    validUntil: new Float64Array([Infinity, Infinity]),
+    state: new Uint8Array(2),
+  });
+  const m = scannedAnnounce(), w = new ByteBuffer(8);
   pushAccountKeyText(w, 12, keys, 1, m);
   pushAccount(w, 13, 0, m);
   pushClosed(w, 14);
@@ -221,21 +227,7 @@ Deno.test("ws batches: an accounting record to another node carries its key's te
 });
 
 Deno.test("ws batches: an accounting record whose key has no text is left out, not half-written", () => {
-  const m = new Scanned(), w = new ByteBuffer(8);
-  fromRequest(
-    {
-      kind: "announce",
-      infoHash: bin(3),
-      peerId: bin(4),
-      event: 0,
-      seeder: false,
-      uploaded: 1,
-      downloaded: 1,
-      offers: [],
-    },
-    m,
-    new ByteBuffer(8),
-  );
+  const m = scannedAnnounce(), w = new ByteBuffer(8);
   pushAccountKeyText(w, 12, new KeyTable(), 7, m);
   pushClosed(w, 14);
   const seen: string[] = [];
