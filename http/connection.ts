@@ -97,6 +97,11 @@ export class HttpConnection implements Engine {
     this.headSince = now; // the first request head is timed from the accept
   }
 
+  /** False once the connection reads no more: it closes after the answer it owes. */
+  get wantsInput(): boolean {
+    return !this.done && this.#closeAfter < 0;
+  }
+
   /** Bytes queued and not yet sent. */
   get queued(): number {
     return this.#t.queued;

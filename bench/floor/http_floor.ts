@@ -102,6 +102,7 @@ if (import.meta.main) {
       io: "ffi",
       tls: null,
       checkFree: false,
+      deferAccept: true, // as shoal's HTTP listener: the request comes with the accept
     },
     { accept: (t) => new FloorEngine(t) },
     new Logger("error"),

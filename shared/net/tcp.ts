@@ -41,6 +41,12 @@ export interface Engine {
   readonly done: boolean;
   /** Bytes the engine wants before it can parse further (a hint for read sizes). */
   readonly need: number;
+  /**
+   * False once the engine will read nothing more from the connection (its last request asked
+   * for the connection to close after the answer): a transport need not watch it for input.
+   * Absent means true.
+   */
+  readonly wantsInput?: boolean;
 }
 
 /** An engine for a connection refused at accept (its transport was ended at once). */

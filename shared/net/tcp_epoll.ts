@@ -53,6 +53,10 @@ class FfiConn implements Transport {
   eof = false;
   /** True while the engine has reading paused. */
   paused = false;
+  /** True once the descriptor is in the epoll set (see `EpollServer.#accept`). */
+  registered = false;
+  /** True once `TCP_NODELAY` is set (see `EpollServer.watch`). */
+  nodelay = false;
   #fd: number;
   #server: EpollServer;
   #q: Uint8Array[] | null = null; // only while the kernel's send buffer is full
@@ -91,7 +95,7 @@ class FfiConn implements Transport {
 
   /** Asks the loop for the events this connection wants now. */
   #watch(): void {
-    this.#server.watch(this.#fd, this.gen, this.reading, this.#q !== null);
+    this.#server.watch(this, this.#fd, this.reading, this.#q !== null);
   }
 
   /** The socket is writable again: send what queued up. */
@@ -251,9 +255,22 @@ export class EpollServer {
     lib().epoll_ctl(this.#ep, op, fd, this.#ev);
   }
 
-  /** Sets the events `fd` is watched for: readable (and its end), writable. */
-  watch(fd: number, gen: number, reads: boolean, writes: boolean): void {
-    this.#ctl(EPOLL_CTL_MOD, fd, (reads ? EPOLLIN | EPOLLRDHUP : 0) | (writes ? EPOLLOUT : 0), gen);
+  /**
+   * Sets the events `conn` (on `fd`) is watched for: readable (and its end), writable. The first
+   * call that wants an event adds it to the epoll set. `TCP_NODELAY` is set once it reads again
+   * after accepting: a connection that answers once and closes has no later small write for
+   * Nagle to hold back (its close pushes out what is left).
+   */
+  watch(conn: FfiConn, fd: number, reads: boolean, writes: boolean): void {
+    const events = (reads ? EPOLLIN | EPOLLRDHUP : 0) | (writes ? EPOLLOUT : 0);
+    if (reads && !conn.nodelay) {
+      conn.nodelay = true;
+      lib().setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, ONE, 4);
+    }
+    if (conn.registered) return this.#ctl(EPOLL_CTL_MOD, fd, events, conn.gen);
+    if (events === 0) return; // nothing to wait for yet
+    conn.registered = true;
+    this.#ctl(EPOLL_CTL_ADD, fd, events, conn.gen);
   }
 
   /** Closes `fd` and forgets its connection. */
@@ -281,25 +298,32 @@ export class EpollServer {
         }
         return;
       }
-      c.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, ONE, 4);
       noteOpen(fd);
       const gen = this.#gen = (this.#gen + 1) >>> 0;
       const conn = new FfiConn(fd, gen, this);
       this.#conns[fd] = conn;
       this.#open++;
-      this.#ctl(EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP, gen);
       const rec = this.#peerAddr();
       conn.engine = this.#handlers.accept(conn, formatAddrIp(rec, 0), rec);
       if (this.#defer) this.#readNow(fd, conn);
+      // Watched from now on unless it ended, or will read nothing more and only waits to
+      // write its answer (then only a full send buffer makes it join the epoll set).
+      if (this.#conns[fd] === conn && !conn.registered && conn.engine?.wantsInput !== false) {
+        this.watch(conn, fd, conn.reading, false);
+      }
     }
   }
 
-  /** Reads what a connection accepted with its request (`TCP_DEFER_ACCEPT`) at once. */
+  /**
+   * Reads what a connection accepted with its request (`TCP_DEFER_ACCEPT`) at once: a
+   * connection per request then needs no epoll registration at all (`#accept`).
+   */
   #readNow(fd: number, conn: FfiConn): void {
     if (!conn.reading || this.#conns[fd] !== conn) return;
     const r = readFd(fd, this.#readBuf, READ_BYTES);
     if (r > 0) conn.engine?.receive(this.#readBuf, 0, r);
     else if (r === 0) conn.ended();
+    else if (errno() !== EAGAIN && errno() !== EINTR) conn.close(); // reset
   }
 
   /** The accepted peer's address as an 18-byte record (`address.ts`), in a reused buffer. */

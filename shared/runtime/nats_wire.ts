@@ -119,7 +119,7 @@ export function writePub(
 ): number {
   out.set(head, o);
   o += head.length;
-  o = writeInt(out, o, payload.length);
+  o = writeDecimal(out, o, payload.length);
   out[o++] = CR;
   out[o++] = LF;
   out.set(payload, o);
@@ -134,7 +134,7 @@ export function pubLength(head: Uint8Array, size: number): number {
   return head.length + 10 + 2 + size + 2;
 }
 
-function writeInt(out: Uint8Array, o: number, v: number): number {
+function writeDecimal(out: Uint8Array, o: number, v: number): number {
   const s = String(v);
   for (let i = 0; i < s.length; i++) out[o++] = s.charCodeAt(i);
   return o;
