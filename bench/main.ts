@@ -62,9 +62,9 @@ async function settledRss(pid: number, ms: number): Promise<number> {
   return await rssBytes(pid);
 }
 
-/** Fills `shoal udp` with peers; resident bytes per peer. */
-async function memoryPerPeer(o: BenchOptions, udp: ConfigParts): Promise<number> {
-  return await withTracker(() => shoalTracker("udp", udp), async (t) => {
+/** Fills the UDP tracker `start` starts with peers; resident bytes per peer. */
+async function memoryPerPeer(o: BenchOptions, start: () => Promise<Tracker>): Promise<number> {
+  return await withTracker(start, async (t) => {
     const before = await settledRss(t.pid, 500);
     const r = await runLoadScript<UdpLoadResult>("udp_load.ts", [
       "--target",
@@ -76,6 +76,9 @@ async function memoryPerPeer(o: BenchOptions, udp: ConfigParts): Promise<number>
       String(o.memoryTorrents),
       "--numwant",
       "0",
+      // A small window, so that a tracker slower than the burst (opentracker) drops few.
+      "--inflight",
+      "8",
     ]);
     if (r.byType.announce < o.memoryPeers * 0.99) {
       throw new Error(`fill announced only ${r.byType.announce} of ${o.memoryPeers} peers`);
@@ -332,14 +335,22 @@ async function benchRows(o: BenchOptions, keys: PrivateKeys | null): Promise<str
     for (const r of notes) lines.push(`- ${r.target} ${r.protocol}: ${r.problems.join("; ")}`);
   }
   if (o.memory) {
-    lines.push("", "| memory | shoal | bittorrent-tracker |", "|---|---:|---:|");
+    lines.push(
+      "",
+      "| memory | shoal | opentracker | bittorrent-tracker |",
+      "|---|---:|---:|---:|",
+    );
     if (wants("udp")) {
       log(`memory: ${o.memoryPeers} peers over ${o.memoryTorrents} torrents`);
-      const perPeer = await memoryPerPeer(o, udp);
+      const perPeer = await memoryPerPeer(o, () => shoalTracker("udp", udp));
+      // opentracker on the same fill; its allow list of the torrents is in place before it.
+      const other = o.compare
+        ? await memoryPerPeer(o, () => startOpentracker(o.memoryTorrents))
+        : null;
       lines.push(
         `| resident bytes per peer (udp, ${o.memoryPeers} peers, ${o.memoryTorrents} torrents) | ${
           perPeer.toFixed(0)
-        } | — |`,
+        } | ${other === null ? "—" : other.toFixed(0)} | — |`,
       );
     }
     if (wants("ws")) {
@@ -351,10 +362,10 @@ async function benchRows(o: BenchOptions, keys: PrivateKeys | null): Promise<str
       lines.push(
         `| resident bytes per idle WebSocket connection (${o.idleConnections}), 2 s after the last connect | ${
           cell(shoal, "fresh")
-        } | ${cell(other, "fresh")} |`,
+        } | — | ${cell(other, "fresh")} |`,
         `| resident bytes per idle WebSocket connection (${o.idleConnections}), after ${o.idleSeconds} s idle | ${
           cell(shoal, "settled")
-        } | ${cell(other, "settled")} |`,
+        } | — | ${cell(other, "settled")} |`,
       );
     }
   }

@@ -129,6 +129,8 @@ class Client {
   readonly gen: Uint32Array;
   readonly kind: Uint8Array;
   readonly hashes: Uint16Array;
+  /** The peer a fill announce in each slot is for (resent when it is lost). */
+  readonly peer: Int32Array;
   readonly sentAt: Float64Array;
   cid = new Uint8Array(8);
   /** When the connection ID was received; -Infinity until the first one. */
@@ -140,6 +142,7 @@ class Client {
     this.gen = new Uint32Array(inflight);
     this.kind = new Uint8Array(inflight);
     this.hashes = new Uint16Array(inflight);
+    this.peer = new Int32Array(inflight);
     this.sentAt = new Float64Array(inflight);
   }
 }
@@ -245,6 +248,7 @@ export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
     if (problems.length < 5 && !problems.includes(s)) problems.push(s);
   };
   let nextFillPeer = 0;
+  const fillRetry: number[] = [];
   let running = true;
   let fillDone: () => void = () => {};
   const fillFinished = new Promise<void>((r) => (fillDone = r));
@@ -266,11 +270,16 @@ export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
       return;
     }
     if (o.fill) {
-      if (nextFillPeer >= o.peers) {
+      // A lost announce is sent again (a tracker that drops some under the burst, as
+      // opentracker does, is still filled with every peer).
+      const retry = fillRetry.pop();
+      if (retry === undefined && nextFillPeer >= o.peers) {
         c.kind[slot] = 255; // idle slot
         return;
       }
-      writeAnnounce(c, nextFillPeer++, tid, 2);
+      const p = retry ?? nextFillPeer++;
+      c.peer[slot] = p;
+      writeAnnounce(c, p, tid, 2);
       c.kind[slot] = KIND_ANNOUNCE;
       c.sock.send(announce, 0, announceLen, target, 0);
       return;
@@ -375,9 +384,14 @@ export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
       else c.kind[slot] = 255;
     }
     c.sock.flush();
-    if (o.fill && nextFillPeer >= o.peers && clients.every((x) => x.kind.every((k) => k === 255))) {
-      fillDone();
-    }
+    checkFilled();
+  };
+  /** Ends a fill once every peer was sent and every slot is idle (after a reply or a loss). */
+  const checkFilled = () => {
+    if (
+      o.fill && nextFillPeer >= o.peers && fillRetry.length === 0 &&
+      clients.every((x) => x.kind.every((k) => k === 255))
+    ) fillDone();
   };
 
   // Connect every socket first, then fill its slots.
@@ -407,12 +421,14 @@ export async function runUdpLoad(o: UdpLoadOptions): Promise<UdpLoadResult> {
         if (c.kind[s] !== 255 && now - c.sentAt[s] > o.timeoutMs) {
           lost++;
           if (c.kind[s] === KIND_CONNECT) c.connecting = false;
+          if (o.fill && c.kind[s] === KIND_ANNOUNCE) fillRetry.push(c.peer[s]);
           if (running) send(c, ci, s, now);
           else c.kind[s] = 255;
         }
       }
       c.sock.flush();
     }
+    checkFilled();
     if (o.progress && now - lastAt >= 1000) {
       const dt = (now - lastAt) / 1000;
       const r = (k: keyof typeof counts) => Math.round((counts[k] - last[k]) / dt);
