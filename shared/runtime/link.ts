@@ -6,23 +6,24 @@
  * are copied into a single-producer, single-consumer ring, and the reader is woken only when it
  * sleeps; structured-clone messages (ws scrape counts, control) still take the port.
  *
- * Each direction's writer makes its ring on its first batch and sends it over the port. A
- * record is a u32 length and the bytes, 4-aligned; a length of `WRAP` sends the reader back to
- * the start. The writer owns `HEAD`, the reader `TAIL`; the reader sets `WAITING` before it
- * sleeps, and the writer, after moving `HEAD`, wakes it when it is set (both sequentially
- * consistent, so one of them sees the other). A batch larger than a quarter of the ring (a
- * full scrape, a ws batch of many offers) crosses in pieces, each record's length marked `MORE`
- * but the last, and the reader joins them: byte batches arrive in the order they were sent,
- * which ws needs (a connection's messages stay in order). When the ring is full, batches wait
- * in order in the writer and are retried each time it sends, and on a timer.
+ * Each end makes the ring it reads and sends it over the port with its thread's bell; batches
+ * sent before the other end's ring came wait in order. A record is a u32 length and the bytes,
+ * 4-aligned; a length of `WRAP` sends the reader back to the start. The writer owns `HEAD`, the
+ * reader `TAIL`. One loop per thread reads all of its rings (`readLoop`); it sets its bell's
+ * `SLEEPING` before it sleeps, and a writer, after moving `HEAD`, rings the bell when it is set
+ * (both sequentially consistent, so one of them sees the other). A batch larger than a quarter
+ * of the ring (a full scrape, a ws batch of many offers) crosses in pieces, each record's length
+ * marked `MORE` but the last, and the reader joins them: byte batches arrive in the order they
+ * were sent, which ws needs (a connection's messages stay in order). When the ring is full,
+ * batches wait in order in the writer and are retried each time it sends, and on a timer.
  *
  * @module
  */
 
-import { Turns } from "../base/yield.ts";
+import { macrotask, Turns } from "../base/yield.ts";
 import { ByteBuffer } from "../base/byte_buffer.ts";
 
-const HEAD = 0, TAIL = 1, WAITING = 2;
+const HEAD = 0, TAIL = 1;
 const CONTROL_BYTES = 64;
 const WRAP = 0xffffffff;
 /** Set in a record's length: a piece of a batch that the next record continues. */
@@ -33,6 +34,84 @@ const WAIT_MS = 1000;
 const YIELD_MS = 0.5;
 /** How soon batches waiting for room are retried when nothing else is sent. */
 const RETRY_MS = 1;
+/** Longest blocking wait (`blockingWaits`): timers and port messages wait at most this. */
+const BLOCK_MS = 1;
+/** Blocking waits in a row that find nothing before the reader sleeps on the event loop. */
+const BLOCK_ROUNDS = 50;
+
+// This thread's bell, shared with every writer of a ring it reads: `SEQ` moves when one rings
+// it, and `SLEEPING` is set while this thread's reader waits (see `readLoop`).
+const SEQ = 0, SLEEPING = 1;
+const bellBuffer = new SharedArrayBuffer(8);
+const bell = new Int32Array(bellBuffer);
+/** The links of this thread that have an incoming ring. */
+const reading = new Set<Link>();
+let loopRunning = false;
+let blocking = false;
+
+/**
+ * Lets this thread's reader wait for batches by blocking the thread (`Atomics.wait`, at most
+ * `BLOCK_MS` at a time) instead of sleeping on the event loop: a batch then wakes it directly,
+ * without a task through the event loop on either side. Timers and port messages run between
+ * waits, and after `BLOCK_ROUNDS` empty waits in a row it sleeps on the event loop again, so an
+ * idle worker does not wake a thousand times a second. For request workers, whose event loop
+ * has nothing that cannot wait a millisecond; never for a thread that polls sockets.
+ */
+export function blockingWaits(on: boolean): void {
+  blocking = on;
+}
+
+/** True when some link of this thread has unread records. */
+function pending(): boolean {
+  for (const l of reading) if (l.unread) return true;
+  return false;
+}
+
+/**
+ * Reads every incoming ring of this thread in one loop, so that one bell wakes it whichever
+ * link a batch came on. The writer's `HEAD` and this loop's `SLEEPING` are both sequentially
+ * consistent, so either the loop sees the batch before it sleeps or the writer sees it asleep
+ * and rings.
+ */
+async function readLoop(): Promise<void> {
+  const turns = new Turns(YIELD_MS);
+  let idle = 0;
+  while (reading.size > 0) {
+    let read = false;
+    for (const l of reading) if (l.drainIn()) read = true;
+    if (read) {
+      idle = 0;
+      // Microtasks (the flushes the batch scheduled) run at each await; timers, sockets and
+      // control messages get a turn at least every YIELD_MS.
+      await turns.next();
+      continue;
+    }
+    Atomics.store(bell, SLEEPING, 1);
+    const seq = Atomics.load(bell, SEQ);
+    if (!pending()) {
+      if (blocking && idle < BLOCK_ROUNDS) {
+        const woke = Atomics.wait(bell, SEQ, seq, BLOCK_MS);
+        Atomics.store(bell, SLEEPING, 0);
+        if (woke === "timed-out") idle++;
+        // Nothing to read after the wait (a port message rang, or time ran out): the event
+        // loop's turn.
+        if (!pending()) await macrotask();
+        continue;
+      }
+      const w = Atomics.waitAsync(bell, SEQ, seq, WAIT_MS);
+      if (w.async) await w.value;
+    }
+    Atomics.store(bell, SLEEPING, 0);
+  }
+  loopRunning = false;
+}
+
+/** Rings the bell `b` of a reader thread if it sleeps. */
+function ring(b: Int32Array): void {
+  if (Atomics.load(b, SLEEPING) === 0) return;
+  Atomics.add(b, SEQ, 1);
+  Atomics.notify(b, SEQ, 1);
+}
 
 /** Bytes of one ring for a worker with `links` links: the rings of a worker stay near 2 MiB. */
 export function ringBytes(links: number): number {
@@ -90,8 +169,13 @@ export class Link {
   readonly port: MessagePort;
   /** Receives byte batches (as views valid only during the call) and port messages. */
   onmessage: ((data: unknown) => void) | null = null;
-  #ringSize: number;
+  /** The ring this end reads, made here and sent to the writer with this thread's bell. */
+  #in: Ring;
   #out: Ring | null = null;
+  /** The bell of the thread that reads `#out`. */
+  #outBell: Int32Array | null = null;
+  /** Batches sent before the other end's ring came (copies). */
+  #early: Uint8Array<ArrayBuffer>[] = [];
   /** Records waiting for room, in order: copies, with whether a piece follows. */
   #waiting: { b: Uint8Array; more: boolean }[] = [];
   /** The pieces of a batch read so far (kept for the next one: reading reuses it). */
@@ -100,30 +184,52 @@ export class Link {
   #retry: ReturnType<typeof setTimeout> | null = null;
   #closed = false;
 
-  /** A link over `port` whose outgoing ring has `ringSize` bytes of data. */
+  /** A link over `port` whose incoming ring has `ringSize` bytes of data. */
   constructor(port: MessagePort, ringSize: number) {
     this.port = port;
-    this.#ringSize = ringSize;
+    const sab = new SharedArrayBuffer(CONTROL_BYTES + (ringSize & ~3));
+    this.#in = makeRing(sab);
     port.onmessage = (e: MessageEvent) => {
       const d = e.data;
       if (d !== null && typeof d === "object" && d.ring instanceof SharedArrayBuffer) {
-        this.#read(makeRing(d.ring));
+        this.#opened(makeRing(d.ring), new Int32Array(d.bell));
       } else {
         this.onmessage?.(d);
       }
     };
+    port.postMessage({ ring: sab, bell: bellBuffer });
+    reading.add(this);
+    if (!loopRunning) {
+      loopRunning = true;
+      readLoop();
+    }
   }
 
-  /** Posts a structured-clone message over the port. */
+  /** The other end's ring came: what was sent before it goes now, in order. */
+  #opened(r: Ring, b: Int32Array): void {
+    if (this.#closed || this.#out !== null) return;
+    this.#out = r;
+    this.#outBell = b;
+    const early = this.#early;
+    this.#early = [];
+    for (const batch of early) this.sendBytes(batch, batch.length);
+  }
+
+  /** Posts a structured-clone message over the port (and wakes a reader blocked waiting). */
   postMessage(m: unknown, transfer: Transferable[] = []): void {
     this.port.postMessage(m, transfer);
+    if (this.#outBell !== null) ring(this.#outBell);
   }
 
   /** Sends the `len` bytes at the start of `b` as one batch (copied: `b` may be reused). */
   sendBytes(b: Uint8Array<ArrayBuffer>, len: number): void {
     if (this.#closed) return;
-    const r = this.#out ??= this.#openRing();
-    const piece = (this.#ringSize / 4 - 4) & ~3;
+    const r = this.#out;
+    if (r === null) {
+      this.#early.push(b.slice(0, len));
+      return;
+    }
+    const piece = (r.size / 4 - 4) & ~3;
     for (let at = 0; at < len || at === 0; at += piece) {
       const n = Math.min(piece, len - at), more = at + n < len;
       const part = at === 0 && n === len ? b : b.subarray(at, at + n);
@@ -139,13 +245,22 @@ export class Link {
     this.#closed = true;
     this.port.onmessage = null;
     this.#waiting = [];
+    this.#early = [];
+    reading.delete(this);
     if (this.#retry !== null) clearTimeout(this.#retry);
   }
 
-  #openRing(): Ring {
-    const sab = new SharedArrayBuffer(CONTROL_BYTES + this.#ringSize);
-    this.port.postMessage({ ring: sab });
-    return makeRing(sab);
+  /** True when the incoming ring holds records not yet read. */
+  get unread(): boolean {
+    const ctl = this.#in.ctl;
+    return Atomics.load(ctl, HEAD) !== Atomics.load(ctl, TAIL);
+  }
+
+  /** Reads what the incoming ring holds (for `readLoop`); false when it held nothing. */
+  drainIn(): boolean {
+    if (!this.unread) return false;
+    this.#drain(this.#in);
+    return true;
   }
 
   /** Writes the waiting batches that fit, in order; retries the rest later. */
@@ -186,7 +301,7 @@ export class Link {
     head += need;
     if (head === size) head = 0;
     Atomics.store(ctl, HEAD, head);
-    if (Atomics.load(ctl, WAITING) !== 0) Atomics.notify(ctl, HEAD, 1);
+    ring(this.#outBell!);
     return true;
   }
 
@@ -229,27 +344,6 @@ export class Link {
       this.onmessage?.(bytes);
     } catch (err) {
       reportError(err); // as an exception in a port's onmessage is reported
-    }
-  }
-
-  async #read(r: Ring): Promise<void> {
-    const ctl = r.ctl;
-    const turns = new Turns(YIELD_MS);
-    while (!this.#closed) {
-      if (Atomics.load(ctl, HEAD) !== Atomics.load(ctl, TAIL)) {
-        this.#drain(r);
-        // Microtasks (the flushes the batch scheduled) run at each await; timers, sockets and
-        // control messages get a turn at least every YIELD_MS.
-        await turns.next();
-        continue;
-      }
-      Atomics.store(ctl, WAITING, 1);
-      const head = Atomics.load(ctl, HEAD);
-      if (head === Atomics.load(ctl, TAIL)) {
-        const w = Atomics.waitAsync(ctl, HEAD, head, WAIT_MS);
-        if (w.async) await w.value;
-      }
-      Atomics.store(ctl, WAITING, 0);
     }
   }
 }

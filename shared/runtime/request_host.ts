@@ -20,7 +20,7 @@ import type { RequestBase } from "./mesh.ts";
 import { postAccounting, serveWorker } from "./worker.ts";
 import type { PrivateInit } from "./private_init.ts";
 import type { KeyUpdate } from "../store/key_table.ts";
-import { type Link, openLinks, type Port, replaceLink } from "./link.ts";
+import { blockingWaits, type Link, openLinks, type Port, replaceLink } from "./link.ts";
 import type { ClusterWorkerInit, ShardOwners } from "./cluster_init.ts";
 import { frame, frameTime, HEADER_LEN, NatsLink, natsSubjects } from "./nats_link.ts";
 import { BatchWriter } from "./channel.ts";
@@ -159,6 +159,10 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
     };
     links.forEach(attach);
     const cluster = init.cluster ?? null;
+    // Outside a cluster nothing on this worker's event loop (timers, control messages) minds
+    // waiting a millisecond, while its batches come through the rings: it waits for them
+    // blocking. A cluster's batches also come over NATS sockets, which need the event loop.
+    blockingWaits(cluster === null);
     const served = cluster === null
       ? null
       : store.answerRemote
