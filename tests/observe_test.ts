@@ -278,15 +278,20 @@ processTest("ws: Prometheus metrics count connections, messages, offers and answ
     }
     assert.equal(sumMetric(after, "shoal_ws_connections"), 1);
     assert.equal(sumMetric(after, "shoal_peers"), 1, "the closed connection's peer left");
-    // The history: messages in and out per second, then the one peer left.
+    // The history: messages in and out per second, then the one peer left. All of the above
+    // may come before the sampler's first reading (at most its first interval after the
+    // start), so one more message (junk, answered with a failure) follows a reading.
+    await historyUntil(shoal, (h) => h.points.length > 0, "a first sample");
+    b.send("not json");
+    await b.next((m) => m["failure reason"] !== undefined);
     const h = await historyUntil(
       shoal,
       (h) => h.points.some((p) => p[1]! > 0 && p[2]! > 0) && h.points.at(-1)?.[3] === 1,
       "a sample with messages in and out, and then 1 peer",
     );
-    // 4 messages in (2 announces, an answer, junk) over the samples that saw them.
+    // 5 messages in (2 announces, an answer, junk twice) over the samples that saw them.
     const messages = h.points.reduce((n, p) => n + (p[1] ?? 0) * h.interval, 0);
-    assert.ok(messages > 0 && messages <= 2 * 4, `${messages} messages in`);
+    assert.ok(messages > 0 && messages <= 2 * 5, `${messages} messages in`);
   } finally {
     await Promise.all(open.map((c) => c.close()));
     assert.equal(await shoal.stop(), 0);

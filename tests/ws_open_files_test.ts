@@ -146,7 +146,6 @@ processTest(
         outOfFiles: () => outOfFiles++,
       },
     );
-    const serving = server.serve();
     const child = new Deno.Command("python3", {
       args: ["-c", CLIENT, String(server.port)],
       stdin: "piped",
@@ -186,7 +185,6 @@ processTest(
       await stdin.close();
       await child.status;
       server.close();
-      await serving;
     }
   },
   { ignore: Deno.build.os !== "linux" },

@@ -85,6 +85,8 @@ const SYMBOLS = {
   // ssize_t results fit an i32 here (reads and writes are below 2 GiB), which keeps them numbers.
   read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   epoll_create1: { parameters: ["i32"], result: "i32" },
   epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
@@ -120,6 +122,11 @@ export function lib(): Libc {
 /** `read(2)`: bytes read, 0 at the end of the stream, -1 on error (see `errno`). */
 export function readFd(fd: number, buf: Uint8Array, len: number): number {
   return lib().read(fd, buf, sizeT(len));
+}
+
+/** `write(2)`: bytes written, or -1 on error (see `errno`). */
+export function writeFd(fd: number, buf: Uint8Array, len: number): number {
+  return lib().write(fd, buf, sizeT(len));
 }
 
 /** `send(2)`: bytes sent, or -1 on error (see `errno`). */

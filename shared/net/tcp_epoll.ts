@@ -3,9 +3,8 @@
  * over FFI, feeding each connection to the protocol's engine (`tcp.ts`), as the Deno
  * transport does.
  *
- * One loop per socket worker: `epoll_wait` without blocking while events flow, parked on a
- * nonblocking `epoll_wait` (a helper thread) when idle, so the event loop keeps handling the
- * request workers' messages. All connections read into one shared buffer; a connection keeps
+ * Each server has its own epoll set, which the thread's poller (`poller.ts`) waits on with the
+ * thread's other servers and the rings of its request workers' answers. All connections read into one shared buffer; a connection keeps
  * bytes only while a frame is incomplete, and queues output only when the kernel's send buffer
  * is full. An idle connection is a small object and a file descriptor: no pending read, no
  * buffer, no promise.
@@ -18,7 +17,7 @@ import { closeFd, EAGAIN, EINTR, EMFILE, ENFILE, EPOLL_DATA_AT, EPOLL_EVENT_SIZE
 import { errno, lib, MSG_NOSIGNAL, noteOpen, pinned, readFd, sendFd, SOCK_DGRAM } from "./libc.ts";
 import { SOCK_STREAM } from "./libc.ts";
 import { formatAddrIp } from "./address.ts";
-import { macrotask, Turns } from "../base/yield.ts";
+import { threadPoller } from "./poller.ts";
 import type { Engine, TcpHandlers, Transport } from "./tcp.ts";
 
 const EPOLLIN = 0x1, EPOLLOUT = 0x4, EPOLLERR = 0x8, EPOLLHUP = 0x10, EPOLLRDHUP = 0x2000;
@@ -38,10 +37,6 @@ const MAX_EVENTS = 256;
 const READ_BYTES = 65536;
 /** The int 1, for `setsockopt`. */
 const ONE = new Uint8Array(new Int32Array([1]).buffer);
-/** A busy loop gives the event loop (timers, answers from request workers) a turn this often. */
-const YIELD_MS = 0.5;
-/** Longest park, so that `close()` is noticed. */
-const PARK_MS = 100;
 
 /** One accepted connection. */
 class FfiConn implements Transport {
@@ -161,7 +156,6 @@ export class EpollServer {
   #rec = new Uint8Array(18);
   #conns: (FfiConn | undefined)[] = [];
   #events = pinned(MAX_EVENTS * EPOLL_EVENT_SIZE);
-  #parked = pinned(MAX_EVENTS * EPOLL_EVENT_SIZE);
   #readBuf = pinned(READ_BYTES);
   /**
    * Accepts are deferred until the client's first bytes (`TCP_DEFER_ACCEPT`), and those are read
@@ -173,7 +167,6 @@ export class EpollServer {
   #ev = pinned(16);
   #evView = new DataView(this.#ev.buffer);
   #eventsView = new DataView(this.#events.buffer);
-  #parkedView = new DataView(this.#parked.buffer);
   #addr = pinned(28);
   #addrLen = pinned(4);
   #closed = false;
@@ -201,6 +194,12 @@ export class EpollServer {
     this.#handlers = handlers;
     this.#ctl(EPOLL_CTL_ADD, this.#fd, EPOLLIN);
     this.#spare = this.#openSpare();
+    threadPoller().add(this);
+  }
+
+  /** The epoll set's descriptor (the thread's poller waits on it). */
+  get epollFd(): number {
+    return this.#ep;
   }
 
   /** A cheap descriptor to hold in reserve (an unbound UDP socket), or -1. */
@@ -341,8 +340,8 @@ export class EpollServer {
     return rec;
   }
 
-  #handle(events: Uint8Array, n: number): void {
-    const v = events === this.#events ? this.#eventsView : this.#parkedView;
+  #handle(n: number): void {
+    const v = this.#eventsView;
     for (let i = 0; i < n; i++) {
       const at = i * EPOLL_EVENT_SIZE;
       const ev = v.getUint32(at, true), fd = v.getUint32(at + EPOLL_DATA_AT, true);
@@ -375,34 +374,19 @@ export class EpollServer {
     }
   }
 
-  /** Runs the loop until `close()`. */
-  async serve(): Promise<void> {
-    const c = lib();
-    let idle = 0;
-    const turns = new Turns(YIELD_MS);
-    while (!this.#closed) {
-      const n = c.epoll_wait(this.#ep, this.#events, MAX_EVENTS, 0);
-      if (n > 0) {
-        this.#handle(this.#events, n);
-        idle = 0;
-        // The batches this turn made are flushed in a microtask; the request workers' answers
-        // come in a macrotask, which a busy loop takes at least every YIELD_MS.
-        await turns.next();
-        continue;
-      }
-      if (++idle < 3) {
-        await macrotask();
-        continue;
-      }
-      const m = await c.epoll_park(this.#ep, this.#parked, MAX_EVENTS, PARK_MS);
-      if (m > 0 && !this.#closed) this.#handle(this.#parked, m);
-    }
+  /** Handles the events ready now, without waiting (for the thread's poller). */
+  poll(): number {
+    if (this.#closed) return 0;
+    const n = lib().epoll_wait(this.#ep, this.#events, MAX_EVENTS, 0);
+    if (n > 0) this.#handle(n);
+    return Math.max(0, n);
   }
 
   /** Stops listening, closes every connection and the loop. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    threadPoller().remove(this);
     for (const conn of this.#conns) conn?.close();
     this.#ctl(EPOLL_CTL_DEL, this.#fd, 0);
     closeFd(this.#fd);

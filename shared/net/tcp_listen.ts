@@ -54,11 +54,8 @@ export class TcpListener {
         v6only: o.v6only,
         recvBufferSize: 0,
       };
+      // Served by the thread's poller (`poller.ts`) from now on.
       const server = new EpollServer(bind, o.checkFree, handlers, o.deferAccept ?? false);
-      server.serve().catch((err) => {
-        log.error(`epoll loop failed: ${err instanceof Error ? err.stack : err}`);
-        throw err;
-      });
       this.#listener = server;
       this.port = server.port;
     } else {

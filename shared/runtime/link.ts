@@ -22,6 +22,7 @@
 
 import { macrotask, Turns } from "../base/yield.ts";
 import { ByteBuffer } from "../base/byte_buffer.ts";
+import { writeFd } from "../net/libc.ts";
 
 const HEAD = 0, TAIL = 1;
 const CONTROL_BYTES = 64;
@@ -40,14 +41,21 @@ const BLOCK_MS = 1;
 const BLOCK_ROUNDS = 50;
 
 // This thread's bell, shared with every writer of a ring it reads: `SEQ` moves when one rings
-// it, and `SLEEPING` is set while this thread's reader waits (see `readLoop`).
-const SEQ = 0, SLEEPING = 1;
-const bellBuffer = new SharedArrayBuffer(8);
+// it, and `SLEEPING` is set while this thread's reader waits (see `readLoop`). When a socket
+// poller reads the rings (`pollerReads`), `EVENT_FD` is the eventfd in its epoll set, and a
+// writer rings by writing to it.
+const SEQ = 0, SLEEPING = 1, EVENT_FD = 2;
+const bellBuffer = new SharedArrayBuffer(16);
 const bell = new Int32Array(bellBuffer);
+bell[EVENT_FD] = -1;
 /** The links of this thread that have an incoming ring. */
 const reading = new Set<Link>();
 let loopRunning = false;
 let blocking = false;
+/** True once a socket poller reads this thread's rings instead of `readLoop`. */
+let polled = false;
+/** The 8 bytes an eventfd is written. */
+const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
 
 /**
  * Lets this thread's reader wait for batches by blocking the thread (`Atomics.wait`, at most
@@ -62,9 +70,43 @@ export function blockingWaits(on: boolean): void {
 }
 
 /** True when some link of this thread has unread records. */
-function pending(): boolean {
+export function pending(): boolean {
   for (const l of reading) if (l.unread) return true;
   return false;
+}
+
+/**
+ * From now on the caller reads this thread's rings (`readAll`, `sleeping`): writers ring the
+ * eventfd `fd` when it sleeps, which a socket worker's poller waits on beside its sockets.
+ */
+export function pollerReads(fd: number): void {
+  polled = true;
+  Atomics.store(bell, EVENT_FD, fd);
+  // A reader loop asleep on the bell wakes, sees it is not needed, and ends.
+  Atomics.add(bell, SEQ, 1);
+  Atomics.notify(bell, SEQ);
+}
+
+/** The poller serves no more: this thread's reader loop reads its rings again. */
+export function pollerStopped(): void {
+  polled = false;
+  Atomics.store(bell, EVENT_FD, -1);
+  if (!loopRunning && reading.size > 0) {
+    loopRunning = true;
+    readLoop();
+  }
+}
+
+/** Reads every ring of this thread (for `pollerReads`); false when they held nothing. */
+export function readAll(): boolean {
+  let read = false;
+  for (const l of reading) if (l.drainIn()) read = true;
+  return read;
+}
+
+/** The poller is about to sleep (`true`: writers ring from now on) or woke (`false`). */
+export function sleeping(on: boolean): void {
+  Atomics.store(bell, SLEEPING, on ? 1 : 0);
 }
 
 /**
@@ -76,9 +118,8 @@ function pending(): boolean {
 async function readLoop(): Promise<void> {
   const turns = new Turns(YIELD_MS);
   let idle = 0;
-  while (reading.size > 0) {
-    let read = false;
-    for (const l of reading) if (l.drainIn()) read = true;
+  while (reading.size > 0 && !polled) {
+    const read = readAll();
     if (read) {
       idle = 0;
       // Microtasks (the flushes the batch scheduled) run at each await; timers, sockets and
@@ -100,6 +141,7 @@ async function readLoop(): Promise<void> {
       }
       const w = Atomics.waitAsync(bell, SEQ, seq, WAIT_MS);
       if (w.async) await w.value;
+      if (polled) break; // the poller owns SLEEPING now
     }
     Atomics.store(bell, SLEEPING, 0);
   }
@@ -109,6 +151,11 @@ async function readLoop(): Promise<void> {
 /** Rings the bell `b` of a reader thread if it sleeps. */
 function ring(b: Int32Array): void {
   if (Atomics.load(b, SLEEPING) === 0) return;
+  const fd = Atomics.load(b, EVENT_FD);
+  if (fd >= 0) {
+    writeFd(fd, ONE, 8);
+    return;
+  }
   Atomics.add(b, SEQ, 1);
   Atomics.notify(b, SEQ, 1);
 }
@@ -199,7 +246,7 @@ export class Link {
     };
     port.postMessage({ ring: sab, bell: bellBuffer });
     reading.add(this);
-    if (!loopRunning) {
+    if (!loopRunning && !polled) {
       loopRunning = true;
       readLoop();
     }

@@ -12,6 +12,7 @@
 
 /// <reference lib="deno.worker" />
 
+import { blockingPolls, pollRings } from "../net/poller.ts";
 import type { ShardOwners } from "./cluster_init.ts";
 import { Logger } from "../base/log.ts";
 import { socketErrorCode } from "../base/errors.ts";
@@ -20,7 +21,8 @@ import type { TcpHandlers } from "../net/tcp.ts";
 import { TcpListener } from "../net/tcp_listen.ts";
 import { LimitLog } from "../observe/limit_log.ts";
 import type { Refusals } from "../store/details.ts";
-import { type Link, openLinks, replaceLink } from "./link.ts";
+import { type Link, openLinks, pending, pollerReads, pollerStopped, readAll } from "./link.ts";
+import { replaceLink, sleeping } from "./link.ts";
 import type { Bind, BindResult, SocketInit } from "./socket_group.ts";
 import { serveWorker } from "./worker.ts";
 import type { KeyUpdate } from "../store/key_table.ts";
@@ -78,6 +80,10 @@ export function serveSockets<I extends SocketInit, S>(
 ): void {
   serveWorker((init: I) => {
     trackFds(init.fds);
+    // With plain TCP through epoll only and no cluster sockets, nothing but timers and control
+    // messages needs this thread's event loop: its poller may wait on the thread itself.
+    blockingPolls(init.io === "ffi" && init.tls === null && !init.cluster);
+    pollRings({ pending, readAll, sleeping, polled: pollerReads, released: pollerStopped });
     const log = new Logger(init.logLevel, `${init.name} ${init.index}: `);
     const links = openLinks(init.ports);
     let outOfFiles = 0;
