@@ -34,6 +34,8 @@ const SPINS = 3;
 /** Longest park, so that a closed server is noticed. */
 const PARK_MS = 100;
 const MAX_EVENTS = 16;
+/** Turns given in a row to a control message posted and not yet taken. */
+const MAX_YIELDS = 64;
 
 /** What the poller serves: an epoll set, polled without waiting. */
 export interface Polled {
@@ -44,10 +46,13 @@ export interface Polled {
 }
 
 /**
- * The rings a socket worker's request workers answer through (`runtime/link.ts`), which the
- * poller reads in each pass once they are handed to it (`pollRings`).
+ * What the poller needs of the worker around it (`runtime/`): the rings its request workers
+ * answer through (`link.ts`), read in each pass once they are handed over (`pollRings`), and
+ * whether a control message waits (`mailbox.ts`).
  */
 export interface Rings {
+  /** True while a control message was posted to this worker and not yet taken. */
+  controlPending(): boolean;
   /** True when a ring holds records not yet read. */
   pending(): boolean;
   /** Reads every ring; false when they held nothing. */
@@ -146,8 +151,15 @@ class Poller {
   async #loop(): Promise<void> {
     const c = lib();
     const turns = new Turns(YIELD_MS);
-    let idle = 0;
+    let idle = 0, yields = 0;
     while (this.#count > 0) {
+      // A control message posted before what waits now (a new key, an access list) is
+      // applied first, as when every wake-up went through the event loop.
+      if (rings?.controlPending() && yields++ < MAX_YIELDS) {
+        await macrotask();
+        continue;
+      }
+      yields = 0;
       if (this.#pass() > 0) {
         idle = 0;
         // The batches this pass made are flushed in a microtask; timers and messages get a

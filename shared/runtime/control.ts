@@ -21,6 +21,8 @@ export type Collect = "stats" | "details" | "save" | "heap" | "torrent" | "hando
 
 /** Main thread → worker. `I` is the worker's start-up data. */
 export type ToWorker<I> =
+  /** The counters of the worker's mailbox (`mailbox.ts`): the first message, not counted. */
+  | { type: "mailbox"; buffer: SharedArrayBuffer }
   /** The main thread's clock reading, to align the worker's (`base/clock.ts`). */
   | { type: "clock"; ms: number }
   /** Heartbeat, with a clock reading; answered with `pong`. */

@@ -23,6 +23,7 @@
 import { macrotask, Turns } from "../base/yield.ts";
 import { ByteBuffer } from "../base/byte_buffer.ts";
 import { writeFd } from "../net/libc.ts";
+import { controlPending } from "./mailbox.ts";
 
 const HEAD = 0, TAIL = 1;
 const CONTROL_BYTES = 64;
@@ -39,6 +40,8 @@ const RETRY_MS = 1;
 const BLOCK_MS = 1;
 /** Blocking waits in a row that find nothing before the reader sleeps on the event loop. */
 const BLOCK_ROUNDS = 50;
+/** Turns given in a row to a control message posted and not yet taken (`mailbox.ts`). */
+const MAX_YIELDS = 64;
 
 // This thread's bell, shared with every writer of a ring it reads: `SEQ` moves when one rings
 // it, and `SLEEPING` is set while this thread's reader waits (see `readLoop`). When a socket
@@ -117,8 +120,14 @@ export function sleeping(on: boolean): void {
  */
 async function readLoop(): Promise<void> {
   const turns = new Turns(YIELD_MS);
-  let idle = 0;
+  let idle = 0, yields = 0;
   while (reading.size > 0 && !polled) {
+    // A control message posted before these batches is applied before them (`mailbox.ts`).
+    if (blocking && controlPending() && yields++ < MAX_YIELDS) {
+      await macrotask();
+      continue;
+    }
+    yields = 0;
     const read = readAll();
     if (read) {
       idle = 0;

@@ -13,6 +13,7 @@ import type { Logger } from "../base/log.ts";
 import type { SwarmDetails } from "../store/details.ts";
 import type { HeapReport } from "../observe/heap.ts";
 import type { Collect, FromWorker, Reply, ToWorker } from "./control.ts";
+import { Mailbox } from "./mailbox.ts";
 
 /** How to start (and restart) one worker: `I` is its start-up data, `R` its start-up reply. */
 export interface WorkerSpec<I, R> {
@@ -61,6 +62,8 @@ export class Pool<S> {
   #failures: number[] = [];
   #lastSeen = new Map<Worker, number>();
   #fail = new Map<Worker, (reason: string) => void>();
+  /** Each worker's count of control messages posted (`mailbox.ts`). */
+  #mailboxes = new Map<Worker, Mailbox>();
   #accounting: (body: Uint8Array) => void = () => {};
   #drains: (() => void) | null = null;
 
@@ -129,6 +132,12 @@ export class Pool<S> {
   }
 
   #send<I>(worker: Worker, msg: ToWorker<I>, transfer: Transferable[] = []): void {
+    let box = this.#mailboxes.get(worker);
+    if (box === undefined) {
+      this.#mailboxes.set(worker, box = new Mailbox());
+      worker.postMessage({ type: "mailbox", buffer: box.buffer });
+    }
+    box.posted();
     worker.postMessage(msg, transfer);
   }
 
@@ -136,6 +145,7 @@ export class Pool<S> {
   async #replace<I, R>(spec: WorkerSpec<I, R>, old: PoolWorker, reason: string): Promise<void> {
     old.worker.terminate();
     this.#lastSeen.delete(old.worker);
+    this.#mailboxes.delete(old.worker);
     this.#fail.delete(old.worker);
     const now = performance.now();
     this.#failures = this.#failures.filter((t) => now - t < CRASH_WINDOW_MS);

@@ -23,6 +23,7 @@ import { LimitLog } from "../observe/limit_log.ts";
 import type { Refusals } from "../store/details.ts";
 import { type Link, openLinks, pending, pollerReads, pollerStopped, readAll } from "./link.ts";
 import { replaceLink, sleeping } from "./link.ts";
+import { controlPending } from "./mailbox.ts";
 import type { Bind, BindResult, SocketInit } from "./socket_group.ts";
 import { serveWorker } from "./worker.ts";
 import type { KeyUpdate } from "../store/key_table.ts";
@@ -83,7 +84,14 @@ export function serveSockets<I extends SocketInit, S>(
     // With plain TCP through epoll only and no cluster sockets, nothing but timers and control
     // messages needs this thread's event loop: its poller may wait on the thread itself.
     blockingPolls(init.io === "ffi" && init.tls === null && !init.cluster);
-    pollRings({ pending, readAll, sleeping, polled: pollerReads, released: pollerStopped });
+    pollRings({
+      controlPending,
+      pending,
+      readAll,
+      sleeping,
+      polled: pollerReads,
+      released: pollerStopped,
+    });
     const log = new Logger(init.logLevel, `${init.name} ${init.index}: `);
     const links = openLinks(init.ports);
     let outOfFiles = 0;

@@ -17,6 +17,7 @@ import type { SwarmDetails } from "../store/details.ts";
 import { heapReport } from "../observe/heap.ts";
 import type { Collect, FromWorker, ToWorker } from "./control.ts";
 import { injectFault } from "./fault.ts";
+import { taken, useMailbox } from "./mailbox.ts";
 
 /** What a worker does with the control messages meant for it; `S` is its statistics. */
 export interface WorkerRole<S> {
@@ -96,6 +97,8 @@ export function serveWorker<I, S, R>(
   };
   self.onmessage = (e: MessageEvent<ToWorker<I>>) => {
     const msg = e.data;
+    if (msg.type === "mailbox") return useMailbox(msg.buffer);
+    taken();
     switch (msg.type) {
       case "clock":
         syncClock(msg.ms);
