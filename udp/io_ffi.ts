@@ -1,9 +1,9 @@
 /**
  * The `ffi` UDP backend: Linux libc sockets through `Deno.dlopen`. Each socket worker opens its
  * own socket in one `SO_REUSEPORT` group, so the kernel spreads clients over workers, and moves
- * datagrams with `recvmmsg`/`sendmmsg` in batches. When a socket is drained it parks on
- * `poll()` (a nonblocking FFI call, run on a helper thread) so the worker's event loop keeps
- * handling messages from other workers.
+ * datagrams with `recvmmsg`/`sendmmsg` in batches. The thread's poller (`shared/net/poller.ts`)
+ * reads a batch from each socket in each pass, with the request workers' answers in the same
+ * pass, and waits on the sockets and those answers at once when they are drained.
  *
  * Every msghdr, iovec and sockaddr lives in buffers allocated once; their pointers are written
  * once. Per call only lengths change, so receiving and sending allocate nothing.
@@ -18,12 +18,9 @@ import { ADDR_LEN, type DatagramSocket, type PacketBatch, type SendParts } from 
 import { type SocketOptions } from "./datagram.ts";
 import { addressOf, AF_INET, AF_INET6, bindSocket, boundPort } from "../shared/net/libc.ts";
 import { checkPortFree, closeFd, EAGAIN, EINTR, errno, lib } from "../shared/net/libc.ts";
-import { MSG_DONTWAIT, pinned, POLLIN, SHUT_RDWR, SOCK_DGRAM } from "../shared/net/libc.ts";
+import { MSG_DONTWAIT, pinned, SOCK_DGRAM } from "../shared/net/libc.ts";
 import { writePtr } from "../shared/net/libc.ts";
-import { macrotask } from "../shared/base/yield.ts";
-
-/** Longest park, so that `close()` is noticed. */
-const POLL_MS = 100;
+import { threadPoller } from "../shared/net/poller.ts";
 
 /** Bytes of one receive slot: a 400-hash scrape (8016 bytes) fits. */
 const SLOT = 8192;
@@ -42,6 +39,9 @@ class FfiSocket implements DatagramSocket {
   #fd: number;
   #family: 4 | 6;
   #closed = false;
+  #onPackets: ((batch: PacketBatch) => void) | null = null;
+  /** Ends `serve()`'s promise. */
+  #served: (() => void) | null = null;
   #batchSize: number;
   /** Datagrams the last receive call filled: only their msg_namelen needs resetting. */
   #lastGot: number;
@@ -52,7 +52,6 @@ class FfiSocket implements DatagramSocket {
   /** Held so that the iovecs the headers point at stay alive. */
   #rIov: Uint8Array;
   #batch: PacketBatch;
-  #pollfd: Uint8Array;
   // Send side.
   #sHdr: Uint8Array;
   #sHdr32: Uint32Array;
@@ -96,10 +95,6 @@ class FfiSocket implements DatagramSocket {
       lengths: new Int32Array(n),
       addrs: new Uint8Array(n * ADDR_LEN),
     };
-
-    this.#pollfd = pinned(8);
-    new Int32Array(this.#pollfd.buffer)[0] = fd;
-    this.#pollfd[4] = POLLIN;
 
     const s = SEND_SLOTS;
     this.#sHdr = pinned(s * MMSG);
@@ -154,25 +149,24 @@ class FfiSocket implements DatagramSocket {
     return got;
   }
 
-  async serve(onPackets: (batch: PacketBatch) => void): Promise<void> {
-    let idle = 0;
-    while (!this.#closed) {
-      const got = this.#receive();
-      if (got > 0) {
-        onPackets(this.#batch);
-        idle = 0;
-        // Let other tasks (request workers' answers) run between batches.
-        await macrotask();
-        continue;
-      }
-      // Drained (or failing): look again after a cheap yield or two, then park on poll, which
-      // costs ~40 µs a call and a helper thread while it waits.
-      if (got === 0 && ++idle < 3) {
-        await macrotask();
-        continue;
-      }
-      await lib().poll(this.#pollfd, 1n, POLL_MS);
-    }
+  serve(onPackets: (batch: PacketBatch) => void): Promise<void> {
+    this.#onPackets = onPackets;
+    threadPoller().add(this);
+    return new Promise((resolve) => (this.#served = resolve));
+  }
+
+  /** The socket's descriptor (the thread's poller waits on it). */
+  get waitFd(): number {
+    return this.#fd;
+  }
+
+  /** Reads one batch, if any, and hands it on (for the thread's poller); its datagrams. */
+  poll(): number {
+    if (this.#closed || this.#onPackets === null) return 0;
+    const got = this.#receive();
+    if (got <= 0) return 0; // drained, or failing (the error is consumed; the poller waits)
+    this.#onPackets(this.#batch);
+    return got;
   }
 
   send(payload: Uint8Array, off: number, len: number, addrs: Uint8Array, addrOff: number): void {
@@ -245,10 +239,9 @@ class FfiSocket implements DatagramSocket {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    // On an unconnected UDP socket shutdown(2) fails with ENOTCONN but still wakes every poll
-    // on it, so a parked serve() returns now rather than at its poll timeout.
-    lib().shutdown(this.#fd, SHUT_RDWR);
+    if (this.#onPackets !== null) threadPoller().remove(this);
     closeFd(this.#fd);
+    this.#served?.();
   }
 }
 

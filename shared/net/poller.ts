@@ -1,6 +1,6 @@
 /**
  * One wait per socket worker thread for all it serves: the epoll sets of its TCP servers
- * (`tcp_epoll.ts`) and the rings its request workers answer through (`runtime/link.ts`, handed
+ * (`tcp_epoll.ts`), its UDP sockets (`udp/io_ffi.ts`) and the rings its request workers answer through (`runtime/link.ts`, handed
  * over with `pollRings`), whose writers ring an eventfd in the same epoll set while this thread
  * sleeps. Each pass polls every
  * server, then reads every ring, so an answer is written and its connection closed in the pass
@@ -37,11 +37,11 @@ const MAX_EVENTS = 16;
 /** Turns given in a row to a control message posted and not yet taken. */
 const MAX_YIELDS = 64;
 
-/** What the poller serves: an epoll set, polled without waiting. */
+/** What the poller serves: a descriptor (an epoll set, a UDP socket), polled without waiting. */
 export interface Polled {
-  /** The epoll set's descriptor. */
-  readonly epollFd: number;
-  /** Handles what the set has ready now, without waiting; how many events it handled. */
+  /** The descriptor the poller waits on to be readable. */
+  readonly waitFd: number;
+  /** Handles what is ready now, without waiting; how much it handled (0: nothing). */
   poll(): number;
 }
 
@@ -119,7 +119,7 @@ class Poller {
     if (k < 0) k = this.#served.push(null) - 1;
     this.#served[k] = p;
     this.#count++;
-    this.#ctl(EPOLL_CTL_ADD, p.epollFd, k);
+    this.#ctl(EPOLL_CTL_ADD, p.waitFd, k);
     if (!this.#running) {
       this.#running = true;
       rings?.polled(this.#bell);
@@ -135,7 +135,7 @@ class Poller {
   remove(p: Polled): void {
     const k = this.#served.indexOf(p);
     if (k < 0) return;
-    this.#ctl(EPOLL_CTL_DEL, p.epollFd, k);
+    this.#ctl(EPOLL_CTL_DEL, p.waitFd, k);
     this.#served[k] = null;
     this.#count--;
   }

@@ -198,7 +198,7 @@ export class EpollServer {
   }
 
   /** The epoll set's descriptor (the thread's poller waits on it). */
-  get epollFd(): number {
+  get waitFd(): number {
     return this.#ep;
   }
 
