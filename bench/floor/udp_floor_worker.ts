@@ -7,13 +7,14 @@
  */
 /// <reference lib="deno.worker" />
 
-import { Link } from "../../shared/runtime/link.ts";
+import { blockingWaits, Link } from "../../shared/runtime/link.ts";
 import { BatchWriter } from "../../shared/runtime/channel.ts";
 import { setU16LE } from "../../shared/base/bytes.ts";
 import { ADDR_LEN } from "../../udp/datagram.ts";
 import { HOP_REQ, peerBlock, writeAnnounceReply } from "./floor_replies.ts";
 
 self.onmessage = (e: MessageEvent<{ port: MessagePort; peers: number }>) => {
+  blockingWaits(true); // as shoal's request workers wait
   const peers = peerBlock(e.data.peers);
   const link = new Link(e.data.port, 512 << 10);
   const w = new BatchWriter();

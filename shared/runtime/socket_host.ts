@@ -73,6 +73,22 @@ export interface SocketHost {
 }
 
 /**
+ * Hands this thread's answer rings to its poller (`net/poller.ts`) and lets it wait on the
+ * thread itself when `blocking`, as a socket worker does (the floors of `bench/floor/` too).
+ */
+export function pollAsSocketWorker(blocking: boolean): void {
+  blockingPolls(blocking);
+  pollRings({
+    controlPending,
+    pending,
+    readAll,
+    sleeping,
+    polled: pollerReads,
+    released: pollerStopped,
+  });
+}
+
+/**
  * Runs a socket worker: `make(init, host)` builds the protocol's side once the host is set
  * up; the host then binds `init.binds` through it and serves.
  */
@@ -83,15 +99,7 @@ export function serveSockets<I extends SocketInit, S>(
     trackFds(init.fds);
     // With plain TCP through epoll only and no cluster sockets, nothing but timers and control
     // messages needs this thread's event loop: its poller may wait on the thread itself.
-    blockingPolls(init.io === "ffi" && init.tls === null && !init.cluster);
-    pollRings({
-      controlPending,
-      pending,
-      readAll,
-      sleeping,
-      polled: pollerReads,
-      released: pollerStopped,
-    });
+    pollAsSocketWorker(init.io === "ffi" && init.tls === null && !init.cluster);
     const log = new Logger(init.logLevel, `${init.name} ${init.index}: `);
     const links = openLinks(init.ports);
     let outOfFiles = 0;
