@@ -45,14 +45,14 @@ RULES = [
     ("socket", "HttpConnection:receive|#parse|#hold|#resume", "HTTP head + query parse"),
     ("socket", "HttpFront:request|#announceRequest|#scrapeRequest|#token|#redeem|#clientAddr|trustsProxy|open Tokens forwardAnnounce", "HTTP front (tokens, order, core records)"),
     ("socket", "HttpFront HttpConnection readAnswer writeAnnounceResponse beginResponse writeInt", "bencode response, send queue"),
-    ("socket", "EpollServer lib Admission deno:00_ffi", "epoll loop, FFI read/send calls"),
+    ("socket", "EpollServer Poller lib Admission deno:00_ffi", "epoll loop, FFI read/send calls"),
 ]
 
 # Code that is a step of whoever calls it: its samples go to the first frame outside it.
 HELPERS = "HalfSipHash13 getU32BE"
 
 # The channel between the threads, the event loop and Deno's runtime, ours and Deno's.
-RUNTIME = "Link onceAfterTurn serveSockets serveRequests Mesh " + \
+RUNTIME = "Link readLoop readAll pending controlPending onceAfterTurn serveSockets serveRequests Mesh " + \
     "deno:message_port|02_event|postMessage|serialize|deserialize|core/0|00_infra|15_performance|webidl"
 
 # Folders that hold no program code: what a rule names is looked up elsewhere.
