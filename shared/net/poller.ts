@@ -17,25 +17,18 @@
  */
 
 import { macrotask, Turns } from "../base/yield.ts";
+import { BLOCK_MS, BLOCK_ROUNDS, MAX_YIELDS, YIELD_MS } from "../base/waits.ts";
 import { EPOLL_DATA_AT, EPOLL_EVENT_SIZE, lib, noteOpen, pinned, readFd } from "./libc.ts";
 
 const EPOLLIN = 0x1, EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
 const EPOLL_CLOEXEC = 0o2000000, EFD_NONBLOCK = 0o4000, EFD_CLOEXEC = 0o2000000;
 /** Event data of the eventfd (servers are numbered from 0). */
 const BELL = 0xffffffff;
-/** A busy loop gives the event loop (timers, messages) a turn this often. */
-const YIELD_MS = 0.5;
-/** Longest blocking wait: timers and port messages wait at most this. */
-const BLOCK_MS = 1;
-/** Empty blocking waits in a row before the loop parks on a helper thread. */
-const BLOCK_ROUNDS = 50;
 /** Idle macrotasks before parking, when the thread may not block. */
 const SPINS = 3;
 /** Longest park, so that a closed server is noticed. */
 const PARK_MS = 100;
 const MAX_EVENTS = 16;
-/** Turns given in a row to a control message posted and not yet taken. */
-const MAX_YIELDS = 64;
 
 /** What the poller serves: a descriptor (an epoll set, a UDP socket), polled without waiting. */
 export interface Polled {

@@ -22,6 +22,7 @@
 
 import { macrotask, Turns } from "../base/yield.ts";
 import { ByteBuffer } from "../base/byte_buffer.ts";
+import { BLOCK_MS, BLOCK_ROUNDS, MAX_YIELDS, YIELD_MS } from "../base/waits.ts";
 import { writeFd } from "../net/libc.ts";
 import { controlPending } from "./mailbox.ts";
 
@@ -32,16 +33,8 @@ const WRAP = 0xffffffff;
 const MORE = 0x80000000;
 /** A sleeping reader looks again this often, so a closed link's loop ends. */
 const WAIT_MS = 1000;
-/** A busy reader gives the event loop a turn at least this often. */
-const YIELD_MS = 0.5;
 /** How soon batches waiting for room are retried when nothing else is sent. */
 const RETRY_MS = 1;
-/** Longest blocking wait (`blockingWaits`): timers and port messages wait at most this. */
-const BLOCK_MS = 1;
-/** Blocking waits in a row that find nothing before the reader sleeps on the event loop. */
-const BLOCK_ROUNDS = 50;
-/** Turns given in a row to a control message posted and not yet taken (`mailbox.ts`). */
-const MAX_YIELDS = 64;
 
 // This thread's bell, shared with every writer of a ring it reads: `SEQ` moves when one rings
 // it, and `SLEEPING` is set while this thread's reader waits (see `readLoop`). When a socket
