@@ -297,6 +297,17 @@ Deno.test("http front: keep-alive, Connection: close and HTTP/1.0", () => {
     assert.equal(h.front.size, closes ? 0 : 1, `${name}: forgotten once closed`);
     if (!closes) assert.notEqual(rs[0].headers.get("connection"), "close", name);
   }
+  // Nor what comes in a later read, before the answer went: it is not even parsed.
+  {
+    const h = new Harness();
+    const { c, t } = h.open();
+    send(c, announce(1, 6001, {}, "HTTP/1.1\r\nConnection: close"));
+    send(c, announce(1, 6002));
+    assert.equal(h.front.counters.announces, 1, "the request after the close is not parsed");
+    h.serve();
+    assert.equal(t.take().length, 1);
+    assert.ok(t.ended);
+  }
   // With keep_alive off, every answer closes.
   const h = new Harness({ keep_alive: false });
   const { c, t } = h.open();
