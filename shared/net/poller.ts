@@ -1,10 +1,10 @@
 /**
  * One wait per socket worker thread for all it serves: the epoll sets of its TCP servers
- * (`tcp_epoll.ts`), its UDP sockets (`udp/io_ffi.ts`) and the rings its request workers answer through (`runtime/link.ts`, handed
- * over with `pollRings`), whose writers ring an eventfd in the same epoll set while this thread
- * sleeps. Each pass polls every
- * server, then reads every ring, so an answer is written and its connection closed in the pass
- * that found it, not after a task through the event loop.
+ * (`tcp_epoll.ts`), its UDP sockets (`udp/io_ffi.ts`) and the rings its request workers answer
+ * through (`runtime/link.ts`, handed over with `pollRings`), whose writers ring an eventfd in the
+ * same epoll set while this thread sleeps. Each pass polls every server and socket, then reads
+ * every ring, so an answer is written and its connection closed in the pass that found it, not
+ * after a task through the event loop.
  *
  * When the thread has nothing else to serve (`blockingPolls`: no TLS or Deno listeners, no
  * cluster sockets), an idle pass waits in `epoll_wait` on the thread itself, at most `BLOCK_MS`
