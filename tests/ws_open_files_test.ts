@@ -172,7 +172,14 @@ processTest(
     const held: Deno.FsFile[] = [];
     try {
       assert.equal(await ask(), "upgraded");
-      // This process out of descriptors: hold every free one.
+      // The client closed that connection: once the server has closed its side too (else that
+      // descriptor comes free after the next step, and the next accept takes it), this process
+      // goes out of descriptors: hold every free one.
+      const deadline = Date.now() + 5000;
+      while (server.connections > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(server.connections, 0, "the first connection closed");
       try {
         for (;;) held.push(Deno.openSync("/dev/null"));
       } catch { /* EMFILE */ }
