@@ -29,10 +29,6 @@ export const MSG_DONTWAIT = 0x40;
 export const MSG_TRUNC = 0x20;
 /** `send` flag: no SIGPIPE on a closed peer. */
 export const MSG_NOSIGNAL = 0x4000;
-/** `shutdown` both directions. */
-export const SHUT_RDWR = 2;
-/** `poll` event: readable. */
-export const POLLIN = 1;
 /** errno: interrupted. */
 export const EINTR = 4;
 /** errno: would block. */
@@ -87,7 +83,6 @@ const SYMBOLS = {
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   epoll_create1: { parameters: ["i32"], result: "i32" },
   epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
@@ -97,7 +92,6 @@ const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
-  shutdown: { parameters: ["i32", "i32"], result: "i32" },
   getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
