@@ -4,10 +4,11 @@
  * transport does.
  *
  * Each server has its own epoll set, which the thread's poller (`poller.ts`) waits on with the
- * thread's other servers and the rings of its request workers' answers. All connections read into one shared buffer; a connection keeps
- * bytes only while a frame is incomplete, and queues output only when the kernel's send buffer
- * is full. An idle connection is a small object and a file descriptor: no pending read, no
- * buffer, no promise.
+ * thread's other servers and the rings of its request workers' answers. All connections read
+ * into one shared buffer; a connection keeps bytes only while a frame is incomplete, and queues
+ * output only when the kernel's send buffer is full. An idle connection is a small object and a
+ * file descriptor: no pending read, no buffer, no promise. A connection that will read nothing
+ * more after its first request (`Engine.wantsInput`) is not even in the epoll set.
  *
  * @module
  */
