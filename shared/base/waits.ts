@@ -14,3 +14,13 @@ export const BLOCK_MS = 1;
 export const BLOCK_ROUNDS = 50;
 /** Turns given in a row to a control message posted and not yet taken (`mailbox.ts`). */
 export const MAX_YIELDS = 64;
+
+/**
+ * The event loop's turn for a control message that was posted and not yet taken: a timer, not
+ * a macrotask through a `MessageChannel`, which the event loop can take again and again before
+ * a worker's message from the main thread comes in (measured: 64 of them, ~0.5 ms, and the
+ * message came 6 ms later).
+ */
+export function controlTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1));
+}

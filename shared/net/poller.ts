@@ -17,7 +17,7 @@
  */
 
 import { macrotask, Turns } from "../base/yield.ts";
-import { BLOCK_MS, BLOCK_ROUNDS, MAX_YIELDS, YIELD_MS } from "../base/waits.ts";
+import { BLOCK_MS, BLOCK_ROUNDS, controlTurn, MAX_YIELDS, YIELD_MS } from "../base/waits.ts";
 import { EPOLL_DATA_AT, EPOLL_EVENT_SIZE, lib, noteOpen, pinned, readFd } from "./libc.ts";
 
 const EPOLLIN = 0x1, EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
@@ -149,7 +149,7 @@ class Poller {
       // A control message posted before what waits now (a new key, an access list) is
       // applied first, as when every wake-up went through the event loop.
       if (rings?.controlPending() && yields++ < MAX_YIELDS) {
-        await macrotask();
+        await controlTurn();
         continue;
       }
       yields = 0;

@@ -22,7 +22,7 @@
 
 import { macrotask, Turns } from "../base/yield.ts";
 import { ByteBuffer } from "../base/byte_buffer.ts";
-import { BLOCK_MS, BLOCK_ROUNDS, MAX_YIELDS, YIELD_MS } from "../base/waits.ts";
+import { BLOCK_MS, BLOCK_ROUNDS, controlTurn, MAX_YIELDS, YIELD_MS } from "../base/waits.ts";
 import { writeFd } from "../net/libc.ts";
 import { controlPending } from "./mailbox.ts";
 
@@ -117,7 +117,7 @@ async function readLoop(): Promise<void> {
   while (reading.size > 0 && !polled) {
     // A control message posted before these batches is applied before them (`mailbox.ts`).
     if (blocking && controlPending() && yields++ < MAX_YIELDS) {
-      await macrotask();
+      await controlTurn();
       continue;
     }
     yields = 0;
