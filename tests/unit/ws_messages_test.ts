@@ -195,6 +195,16 @@ function scannedAnnounce(): Scanned {
   return m;
 }
 
+/** Handlers that note each announce, answer, scrape and close they read in `seen`. */
+function recording(seen: string[]) {
+  return {
+    announce: () => seen.push("announce"),
+    answer: () => seen.push("answer"),
+    scrape: () => seen.push("scrape"),
+    closed: (conn: number) => seen.push(`closed ${conn}`),
+  };
+}
+
 Deno.test("ws batches: an accounting record to another node carries its key's text", () => {
   const keys = new KeyTable();
   keys.apply({
@@ -209,10 +219,7 @@ Deno.test("ws batches: an accounting record to another node carries its key's te
   pushClosed(w, 14);
   const seen: string[] = [];
   readRequests(w.buf.subarray(0, w.len), {
-    announce: () => seen.push("announce"),
-    answer: () => seen.push("answer"),
-    scrape: () => seen.push("scrape"),
-    closed: (conn) => seen.push(`closed ${conn}`),
+    ...recording(seen),
     account: (b, p) => seen.push(`account key ${b[p + 8]}`),
     accountKeyText: (b, p, start, end) => {
       const text = new TextDecoder().decode(b.subarray(start, end));
@@ -232,10 +239,7 @@ Deno.test("ws batches: an accounting record whose key has no text is left out, n
   pushClosed(w, 14);
   const seen: string[] = [];
   readRequests(w.buf.subarray(0, w.len), {
-    announce: () => seen.push("announce"),
-    answer: () => seen.push("answer"),
-    scrape: () => seen.push("scrape"),
-    closed: (conn) => seen.push(`closed ${conn}`),
+    ...recording(seen),
     accountKeyText: () => seen.push("account"),
   });
   assert.deepEqual(seen, ["closed 14"]);
