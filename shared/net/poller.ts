@@ -1,10 +1,10 @@
 /**
  * One wait per socket worker thread for all it serves: the epoll sets of its TCP servers
  * (`tcp_epoll.ts`), its UDP sockets (`udp/io_ffi.ts`) and the rings its request workers answer
- * through (`runtime/link.ts`, handed over with `pollRings`), whose writers ring an eventfd in the
- * same epoll set while this thread sleeps. Each pass polls every server and socket, then reads
- * every ring, so an answer is written and its connection closed in the pass that found it, not
- * after a task through the event loop.
+ * through (`runtime/link.ts`, handed over with `usePollerHooks`), whose writers ring an eventfd
+ * in the same epoll set while this thread sleeps. Each pass polls every server and socket, then
+ * reads every ring, so an answer is written and its connection closed in the pass that found it,
+ * not after a task through the event loop.
  *
  * When the thread has nothing else to serve (`blockingPolls`: no TLS or Deno listeners, no
  * cluster sockets), an idle pass waits in `epoll_wait` on the thread itself, at most `BLOCK_MS`
@@ -40,10 +40,10 @@ export interface Polled {
 
 /**
  * What the poller needs of the worker around it (`runtime/`): the rings its request workers
- * answer through (`link.ts`), read in each pass once they are handed over (`pollRings`), and
+ * answer through (`link.ts`), read in each pass once they are handed over (`usePollerHooks`), and
  * whether a control message waits (`mailbox.ts`).
  */
-export interface Rings {
+export interface PollerHooks {
   /** True while a control message was posted to this worker and not yet taken. */
   controlPending(): boolean;
   /** True when a ring holds records not yet read. */
@@ -59,7 +59,7 @@ export interface Rings {
 }
 
 let blocking = false;
-let rings: Rings | null = null;
+let hooks: PollerHooks | null = null;
 
 /**
  * Lets this thread's poller wait on the thread itself (see the module documentation): only
@@ -69,9 +69,9 @@ export function blockingPolls(on: boolean): void {
   blocking = on;
 }
 
-/** Hands this thread's rings to its poller (before its first server listens). */
-export function pollRings(r: Rings): void {
-  rings = r;
+/** Hands this thread's rings and mailbox to its poller (before its first server listens). */
+export function usePollerHooks(r: PollerHooks): void {
+  hooks = r;
 }
 
 /** The poller of this thread. */
@@ -115,10 +115,10 @@ class Poller {
     this.#ctl(EPOLL_CTL_ADD, p.waitFd, k);
     if (!this.#running) {
       this.#running = true;
-      rings?.polled(this.#bell);
+      hooks?.polled(this.#bell);
       this.#loop().catch((err) => {
         this.#running = false;
-        rings?.released();
+        hooks?.released();
         throw err;
       });
     }
@@ -137,7 +137,7 @@ class Poller {
   #pass(): number {
     let n = 0;
     for (const p of this.#served) if (p !== null) n += p.poll();
-    if (rings?.readAll()) n++;
+    if (hooks?.readAll()) n++;
     return n;
   }
 
@@ -148,7 +148,7 @@ class Poller {
     while (this.#count > 0) {
       // A control message posted before what waits now (a new key, an access list) is
       // applied first, as when every wake-up went through the event loop.
-      if (rings?.controlPending() && yields++ < MAX_YIELDS) {
+      if (hooks?.controlPending() && yields++ < MAX_YIELDS) {
         await controlTurn();
         continue;
       }
@@ -165,15 +165,15 @@ class Poller {
         continue;
       }
       // Asleep from here: a ring's writer writes the eventfd. Look once more first.
-      rings?.sleeping(true);
-      if (rings?.pending()) {
-        rings.sleeping(false);
+      hooks?.sleeping(true);
+      if (hooks?.pending()) {
+        hooks.sleeping(false);
         continue;
       }
       let n: number;
       if (blocking && idle < BLOCK_ROUNDS) {
         n = c.epoll_wait(this.#ep, this.#events, MAX_EVENTS, BLOCK_MS);
-        rings?.sleeping(false);
+        hooks?.sleeping(false);
         if (n <= 0) {
           idle++;
           await macrotask(); // the event loop's turn: timers, control messages
@@ -181,7 +181,7 @@ class Poller {
         }
       } else {
         n = await c.epoll_park(this.#ep, this.#events, MAX_EVENTS, PARK_MS);
-        rings?.sleeping(false);
+        hooks?.sleeping(false);
       }
       if (n > 0) idle = 0;
       for (let i = 0; i < n; i++) {
@@ -191,7 +191,7 @@ class Poller {
       }
     }
     this.#running = false;
-    rings?.released();
+    hooks?.released();
   }
 }
 

@@ -12,7 +12,7 @@
 
 /// <reference lib="deno.worker" />
 
-import { blockingPolls, pollRings } from "../net/poller.ts";
+import { blockingPolls, usePollerHooks } from "../net/poller.ts";
 import type { ShardOwners } from "./cluster_init.ts";
 import { Logger } from "../base/log.ts";
 import { socketErrorCode } from "../base/errors.ts";
@@ -78,7 +78,7 @@ export interface SocketHost {
  */
 export function pollAsSocketWorker(blocking: boolean): void {
   blockingPolls(blocking);
-  pollRings({
+  usePollerHooks({
     controlPending,
     pending,
     readAll,
