@@ -28,6 +28,8 @@ interface ClusterRow {
   natsCpu: number;
   /** Requests forwarded to other nodes, and bytes through NATS meanwhile. */
   forwarded: number;
+  /** Batches those requests went in (a NATS message each). */
+  batches: number;
   natsBytes: number;
   /** Forward round trips by bucket, summed over nodes. */
   latency: number[];
@@ -88,6 +90,7 @@ export async function clusterBench(
         shoalCpu: row.cpuMicros,
         natsCpu: 0,
         forwarded: 0,
+        batches: 0,
         natsBytes: 0,
         latency: [],
       });
@@ -126,9 +129,10 @@ export async function clusterBench(
       const others = nodes.slice(1);
       const cpu0 = await Promise.all(others.map((t) => cpuSeconds(t.pid)));
       const nats0 = await cpuSeconds(nats.pid), bytes0 = await natsBytes(nats.monitorUrl!);
-      const fwd0 = sum(await metricsOf(nodes[0]), "shoal_cluster_forwarded_requests_total", [
-        'direction="out"',
-      ]);
+      const out = ['direction="out"'];
+      const before = await metricsOf(nodes[0]);
+      const fwd0 = sum(before, "shoal_cluster_forwarded_requests_total", out);
+      const batches0 = sum(before, "shoal_cluster_forwarded_batches_total", out);
       const row = await measure(nodes[0]);
       const responses = row.perSecond * o.seconds;
       const cpu1 = await Promise.all(others.map((t) => cpuSeconds(t.pid)));
@@ -136,8 +140,8 @@ export async function clusterBench(
       const natsCpu = ((await cpuSeconds(nats.pid)) - nats0) * 1e6 / responses;
       const bytes = (await natsBytes(nats.monitorUrl!)) - bytes0;
       const m0 = await metricsOf(nodes[0]);
-      const forwarded = sum(m0, "shoal_cluster_forwarded_requests_total", ['direction="out"']) -
-        fwd0;
+      const forwarded = sum(m0, "shoal_cluster_forwarded_requests_total", out) - fwd0;
+      const batches = sum(m0, "shoal_cluster_forwarded_batches_total", out) - batches0;
       const latency = BUCKETS_MS.map(() => 0);
       for (const t of nodes) {
         const m = await metricsOf(t);
@@ -154,6 +158,7 @@ export async function clusterBench(
         shoalCpu: row.cpuMicros + otherCpu,
         natsCpu,
         forwarded,
+        batches,
         natsBytes: bytes,
         latency,
       });
@@ -169,8 +174,8 @@ export async function clusterBench(
   const lines = [
     `Cluster: the ${load} sent to one node of ${n} (each 1 socket + 1 request worker, one nats-server, all on this machine), against one lone node under the same load; ${o.seconds} s each, ${o.clusterRounds} alternating round(s). CPU per response counts every shoal process; nats-server's apart.`,
     "",
-    "| setup | responses/s | shoal CPU µs per response | nats-server CPU µs per response | forwarded | NATS bytes per forwarded request | forward round trip p50 | p99 |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|",
+    "| setup | responses/s | shoal CPU µs per response | nats-server CPU µs per response | forwarded | requests per forwarded batch | NATS bytes per forwarded request | forward round trip p50 | p99 |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   const fmt = (x: number) => x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0);
   for (let k = 0; k < lone.length; k++) {
@@ -178,15 +183,17 @@ export async function clusterBench(
     lines.push(
       `| 1 node (round ${k + 1}) | ${fmt(l.row.perSecond)} | ${
         l.shoalCpu.toFixed(2)
-      } | – | – | – | – | – |`,
+      } | – | – | – | – | – | – |`,
     );
     const share = c.forwarded / Math.max(1, c.row.perSecond * o.seconds);
     lines.push(
       `| ${n} nodes (round ${k + 1}) | ${fmt(c.row.perSecond)} | ${c.shoalCpu.toFixed(2)} | ${
         c.natsCpu.toFixed(2)
       } | ${(100 * Math.min(1, share)).toFixed(0)}% | ${
-        (c.natsBytes / Math.max(1, c.forwarded)).toFixed(0)
-      } | ${quantile(c.latency, 0.5)} | ${quantile(c.latency, 0.99)} |`,
+        (c.forwarded / Math.max(1, c.batches)).toFixed(1)
+      } | ${(c.natsBytes / Math.max(1, c.forwarded)).toFixed(0)} | ${quantile(c.latency, 0.5)} | ${
+        quantile(c.latency, 0.99)
+      } |`,
     );
   }
   const ratio = median(clustered.map((c) => c.shoalCpu)) / median(lone.map((l) => l.shoalCpu));
