@@ -16,7 +16,7 @@ import { parseArgs } from "args";
 import { Logger } from "../../shared/base/log.ts";
 import type { Engine, Transport } from "../../shared/net/tcp.ts";
 import { TcpListener } from "../../shared/net/tcp_listen.ts";
-import { pollAsSocketWorker } from "../../shared/runtime/socket_host.ts";
+import { pollRings } from "../../shared/runtime/thread_poll.ts";
 
 const enc = new TextEncoder();
 const peers = "x".repeat(60); // 10 compact IPv4 peers' worth of bytes
@@ -94,7 +94,7 @@ class FloorEngine implements Engine {
 }
 
 if (import.meta.main) {
-  pollAsSocketWorker(true); // as shoal's socket workers wait
+  pollRings(true); // as shoal's socket workers wait
   const { values } = parseArgs({ args: Deno.args, options: { port: { type: "string" } } });
   const l = new TcpListener(
     {

@@ -21,7 +21,7 @@ import { parseArgs } from "args";
 import { openFfiSocket } from "../../udp/io_ffi.ts";
 import { ADDR_LEN, type PacketBatch } from "../../udp/datagram.ts";
 import { Link } from "../../shared/runtime/link.ts";
-import { pollAsSocketWorker } from "../../shared/runtime/socket_host.ts";
+import { pollRings } from "../../shared/runtime/thread_poll.ts";
 import { BatchWriter } from "../../shared/runtime/channel.ts";
 import { getU16LE } from "../../shared/base/bytes.ts";
 import {
@@ -81,7 +81,7 @@ if (import.meta.main) {
     return action !== Action.Announce || len < ANNOUNCE_LEN;
   };
 
-  pollAsSocketWorker(true); // as shoal's socket workers wait
+  pollRings(true); // as shoal's socket workers wait
   if (!values.hop) {
     sock.serve((b) => {
       for (let i = 0; i < b.count; i++) {

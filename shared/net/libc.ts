@@ -58,7 +58,10 @@ const ERRNO_NAMES: Record<number, string> = {
   99: "EADDRNOTAVAIL",
   104: "ECONNRESET",
   105: "ENOBUFS",
+  110: "ETIMEDOUT",
   111: "ECONNREFUSED",
+  113: "EHOSTUNREACH",
+  115: "EINPROGRESS",
 };
 
 /** Operator-readable text for the errors a bind reports. */
@@ -76,6 +79,9 @@ const SYMBOLS = {
   listen: { parameters: ["i32", "i32"], result: "i32" },
   accept4: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
   sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
   // ssize_t results fit an i32 here (reads and writes are below 2 GiB), which keeps them numbers.

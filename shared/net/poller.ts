@@ -20,7 +20,7 @@ import { macrotask, Turns } from "../base/yield.ts";
 import { BLOCK_MS, BLOCK_ROUNDS, controlTurn, MAX_YIELDS, YIELD_MS } from "../base/waits.ts";
 import { EPOLL_DATA_AT, EPOLL_EVENT_SIZE, lib, noteOpen, pinned, readFd } from "./libc.ts";
 
-const EPOLLIN = 0x1, EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
+const EPOLLIN = 0x1, EPOLLOUT = 0x4, EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
 const EPOLL_CLOEXEC = 0o2000000, EFD_NONBLOCK = 0o4000, EFD_CLOEXEC = 0o2000000;
 /** Event data of the eventfd (servers are numbered from 0). */
 const BELL = 0xffffffff;
@@ -100,8 +100,8 @@ class Poller {
     this.#ctl(EPOLL_CTL_ADD, this.#bell, BELL);
   }
 
-  #ctl(op: number, fd: number, data: number): void {
-    this.#evView.setUint32(0, EPOLLIN, true);
+  #ctl(op: number, fd: number, data: number, events = EPOLLIN): void {
+    this.#evView.setUint32(0, events, true);
     this.#evView.setUint32(EPOLL_DATA_AT, data, true);
     lib().epoll_ctl(this.#ep, op, fd, this.#ev);
   }
@@ -122,6 +122,15 @@ class Poller {
         throw err;
       });
     }
+  }
+
+  /**
+   * Wakes the poller also when `p`'s descriptor can be written (`on`), for a stream whose
+   * output waits for room; level-triggered, so turn it off once the output is out.
+   */
+  watchWrites(p: Polled, on: boolean): void {
+    const k = this.#served.indexOf(p);
+    if (k >= 0) this.#ctl(EPOLL_CTL_MOD, p.waitFd, k, on ? EPOLLIN | EPOLLOUT : EPOLLIN);
   }
 
   /** Stops serving `p` (before its epoll set closes). */

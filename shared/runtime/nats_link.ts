@@ -10,6 +10,12 @@
  * each server in turn) and subscribes again; while NATS is away, sends are dropped (clients
  * retry) and the main thread routes every request to this node (`cluster/node.ts`).
  *
+ * Where the worker's thread waits in its poller (`usePolledLinks`: Linux, plain `nats://`
+ * servers), the connection is a libc socket in the poller's epoll set (`net/tcp_client.ts`):
+ * a message is read and handled, and its answer written, in the poller's pass, as a datagram
+ * is, and the thread may block in `epoll_wait` while it waits for either. Otherwise it is one of
+ * Deno's connections, read on the event loop.
+ *
  * @module
  */
 
@@ -17,6 +23,7 @@ import type { Logger } from "../base/log.ts";
 import { VERSION } from "../base/version.ts";
 import type { ClusterWorkerInit } from "./cluster_init.ts";
 import { connectOp, NatsReader, PONG, pubHead, pubLength, subOp, writePub } from "./nats_wire.ts";
+import { connectPolled, type PolledTcp } from "../net/tcp_client.ts";
 
 /** A subscription: its subject, and what each message (valid during the call) goes to. */
 export interface NatsSubscription {
@@ -64,6 +71,28 @@ export function frameTime(m: Uint8Array): number {
 /** Subjects whose `PUB` head is kept (nodes × their workers; more starts over). */
 const MAX_HEADS = 4096;
 const RETRY_MS = 500;
+/** Longest wait for a polled connection to a server to open. */
+const CONNECT_MS = 3000;
+
+let polledLinks = false;
+
+/**
+ * Links made on this thread from now on read NATS through its poller (`on`), for a worker whose
+ * thread waits in `epoll_wait` and gives its event loop only a turn now and then.
+ */
+export function usePolledLinks(on: boolean): void {
+  polledLinks = on;
+}
+
+/**
+ * Whether a worker of the cluster `init` can read NATS through its poller: on Linux, with the
+ * FFI permission, and plain `nats://` servers (TLS needs Deno's connections).
+ */
+export function pollableNats(init: ClusterWorkerInit): boolean {
+  return Deno.build.os === "linux" && init.tlsCaFile === "" &&
+    init.servers.every((s) => !/^tls:\/\//i.test(s)) &&
+    Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+}
 
 /** One worker's NATS connection. */
 export class NatsLink {
@@ -78,6 +107,8 @@ export class NatsLink {
   #init: ClusterWorkerInit;
   #name: string;
   #conn: Deno.Conn | null = null;
+  #tcp: PolledTcp | null = null;
+  #polled = polledLinks;
   #closed = false;
   #heads = new Map<string, Uint8Array>();
   #out = new Uint8Array(1 << 16);
@@ -97,13 +128,14 @@ export class NatsLink {
     while (!this.#closed) {
       const url = this.#init.servers[server++ % this.#init.servers.length];
       try {
-        await this.#session(url, subs);
+        await (this.#polled ? this.#polledSession(url, subs, log) : this.#session(url, subs));
         failures = 0;
       } catch (err) {
         // The main thread says when NATS is away (once); the link only retries.
         if (failures++ === 0) log.debug(`cluster: NATS link: ${(err as Error).message}`);
       }
       this.#conn = null;
+      this.#tcp = null;
       if (!this.#closed) await new Promise((r) => setTimeout(r, RETRY_MS));
     }
   }
@@ -142,22 +174,7 @@ export class NatsLink {
           caCerts: caFile ? [await Deno.readTextFile(caFile)] : undefined,
         });
       }
-      const init = this.#init;
-      await writeAll(
-        conn,
-        connectOp({
-          verbose: false,
-          pedantic: false,
-          tls_required: Boolean(i.tls_required),
-          name: this.#name,
-          lang: "shoal",
-          version: VERSION,
-          protocol: 1,
-          user: init.user || decodeURIComponent(u.username) || undefined,
-          pass: init.password || decodeURIComponent(u.password) || undefined,
-          auth_token: init.token || undefined,
-        }),
-      );
+      await writeAll(conn, this.#connectOp(u, Boolean(i.tls_required)));
       while (!pong) {
         await readSome(conn);
         if (error !== "") throw new Error(error);
@@ -177,9 +194,95 @@ export class NatsLink {
     }
   }
 
+  /** `CONNECT` (with the credentials) and `PING`. */
+  #connectOp(u: URL, tls: boolean): Uint8Array {
+    const init = this.#init;
+    return connectOp({
+      verbose: false,
+      pedantic: false,
+      tls_required: tls,
+      name: this.#name,
+      lang: "shoal",
+      version: VERSION,
+      protocol: 1,
+      user: init.user || decodeURIComponent(u.username) || undefined,
+      pass: init.password || decodeURIComponent(u.password) || undefined,
+      auth_token: init.token || undefined,
+    });
+  }
+
+  /**
+   * One connection's life on a socket of the thread's poller: messages are handled in the
+   * poller's passes, and what they publish leaves at the end of the pass's turn.
+   */
+  async #polledSession(server: string, subs: NatsSubscription[], log: Logger): Promise<void> {
+    const u = new URL(server.includes("://") ? server : `nats://${server}`);
+    const hostname = u.hostname.replace(/^\[|\]$/g, "");
+    const tcp = await connectPolled(hostname, Number(u.port || 4222), CONNECT_MS);
+    let info: Record<string, unknown> | null = null, pong = false, error = "";
+    let wake: (() => void) | null = null;
+    const reader = new NatsReader({
+      info: (i) => (info = i),
+      msg: (sid, reply, payload) => subs[sid - 1]?.on(payload, reply),
+      ping: () => tcp.write(PONG),
+      pong: () => (pong = true),
+      err: (text) => (error = text),
+    });
+    tcp.serve((chunk) => {
+      try {
+        reader.push(chunk);
+      } catch (err) {
+        tcp.fail((err as Error).message);
+      }
+      wake?.();
+    });
+    // Waits for data until `done` holds; throws when the stream ends or the server says -ERR.
+    const until = async (done: () => boolean) => {
+      while (!done()) {
+        if (error !== "") throw new Error(error);
+        const ended = await Promise.race([
+          new Promise<null>((r) => (wake = () => r(null))),
+          tcp.ended,
+        ]);
+        if (ended !== null) throw new Error(error || ended.message);
+      }
+    };
+    try {
+      await until(() => info !== null);
+      const i = info as unknown as Record<string, unknown>;
+      const max = Number(i.max_payload);
+      this.#maxPayload = max > 0 ? max : 1 << 20;
+      if (i.tls_required) {
+        // Reached through plain nats://, a server that requires TLS: Deno's connections can
+        // speak it (read on the event loop, which this thread only turns now and then).
+        this.#polled = false;
+        log.warn(
+          `cluster: the NATS server ${hostname} requires TLS: give it as tls://${u.host} ` +
+            "(this worker now reads NATS through its event loop, which is slower)",
+        );
+        throw new Error("the server requires TLS");
+      }
+      tcp.write(this.#connectOp(u, false));
+      await until(() => pong);
+      for (let k = 0; k < subs.length; k++) tcp.write(subOp(subs[k].subject, k + 1));
+      this.#tcp = tcp;
+      this.onLinked?.(true);
+      const why = await tcp.ended;
+      if (error !== "") throw new Error(error);
+      throw why;
+    } finally {
+      wake = null;
+      if (this.#tcp !== null) {
+        this.#tcp = null;
+        this.onLinked?.(false);
+      }
+      tcp.close();
+    }
+  }
+
   /** Whether the link is connected and its subscriptions made. */
   get linked(): boolean {
-    return this.#conn !== null;
+    return this.#conn !== null || this.#tcp !== null;
   }
 
   /** Publishes `message` to `subject`, with `reply` as its reply subject when given. */
@@ -190,7 +293,7 @@ export class NatsLink {
       if (this.#heads.size >= MAX_HEADS) this.#heads.clear();
       this.#heads.set(id, head = pubHead(subject, reply));
     }
-    if (this.#conn === null || message.length > this.#maxPayload) {
+    if (!this.linked || message.length > this.#maxPayload) {
       this.dropped++;
       return;
     }
@@ -200,6 +303,7 @@ export class NatsLink {
   }
 
   #write(bytes: Uint8Array): void {
+    if (this.#tcp !== null) return this.#tcp.write(bytes);
     this.#reserve(bytes.length);
     this.#out.set(bytes, this.#outLen);
     this.#outLen += bytes.length;
@@ -216,6 +320,12 @@ export class NatsLink {
   /** Writes what is queued: one write at a time, what comes meanwhile in the next. */
   #flush(): void {
     if (this.#writing || this.#outLen === 0) return;
+    if (this.#tcp !== null) {
+      // Queued there, sent once this turn is over.
+      this.#tcp.write(this.#out, this.#outLen);
+      this.#outLen = 0;
+      return;
+    }
     const conn = this.#conn;
     if (conn === null) {
       this.dropped++;
@@ -237,6 +347,7 @@ export class NatsLink {
   /** Closes the connection for good. */
   close(): void {
     this.#closed = true;
+    this.#tcp?.close();
     try {
       this.#conn?.close();
     } catch { /* closed already */ }

@@ -23,6 +23,8 @@ import type { KeyUpdate } from "../store/key_table.ts";
 import { blockingWaits, type Link, openLinks, type Port, replaceLink } from "./link.ts";
 import type { ClusterWorkerInit, ShardOwners } from "./cluster_init.ts";
 import { frame, frameTime, HEADER_LEN, NatsLink, natsSubjects } from "./nats_link.ts";
+import { pollableNats, usePolledLinks } from "./nats_link.ts";
+import { pollRings } from "./thread_poll.ts";
 import { BatchWriter } from "./channel.ts";
 import { ORIGIN_HEADER_LEN, RemoteOrigins } from "./remote_origins.ts";
 
@@ -159,10 +161,15 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
     };
     links.forEach(attach);
     const cluster = init.cluster ?? null;
-    // Outside a cluster nothing on this worker's event loop (timers, control messages) minds
-    // waiting a millisecond, while its batches come through the rings: it waits for them
-    // blocking. A cluster's batches also come over NATS sockets, which need the event loop.
-    blockingWaits(cluster === null);
+    // Nothing on this worker's event loop (timers, control messages) minds waiting a
+    // millisecond, while its batches come through the rings: it waits for them blocking. A
+    // cluster's batches also come over NATS: through the thread's poller, which then reads the
+    // rings too and blocks in `epoll_wait`, or, where NATS needs Deno's connections (TLS), on
+    // the event loop, which must not wait.
+    const natsPolled = cluster !== null && pollableNats(cluster);
+    usePolledLinks(natsPolled);
+    if (natsPolled) pollRings(true);
+    blockingWaits(cluster === null || natsPolled);
     const served = cluster === null
       ? null
       : store.answerRemote

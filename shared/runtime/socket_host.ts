@@ -12,7 +12,6 @@
 
 /// <reference lib="deno.worker" />
 
-import { blockingPolls, usePollerHooks } from "../net/poller.ts";
 import type { ShardOwners } from "./cluster_init.ts";
 import { Logger } from "../base/log.ts";
 import { socketErrorCode } from "../base/errors.ts";
@@ -21,9 +20,9 @@ import type { TcpHandlers } from "../net/tcp.ts";
 import { TcpListener } from "../net/tcp_listen.ts";
 import { LimitLog } from "../observe/limit_log.ts";
 import type { Refusals } from "../store/details.ts";
-import { type Link, openLinks, pending, pollerReads, pollerStopped, readAll } from "./link.ts";
-import { replaceLink, sleeping } from "./link.ts";
-import { controlPending } from "./mailbox.ts";
+import { type Link, openLinks, replaceLink } from "./link.ts";
+import { pollableNats, usePolledLinks } from "./nats_link.ts";
+import { pollRings } from "./thread_poll.ts";
 import type { Bind, BindResult, SocketInit } from "./socket_group.ts";
 import { serveWorker } from "./worker.ts";
 import type { KeyUpdate } from "../store/key_table.ts";
@@ -73,22 +72,6 @@ export interface SocketHost {
 }
 
 /**
- * Hands this thread's answer rings to its poller (`net/poller.ts`) and lets it wait on the
- * thread itself when `blocking`, as a socket worker does (the floors of `bench/floor/` too).
- */
-export function pollAsSocketWorker(blocking: boolean): void {
-  blockingPolls(blocking);
-  usePollerHooks({
-    controlPending,
-    pending,
-    readAll,
-    sleeping,
-    polled: pollerReads,
-    released: pollerStopped,
-  });
-}
-
-/**
  * Runs a socket worker: `make(init, host)` builds the protocol's side once the host is set
  * up; the host then binds `init.binds` through it and serves.
  */
@@ -97,9 +80,13 @@ export function serveSockets<I extends SocketInit, S>(
 ): void {
   serveWorker((init: I) => {
     trackFds(init.fds);
-    // With plain TCP through epoll only and no cluster sockets, nothing but timers and control
-    // messages needs this thread's event loop: its poller may wait on the thread itself.
-    pollAsSocketWorker(init.io === "ffi" && init.tls === null && !init.cluster);
+    // With plain TCP through epoll only, and a cluster's NATS through the poller too, nothing
+    // but timers and control messages needs this thread's event loop: its poller may wait on
+    // the thread itself.
+    const polled = init.io === "ffi" && init.tls === null;
+    const natsPolled = polled && init.cluster != null && pollableNats(init.cluster);
+    usePolledLinks(natsPolled);
+    pollRings(polled && (!init.cluster || natsPolled));
     const log = new Logger(init.logLevel, `${init.name} ${init.index}: `);
     const links = openLinks(init.ports);
     let outOfFiles = 0;
