@@ -16,6 +16,7 @@ import { startNats } from "../harness/nats.ts";
 import { cpuSeconds } from "../harness/procstat.ts";
 import { shoalTracker, type Tracker } from "../harness/trackers.ts";
 import { parseMetrics } from "../shared/observe/prometheus.ts";
+import { LATENCY_BUCKETS_MS } from "../shared/observe/view.ts";
 import { type BenchOptions, measureUdp, measureWs, type Row } from "./measure.ts";
 
 /** One round of one setup. */
@@ -35,7 +36,7 @@ interface ClusterRow {
   latency: number[];
 }
 
-const BUCKETS_MS = [0.25, 0.5, 1, 2, 5, 10, 50, Infinity];
+const BUCKETS_MS = LATENCY_BUCKETS_MS;
 
 async function metricsOf(t: Tracker): Promise<Map<string, number>> {
   const r = await fetch(`http://127.0.0.1:${t.metricsPort}/metrics`);

@@ -50,7 +50,7 @@ const REQUESTS =
   "Requests between nodes: sent by a socket worker, or answered by a request worker.";
 
 /** Upper bounds (ms) of the forward-latency histogram's buckets (`countLatency` fills them). */
-export const LATENCY_BUCKETS_MS = [0.25, 0.5, 1, 2, 5, 10, 50, Infinity];
+export const LATENCY_BUCKETS_MS = [0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 50, Infinity];
 
 /** Counts a forward round trip of `ms` milliseconds into `c` (a negative one: clocks moved). */
 export function countLatency(c: Pick<ClusterCounts, "latency" | "latencySum">, ms: number): void {
