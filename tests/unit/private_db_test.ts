@@ -179,6 +179,31 @@ const CASES: [string, (f: Fixture) => Promise<void>][] = [
     assert.deepEqual(await db.keyTorrents(K2), []);
     assert.deepEqual(await db.keyTorrents(K1), [kt(K1, H1, 1, 1, 1, false)]);
   }],
+  [
+    "a write of more rows than one statement takes keeps every row, and drops a deleted key's",
+    async (f) => {
+      const db = await f.open();
+      await db.insertKey(K1, "alice", null);
+      await db.insertKey(K2, "bob", null);
+      await f.site.query(`DELETE FROM shoal_keys WHERE key = '${K2}'`);
+      // 2 × 64 + 3 rows of K1, with K2's rows (deleted) among them and a row repeated.
+      const hex = (i: number) => i.toString(16).padStart(40, "0");
+      const rows: KeyTorrentDelta[] = [];
+      for (let i = 0; i < 131; i++) {
+        rows.push(kt(K1, hex(i), i, 2 * i, i % 2, i % 3 === 0));
+        if (i % 10 === 0) rows.push(kt(K2, hex(i), 1, 1, 1, true));
+      }
+      rows.push(kt(K1, hex(5), 1000, 0, 0, true));
+      await db.write([], rows);
+      const got = byKey(await db.keyTorrents(K1)).sort((a, b) => a.infoHash < b.infoHash ? -1 : 1);
+      const want = Array.from(
+        { length: 131 },
+        (_, i) => kt(K1, hex(i), i + (i === 5 ? 1000 : 0), 2 * i, i % 2, i % 3 === 0 || i === 5),
+      );
+      assert.deepEqual(got, want);
+      assert.deepEqual(await db.keyTorrents(K2), []);
+    },
+  ],
   ["a failing write adds nothing", async (f) => {
     const db = await f.open();
     await db.insertKey(K1, "alice", null);
