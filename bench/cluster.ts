@@ -3,7 +3,8 @@
  * so this measures its price: the bench's UDP load (with `--only ws`, its WebTorrent load, every
  * connection on that node) sent to one node of N (so (N-1)/N of the requests go to other nodes
  * over NATS), against one lone node under the same load, alternating `--cluster-rounds` times.
- * Each node runs 1 socket and 1 request worker.
+ * Each node runs 1 socket and 1 request worker, and each setup takes `WARM_SECONDS` of the load
+ * unmeasured first.
  *
  * Reported: CPU µs per response of every shoal node together, and of nats-server; bytes through
  * NATS per forwarded request (its `/varz`, in and out, over the requests the nodes forwarded);
@@ -69,7 +70,30 @@ function quantile(counts: number[], q: number): string {
   return "> 50 ms";
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** The median (of an even count, the mean of the middle two). */
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/**
+ * Seconds of the same load run unmeasured before each measured run: three processes have three
+ * times the code to compile, and a cluster is judged running, not starting.
+ */
+const WARM_SECONDS = 3;
+
+/** The forward round trips by bucket, summed over `nodes` (cumulative, since their start). */
+async function latencies(nodes: Tracker[]): Promise<number[]> {
+  const latency = BUCKETS_MS.map(() => 0);
+  for (const t of nodes) {
+    const m = await metricsOf(t);
+    BUCKETS_MS.forEach((b, k) => {
+      const le = b === Infinity ? "+Inf" : String(b / 1000);
+      latency[k] += sum(m, "shoal_cluster_forward_latency_seconds_bucket", [`le="${le}"`]);
+    });
+  }
+  return latency;
+}
 
 /** Runs the `--cluster` comparison and returns its Markdown table. */
 export async function clusterBench(
@@ -80,11 +104,14 @@ export async function clusterBench(
   const workers = { socket_workers: 1, request_workers: 1 };
   const ws = o.only === "ws", protocol = ws ? "ws" : "udp";
   const measure = (t: Tracker) => ws ? measureWs(t, o) : measureUdp(t, o);
+  const warm = { ...o, seconds: WARM_SECONDS };
+  const warmUp = (t: Tracker) => ws ? measureWs(t, warm) : measureUdp(t, warm);
   const lone: ClusterRow[] = [], clustered: ClusterRow[] = [];
   for (let round = 1; round <= o.clusterRounds; round++) {
     log(`cluster bench: one node (round ${round} of ${o.clusterRounds})`);
     const t = await shoalTracker(protocol, workers, { metrics: true });
     try {
+      await warmUp(t);
       const row = await measure(t);
       lone.push({
         row,
@@ -127,7 +154,9 @@ export async function clusterBench(
         if (tries > 100) throw new Error(`cluster bench: nodes see ${seen}, not ${n}`);
         await new Promise((r) => setTimeout(r, 100));
       }
+      await warmUp(nodes[0]);
       const others = nodes.slice(1);
+      const latency0 = await latencies(nodes);
       const cpu0 = await Promise.all(others.map((t) => cpuSeconds(t.pid)));
       const nats0 = await cpuSeconds(nats.pid), bytes0 = await natsBytes(nats.monitorUrl!);
       const out = ['direction="out"'];
@@ -143,15 +172,7 @@ export async function clusterBench(
       const m0 = await metricsOf(nodes[0]);
       const forwarded = sum(m0, "shoal_cluster_forwarded_requests_total", out) - fwd0;
       const batches = sum(m0, "shoal_cluster_forwarded_batches_total", out) - batches0;
-      const latency = BUCKETS_MS.map(() => 0);
-      for (const t of nodes) {
-        const m = await metricsOf(t);
-        BUCKETS_MS.forEach((b, k) => {
-          const le = b === Infinity ? "+Inf" : String(b / 1000);
-          const cum = sum(m, "shoal_cluster_forward_latency_seconds_bucket", [`le="${le}"`]);
-          latency[k] += cum;
-        });
-      }
+      const latency = (await latencies(nodes)).map((c, k) => c - latency0[k]);
       // Cumulative buckets to per-bucket counts.
       for (let k = latency.length - 1; k > 0; k--) latency[k] -= latency[k - 1];
       clustered.push({
@@ -173,7 +194,7 @@ export async function clusterBench(
     ? `WebTorrent load (${o.wsConnections} connections, ${o.wsTorrents} torrents; per message)`
     : `UDP load (${o.peers} peers, ${o.torrents} torrents)`;
   const lines = [
-    `Cluster: the ${load} sent to one node of ${n} (each 1 socket + 1 request worker, one nats-server, all on this machine), against one lone node under the same load; ${o.seconds} s each, ${o.clusterRounds} alternating round(s). CPU per response counts every shoal process; nats-server's apart.`,
+    `Cluster: the ${load} sent to one node of ${n} (each 1 socket + 1 request worker, one nats-server, all on this machine), against one lone node under the same load; ${o.seconds} s each, ${o.clusterRounds} alternating round(s). CPU per response counts every shoal process; nats-server's apart. Each setup first takes ${WARM_SECONDS} s of the load unmeasured.`,
     "",
     "| setup | responses/s | shoal CPU µs per response | nats-server CPU µs per response | forwarded | requests per forwarded batch | NATS bytes per forwarded request | forward round trip p50 | p99 |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
