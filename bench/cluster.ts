@@ -18,7 +18,8 @@ import { cpuSeconds } from "../harness/procstat.ts";
 import { shoalTracker, type Tracker } from "../harness/trackers.ts";
 import { parseMetrics } from "../shared/observe/prometheus.ts";
 import { LATENCY_BUCKETS_MS } from "../shared/observe/view.ts";
-import { type BenchOptions, measureUdp, measureWs, type Row } from "./measure.ts";
+import { type BenchOptions, measureUdp, measureWs, median, type Row } from "./measure.ts";
+import { WARM_SECONDS } from "./measure.ts";
 
 /** One round of one setup. */
 interface ClusterRow {
@@ -69,18 +70,6 @@ function quantile(counts: number[], q: number): string {
   }
   return "> 50 ms";
 }
-
-/** The median (of an even count, the mean of the middle two). */
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-/**
- * Seconds of the same load run unmeasured before each measured run: three processes have three
- * times the code to compile, and a cluster is judged running, not starting.
- */
-const WARM_SECONDS = 3;
 
 /** The forward round trips by bucket, summed over `nodes` (cumulative, since their start). */
 async function latencies(nodes: Tracker[]): Promise<number[]> {

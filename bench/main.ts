@@ -52,7 +52,9 @@ import {
   measureHttp,
   measureUdp,
   measureWs,
+  median,
   type Row,
+  WARM_SECONDS,
   withTracker,
 } from "./measure.ts";
 
@@ -164,12 +166,6 @@ function count(n: number): string {
   return n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 /** The table of `--private`: CPU per response of shoal private over shoal open, by protocol. */
 function privateTable(o: BenchOptions, pairs: PrivatePair[]): string[] {
   const lines = [
@@ -178,7 +174,7 @@ function privateTable(o: BenchOptions, pairs: PrivatePair[]): string[] {
       count(o.privateKeys)
     } keys in SQLite, accounting written every ${o.privateWriteInterval} s: each peer announces with one key drawn at random (UDP: BEP 41 URL data \`/KEY/announce\`; HTTP: \`/KEY/announce\`), each HTTP scrape with a random key (UDP scrapes carry none); uploaded and downloaded are always 0. Against shoal open under the same load in the same run${
       o.privateRounds > 1 ? `, ${o.privateRounds} alternating pairs (medians)` : ""
-    }; CPU per response counts every answer (connects and scrapes too). Target: private ÷ open ≤ 1.15.`,
+    }; each tracker first takes ${WARM_SECONDS} s of the load unmeasured; CPU per response counts every answer (connects and scrapes too). Target: private ÷ open ≤ 1.15.`,
     "",
     "| protocol | open responses/s | private responses/s | open CPU µs per response | private CPU µs per response | private ÷ open |" +
     (o.privateRounds > 1 ? " each round |" : ""),
@@ -230,14 +226,20 @@ async function benchRows(o: BenchOptions, keys: PrivateKeys | null): Promise<str
     protocol: "udp" | "http",
     parts: ConfigParts,
     name: string,
-    measure: (t: Tracker, keysFile: string) => Promise<Row>,
+    measure: (t: Tracker, keysFile: string, opts: BenchOptions) => Promise<Row>,
   ) => {
-    const open = () => withTracker(() => shoalTracker(protocol, parts), (t) => measure(t, ""));
     if (keys === null) {
       log(`shoal ${name}`);
-      rows.push(await open());
+      rows.push(await withTracker(() => shoalTracker(protocol, parts), (t) => measure(t, "", o)));
       return;
     }
+    // Open and private alike take the load unmeasured first (`WARM_SECONDS`).
+    const warm = { ...o, seconds: WARM_SECONDS };
+    const warmed = (k: string) => async (t: Tracker) => {
+      await measure(t, k, warm);
+      return measure(t, k, o);
+    };
+    const open = () => withTracker(() => shoalTracker(protocol, parts), warmed(""));
     const pair: PrivatePair = { protocol: "", open: [], priv: [] };
     for (let r = 1; r <= o.privateRounds; r++) {
       const round = o.privateRounds > 1 ? ` (round ${r} of ${o.privateRounds})` : "";
@@ -247,7 +249,7 @@ async function benchRows(o: BenchOptions, keys: PrivateKeys | null): Promise<str
       const section = await keys.section(o.privateWriteInterval);
       const priv = await withTracker(
         () => shoalTracker(protocol, { ...parts, ...section }),
-        (t) => measure(t, keys.keysFile),
+        warmed(keys.keysFile),
       );
       pair.priv.push({ ...priv, target: `shoal private (${count(keys.count)} keys)` });
     }
@@ -256,7 +258,7 @@ async function benchRows(o: BenchOptions, keys: PrivateKeys | null): Promise<str
     rows.push(...pair.open, ...pair.priv);
   };
   if (wants("udp")) {
-    await shoalRows("udp", udp, "udp", (t, k) => measureUdp(t, o, k));
+    await shoalRows("udp", udp, "udp", (t, k, q) => measureUdp(t, q, k));
     if (o.floor) {
       for (const hop of [false, true]) {
         log(`UDP floor${hop ? " with the hop" : ""}`);
@@ -274,7 +276,7 @@ async function benchRows(o: BenchOptions, keys: PrivateKeys | null): Promise<str
   }
   if (wants("http")) {
     for (const mode of ["keepalive", "close", "libtorrent"] as const) {
-      await shoalRows("http", http, `http ${mode}`, (t, k) => measureHttp(t, o, mode, k));
+      await shoalRows("http", http, `http ${mode}`, (t, k, q) => measureHttp(t, q, mode, k));
       if (o.floor) {
         log(`HTTP floor ${mode}`);
         rows.push(await withTracker(startHttpFloor, (t) => measureHttp(t, o, mode)));

@@ -131,6 +131,21 @@ export const BENCH_DEFAULTS: BenchOptions = {
 };
 
 /** One measured row. */
+/**
+ * Seconds of a load run unmeasured before a measured run of shoal against shoal (`--private`,
+ * `--cluster`): a tracker is judged running, not starting, and the setups compared do not
+ * have the same amount of code to compile (a private tracker's, three cluster nodes').
+ */
+export const WARM_SECONDS = 3;
+
+/** The median (of an even count, the mean of the middle two). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** What a bench row is. */
 export interface Row {
   /** Tracker name. */
   target: string;
