@@ -411,7 +411,7 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
 
   /** This request worker's statistics. */
   stats(index: number): RequestStats {
-    const { size } = this.torrents;
+    const { size } = this.torrents, p = this.#private;
     return {
       role: "request",
       index,
@@ -419,6 +419,7 @@ export class Swarms implements SwarmStore<Uint8Array, RequestStats> {
       peers: this.peers,
       seeders: this.seeders,
       refused: this.refusals(),
+      ...(p && { accounting: { unaccounted: p.accounts.overflow, revokedDropped: p.dropped } }),
     };
   }
 

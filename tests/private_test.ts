@@ -114,6 +114,7 @@ processTest("private HTTP: both key forms, refusals, the API's token, revocation
     assert.match(metrics, /shoal_private_refusals_total\{[^}]*reason="unknown_key"[^}]*\} 3/);
     assert.match(metrics, /shoal_private_refusals_total\{[^}]*reason="missing_key"[^}]*\} 1/);
     assert.match(metrics, /shoal_private_keys 1/);
+    assert.match(metrics, /shoal_private_unaccounted_peers_total\{worker="0"\} 0/);
     assert.ok(!p.shoal.output.some((l) => l.includes(KEY)), p.shoal.output.join("\n"));
 
     // Scrapes need a key too, in both forms.
@@ -143,6 +144,10 @@ processTest("private HTTP: both key forms, refusals, the API's token, revocation
     assert.ok(Date.now() - at < 1500);
     const after = await p.call("GET", `/api/v1/torrents/${hex(ih)}`);
     assert.equal(after.json.seeders + after.json.leechers, 0, JSON.stringify(after.json));
+    assert.match(
+      await metricsText(p.shoal),
+      /shoal_private_revoked_peers_dropped_total\{worker="0"\} 2/,
+    );
     const info = await p.call("GET", `/api/v1/keys/${KEY}`);
     assert.equal(info.json.revoked, true, "its totals stay readable");
   } finally {

@@ -213,6 +213,20 @@ export function trackerView<S extends SocketStatsBase>(
         m.gauge("shoal_peers", peers, r.seeders, { kind: "seeder", worker });
         m.gauge("shoal_peers", peers, r.peers - r.seeders, { kind: "leecher", worker });
         for (const v of views) v.requestMetrics?.(m, r);
+        if (r.accounting !== undefined) {
+          m.counter(
+            "shoal_private_unaccounted_peers_total",
+            "New peers a private tracker did not account: the request worker's table was full.",
+            r.accounting.unaccounted,
+            { worker },
+          );
+          m.counter(
+            "shoal_private_revoked_peers_dropped_total",
+            "Peers taken out of the swarms because their key was revoked or deleted.",
+            r.accounting.revokedDropped,
+            { worker },
+          );
+        }
         if (r.remoteIn !== undefined) {
           const w = `request ${worker}`;
           m.counter("shoal_cluster_forwarded_batches_total", BATCHES, r.remoteIn.batches, {

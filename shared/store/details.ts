@@ -27,6 +27,11 @@ export interface RequestStats {
   counters?: Record<string, number>;
   /** A cluster node's batches and requests from other nodes, answered here. */
   remoteIn?: { batches: number; requests: number; linked?: boolean };
+  /**
+   * A private tracker's accounting here: new peers not accounted (its table was full), and
+   * peers taken out of swarms because their key was revoked.
+   */
+  accounting?: { unaccounted: number; revokedDropped: number };
 }
 
 /** One of the largest swarms. */

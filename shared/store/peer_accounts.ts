@@ -18,7 +18,9 @@
  * Entries are records in typed arrays, in an open-addressed table: no allocation per
  * announce, and a lookup touches the slot, one 64-byte record of bytes (identity, place,
  * flags) and one of numbers, not an array per field. At `maxEntries` new peers are not
- * accounted (`overflow` counts them).
+ * accounted (`overflow` counts them; a metric shows it). Entries are keyed peers of the swarms,
+ * gone with them, so the bound is far above any tracker's peers per worker: the arrays grow
+ * with the entries held, not with the bound.
  *
  * @module
  */
@@ -40,6 +42,9 @@ const REC = 64, WHERE = ID_LEN, FLAGS = 63;
 const NUM = 8, LAST_UP = 0, LAST_DOWN = 1, SEEN = 2, PEND_UP = 3, PEND_DOWN = 4, PEND_DONE = 5;
 
 const USED = 1, DIRTY = 2, SEEDED = 4, COMPLETED = 8, GONE = 16;
+
+/** Most peers one request worker accounts (16M: 2 GiB of entries, were they all held). */
+export const MAX_ENTRIES = 1 << 24;
 
 /** Accounting of one request worker. */
 export class PeerAccounts {
@@ -63,8 +68,8 @@ export class PeerAccounts {
   #f64 = new Float64Array(1);
   #f64b = new Uint8Array(this.#f64.buffer);
 
-  /** An empty table of at most `maxEntries` peers. */
-  constructor(maxEntries = 1 << 20) {
+  /** An empty table of at most `maxEntries` peers (128 bytes each when full). */
+  constructor(maxEntries = MAX_ENTRIES) {
     this.#max = maxEntries;
     this.#grow(1024);
   }
