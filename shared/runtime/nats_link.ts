@@ -53,11 +53,15 @@ export const WIRE_FORMAT = 1;
  */
 export const HEADER_LEN = 9;
 
+/** A header's time goes through these (little-endian, as every platform shoal runs on). */
+const TIME = new Float64Array(1), TIME_BYTES = new Uint8Array(TIME.buffer);
+
 /** The records of `w` behind the header (format and `time`), as one message. */
 export function frame(w: { buf: Uint8Array; len: number }, time: number): Uint8Array {
   const m = new Uint8Array(HEADER_LEN + w.len);
   m[0] = WIRE_FORMAT;
-  new DataView(m.buffer).setFloat64(1, time, true);
+  TIME[0] = time;
+  m.set(TIME_BYTES, 1);
   m.set(w.buf.subarray(0, w.len), HEADER_LEN);
   return m;
 }
@@ -65,7 +69,8 @@ export function frame(w: { buf: Uint8Array; len: number }, time: number): Uint8A
 /** The time in the header of message `m`, or NaN when `m` is not of `WIRE_FORMAT`. */
 export function frameTime(m: Uint8Array): number {
   if (m.length < HEADER_LEN || m[0] !== WIRE_FORMAT) return NaN;
-  return new DataView(m.buffer, m.byteOffset + 1, 8).getFloat64(0, true);
+  for (let i = 0; i < 8; i++) TIME_BYTES[i] = m[1 + i];
+  return TIME[0];
 }
 
 /** Subjects whose `PUB` head is kept (nodes × their workers; more starts over). */
@@ -110,7 +115,9 @@ export class NatsLink {
   #tcp: PolledTcp | null = null;
   #polled = polledLinks;
   #closed = false;
-  #heads = new Map<string, Uint8Array>();
+  /** `PUB` heads by subject, then by reply subject ("" for none). */
+  #heads = new Map<string, Map<string, Uint8Array>>();
+  #headCount = 0;
   #out = new Uint8Array(1 << 16);
   #spare = new Uint8Array(1 << 16);
   #outLen = 0;
@@ -287,11 +294,17 @@ export class NatsLink {
 
   /** Publishes `message` to `subject`, with `reply` as its reply subject when given. */
   publish(subject: string, message: Uint8Array, reply = ""): void {
-    const id = reply === "" ? subject : `${subject} ${reply}`;
-    let head = this.#heads.get(id);
+    let byReply = this.#heads.get(subject);
+    let head = byReply?.get(reply);
     if (head === undefined) {
-      if (this.#heads.size >= MAX_HEADS) this.#heads.clear();
-      this.#heads.set(id, head = pubHead(subject, reply));
+      if (this.#headCount >= MAX_HEADS) {
+        this.#heads.clear();
+        this.#headCount = 0;
+        byReply = undefined;
+      }
+      if (byReply === undefined) this.#heads.set(subject, byReply = new Map());
+      byReply.set(reply, head = pubHead(subject, reply));
+      this.#headCount++;
     }
     if (!this.linked || message.length > this.#maxPayload) {
       this.dropped++;

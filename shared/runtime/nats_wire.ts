@@ -36,6 +36,9 @@ export class NatsReader {
   #len = 0;
   #on: NatsEvents;
   #maxPayload: number;
+  /** A `MSG` line's fields, as [start, end) pairs (at most 4 are read). */
+  #fields = new Int32Array(10);
+  #replies = new Texts();
 
   /** Hands what it reads to `on`; a message longer than `maxPayload` is a broken stream. */
   constructor(on: NatsEvents, maxPayload = 8 << 20) {
@@ -62,14 +65,15 @@ export class NatsReader {
       }
       const op = b[p] | 0x20; // lower case
       if (op === 0x6d) { // MSG subject sid [reply] size
-        const parts = fields(b, p + 3, eol);
-        if (parts.length !== 3 && parts.length !== 4) throw new Error("NATS: a malformed MSG");
-        const size = toInt(b, parts[parts.length - 1]);
+        const n = fields(b, p + 3, eol, this.#fields);
+        if (n !== 3 && n !== 4) throw new Error("NATS: a malformed MSG");
+        const f = this.#fields;
+        const size = toInt(b, f[2 * n - 2], f[2 * n - 1]);
         if (size < 0 || size > this.#maxPayload) throw new Error("NATS: a MSG of a bad size");
         const start = eol + 2, end = start + size;
         if (end + 2 > this.#len) break; // the payload is not all here yet
-        const sid = toInt(b, parts[1]);
-        const reply = parts.length === 4 ? dec.decode(b.subarray(parts[2][0], parts[2][1])) : "";
+        const sid = toInt(b, f[2], f[3]);
+        const reply = n === 4 ? this.#replies.text(b, f[4], f[5]) : "";
         this.#on.msg(sid, reply, b.subarray(start, end));
         p = end + 2;
         continue;
@@ -145,21 +149,59 @@ function indexOfCrlf(b: Uint8Array, from: number, to: number): number {
   return -1;
 }
 
-/** The whitespace-separated fields of `b[from, to)`, as [start, end) pairs. */
-function fields(b: Uint8Array, from: number, to: number): [number, number][] {
-  const out: [number, number][] = [];
-  let i = from;
+/**
+ * The whitespace-separated fields of `b[from, to)`, as [start, end) pairs in `out`; returns
+ * how many there are (counting past what `out` holds, so a line of too many fields shows).
+ */
+function fields(b: Uint8Array, from: number, to: number, out: Int32Array): number {
+  let i = from, n = 0;
   while (i < to) {
     while (i < to && (b[i] === SPACE || b[i] === TAB)) i++;
     if (i >= to) break;
     const s = i;
     while (i < to && b[i] !== SPACE && b[i] !== TAB) i++;
-    out.push([s, i]);
+    if (2 * n + 1 < out.length) {
+      out[2 * n] = s;
+      out[2 * n + 1] = i;
+    }
+    n++;
   }
-  return out;
+  return n;
 }
 
-function toInt(b: Uint8Array, [s, e]: [number, number]): number {
+/**
+ * Texts decoded, by their bytes, in a small direct-mapped cache: the reply subjects of a link's
+ * messages are few (one per socket worker that sends to it), so each is decoded once, not per
+ * message. Subjects share long prefixes, so the slot comes from the length and the last bytes,
+ * and the bytes are compared from the end.
+ */
+class Texts {
+  #bytes: (Uint8Array | null)[] = new Array(TEXTS).fill(null);
+  #texts: string[] = new Array(TEXTS).fill("");
+
+  /** The text of `b[s, e)`. */
+  text(b: Uint8Array, s: number, e: number): string {
+    const n = e - s;
+    if (n === 0) return "";
+    const k = (n * 31 + b[e - 1] * 7 + (n > 1 ? b[e - 2] : 0) + (n > 9 ? b[e - 10] : 0)) &
+      (TEXTS - 1);
+    const c = this.#bytes[k];
+    if (c !== null && c.length === n) {
+      let j = n - 1;
+      while (j >= 0 && c[j] === b[s + j]) j--;
+      if (j < 0) return this.#texts[k];
+    }
+    const text = dec.decode(b.subarray(s, e));
+    this.#bytes[k] = b.slice(s, e);
+    this.#texts[k] = text;
+    return text;
+  }
+}
+
+/** Slots of `Texts` (a power of two). */
+const TEXTS = 64;
+
+function toInt(b: Uint8Array, s: number, e: number): number {
   if (e - s > 10 || e === s) return -1;
   let v = 0;
   for (let i = s; i < e; i++) {

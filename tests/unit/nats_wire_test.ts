@@ -42,9 +42,29 @@ Deno.test("nats wire: operations are read whole however the bytes are cut", () =
   }
 });
 
+Deno.test("nats wire: each message has its own reply subject, however many and alike", () => {
+  // Subjects alike but for a byte here and there, more of them than the reader keeps decoded,
+  // each more than once, in an order that makes kept ones collide.
+  const subjects: string[] = [];
+  for (let n = 0; n < 300; n++) {
+    subjects.push(`shoal.c.bt.node${n % 7}.ans.${"u".repeat(n % 3)}${n}.${n % 5}`);
+  }
+  const { r, seen } = reader();
+  const want: string[] = [];
+  for (let round = 0; round < 3; round++) {
+    for (let k = 0; k < subjects.length; k++) {
+      const s = subjects[(k * 37 + round * 11) % subjects.length];
+      r.push(enc.encode(`MSG x ${k % 9 + 1} ${s} 1\r\n${k % 10}\r\n`));
+      want.push(`msg ${k % 9 + 1} ${s} ${k % 10}`);
+    }
+  }
+  assert.deepEqual(seen, want);
+});
+
 Deno.test("nats wire: a broken stream throws instead of growing", () => {
   assert.throws(() => reader().r.push(enc.encode("MSG a 1 999999\r\n")), /bad size/);
   assert.throws(() => reader().r.push(enc.encode("MSG a\r\n")), /malformed MSG/);
+  assert.throws(() => reader().r.push(enc.encode("MSG a 1 r s t 5\r\n")), /malformed MSG/);
   assert.throws(() => reader().r.push(enc.encode("HELLO\r\n")), /unknown operation/);
   assert.throws(() => reader().r.push(new Uint8Array(70 * 1024).fill(65)), /too long/);
 });
