@@ -19,12 +19,17 @@ async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
   return out;
 }
 
-Deno.test("polled TCP: bytes both ways, a write that waits for room, and the end", async () => {
+/** A listener on loopback, a polled stream connected to it, and the server's end of it. */
+async function connected() {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const tcp = await connectPolled("127.0.0.1", listener.addr.port, 3000);
+  return { listener, tcp, server: await accepted };
+}
+
+Deno.test("polled TCP: bytes both ways, a write that waits for room, and the end", async () => {
+  const { listener, tcp, server } = await connected();
   try {
-    const accepted = listener.accept();
-    const tcp = await connectPolled("127.0.0.1", listener.addr.port, 3000);
-    const server = await accepted;
     const got: number[] = [];
     let wake: () => void = () => {};
     tcp.serve((chunk) => {
@@ -67,11 +72,8 @@ Deno.test("polled TCP: a refused connection is an error that names it", async ()
 });
 
 Deno.test("polled TCP: a peer that takes nothing ends the stream at the bound", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { listener, tcp, server } = await connected();
   try {
-    const accepted = listener.accept();
-    const tcp = await connectPolled("127.0.0.1", listener.addr.port, 3000);
-    const server = await accepted;
     tcp.serve(() => {});
     tcp.write(new Uint8Array(MAX_UNSENT - 1024));
     tcp.write(new Uint8Array(4096)); // over the bound while nothing was read
