@@ -19,7 +19,7 @@ import { shoalTracker, type Tracker } from "../harness/trackers.ts";
 import { parseMetrics } from "../shared/observe/prometheus.ts";
 import { LATENCY_BUCKETS_MS } from "../shared/observe/view.ts";
 import { type BenchOptions, measureUdp, measureWs, median, type Row } from "./measure.ts";
-import { WARM_SECONDS } from "./measure.ts";
+import { warmSeconds } from "./measure.ts";
 
 /** One round of one setup. */
 interface ClusterRow {
@@ -93,7 +93,7 @@ export async function clusterBench(
   const workers = { socket_workers: 1, request_workers: 1 };
   const ws = o.only === "ws", protocol = ws ? "ws" : "udp";
   const measure = (t: Tracker) => ws ? measureWs(t, o) : measureUdp(t, o);
-  const warm = { ...o, seconds: WARM_SECONDS };
+  const warm = { ...o, seconds: warmSeconds(o) };
   const warmUp = (t: Tracker) => ws ? measureWs(t, warm) : measureUdp(t, warm);
   const lone: ClusterRow[] = [], clustered: ClusterRow[] = [];
   for (let round = 1; round <= o.clusterRounds; round++) {
@@ -183,7 +183,7 @@ export async function clusterBench(
     ? `WebTorrent load (${o.wsConnections} connections, ${o.wsTorrents} torrents; per message)`
     : `UDP load (${o.peers} peers, ${o.torrents} torrents)`;
   const lines = [
-    `Cluster: the ${load} sent to one node of ${n} (each 1 socket + 1 request worker, one nats-server, all on this machine), against one lone node under the same load; ${o.seconds} s each, ${o.clusterRounds} alternating round(s). CPU per response counts every shoal process; nats-server's apart. Each setup first takes ${WARM_SECONDS} s of the load unmeasured.`,
+    `Cluster: the ${load} sent to one node of ${n} (each 1 socket + 1 request worker, one nats-server, all on this machine), against one lone node under the same load; ${o.seconds} s each, ${o.clusterRounds} alternating round(s). CPU per response counts every shoal process; nats-server's apart. Each setup first takes ${warmSeconds(o)} s of the load unmeasured.`,
     "",
     "| setup | responses/s | shoal CPU µs per response | nats-server CPU µs per response | forwarded | requests per forwarded batch | NATS bytes per forwarded request | forward round trip p50 | p99 |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|",

@@ -54,7 +54,7 @@ import {
   measureWs,
   median,
   type Row,
-  WARM_SECONDS,
+  warmSeconds,
   withTracker,
 } from "./measure.ts";
 
@@ -174,7 +174,7 @@ function privateTable(o: BenchOptions, pairs: PrivatePair[]): string[] {
       count(o.privateKeys)
     } keys in SQLite, accounting written every ${o.privateWriteInterval} s: each peer announces with one key drawn at random (UDP: BEP 41 URL data \`/KEY/announce\`; HTTP: \`/KEY/announce\`), each HTTP scrape with a random key (UDP scrapes carry none); uploaded and downloaded are always 0. Against shoal open under the same load in the same run${
       o.privateRounds > 1 ? `, ${o.privateRounds} alternating pairs (medians)` : ""
-    }; each tracker first takes ${WARM_SECONDS} s of the load unmeasured; CPU per response counts every answer (connects and scrapes too). Target: private ÷ open ≤ 1.15.`,
+    }; each tracker first takes ${warmSeconds(o)} s of the load unmeasured; CPU per response counts every answer (connects and scrapes too). Target: private ÷ open ≤ 1.15.`,
     "",
     "| protocol | open responses/s | private responses/s | open CPU µs per response | private CPU µs per response | private ÷ open |" +
     (o.privateRounds > 1 ? " each round |" : ""),
@@ -234,7 +234,7 @@ async function benchRows(o: BenchOptions, keys: PrivateKeys | null): Promise<str
       return;
     }
     // Open and private alike take the load unmeasured first (`WARM_SECONDS`).
-    const warm = { ...o, seconds: WARM_SECONDS };
+    const warm = { ...o, seconds: warmSeconds(o) };
     const warmed = (k: string) => async (t: Tracker) => {
       await measure(t, k, warm);
       return measure(t, k, o);

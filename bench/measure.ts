@@ -138,6 +138,11 @@ export const BENCH_DEFAULTS: BenchOptions = {
  */
 export const WARM_SECONDS = 3;
 
+/** The warm-up of `o`: `WARM_SECONDS`, or a moment with `--quick`. */
+export function warmSeconds(o: BenchOptions): number {
+  return o.quick ? 0.3 : WARM_SECONDS;
+}
+
 /** The median (of an even count, the mean of the middle two). */
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
