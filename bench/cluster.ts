@@ -183,7 +183,9 @@ export async function clusterBench(
     ? `WebTorrent load (${o.wsConnections} connections, ${o.wsTorrents} torrents; per message)`
     : `UDP load (${o.peers} peers, ${o.torrents} torrents)`;
   const lines = [
-    `Cluster: the ${load} sent to one node of ${n} (each 1 socket + 1 request worker, one nats-server, all on this machine), against one lone node under the same load; ${o.seconds} s each, ${o.clusterRounds} alternating round(s). CPU per response counts every shoal process; nats-server's apart. Each setup first takes ${warmSeconds(o)} s of the load unmeasured.`,
+    `Cluster: the ${load} sent to one node of ${n} (each 1 socket + 1 request worker, one nats-server, all on this machine), against one lone node under the same load; ${o.seconds} s each, ${o.clusterRounds} alternating round(s). CPU per response counts every shoal process; nats-server's apart. Each setup first takes ${
+      warmSeconds(o)
+    } s of the load unmeasured.`,
     "",
     "| setup | responses/s | shoal CPU µs per response | nats-server CPU µs per response | forwarded | requests per forwarded batch | NATS bytes per forwarded request | forward round trip p50 | p99 |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|",

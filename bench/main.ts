@@ -174,7 +174,9 @@ function privateTable(o: BenchOptions, pairs: PrivatePair[]): string[] {
       count(o.privateKeys)
     } keys in SQLite, accounting written every ${o.privateWriteInterval} s: each peer announces with one key drawn at random (UDP: BEP 41 URL data \`/KEY/announce\`; HTTP: \`/KEY/announce\`), each HTTP scrape with a random key (UDP scrapes carry none); uploaded and downloaded are always 0. Against shoal open under the same load in the same run${
       o.privateRounds > 1 ? `, ${o.privateRounds} alternating pairs (medians)` : ""
-    }; each tracker first takes ${warmSeconds(o)} s of the load unmeasured; CPU per response counts every answer (connects and scrapes too). Target: private ÷ open ≤ 1.15.`,
+    }; each tracker first takes ${
+      warmSeconds(o)
+    } s of the load unmeasured; CPU per response counts every answer (connects and scrapes too). Target: private ÷ open ≤ 1.15.`,
     "",
     "| protocol | open responses/s | private responses/s | open CPU µs per response | private CPU µs per response | private ÷ open |" +
     (o.privateRounds > 1 ? " each round |" : ""),
