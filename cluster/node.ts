@@ -73,6 +73,7 @@ export class ClusterNode {
   #state: ClusterState = "alone";
   #timer: ReturnType<typeof setTimeout> | undefined;
   #ticks = 0;
+  #refreshing = false;
   #stopped = false;
   #lastLive = "";
   #watchStop: (() => void) | null = null;
@@ -417,18 +418,30 @@ export class ClusterNode {
     this.#changed();
   }
 
-  /** Every third of a TTL: refresh this node's key, forget nodes not heard from. */
+  /** Every eighth of the timeout: forget nodes not heard from; every second time, a heartbeat. */
   #tick(): void {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
-      void this.#beat().finally(() => this.#tick());
+      this.#beat();
+      this.#tick();
     }, this.#s.nodeTimeoutMs / 8);
   }
 
-  /** Every eighth of the timeout: forget nodes gone silent; every second time, a heartbeat. */
-  async #beat(): Promise<void> {
+  /**
+   * Forgets nodes gone silent, and refreshes this node's key every second time. The refresh runs
+   * apart, one at a time: a NATS that stops answering without closing (frozen, or cut off by
+   * the network) holds the refresh until its timeout, and must not hold up the forgetting, which
+   * is what lets this node take every shard within `node_timeout`.
+   */
+  #beat(): void {
     if (this.#members.expire(performance.now()).length > 0) this.#changed();
-    if (++this.#ticks % 2 !== 0) return;
+    if (++this.#ticks % 2 !== 0 || this.#refreshing) return;
+    this.#refreshing = true;
+    void this.#refresh().finally(() => (this.#refreshing = false));
+  }
+
+  /** Refreshes this node's key (compare-and-set); refused, it claims its name again. */
+  async #refresh(): Promise<void> {
     const kv = this.#kv;
     if (kv === null || this.#state !== "member" || this.#nc?.isClosed()) return;
     try {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { metricsOf, type RunningShoal } from "./helpers/shoal.ts";
 import { randomId } from "./helpers/udp_client.ts";
 import {
+  answers,
   client,
   clusterTest,
   eventually,
@@ -264,6 +265,54 @@ clusterTest(
         ca.close();
         cb.close();
       }
+    }
+  },
+);
+
+clusterTest(
+  "cluster: a frozen NATS (SIGSTOP): within node_timeout each node answers every swarm itself, and rejoins",
+  async (nats, running) => {
+    // A NATS that stops answering without closing its connections, as a server that hangs or a
+    // network that drops everything does: nothing tells the nodes, so each must notice the
+    // others' silence within node_timeout (2 s here) and answer every swarm itself.
+    for (const n of ["a", "b"]) running.push(await startNode(nats, n));
+    const [a] = running;
+    await eventually(
+      async () => (await Promise.all(running.map(nodesSeen))).every((k) => k === 2),
+      5000,
+      "both nodes see 2",
+    );
+    const ca = client(a);
+    try {
+      const id = await ca.connect();
+      // 20 torrents: B owns some of them, so A's answers for those came through NATS.
+      const hashes = Array.from({ length: 20 }, () => randomId());
+      for (const h of hashes) assert.ok(await answers(ca, id, h), "answered before the freeze");
+      Deno.kill(nats.pid, "SIGSTOP");
+      let took: number;
+      try {
+        // node_timeout and 2 s of margin (here about 1.7 s in all). A node whose forgetting
+        // waited on its heartbeat's refresh answered alone only after the refresh timed out,
+        // about 5.2 s.
+        took = await eventually(
+          async () => {
+            for (const h of hashes) if (!(await answers(ca, id, h, 300))) return false;
+            return true;
+          },
+          4000,
+          "A answers every swarm itself while NATS is frozen",
+        );
+      } finally {
+        Deno.kill(nats.pid, "SIGCONT");
+      }
+      console.log(`A answered every swarm alone ${Math.round(took)} ms after NATS froze`);
+      await eventually(
+        async () => (await Promise.all(running.map(nodesSeen))).every((k) => k === 2),
+        10_000,
+        "both nodes see 2 again after NATS thawed",
+      );
+    } finally {
+      ca.close();
     }
   },
 );
