@@ -3,7 +3,7 @@
  * so this measures its price: the bench's UDP load (with `--only ws`, its WebTorrent load, every
  * connection on that node) sent to one node of N (so (N-1)/N of the requests go to other nodes
  * over NATS), against one lone node under the same load, alternating `--cluster-rounds` times.
- * Each node runs 1 socket and 1 request worker, and each setup takes `WARM_SECONDS` of the load
+ * Each node runs 1 socket and 1 request worker, and each setup takes `warmSeconds` of the load
  * unmeasured first.
  *
  * Reported: CPU µs per response of every shoal node together, and of nats-server; bytes through
@@ -18,8 +18,14 @@ import { cpuSeconds } from "../harness/procstat.ts";
 import { shoalTracker, type Tracker } from "../harness/trackers.ts";
 import { parseMetrics } from "../shared/observe/prometheus.ts";
 import { LATENCY_BUCKETS_MS } from "../shared/observe/view.ts";
-import { type BenchOptions, measureUdp, measureWs, median, type Row } from "./measure.ts";
-import { warmSeconds } from "./measure.ts";
+import {
+  type BenchOptions,
+  measureUdp,
+  measureWs,
+  median,
+  type Row,
+  warmSeconds,
+} from "./measure.ts";
 
 /** One round of one setup. */
 interface ClusterRow {
@@ -37,8 +43,6 @@ interface ClusterRow {
   /** Forward round trips by bucket, summed over nodes. */
   latency: number[];
 }
-
-const BUCKETS_MS = LATENCY_BUCKETS_MS;
 
 async function metricsOf(t: Tracker): Promise<Map<string, number>> {
   const r = await fetch(`http://127.0.0.1:${t.metricsPort}/metrics`);
@@ -66,17 +70,19 @@ function quantile(counts: number[], q: number): string {
   let seen = 0;
   for (let k = 0; k < counts.length; k++) {
     seen += counts[k];
-    if (seen >= q * total) return BUCKETS_MS[k] === Infinity ? "> 50 ms" : `≤ ${BUCKETS_MS[k]} ms`;
+    if (seen >= q * total) {
+      return LATENCY_BUCKETS_MS[k] === Infinity ? "> 50 ms" : `≤ ${LATENCY_BUCKETS_MS[k]} ms`;
+    }
   }
   return "> 50 ms";
 }
 
 /** The forward round trips by bucket, summed over `nodes` (cumulative, since their start). */
 async function latencies(nodes: Tracker[]): Promise<number[]> {
-  const latency = BUCKETS_MS.map(() => 0);
+  const latency = LATENCY_BUCKETS_MS.map(() => 0);
   for (const t of nodes) {
     const m = await metricsOf(t);
-    BUCKETS_MS.forEach((b, k) => {
+    LATENCY_BUCKETS_MS.forEach((b, k) => {
       const le = b === Infinity ? "+Inf" : String(b / 1000);
       latency[k] += sum(m, "shoal_cluster_forward_latency_seconds_bucket", [`le="${le}"`]);
     });

@@ -147,33 +147,46 @@ export class NatsLink {
     }
   }
 
+  /**
+   * What a session reads until it is linked (the server's `INFO`, its `PONG`, an `-ERR`), and
+   * the reader that fills it and hands messages to `subs`; `pong` answers the server's `PING`.
+   */
+  #handshake(subs: NatsSubscription[], pong: () => void) {
+    const seen = { info: null as Record<string, unknown> | null, pong: false, error: "" };
+    const reader = new NatsReader({
+      info: (i) => {
+        // The first `INFO` (the handshake's) sets the payload bound; later ones update no bound.
+        if (seen.info === null) {
+          const max = Number(i.max_payload);
+          this.#maxPayload = max > 0 ? max : 1 << 20;
+        }
+        seen.info = i;
+      },
+      msg: (sid, reply, payload) => subs[sid - 1]?.on(payload, reply),
+      ping: pong,
+      pong: () => (seen.pong = true),
+      err: (text) => (seen.error = text),
+    });
+    return { seen, reader };
+  }
+
   /** One connection's life: handshake, subscriptions, then reading until it ends. */
   async #session(server: string, subs: NatsSubscription[]): Promise<void> {
-    const u = new URL(server.includes("://") ? server : `nats://${server}`);
-    const hostname = u.hostname.replace(/^\[|\]$/g, "");
-    const tcp = await Deno.connect({ hostname, port: Number(u.port || 4222) });
+    const { u, hostname, port } = serverAddress(server);
+    const tcp = await Deno.connect({ hostname, port });
     // A batch must leave at once, not wait for the previous one's acknowledgement (Nagle).
     tcp.setNoDelay(true);
     let conn: Deno.Conn = tcp;
-    let info: Record<string, unknown> | null = null, pong = false, error = "";
-    const reader = new NatsReader({
-      info: (i) => (info = i),
-      msg: (sid, reply, payload) => subs[sid - 1]?.on(payload, reply),
-      ping: () => this.#write(PONG),
-      pong: () => (pong = true),
-      err: (text) => (error = text),
-    });
+    const { seen, reader } = this.#handshake(subs, () => this.#write(PONG));
     const chunk = new Uint8Array(64 * 1024);
     const readSome = async (c: Deno.Conn) => {
       const n = await c.read(chunk);
-      if (n === null) throw new Error(error || "connection closed");
+      if (n === null) throw new Error(seen.error || "connection closed");
       reader.push(chunk.subarray(0, n));
     };
     try {
-      while (info === null) await readSome(conn);
-      const i = info as Record<string, unknown>;
-      const max = Number(i.max_payload);
-      this.#maxPayload = max > 0 ? max : 1 << 20;
+      while (seen.info === null) await readSome(conn);
+      const i = seen.info as Record<string, unknown>;
       if (i.tls_required || u.protocol === "tls:") {
         const caFile = this.#init.tlsCaFile;
         conn = await Deno.startTls(tcp, {
@@ -182,9 +195,9 @@ export class NatsLink {
         });
       }
       await writeAll(conn, this.#connectOp(u, Boolean(i.tls_required)));
-      while (!pong) {
+      while (!seen.pong) {
         await readSome(conn);
-        if (error !== "") throw new Error(error);
+        if (seen.error !== "") throw new Error(seen.error);
       }
       for (let k = 0; k < subs.length; k++) await writeAll(conn, subOp(subs[k].subject, k + 1));
       this.#conn = conn;
@@ -223,18 +236,10 @@ export class NatsLink {
    * poller's passes, and what they publish leaves at the end of the pass's turn.
    */
   async #polledSession(server: string, subs: NatsSubscription[], log: Logger): Promise<void> {
-    const u = new URL(server.includes("://") ? server : `nats://${server}`);
-    const hostname = u.hostname.replace(/^\[|\]$/g, "");
-    const tcp = await connectPolled(hostname, Number(u.port || 4222), CONNECT_MS);
-    let info: Record<string, unknown> | null = null, pong = false, error = "";
+    const { u, hostname, port } = serverAddress(server);
+    const tcp = await connectPolled(hostname, port, CONNECT_MS);
     let wake: (() => void) | null = null;
-    const reader = new NatsReader({
-      info: (i) => (info = i),
-      msg: (sid, reply, payload) => subs[sid - 1]?.on(payload, reply),
-      ping: () => tcp.write(PONG),
-      pong: () => (pong = true),
-      err: (text) => (error = text),
-    });
+    const { seen, reader } = this.#handshake(subs, () => tcp.write(PONG));
     tcp.serve((chunk) => {
       try {
         reader.push(chunk);
@@ -246,20 +251,17 @@ export class NatsLink {
     // Waits for data until `done` holds; throws when the stream ends or the server says -ERR.
     const until = async (done: () => boolean) => {
       while (!done()) {
-        if (error !== "") throw new Error(error);
+        if (seen.error !== "") throw new Error(seen.error);
         const ended = await Promise.race([
           new Promise<null>((r) => (wake = () => r(null))),
           tcp.ended,
         ]);
-        if (ended !== null) throw new Error(error || ended.message);
+        if (ended !== null) throw new Error(seen.error || ended.message);
       }
     };
     try {
-      await until(() => info !== null);
-      const i = info as unknown as Record<string, unknown>;
-      const max = Number(i.max_payload);
-      this.#maxPayload = max > 0 ? max : 1 << 20;
-      if (i.tls_required) {
+      await until(() => seen.info !== null);
+      if (seen.info!.tls_required) {
         // Reached through plain nats://, a server that requires TLS: Deno's connections can
         // speak it (read on the event loop, which this thread only turns now and then).
         this.#polled = false;
@@ -270,12 +272,12 @@ export class NatsLink {
         throw new Error("the server requires TLS");
       }
       tcp.write(this.#connectOp(u, false));
-      await until(() => pong);
+      await until(() => seen.pong);
       for (let k = 0; k < subs.length; k++) tcp.write(subOp(subs[k].subject, k + 1));
       this.#tcp = tcp;
       this.onLinked?.(true);
       const why = await tcp.ended;
-      if (error !== "") throw new Error(error);
+      if (seen.error !== "") throw new Error(seen.error);
       throw why;
     } finally {
       wake = null;
@@ -316,7 +318,6 @@ export class NatsLink {
   }
 
   #write(bytes: Uint8Array): void {
-    if (this.#tcp !== null) return this.#tcp.write(bytes);
     this.#reserve(bytes.length);
     this.#out.set(bytes, this.#outLen);
     this.#outLen += bytes.length;
@@ -365,6 +366,12 @@ export class NatsLink {
       this.#conn?.close();
     } catch { /* closed already */ }
   }
+}
+
+/** A server of the `servers` list (`host:port` or a URL) as a URL, its host name and port. */
+function serverAddress(server: string): { u: URL; hostname: string; port: number } {
+  const u = new URL(server.includes("://") ? server : `nats://${server}`);
+  return { u, hostname: u.hostname.replace(/^\[|\]$/g, ""), port: Number(u.port || 4222) };
 }
 
 async function writeAll(conn: Deno.Conn, b: Uint8Array): Promise<void> {

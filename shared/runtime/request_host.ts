@@ -22,8 +22,15 @@ import type { PrivateInit } from "./private_init.ts";
 import type { KeyUpdate } from "../store/key_table.ts";
 import { blockingWaits, type Link, openLinks, type Port, replaceLink } from "./link.ts";
 import type { ClusterWorkerInit, ShardOwners } from "./cluster_init.ts";
-import { frame, frameTime, HEADER_LEN, NatsLink, natsSubjects } from "./nats_link.ts";
-import { pollableNats, usePolledLinks } from "./nats_link.ts";
+import {
+  frame,
+  frameTime,
+  HEADER_LEN,
+  NatsLink,
+  natsSubjects,
+  pollableNats,
+  usePolledLinks,
+} from "./nats_link.ts";
 import { pollRings } from "./thread_poll.ts";
 import { BatchWriter } from "./channel.ts";
 import { ORIGIN_HEADER_LEN, RemoteOrigins } from "./remote_origins.ts";
