@@ -370,11 +370,12 @@ processTest(
       assert.equal(r.got, r.want, "the downloaded bytes are the seeded bytes");
       assert.ok(r.peers >= 1);
       assert.equal(r.scrape.complete, 2, "the leecher finished and announced it");
-      // The leecher's `completed` announce carries its whole download.
+      // The leecher's `completed` announce carries its whole download, to its key alone: the
+      // seeder's key downloaded nothing.
       const t = await waitForTotals(
         p,
         [SEEDER_KEY, LEECHER_KEY],
-        ([_, l]) => near(l.downloaded, WS_PAYLOAD_BYTES) && l.completed === 1,
+        ([s, l]) => near(l.downloaded, WS_PAYLOAD_BYTES) && l.completed === 1 && s.downloaded === 0,
       );
       console.log(`  WebTorrent's keys: ${JSON.stringify(t.infos)}`);
       assert.ok(t.ok, `totals off: ${JSON.stringify(t.infos)}`);
