@@ -276,17 +276,18 @@ clusterTest(
     // network that drops everything does: nothing tells the nodes, so each must notice the
     // others' silence within node_timeout (2 s here) and answer every swarm itself.
     for (const n of ["a", "b"]) running.push(await startNode(nats, n));
-    const [a] = running;
+    const [a, b] = running;
     await eventually(
       async () => (await Promise.all(running.map(nodesSeen))).every((k) => k === 2),
       5000,
       "both nodes see 2",
     );
-    const ca = client(a);
+    const ca = client(a), cb = client(b);
     try {
-      const id = await ca.connect();
+      const id = await ca.connect(), idb = await cb.connect();
       // 20 torrents: B owns some of them, so A's answers for those came through NATS.
       const hashes = Array.from({ length: 20 }, () => randomId());
+      const fresh = Array.from({ length: 10 }, () => randomId()), leecher = randomId();
       for (const h of hashes) assert.ok(await answers(ca, id, h), "answered before the freeze");
       Deno.kill(nats.pid, "SIGSTOP");
       let took: number;
@@ -302,6 +303,29 @@ clusterTest(
           4000,
           "A answers every swarm itself while NATS is frozen",
         );
+        // Alone, each node holds half of 10 new swarms: a seeder at A, a leecher at B.
+        for (const h of fresh) {
+          const r = await ca.announce(id, {
+            infoHash: h,
+            peerId: randomId(),
+            left: 0n,
+            port: 7001,
+          });
+          assert.equal(r.action, 1, "A's announce answered while frozen");
+          await eventually(
+            async () => {
+              const r2 = await cb.announce(idb, {
+                infoHash: h,
+                peerId: leecher,
+                left: 9n,
+                port: 7002,
+              }).catch(() => null);
+              return r2?.action === 1;
+            },
+            4000,
+            "B answers alone while NATS is frozen",
+          );
+        }
       } finally {
         Deno.kill(nats.pid, "SIGCONT");
       }
@@ -311,8 +335,15 @@ clusterTest(
         10_000,
         "both nodes see 2 again after NATS thawed",
       );
+      // After the thaw each swarm has one owner again, holding both halves.
+      await eventually(
+        async () => (await scrapeAll(b, fresh)).every(([s, l]) => s === 1 && l === 1),
+        5000,
+        "the swarms held apart are merged at their owners after the thaw",
+      );
     } finally {
       ca.close();
+      cb.close();
     }
   },
 );
