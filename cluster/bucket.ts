@@ -1,15 +1,39 @@
 /**
  * The cluster's JetStream KV bucket, as a node uses it: opened (or made, with the TTL that
  * expires a silent node's key), and this node's key claimed with compare-and-set, so two live
- * processes never hold one name. Also how NATS's refusals of credentials read.
+ * processes never hold one name. Also how a node connects to NATS, and how NATS's refusals of
+ * credentials read.
  *
  * @module
  */
 
-import type { NatsConnection } from "@nats-io/transport-node";
+import type { ConnectionOptions, NatsConnection } from "@nats-io/transport-node";
 import { type KV, Kvm } from "@nats-io/kv";
 import { type NodeInfo, parseNodeInfo } from "./members.ts";
 import { firstLine } from "./log.ts";
+import type { ClusterSettings } from "./settings.ts";
+
+/** How long the first connection to NATS may take before the node starts alone. */
+const FIRST_CONNECT_MS = 3000;
+
+/**
+ * The main thread's NATS connection options for the cluster `s` describes: its credentials and
+ * TLS, reconnecting for ever, a try at least every second (sooner with a short `node_timeout`).
+ */
+export function connectOptions(s: ClusterSettings): ConnectionOptions {
+  return {
+    servers: s.servers,
+    name: `shoal ${s.name}/${s.node}`,
+    user: s.user || undefined,
+    pass: s.password || undefined,
+    token: s.token || undefined,
+    tls: s.tlsCaFile ? { caFile: s.tlsCaFile } : undefined,
+    timeout: FIRST_CONNECT_MS,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: Math.min(1000, s.nodeTimeoutMs / 3),
+    waitOnFirstConnect: false,
+  };
+}
 
 /** Opens the cluster's bucket, creating it with a TTL of `ttlMs` when it does not exist. */
 export async function openBucket(nc: NatsConnection, name: string, ttlMs: number): Promise<KV> {

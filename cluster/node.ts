@@ -20,39 +20,20 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { KV, KvEntry } from "@nats-io/kv";
 import { OperatorError } from "../shared/base/errors.ts";
 import { VERSION } from "../shared/base/version.ts";
-import { MetricsText } from "../shared/observe/prometheus.ts";
 import { FORMAT, Members, type NodeInfo, type NodeLoad, parseNodeInfo } from "./members.ts";
-
-/** The cluster as the statistics page shows it. */
-export interface ClusterOverview {
-  /** The cluster's name. */
-  name: string;
-  /** Where this node stands. */
-  state: ClusterState;
-  /** Each live node: its name, whether it is this one, its shards, and what it holds. */
-  nodes: ({ node: string; here: boolean; shards: number } & NodeLoad)[];
-  /** What the nodes hold together. */
-  total: NodeLoad;
-}
+import {
+  clusterMetrics,
+  type ClusterOverview,
+  clusterOverview,
+  type ClusterState,
+} from "./view.ts";
 import { assignShards, ClusterShards, SHARDS, shardsOf } from "../shared/store/cluster_shards.ts";
 import type { ClusterSettings } from "./settings.ts";
 import type { ClusterWorkerInit, ShardOwners } from "../shared/runtime/cluster_init.ts";
 import type { SwarmAccess } from "../shared/runtime/tracker.ts";
 import { Handoffs } from "./handoff.ts";
-import { authText, claimKey, isAuthError, openBucket } from "./bucket.ts";
+import { authText, claimKey, connectOptions, isAuthError, openBucket } from "./bucket.ts";
 import { firstLine, type Log } from "./log.ts";
-
-/** How long the first connection to NATS may take before the node starts alone. */
-const FIRST_CONNECT_MS = 3000;
-
-/** Where a node stands. */
-export type ClusterState =
-  /** Connected, its key held: a member. */
-  | "member"
-  /** NATS unreachable (or its key lost): serving alone, owning every shard. */
-  | "alone"
-  /** Another node speaks no cluster format this one does: serving alone on purpose. */
-  | "out";
 
 /** A shoal node's membership in a cluster. */
 export class ClusterNode {
@@ -117,19 +98,16 @@ export class ClusterNode {
    * (this one with what it holds now), and their total.
    */
   overview(): { cluster: ClusterOverview } {
-    const owners = assignShards(this.live);
-    const nodes = this.live.map((node) => {
-      const info = node === this.#s.node ? this.#info : this.#members.info(node);
-      const load = info?.load ?? { torrents: 0, peers: 0, seeders: 0 };
-      return { node, here: node === this.#s.node, shards: shardsOf(node, owners), ...load };
-    });
-    const total = { torrents: 0, peers: 0, seeders: 0 };
-    for (const n of nodes) {
-      total.torrents += n.torrents;
-      total.peers += n.peers;
-      total.seeders += n.seeders;
-    }
-    return { cluster: { name: this.#s.name, state: this.#state, nodes, total } };
+    const here = this.#s.node;
+    return {
+      cluster: clusterOverview(
+        this.#s.name,
+        here,
+        this.#state,
+        this.live,
+        (node) => node === here ? this.#info : this.#members.info(node),
+      ),
+    };
   }
 
   /** Where this node stands. */
@@ -198,7 +176,7 @@ export class ClusterNode {
   async start(): Promise<void> {
     let nc: NatsConnection;
     try {
-      nc = await connect(this.#options(false));
+      nc = await connect(connectOptions(this.#s));
     } catch (err) {
       if (isAuthError(err)) throw new OperatorError(`cluster: ${authText(err)}`);
       this.#down(err);
@@ -245,30 +223,13 @@ export class ClusterNode {
 
   /** Prometheus lines of the cluster. */
   metrics(): string {
-    const m = new MetricsText();
-    const live = this.live;
-    m.gauge(
-      "shoal_cluster_member",
-      "1 when this node is a member of its cluster, 0 alone.",
-      +(this.#state === "member"),
-    );
-    m.gauge(
-      "shoal_cluster_nodes",
-      "Live nodes of the cluster this node sees (itself included).",
-      live.length,
-    );
-    m.gauge(
-      "shoal_cluster_shards",
-      "Shards of the info-hash space this node owns.",
-      this.ownedShards(),
-    );
-    m.counter("shoal_cluster_outages_total", "Times NATS was lost or unreachable.", this.outages);
-    m.counter(
-      "shoal_cluster_membership_changes_total",
-      "Times the live set changed.",
-      this.changes,
-    );
-    return m.toString();
+    return clusterMetrics({
+      member: this.#state === "member",
+      nodes: this.live.length,
+      shards: this.ownedShards(),
+      outages: this.outages,
+      changes: this.changes,
+    });
   }
 
   /** Shards this node owns now. */
@@ -286,27 +247,11 @@ export class ClusterNode {
     return `nodes.${this.#s.node}`;
   }
 
-  #options(waitOnFirst: boolean) {
-    const s = this.#s;
-    return {
-      servers: s.servers,
-      name: `shoal ${s.name}/${s.node}`,
-      user: s.user || undefined,
-      pass: s.password || undefined,
-      token: s.token || undefined,
-      tls: s.tlsCaFile ? { caFile: s.tlsCaFile } : undefined,
-      timeout: FIRST_CONNECT_MS,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: Math.min(1000, s.nodeTimeoutMs / 3),
-      waitOnFirstConnect: waitOnFirst,
-    };
-  }
-
   /** Keeps trying to reach NATS after a failed start; joins once it does. */
   async #connectLater(): Promise<void> {
     while (!this.#stopped) {
       try {
-        const nc = await connect({ ...this.#options(false) });
+        const nc = await connect(connectOptions(this.#s));
         if (this.#stopped) {
           await nc.close();
           return;
