@@ -2,7 +2,8 @@
  * A shoal cluster over a real `nats-server` (JetStream), with real shoal nodes on loopback: its
  * membership. `[cluster]` refusals, connection IDs valid across nodes (and a rolled secret), one
  * live node per name, a graceful stop and a `kill -9`, and NATS's own authentication and TLS
- * keeping a node with wrong credentials or no CA out. The swarms they share:
+ * keeping a node with wrong credentials or no CA out (and a server that requires TLS behind a
+ * `nats://` URL reached all the same). The swarms they share:
  * `cluster_swarms_test.ts`.
  */
 import assert from "node:assert/strict";
@@ -229,6 +230,63 @@ processTest(
       running.push(lone);
       await lone.waitFor(/cluster: NATS unreachable/, 10_000);
       assert.equal((await metricsOf(lone)).get("shoal_cluster_member"), 0);
+    } finally {
+      for (const s of running) await s.stop();
+      await nats.destroy();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+processTest(
+  "cluster: a NATS that requires TLS behind a nats:// URL: the workers say so and speak TLS anyway",
+  async () => {
+    assert.ok(
+      hasNatsServer(),
+      "nats-server is not installed (.ci/run installs Debian's nats-server)",
+    );
+    // No tls_ca_file and a nats:// URL: the workers' links start on their poller's plain TCP,
+    // read the server's INFO (tls_required), warn, and fall back to Deno's TLS connections,
+    // which trust the test CA through DENO_CERT (as an operator's system store would).
+    const dir = await Deno.makeTempDir({ prefix: "shoal-nats-tls-plain-" });
+    const cert = await makeCertificate(dir, "nats");
+    const nats = await startNats(null, false, { cert: cert.cert, key: cert.key });
+    const url = nats.url.replace(/^tls:/, "nats:");
+    const running: RunningShoal[] = [];
+    try {
+      for (const n of ["a", "b"]) {
+        const parts = clusterParts(nats, n, { servers: url });
+        const s = await startShoalWith("udp", parts, 2, { env: { DENO_CERT: cert.ca } });
+        running.push(s);
+        await s.waitFor(/cluster: joined/, 10_000);
+      }
+      const [a, b] = running;
+      await eventually(
+        async () => await nodesSeen(a) === 2 && await nodesSeen(b) === 2,
+        5000,
+        "A and B",
+      );
+      // Each worker's link (1 socket + 1 request worker) warned, naming what to write instead.
+      const warned = a.output.filter((l) => /requires TLS: give it as tls:\/\//.test(l));
+      assert.ok(warned.length >= 1, a.output.join("\n"));
+      // Swarms are shared through those links: A's seeders of torrents each node owns.
+      const hashes = Array.from({ length: 10 }, () => randomId());
+      const ca = client(a);
+      try {
+        const id = await ca.connect();
+        for (const h of hashes) {
+          const r = await ca.announce(id, {
+            infoHash: h,
+            peerId: randomId(),
+            left: 0n,
+            port: 7001,
+          });
+          assert.equal(r.action, 1);
+        }
+      } finally {
+        ca.close();
+      }
+      assert.ok((await scrapeAll(b, hashes)).every(([s]) => s === 1), "B does not see A's seeders");
     } finally {
       for (const s of running) await s.stop();
       await nats.destroy();
