@@ -10,16 +10,17 @@
 # PRIVATE_WRITE_INTERVAL=S sets its accounting writes' interval (shoal's default, 5 s).
 # With PERF_TXT=PATH, the `perf script` output is kept there.
 #
-# Usage: bench/profile/profile.sh udp|http-keepalive|http-close|ws [port]
+# Usage: bench/profile/profile.sh udp|http-keepalive|http-close|http-libtorrent|ws [port]
+# (http-libtorrent: a connection per announce, shaped as libtorrent sends it)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-mode=${1:?usage: bench/profile/profile.sh udp|http-keepalive|http-close|ws [port]}
+mode=${1:?usage: bench/profile/profile.sh udp|http-keepalive|http-close|http-libtorrent|ws [port]}
 port=${2:-3990}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 case $mode in
   udp) sub=udp ;;
-  http-keepalive | http-close) sub=http ;;
+  http-keepalive | http-close | http-libtorrent) sub=http ;;
   ws) sub=ws ;;
   *) echo "bench/profile/profile.sh: unknown mode $mode" >&2; exit 2 ;;
 esac
@@ -58,6 +59,8 @@ case $mode in
     > "$out/load.json" 2>/dev/null & ;;
   http-close) deno run --allow-all harness/load/native_load.ts http "${load[@]}" --mode close \
     > "$out/load.json" 2>/dev/null & ;;
+  http-libtorrent) deno run --allow-all harness/load/native_load.ts http "${load[@]}" \
+    --mode libtorrent > "$out/load.json" 2>/dev/null & ;;
   ws) deno run --allow-all harness/load/native_load.ts ws "${load[@]}" --connections 256 \
     --torrents "${WS_TORRENTS:-16}" \
     > "$out/load.json" 2>/dev/null & ;;
