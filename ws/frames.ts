@@ -172,6 +172,48 @@ export function writeForwardFrame(
   return closeFrame(w, start, guess, o);
 }
 
+const INTERVAL = ascii('","interval":');
+const COMPLETE = ascii(',"complete":');
+const INCOMPLETE = ascii(',"incomplete":');
+
+/** Writes the non-negative safe integer `n` in decimal at `b[o]`; returns the offset after it. */
+function writeUint(b: Uint8Array, o: number, n: number): number {
+  let digits = 1;
+  for (let p = 10; p <= n; p *= 10) digits++;
+  for (let i = o + digits - 1; i >= o; i--) {
+    b[i] = 0x30 + n % 10;
+    n = Math.floor(n / 10);
+  }
+  return o + digits;
+}
+
+/**
+ * Appends the reply to an announce as one text frame: the message `announceReply`
+ * (`protocol.ts`) makes, byte for byte, from the info hash at `src[hashAt]` (20 bytes) and the
+ * three numbers, each a non-negative safe integer. Returns the payload's bytes.
+ */
+export function writeAnnounceFrame(
+  w: ByteSink,
+  src: Uint8Array,
+  hashAt: number,
+  interval: number,
+  complete: number,
+  incomplete: number,
+): number {
+  const max = INFO_HASH.length + 6 * 20 + INTERVAL.length + COMPLETE.length +
+    INCOMPLETE.length + 3 * 16 + 1;
+  const start = w.reserve(max + 10);
+  const guess = frameHeadLength(max);
+  const b = w.buf;
+  let o = copy(b, start + guess, INFO_HASH);
+  o = copy(b, writeJsonId(b, o, src, hashAt), INTERVAL);
+  o = copy(b, writeUint(b, o, interval), COMPLETE);
+  o = copy(b, writeUint(b, o, complete), INCOMPLETE);
+  o = writeUint(b, o, incomplete);
+  b[o++] = 0x7d; // }
+  return closeFrame(w, start, guess, o);
+}
+
 /**
  * A forwarded offer's or answer's parts as `writeForwardFrame` takes them after its sink: the
  * kind, the request batch they lie in, where its ids and SDP text start, the SDP's length.

@@ -226,8 +226,6 @@ export class AnnounceIn {
   seeder = false;
   /** Offers to forward. */
   offers = 0;
-  /** Each offer's id. */
-  offerIds: string[] = [];
   /** The batch the positions below are in. */
   bytes: Uint8Array = new Uint8Array(0);
   /** Where the info hash's 20 bytes are. */
@@ -236,6 +234,13 @@ export class AnnounceIn {
   peerAt = 0;
   /** Where each offer id's 20 bytes are. */
   offerIdAt: number[] = [];
+  /**
+   * Offer `k`'s id as a binary string, made when asked: an offer that finds no peer (most, in
+   * small swarms) needs none.
+   */
+  offerId(k: number): string {
+    return binaryString(this.bytes, this.offerIdAt[k]);
+  }
   /** Where each SDP's JSON string text (inside the quotes) is. */
   sdpAt: number[] = [];
   /** Its length in bytes. */
@@ -358,7 +363,6 @@ export function readRequests(b: Uint8Array, h: RequestHandlers): void {
         const len = getU32LE(b, q + 20);
         if (q + 24 + len > end) return;
         r.offerIdAt[k] = q;
-        r.offerIds[k] = binaryString(b, q);
         r.sdpAt[k] = q + 24;
         r.sdpLen[k] = len;
         q += 24 + len;

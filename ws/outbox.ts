@@ -10,16 +10,37 @@ import type { Port } from "../shared/runtime/link.ts";
 import {
   type Batch,
   beginFrames,
+  binaryString,
   endFrames,
   pushScrapeCounts,
   type ScrapeEntry,
 } from "./messages.ts";
-import { type ForwardParts, writeForwardFrame, writeTextFrame } from "./frames.ts";
+import {
+  type ForwardParts,
+  writeAnnounceFrame,
+  writeForwardFrame,
+  writeTextFrame,
+} from "./frames.ts";
+import { announceReply } from "./protocol.ts";
 
 /** Where the swarms' messages go. */
 export interface Outbox {
   /** Sends the JSON text `msg` to connection `conn` of socket worker `worker`. */
   send(worker: number, conn: number, msg: string): void;
+  /**
+   * Sends connection `conn` of socket worker `worker` the reply to its announce of the info
+   * hash at `src[hashAt]` (`announceReply` in `protocol.ts`). `src` is read at the next `flush`,
+   * as `forward`'s parts are.
+   */
+  announced(
+    worker: number,
+    conn: number,
+    src: Uint8Array,
+    hashAt: number,
+    interval: number,
+    complete: number,
+    incomplete: number,
+  ): void;
   /**
    * Forwards an offer or an answer to connection `conn` of socket worker `worker`: the frame
    * `writeForwardFrame` (`frames.ts`) writes from `parts`, which lie in a request batch. That
@@ -35,7 +56,10 @@ export interface Outbox {
   drop(worker: number): void;
 }
 
-const TEXT = 0, OFFER = 1, ANSWER = 2;
+const TEXT = 0, OFFER = 1, ANSWER = 2, ANNOUNCED = 3;
+
+/** True for what `writeAnnounceFrame` writes as `JSON.stringify` would. */
+const plain = (n: number) => Number.isSafeInteger(n) && n >= 0;
 /** Slots per message in a connection's list: kind, then up to six values. */
 const SLOTS = 7;
 
@@ -60,6 +84,23 @@ export class BatchOutbox implements Outbox {
 
   send(worker: number, conn: number, msg: string): void {
     this.#list(worker, conn).push(TEXT, msg, 0, 0, 0, 0, 0);
+  }
+
+  // Written as bytes at the flush: no object, string or encoding per announce.
+  announced(
+    worker: number,
+    conn: number,
+    src: Uint8Array,
+    hashAt: number,
+    interval: number,
+    complete: number,
+    incomplete: number,
+  ): void {
+    if (!plain(interval) || !plain(complete) || !plain(incomplete)) {
+      const hash = binaryString(src, hashAt);
+      return this.send(worker, conn, announceReply(hash, interval, complete, incomplete));
+    }
+    this.#list(worker, conn).push(ANNOUNCED, src, hashAt, interval, complete, incomplete, 0);
   }
 
   // A property typed by the interface, so the parts are named once (`ForwardParts`) and still
@@ -89,16 +130,27 @@ export class BatchOutbox implements Outbox {
         let payload = 0;
         for (let i = 0; i < list.length; i += SLOTS) {
           const kind = list[i];
-          payload += kind === TEXT ? writeTextFrame(w, list[i + 1] as string) : writeForwardFrame(
-            w,
-            kind === OFFER ? "offer" : "answer",
-            list[i + 1] as Uint8Array,
-            list[i + 2] as number,
-            list[i + 3] as number,
-            list[i + 4] as number,
-            list[i + 5] as number,
-            list[i + 6] as number,
-          );
+          payload += kind === TEXT
+            ? writeTextFrame(w, list[i + 1] as string)
+            : kind === ANNOUNCED
+            ? writeAnnounceFrame(
+              w,
+              list[i + 1] as Uint8Array,
+              list[i + 2] as number,
+              list[i + 3] as number,
+              list[i + 4] as number,
+              list[i + 5] as number,
+            )
+            : writeForwardFrame(
+              w,
+              kind === OFFER ? "offer" : "answer",
+              list[i + 1] as Uint8Array,
+              list[i + 2] as number,
+              list[i + 3] as number,
+              list[i + 4] as number,
+              list[i + 5] as number,
+              list[i + 6] as number,
+            );
         }
         endFrames(w, at, list.length / SLOTS, payload);
       }

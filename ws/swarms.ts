@@ -28,7 +28,7 @@ import { handOffTest } from "../shared/store/cluster_shards.ts";
 import { KeyTable, type KeyUpdate } from "../shared/store/key_table.ts";
 import type { Refusals, RequestStats, SwarmDetails } from "../shared/store/details.ts";
 import { wsDetails } from "./swarm_details.ts";
-import { announceReply, failureMessage, WsEvent } from "./protocol.ts";
+import { failureMessage, WsEvent } from "./protocol.ts";
 import {
   addOffer,
   dropExpiredOffers,
@@ -136,10 +136,10 @@ export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
   /** The announce being handled is a cluster's rejoin: the client is not answered. */
   #quiet = false;
 
-  #reply(worker: number, conn: number, infoHash: string, t: WsTorrent | undefined): void {
+  #reply(worker: number, conn: number, r: AnnounceIn, t: WsTorrent | undefined): void {
     if (this.#quiet) return;
     const complete = t?.seeders ?? 0, incomplete = t?.leechers ?? 0;
-    this.#out.send(worker, conn, announceReply(infoHash, this.#s.interval, complete, incomplete));
+    this.#out.announced(worker, conn, r.bytes, r.hashAt, this.#s.interval, complete, incomplete);
   }
 
   /** Handles a batch from socket worker `from`: requests, scrape parts, closed connections. */
@@ -214,7 +214,7 @@ export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
     if (r.event === WsEvent.Stopped) {
       const p = t?.peers.get(r.peerId);
       if (t && p && p.key === key) this.#remove(r.infoHash, t, p);
-      return this.#reply(worker, conn, r.infoHash, t);
+      return this.#reply(worker, conn, r, t);
     }
     let p = t?.peers.get(r.peerId);
     if (p !== undefined && p.key !== key) {
@@ -263,7 +263,7 @@ export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
       p.completed = true;
       t.completed++;
     }
-    this.#reply(worker, conn, r.infoHash, t);
+    this.#reply(worker, conn, r, t);
     if (r.offers > 0) this.#forwardOffers(r, t, p, now);
   }
 
@@ -295,7 +295,7 @@ export class WsSwarms implements SwarmStore<Uint8Array, RequestStats> {
       const to = t.peers.get(ids[i])!;
       if (to === from || (from.seeder && to.seeder)) continue;
       const k = sent++;
-      addOffer(from, r.offerIds[k], to.peerId, expires, ring);
+      addOffer(from, r.offerId(k), to.peerId, expires, ring);
       this.#out.forward(
         to.worker,
         to.conn,

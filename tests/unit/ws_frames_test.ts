@@ -1,7 +1,7 @@
 import assert from "assert";
 import { ByteBuffer } from "../../shared/base/byte_buffer.ts";
-import { writeForwardFrame, writeTextFrame } from "../../ws/frames.ts";
-import { answerMessage, offerMessage } from "../../ws/protocol.ts";
+import { writeAnnounceFrame, writeForwardFrame, writeTextFrame } from "../../ws/frames.ts";
+import { announceReply, answerMessage, offerMessage } from "../../ws/protocol.ts";
 import { readServerFrames } from "../helpers/server_frames.ts";
 import { prng } from "../helpers/prng.ts";
 
@@ -52,6 +52,34 @@ Deno.test("ws frames: a forwarded offer or answer is byte for byte the UTF-8 of 
   frames.forEach(([op, payload], i) => {
     assert.equal(op, 1);
     assert.deepEqual(payload, enc.encode(expected[i]), `message ${i}: ${expected[i].slice(0, 80)}`);
+  });
+});
+
+Deno.test("ws frames: an announce reply is byte for byte announceReply's JSON in UTF-8", () => {
+  const rnd = prng(17);
+  const all = Array.from({ length: 256 }, (_, c) => c);
+  const hashes = [
+    ...Array.from({ length: 13 }, (_, k) => all.slice(k * 20, k * 20 + 20)),
+    ...Array.from({ length: 20 }, () => Array.from({ length: 20 }, () => rnd.below(256))),
+  ].map((h) => h.concat(Array(20 - h.length).fill(255)));
+  // Numbers around every digit count's edges, and the largest a counter reaches.
+  const numbers = [0, 1, 9, 10, 99, 100, 120, 999, 1000, 86400, 4294967295, 2 ** 53 - 1];
+  const w = new ByteBuffer(16);
+  const expected: string[] = [];
+  const src = new Uint8Array(23);
+  for (const [k, h] of hashes.entries()) {
+    src.set(h, 3);
+    const [interval, complete, incomplete] = [0, 1, 2].map((j) =>
+      numbers[(k + 5 * j) % numbers.length]
+    );
+    writeAnnounceFrame(w, src, 3, interval, complete, incomplete);
+    expected.push(announceReply(String.fromCharCode(...h), interval, complete, incomplete));
+  }
+  const frames = readServerFrames(w.buf, 0, w.len);
+  assert.equal(frames.length, expected.length);
+  frames.forEach(([op, payload], i) => {
+    assert.equal(op, 1);
+    assert.deepEqual(payload, enc.encode(expected[i]), `message ${i}: ${expected[i]}`);
   });
 });
 

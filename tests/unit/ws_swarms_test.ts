@@ -11,6 +11,7 @@ import {
   type ScrapeEntry,
 } from "../../ws/messages.ts";
 import {
+  announceReply,
   type AnnounceRequest,
   answerMessage,
   type AnswerRequest,
@@ -29,6 +30,12 @@ class Recorder implements Outbox {
   send(worker: number, conn: number, msg: string) {
     this.sent.push({ worker, conn, msg: JSON.parse(msg) });
   }
+  announced: Outbox["announced"] = (worker, conn, src, hashAt, interval, complete, incomplete) =>
+    this.send(
+      worker,
+      conn,
+      announceReply(binaryString(src, hashAt), interval, complete, incomplete),
+    );
   forward: Outbox["forward"] = (worker, conn, kind, src, hashAt, fromAt, offerIdAt, sdpAt, len) => {
     const make = kind === "offer" ? offerMessage : answerMessage;
     const text = new TextDecoder().decode(src.subarray(sdpAt, sdpAt + len));
