@@ -31,6 +31,7 @@ import {
   nodesSeen,
   scrapeAll,
   SECRET,
+  seedThrough,
   startNode,
 } from "./helpers/cluster.ts";
 
@@ -210,20 +211,7 @@ processTest(
       );
       // A seeder through A of torrents each node owns; B's scrape finds every one.
       const hashes = Array.from({ length: 10 }, () => randomId());
-      const ca = client(a);
-      try {
-        const id = await ca.connect();
-        for (const h of hashes) {
-          await ca.announce(id, {
-            infoHash: h,
-            peerId: randomId(),
-            left: 0n,
-            port: 7001,
-          });
-        }
-      } finally {
-        ca.close();
-      }
+      await seedThrough(a, hashes);
       assert.ok((await scrapeAll(b, hashes)).every(([s]) => s === 1), "B does not see A's seeders");
       // Without the CA a node cannot reach NATS: it says so and serves alone.
       const lone = await startShoalWith("udp", clusterParts(nats, "c"), 2);
@@ -271,21 +259,7 @@ processTest(
       assert.ok(warned.length >= 1, a.output.join("\n"));
       // Swarms are shared through those links: A's seeders of torrents each node owns.
       const hashes = Array.from({ length: 10 }, () => randomId());
-      const ca = client(a);
-      try {
-        const id = await ca.connect();
-        for (const h of hashes) {
-          const r = await ca.announce(id, {
-            infoHash: h,
-            peerId: randomId(),
-            left: 0n,
-            port: 7001,
-          });
-          assert.equal(r.action, 1);
-        }
-      } finally {
-        ca.close();
-      }
+      await seedThrough(a, hashes);
       assert.ok((await scrapeAll(b, hashes)).every(([s]) => s === 1), "B does not see A's seeders");
     } finally {
       for (const s of running) await s.stop();

@@ -152,6 +152,24 @@ export function keepAnnouncing(targets: RunningShoal[]) {
   };
 }
 
+/** Announces a seeder (port `port`) of each of `hashes` to `s`, each answered. */
+export async function seedThrough(
+  s: RunningShoal,
+  hashes: Uint8Array[],
+  port = 7001,
+): Promise<void> {
+  const c = client(s);
+  try {
+    const id = await c.connect();
+    for (const h of hashes) {
+      const r = await c.announce(id, { infoHash: h, peerId: randomId(), left: 0n, port });
+      assert.equal(r.action, 1, `announce answered with action ${r.action}`);
+    }
+  } finally {
+    c.close();
+  }
+}
+
 /** Seeders, leechers and completed of `hashes`, scraped on `s`. */
 export async function scrapeAll(s: RunningShoal, hashes: Uint8Array[]): Promise<number[][]> {
   const c = client(s);
