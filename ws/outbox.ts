@@ -10,7 +10,6 @@ import type { Port } from "../shared/runtime/link.ts";
 import {
   type Batch,
   beginFrames,
-  binaryString,
   endFrames,
   pushScrapeCounts,
   type ScrapeEntry,
@@ -21,7 +20,6 @@ import {
   writeForwardFrame,
   writeTextFrame,
 } from "./frames.ts";
-import { announceReply } from "./protocol.ts";
 
 /** Where the swarms' messages go. */
 export interface Outbox {
@@ -29,8 +27,9 @@ export interface Outbox {
   send(worker: number, conn: number, msg: string): void;
   /**
    * Sends connection `conn` of socket worker `worker` the reply to its announce of the info
-   * hash at `src[hashAt]` (`announceReply` in `protocol.ts`). `src` is read at the next `flush`,
-   * as `forward`'s parts are.
+   * hash at `src[hashAt]` (`announceReply` in `protocol.ts`; the interval and counts are
+   * non-negative integers, as `writeAnnounceFrame` takes them). `src` is read at the next
+   * `flush`, as `forward`'s parts are.
    */
   announced(
     worker: number,
@@ -57,9 +56,6 @@ export interface Outbox {
 }
 
 const TEXT = 0, OFFER = 1, ANSWER = 2, ANNOUNCED = 3;
-
-/** True for what `writeAnnounceFrame` writes as `JSON.stringify` would. */
-const plain = (n: number) => Number.isSafeInteger(n) && n >= 0;
 /** Slots per message in a connection's list: kind, then up to six values. */
 const SLOTS = 7;
 
@@ -87,21 +83,9 @@ export class BatchOutbox implements Outbox {
   }
 
   // Written as bytes at the flush: no object, string or encoding per announce.
-  announced(
-    worker: number,
-    conn: number,
-    src: Uint8Array,
-    hashAt: number,
-    interval: number,
-    complete: number,
-    incomplete: number,
-  ): void {
-    if (!plain(interval) || !plain(complete) || !plain(incomplete)) {
-      const hash = binaryString(src, hashAt);
-      return this.send(worker, conn, announceReply(hash, interval, complete, incomplete));
-    }
+  announced: Outbox["announced"] = (worker, conn, src, hashAt, interval, complete, incomplete) => {
     this.#list(worker, conn).push(ANNOUNCED, src, hashAt, interval, complete, incomplete, 0);
-  }
+  };
 
   // A property typed by the interface, so the parts are named once (`ForwardParts`) and still
   // arrive as plain arguments: a rest parameter would make an array per offer.
