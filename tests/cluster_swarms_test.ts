@@ -16,6 +16,7 @@ import {
   nodesSeen,
   OUTAGE_S,
   scrapeAll,
+  seedThrough,
   startNode,
 } from "./helpers/cluster.ts";
 
@@ -40,20 +41,11 @@ clusterTest(
         running.map(async (s) => (await metricsOf(s)).get("shoal_cluster_shards")),
       );
       assert.equal(shards.reduce((x, y) => x! + y!, 0), 1024, `shards ${shards}`);
-      const ca = client(a), cb = client(b), cc = client(c);
+      const cb = client(b), cc = client(c);
       try {
         // 30 torrents: each of the three nodes owns some of them.
         const hashes = Array.from({ length: 30 }, () => randomId());
-        const ida = await ca.connect();
-        for (const h of hashes) {
-          const r = await ca.announce(ida, {
-            infoHash: h,
-            peerId: randomId(),
-            left: 0n,
-            port: 7001,
-          });
-          assert.equal(r.action, 1, "A's announce answered");
-        }
+        await seedThrough(a, hashes);
         // B's leechers see A's seeders, whichever node owns each swarm.
         const idb = await cb.connect();
         for (const h of hashes) {
@@ -105,7 +97,6 @@ clusterTest(
           );
         }
       } finally {
-        ca.close();
         cb.close();
         cc.close();
       }
@@ -304,14 +295,8 @@ clusterTest(
           "A answers every swarm itself while NATS is frozen",
         );
         // Alone, each node holds half of 10 new swarms: a seeder at A, a leecher at B.
+        await seedThrough(a, fresh);
         for (const h of fresh) {
-          const r = await ca.announce(id, {
-            infoHash: h,
-            peerId: randomId(),
-            left: 0n,
-            port: 7001,
-          });
-          assert.equal(r.action, 1, "A's announce answered while frozen");
           await eventually(
             async () => {
               const r2 = await cb.announce(idb, {
