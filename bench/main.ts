@@ -23,6 +23,8 @@
  *   sends them, instead of ASCII (`ws_load.c` only).
  * - `--udp-inflight N` keeps N requests in flight per UDP load socket (32): the closed loop's
  *   window, which bounds a tracker's rate by its round trip until its CPU does.
+ * - `--single-thread` runs shoal with `single_thread = true` (its socket worker and request
+ *   worker in one thread; the other trackers as always).
  * - `--private` also runs shoal udp and http as a private tracker with `--private-keys` keys
  *   (100k) under the same load, each request carrying one of the keys, after shoal open, and adds
  *   a table of CPU per response private ÷ open; `--private-rounds N` repeats each open/private
@@ -213,6 +215,7 @@ async function benchRows(o: BenchOptions, keys: PrivateKeys | null): Promise<str
   const workers = (socket: number, request: number) => ({
     socket_workers: socket,
     request_workers: request,
+    ...(o.singleThread ? { single_thread: true } : {}),
   });
   // Every bench client comes from 127.0.0.1: lift the per-IP connection limit.
   const lifted = { max_connections_per_ip: 100000000 };
@@ -316,7 +319,9 @@ async function benchRows(o: BenchOptions, keys: PrivateKeys | null): Promise<str
     }): ${o.wsConnections} connections over ${o.wsTorrents} torrents, announces with 5 offers of 300-byte SDP, half of offers answered, ${
       o.wsBinaryIds ? "binary info hashes and peer ids (code points 128–255)" : "ASCII ids"
     }. ` +
-    `shoal: udp ${o.udpSocketWorkers} socket + ${o.udpRequestWorkers} request worker(s), ws ${o.wsSocketWorkers} + ${o.wsRequestWorkers}. ${o.seconds} s each.`,
+    `shoal: udp ${o.udpSocketWorkers} socket + ${o.udpRequestWorkers} request worker(s), ws ${o.wsSocketWorkers} + ${o.wsRequestWorkers}${
+      o.singleThread ? ", each pair in one thread (`single_thread = true`)" : ""
+    }. ${o.seconds} s each.`,
     "",
     "| tracker | protocol | responses/s (ws: messages/s) | tracker CPU µs per response | load generator CPU µs per response | lost / closed | invalid / failures | shoal ÷ this |",
     "|---|---|---:|---:|---:|---:|---:|---:|",

@@ -53,6 +53,8 @@ export interface BenchOptions {
   httpSocketWorkers: number;
   /** shoal http request workers. */
   httpRequestWorkers: number;
+  /** shoal with `single_thread = true` (its one socket worker and request worker in one thread). */
+  singleThread: boolean;
   /** Connections of the HTTP load. */
   httpConnections: number;
   /** WebSocket connections of the ws load. */
@@ -113,6 +115,7 @@ export const BENCH_DEFAULTS: BenchOptions = {
   wsRequestWorkers: 1,
   httpSocketWorkers: 1,
   httpRequestWorkers: 1,
+  singleThread: false,
   httpConnections: 64,
   wsConnections: 256,
   wsTorrents: 16,

@@ -24,19 +24,24 @@ export class Mailbox {
   }
 }
 
-let counts: Int32Array | null = null;
+/** The counters of each worker this thread holds (one, or several sharing the thread). */
+const boxes: Int32Array[] = [];
 
-/** In the worker: the counters the main thread sent. */
-export function useMailbox(buffer: SharedArrayBuffer): void {
-  counts = new Int32Array(buffer);
+/** In the worker: the counters the main thread sent; returns their number for `taken`. */
+export function useMailbox(buffer: SharedArrayBuffer): number {
+  return boxes.push(new Int32Array(buffer)) - 1;
 }
 
-/** In the worker: a message is being taken (counted before it is handled, which cannot fail). */
-export function taken(): void {
-  if (counts !== null) Atomics.add(counts, TAKEN, 1);
+/**
+ * In the worker: a message to the worker of mailbox `box` is being taken (counted before it is
+ * handled, which cannot fail).
+ */
+export function taken(box: number): void {
+  if (box >= 0) Atomics.add(boxes[box], TAKEN, 1);
 }
 
-/** In the worker: true while a message was posted and not yet taken. */
+/** In the worker: true while a message was posted to one of this thread's workers and not yet taken. */
 export function controlPending(): boolean {
-  return counts !== null && Atomics.load(counts, POSTED) !== Atomics.load(counts, TAKEN);
+  for (const c of boxes) if (Atomics.load(c, POSTED) !== Atomics.load(c, TAKEN)) return true;
+  return false;
 }

@@ -13,6 +13,7 @@ import { closeTracked, fdRegistry } from "../net/libc.ts";
 import { type Fault, faultFor } from "./fault.ts";
 import type { Pool } from "./pool.ts";
 import type { PrivateInit } from "./private_init.ts";
+import { SharedThread } from "./shared_thread.ts";
 
 /** What a socket worker's start-up data is built from. */
 export interface SocketBase {
@@ -80,6 +81,8 @@ export class Mesh<S> {
   #channels: MessageChannel[][];
   #fds: SharedArrayBuffer[];
   #shardKey: Uint32Array;
+  /** The one thread of the socket worker and the request worker (`single_thread`), or null. */
+  #thread: SharedThread | null;
 
   /**
    * A mesh of `groups` and `requests`, started through `pool`; `fault` is `SHOAL_FAULT`,
@@ -93,7 +96,9 @@ export class Mesh<S> {
     shardKey: Uint32Array,
     privateInit: () => PrivateInit | null = () => null,
     clusterInit: () => ClusterWorkerInit | null = () => null,
+    singleThread = false,
   ) {
+    this.#thread = singleThread ? new SharedThread() : null;
     this.#private = privateInit;
     this.#cluster = clusterInit;
     this.#shardKey = shardKey;
@@ -111,17 +116,24 @@ export class Mesh<S> {
 
   /** Starts every request worker; resolves when all are ready. */
   async startRequests(): Promise<void> {
+    const thread = this.#thread;
     await Promise.all(Array.from({ length: this.#requests.count }, (_, j) =>
       this.#pool.spawn({
         name: `request worker ${j}`,
         url: this.#requests.url,
+        create: thread ? () => thread.role(`request worker ${j}`, this.#requests.url) : undefined,
         fault: (restart) => faultFor(this.#fault, "request", j, restart),
         init: (restart) => {
           if (restart) this.#rewire("socket", j, (i) => [i, j], "port1");
           const ports = this.#channels.map((row) => row[j].port2);
           const init = this.#requests.init({ index: j, ports, restart });
           return {
-            init: { ...init as object, private: this.#private(), cluster: this.#cluster() },
+            init: {
+              ...init as object,
+              private: this.#private(),
+              cluster: this.#cluster(),
+              sharedThread: thread !== null,
+            },
             transfer: ports,
           };
         },
@@ -138,9 +150,12 @@ export class Mesh<S> {
       if (g === group) break;
       i += g.count;
     }
+    const name = `socket worker ${i}` + (this.#groups.length > 1 ? ` (${group.kind})` : "");
+    const thread = this.#thread;
     const reply = await this.#pool.spawn<I, R>({
-      name: `socket worker ${i}` + (this.#groups.length > 1 ? ` (${group.kind})` : ""),
+      name,
       url: group.url,
+      create: thread ? () => thread.role(name, group.url) : undefined,
       fault: (restart) => faultFor(this.#fault, "socket", i, restart),
       init: (restart) => {
         if (restart) this.#rewire("request", i, (j) => [i, j], "port2");

@@ -15,6 +15,21 @@ import type { HeapReport } from "../observe/heap.ts";
 import type { Collect, FromWorker, Reply, ToWorker } from "./control.ts";
 import { Mailbox } from "./mailbox.ts";
 
+/**
+ * What the pool needs of a worker: a `Worker`, or one role of a thread several workers share
+ * (`shared_thread.ts`).
+ */
+export interface WorkerLike {
+  /** Posts a control message to it. */
+  postMessage(msg: unknown, transfer?: Transferable[]): void;
+  /** Stops it. */
+  terminate(): void;
+  /** Its messages. */
+  onmessage: ((e: MessageEvent) => void) | null;
+  /** Its uncaught errors. */
+  onerror: ((e: ErrorEvent) => void) | null;
+}
+
 /** How to start (and restart) one worker: `I` is its start-up data, `R` its start-up reply. */
 export interface WorkerSpec<I, R> {
   /** E.g. `socket worker 1`. */
@@ -29,6 +44,8 @@ export interface WorkerSpec<I, R> {
   gone?(): void;
   /** Called with the start-up reply of each replacement; throws if it cannot serve. */
   restarted?(reply: R): void;
+  /** Makes the worker (default: a module `Worker` of `url` called `name`). */
+  create?(): WorkerLike;
 }
 
 /** A started worker with a name for messages. */
@@ -36,7 +53,7 @@ export interface PoolWorker {
   /** E.g. `socket worker 1`. */
   name: string;
   /** The worker. */
-  worker: Worker;
+  worker: WorkerLike;
 }
 
 /** Failures within `CRASH_WINDOW_MS` after which the pool gives up. */
@@ -46,8 +63,8 @@ const CRASH_WINDOW_MS = 60_000;
 const MISSED_BEATS = 3;
 
 interface Collection<S> {
-  expected: Set<Worker>;
-  got: Map<Worker, Reply<S>>;
+  expected: Set<WorkerLike>;
+  got: Map<WorkerLike, Reply<S>>;
   finish(): void;
 }
 
@@ -60,10 +77,10 @@ export class Pool<S> {
   #nextId = 1;
   #collections = new Map<number, Collection<S>>();
   #failures: number[] = [];
-  #lastSeen = new Map<Worker, number>();
-  #fail = new Map<Worker, (reason: string) => void>();
+  #lastSeen = new Map<WorkerLike, number>();
+  #fail = new Map<WorkerLike, (reason: string) => void>();
   /** Each worker's count of control messages posted (`mailbox.ts`). */
-  #mailboxes = new Map<Worker, Mailbox>();
+  #mailboxes = new Map<WorkerLike, Mailbox>();
   #accounting: (body: Uint8Array) => void = () => {};
   #drains: (() => void) | null = null;
 
@@ -79,7 +96,7 @@ export class Pool<S> {
   spawn<I, R>(spec: WorkerSpec<I, R>, restart = false, timeoutMs = 15000): Promise<R> {
     const { name } = spec;
     const { init, transfer } = spec.init(restart);
-    const worker = new Worker(spec.url.href, { type: "module", name });
+    const worker = spec.create?.() ?? new Worker(spec.url.href, { type: "module", name });
     const pw: PoolWorker = { name, worker };
     const at = this.workers.findIndex((w) => w.name === name);
     if (at >= 0) this.workers[at] = pw;
@@ -131,7 +148,7 @@ export class Pool<S> {
     });
   }
 
-  #send<I>(worker: Worker, msg: ToWorker<I>, transfer: Transferable[] = []): void {
+  #send<I>(worker: WorkerLike, msg: ToWorker<I>, transfer: Transferable[] = []): void {
     let box = this.#mailboxes.get(worker);
     if (box === undefined) {
       this.#mailboxes.set(worker, box = new Mailbox());
@@ -190,7 +207,7 @@ export class Pool<S> {
     }, intervalMs);
   }
 
-  #reply(worker: Worker, msg: Reply<S>): void {
+  #reply(worker: WorkerLike, msg: Reply<S>): void {
     const c = this.#collections.get(msg.id);
     // A late reply (its collection ended), or one from a worker not asked: dropped.
     if (c === undefined || !c.expected.has(worker) || c.got.has(worker)) return;

@@ -17,7 +17,7 @@ import { AccessList, type AccessListData } from "../store/access_list.ts";
 import type { Refusals, RequestStats, SwarmDetails } from "../store/details.ts";
 import { LimitLog } from "../observe/limit_log.ts";
 import type { RequestBase } from "./mesh.ts";
-import { postAccounting, serveWorker } from "./worker.ts";
+import { serveWorker } from "./worker.ts";
 import type { PrivateInit } from "./private_init.ts";
 import type { KeyUpdate } from "../store/key_table.ts";
 import { blockingWaits, type Link, openLinks, type Port, replaceLink } from "./link.ts";
@@ -111,6 +111,11 @@ export interface RequestInit<C extends HostConfig> extends RequestBase {
   private?: PrivateInit | null;
   /** A cluster node's NATS settings: other nodes' batches for this worker come that way. */
   cluster?: ClusterWorkerInit | null;
+  /**
+   * True when this worker shares its thread with the socket worker (`request_workers = 0`):
+   * the socket side's poller reads the rings, and the thread must never block for batches.
+   */
+  sharedThread?: boolean;
 }
 
 /** How a protocol's store is made and cleaned. */
@@ -125,7 +130,7 @@ export interface StoreMaker<C extends HostConfig, M, S extends RequestStats> {
 export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
   maker: StoreMaker<C, M, S>,
 ): void {
-  serveWorker((init: RequestInit<C>) => {
+  serveWorker((init: RequestInit<C>, context) => {
     const { config, index } = init;
     const links = openLinks(init.ports);
     const log = new Logger(config.log_level, `request worker ${index}: `);
@@ -141,7 +146,7 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
       // Accounting goes to the main thread each second, so a crash loses at most that much.
       setInterval(() => {
         const body = drainAccounts.call(store);
-        if (body.length > 0) postAccounting(body, false);
+        if (body.length > 0) context.postAccounting(body, false);
       }, 1000);
     }
     new LimitLog(log, config.limits, () => store.refusals());
@@ -176,7 +181,7 @@ export function serveRequests<C extends HostConfig, M, S extends RequestStats>(
     const natsPolled = cluster !== null && pollableNats(cluster);
     usePolledLinks(natsPolled);
     if (natsPolled) pollRings(true);
-    blockingWaits(cluster === null || natsPolled);
+    if (!init.sharedThread) blockingWaits(cluster === null || natsPolled);
     const served = cluster === null
       ? null
       : store.answerRemote

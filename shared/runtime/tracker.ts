@@ -11,6 +11,7 @@
  */
 
 import { randomWords } from "../base/hash.ts";
+import { OperatorError } from "../base/errors.ts";
 import type { Logger, LogLevel } from "../base/log.ts";
 import type { AccessListData, AccessMode } from "../store/access_list.ts";
 import { mergeDetails } from "../store/details.ts";
@@ -108,6 +109,8 @@ export interface TrackerConfig {
   log_level: LogLevel;
   /** Request workers. */
   request_workers: number;
+  /** The socket worker and the request worker in one thread (`shared_thread.ts`). */
+  single_thread: boolean;
   /** Summary lines. */
   statistics: { interval: number; print_to_stdout: boolean };
   /** The observability endpoint. */
@@ -171,6 +174,24 @@ export async function runTracker<C extends TrackerConfig, R extends HostConfig, 
     config.access_list.path,
   );
   const requests = config.request_workers;
+  const single = config.single_thread;
+  if (single) {
+    const sockets = plan.groups.reduce((n, g) => n + g.count, 0);
+    const why = requests !== 1
+      ? `request_workers = ${requests}`
+      : plan.groups.length !== 1
+      ? `${plan.groups.map((g) => g.kind).join(" and ")} in one process`
+      : sockets !== 1
+      ? `${sockets} socket workers`
+      : plan.extras?.clusterInit?.()
+      ? "a cluster"
+      : "";
+    if (why !== "") {
+      throw new OperatorError(
+        `single_thread = true needs socket_workers = 1, request_workers = 1, one protocol and no cluster; this configuration has ${why}`,
+      );
+    }
+  }
   let state = await loadState(config.state.path, plan.state, shardKey, requests, log);
   const mesh = new Mesh(
     pool,
@@ -190,6 +211,7 @@ export async function runTracker<C extends TrackerConfig, R extends HostConfig, 
     shardKey,
     () => plan.extras?.init() ?? null,
     () => plan.extras?.clusterInit?.() ?? null,
+    single,
   );
   const lines: string[] = [];
   try {
@@ -240,7 +262,7 @@ export async function runTracker<C extends TrackerConfig, R extends HostConfig, 
   });
   // Always printed, whatever the log level: operators and tests need the bound addresses.
   for (const l of lines) console.log(l);
-  log.info(`${plan.name}: ${plan.describe}`);
+  log.info(`${plan.name}: ${plan.describe}${single ? ", both in one thread (single_thread)" : ""}`);
   if (extras !== null) log.info(extras.describe());
   plan.started?.(log);
   pool.heartbeat();

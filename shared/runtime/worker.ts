@@ -4,6 +4,12 @@
  * heartbeat and every collection, and hands the rest to the worker's `WorkerRole`. Every
  * control message is handled in the one `switch` below.
  *
+ * One thread may hold several workers (`single_thread = true`: the socket worker and the request
+ * worker in one thread, `shared_thread.ts`). Each is a role, named as the pool names it: the
+ * thread starts with one module, a `load` message imports another, and each message from the
+ * main thread names its role (messages to a role whose module is still loading wait for it).
+ * What a role sends back carries its name.
+ *
  * @module
  */
 
@@ -52,20 +58,56 @@ export interface WorkerRole<S> {
   merge?(body: Uint8Array): void;
 }
 
-/** Posts accounting records to the main thread (`last`: the answer to a `drain`). */
-export function postAccounting(body: Uint8Array<ArrayBuffer>, last: boolean): void {
-  self.postMessage({ type: "accounting", body, last }, [body.buffer]);
+/** What a worker's start is given besides its start-up data. */
+export interface WorkerContext {
+  /** Posts accounting records to the main thread (`last`: the answer to a `drain`). */
+  postAccounting(body: Uint8Array<ArrayBuffer>, last: boolean): void;
+}
+
+/** A message from the main thread, with the role it is for when the thread holds several. */
+type Tagged<I> = ToWorker<I> & { role?: string };
+
+/** The thread's roles by name, each with its message handler. */
+const roles = new Map<string, (msg: Tagged<unknown>) => void>();
+/** Messages for roles whose module is still loading. */
+const waiting = new Map<string, Tagged<unknown>[]>();
+/** The name the next `serveWorker` call registers under (the thread's own name first). */
+let registering: string | null = null;
+
+function dispatch(msg: Tagged<unknown> & { url?: string }): void {
+  if ((msg as { type: string }).type === "load" && msg.role !== undefined) {
+    // Another worker's module, into this thread: it registers under `msg.role`.
+    const name = msg.role;
+    waiting.set(name, waiting.get(name) ?? []);
+    registering = name;
+    import(msg.url!).catch((err) => {
+      throw new Error(`${name}: its module did not load: ${(err as Error).message}`);
+    });
+    return;
+  }
+  const name = msg.role ?? (roles.size === 1 ? roles.keys().next().value! : self.name);
+  const handle = roles.get(name);
+  if (handle !== undefined) return handle(msg);
+  const queue = waiting.get(name);
+  if (queue !== undefined) queue.push(msg);
+  else waiting.set(name, [msg]);
 }
 
 /**
- * Runs the worker: `start(init)` once, on the start-up message; it returns the start-up reply
- * `R` (e.g. the ports bound) and the role that handles later control messages.
+ * Runs the worker: `start(init, context)` once, on the start-up message; it returns the
+ * start-up reply `R` (e.g. the ports bound) and the role that handles later control messages.
  */
 export function serveWorker<I, S, R>(
-  start: (init: I) => { reply: R; role: WorkerRole<S> },
+  start: (init: I, context: WorkerContext) => { reply: R; role: WorkerRole<S> },
 ): void {
+  const name = registering ?? self.name;
+  registering = null;
   const send = (msg: FromWorker<S, R>, transfer: Transferable[] = []) =>
-    self.postMessage(msg, transfer);
+    self.postMessage({ ...msg, role: name }, transfer);
+  const context: WorkerContext = {
+    postAccounting: (body, last) => send({ type: "accounting", body, last }, [body.buffer]),
+  };
+  let box = -1;
   let role: WorkerRole<S> | null = null;
   const answer = (id: number, what: Collect, arg?: Uint8Array) => {
     switch (what) {
@@ -95,10 +137,12 @@ export function serveWorker<I, S, R>(
     }
     send({ type: "reply", id, what: "none" });
   };
-  self.onmessage = (e: MessageEvent<ToWorker<I>>) => {
-    const msg = e.data;
-    if (msg.type === "mailbox") return useMailbox(msg.buffer);
-    taken();
+  const handle = (msg: ToWorker<I>) => {
+    if (msg.type === "mailbox") {
+      box = useMailbox(msg.buffer);
+      return;
+    }
+    taken(box);
     switch (msg.type) {
       case "clock":
         syncClock(msg.ms);
@@ -108,7 +152,7 @@ export function serveWorker<I, S, R>(
         send({ type: "pong" });
         break;
       case "init": {
-        const started = start(msg.init);
+        const started = start(msg.init, context);
         role = started.role;
         send({ type: "started", reply: started.reply });
         injectFault(msg.fault);
@@ -133,7 +177,7 @@ export function serveWorker<I, S, R>(
         role?.registered?.(msg.hashes);
         break;
       case "drain":
-        if (role?.drain) postAccounting(role.drain(), true);
+        if (role?.drain) context.postAccounting(role.drain(), true);
         break;
       case "owners":
         role?.owners?.(msg.owners);
@@ -143,4 +187,9 @@ export function serveWorker<I, S, R>(
         break;
     }
   };
+  roles.set(name, handle as (msg: Tagged<unknown>) => void);
+  self.onmessage = (e: MessageEvent<Tagged<unknown> & { url?: string }>) => dispatch(e.data);
+  const queued = waiting.get(name) ?? [];
+  waiting.delete(name);
+  for (const m of queued) handle(m as ToWorker<I>);
 }
