@@ -96,7 +96,9 @@ export async function clusterBench(
   log: (line: string) => void,
 ): Promise<string> {
   const n = o.cluster;
-  const workers = { socket_workers: 1, request_workers: 1 };
+  // Two threads in the lone node too (a cluster node has them), so that the ratio is the
+  // cluster's cost, not the threads'.
+  const workers = { socket_workers: 1, request_workers: 1, single_thread: "off" };
   const ws = o.only === "ws", protocol = ws ? "ws" : "udp";
   const measure = (t: Tracker) => ws ? measureWs(t, o) : measureUdp(t, o);
   const warm = { ...o, seconds: warmSeconds(o) };

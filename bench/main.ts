@@ -23,8 +23,8 @@
  *   sends them, instead of ASCII (`ws_load.c` only).
  * - `--udp-inflight N` keeps N requests in flight per UDP load socket (32): the closed loop's
  *   window, which bounds a tracker's rate by its round trip until its CPU does.
- * - `--single-thread` runs shoal with `single_thread = true` (its socket worker and request
- *   worker in one thread; the other trackers as always).
+ * - `--single-thread auto|on|off` sets shoal's `single_thread` (`auto`, shoal's default, runs its
+ *   one socket worker and one request worker in one thread; `off` in two).
  * - `--private` also runs shoal udp and http as a private tracker with `--private-keys` keys
  *   (100k) under the same load, each request carrying one of the keys, after shoal open, and adds
  *   a table of CPU per response private ÷ open; `--private-rounds N` repeats each open/private
@@ -215,7 +215,7 @@ async function benchRows(o: BenchOptions, keys: PrivateKeys | null): Promise<str
   const workers = (socket: number, request: number) => ({
     socket_workers: socket,
     request_workers: request,
-    ...(o.singleThread ? { single_thread: true } : {}),
+    single_thread: o.singleThread,
   });
   // Every bench client comes from 127.0.0.1: lift the per-IP connection limit.
   const lifted = { max_connections_per_ip: 100000000 };
@@ -320,7 +320,7 @@ async function benchRows(o: BenchOptions, keys: PrivateKeys | null): Promise<str
       o.wsBinaryIds ? "binary info hashes and peer ids (code points 128–255)" : "ASCII ids"
     }. ` +
     `shoal: udp ${o.udpSocketWorkers} socket + ${o.udpRequestWorkers} request worker(s), ws ${o.wsSocketWorkers} + ${o.wsRequestWorkers}${
-      o.singleThread ? ", each pair in one thread (`single_thread = true`)" : ""
+      o.singleThread === "off" ? ', two threads (`single_thread = "off"`)' : ", one thread each"
     }. ${o.seconds} s each.`,
     "",
     "| tracker | protocol | responses/s (ws: messages/s) | tracker CPU µs per response | load generator CPU µs per response | lost / closed | invalid / failures | shoal ÷ this |",
@@ -385,6 +385,9 @@ if (import.meta.main) {
   let o = parseLoadArgs(Deno.args, BENCH_DEFAULTS);
   if (o.wsLoad !== "c" && o.wsLoad !== "ts") throw new Error(`--ws-load: c or ts, not ${o.wsLoad}`);
   if (o.wsBinaryIds && o.wsLoad !== "c") throw new Error("--ws-binary-ids needs --ws-load c");
+  if (!["auto", "on", "off"].includes(o.singleThread)) {
+    throw new Error(`--single-thread: auto, on or off, not ${o.singleThread}`);
+  }
   if (o.quick) {
     o = {
       ...o,

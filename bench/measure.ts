@@ -53,8 +53,11 @@ export interface BenchOptions {
   httpSocketWorkers: number;
   /** shoal http request workers. */
   httpRequestWorkers: number;
-  /** shoal with `single_thread = true` (its one socket worker and request worker in one thread). */
-  singleThread: boolean;
+  /**
+   * shoal's `single_thread`: `auto` (shoal's default: its one socket worker and one request
+   * worker in one thread), `on`, or `off` (two threads).
+   */
+  singleThread: string;
   /** Connections of the HTTP load. */
   httpConnections: number;
   /** WebSocket connections of the ws load. */
@@ -115,7 +118,7 @@ export const BENCH_DEFAULTS: BenchOptions = {
   wsRequestWorkers: 1,
   httpSocketWorkers: 1,
   httpRequestWorkers: 1,
-  singleThread: false,
+  singleThread: "auto",
   httpConnections: 64,
   wsConnections: 256,
   wsTorrents: 16,

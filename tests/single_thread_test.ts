@@ -1,9 +1,9 @@
 /**
- * `single_thread = true`: the socket worker and the request worker in one thread
+ * `single_thread`: the socket worker and the request worker in one thread
  * (`shared/runtime/shared_thread.ts`), through the real program: every protocol answers,
  * statistics and the state file see both roles, a key the admin API just created is honoured
- * at once, a thread that fails is replaced whole, and configurations it cannot serve are
- * refused with one line.
+ * at once, a thread that fails is replaced whole; `auto` (the default) takes one thread only
+ * where it can, and `on` where it cannot is refused with one line.
  */
 import assert from "assert";
 import { AnnounceEvent } from "../udp/codec.ts";
@@ -22,7 +22,7 @@ import { announceQuery, bdecode, HttpClient } from "./helpers/http_client.ts";
 import { createKey, eventually, sqliteUrl, startPrivate } from "./helpers/private.ts";
 import { bin20, WsClient } from "../harness/ws_client.ts";
 
-const ONE = { single_thread: true };
+const ONE = { single_thread: "on" };
 
 /** The names of process `pid`'s threads (through `cat`: Deno opens `/proc` only with all access). */
 async function threadNames(pid: number): Promise<string[]> {
@@ -219,12 +219,34 @@ processTest("single thread: a thread that throws is replaced whole and answers a
   }
 });
 
-processTest("single thread: what it cannot serve is refused with one line", async () => {
-  const needs = /single_thread = true needs socket_workers = 1, request_workers = 1/;
-  assertRefused(await runWithConfig("udp", { ...ONE, request_workers: 2 }), needs);
-  assertRefused(await runWithConfig("http", { ...ONE, socket_workers: 2 }), needs);
-  assertRefused(
-    await runWithConfig("udp", { ...ONE, http: { enabled: true, address: "127.0.0.1:0" } }),
-    /single_thread = true needs .*; this configuration has udp and http in one process/,
-  );
-});
+processTest(
+  "single thread: on where it can be (auto), refused with one line where it cannot be (on)",
+  async () => {
+    // auto, the default: one thread for one socket worker and one request worker; two otherwise.
+    for (const [parts, workers] of [[{}, 1], [{ request_workers: 2 }, 3]] as const) {
+      const s = await startShoalWith("udp", { network: { use_ipv6: false, io: "ffi" }, ...parts });
+      try {
+        const comms = await threadNames(s.child.pid);
+        assert.equal(
+          comms.filter((c) => c.startsWith("worker-")).length,
+          workers,
+          comms.join(", "),
+        );
+        assert.equal(s.output.some((l) => /both in one thread/.test(l)), workers === 1);
+      } finally {
+        assert.equal(await s.stop(), 0, s.output.join("\n"));
+      }
+    }
+    const needs = /single_thread = "on" needs socket_workers = 1, request_workers = 1/;
+    assertRefused(await runWithConfig("udp", { ...ONE, request_workers: 2 }), needs);
+    assertRefused(await runWithConfig("http", { ...ONE, socket_workers: 2 }), needs);
+    assertRefused(
+      await runWithConfig("udp", { ...ONE, http: { enabled: true, address: "127.0.0.1:0" } }),
+      /single_thread = "on" needs .*; this configuration has udp and http in one process/,
+    );
+    assertRefused(
+      await runWithConfig("udp", { single_thread: "yes" }),
+      /single_thread/,
+    );
+  },
+);

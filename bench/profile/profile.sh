@@ -8,8 +8,8 @@
 # With PRIVATE_KEYS=N in the environment (udp, http), shoal runs as a private tracker over a
 # SQLite database of N keys (bench/private.ts) and every request of the load carries one of them;
 # PRIVATE_WRITE_INTERVAL=S sets its accounting writes' interval (shoal's default, 5 s).
-# With PERF_TXT=PATH, the `perf script` output is kept there. With SINGLE_THREAD=1, shoal runs
-# with `single_thread = true` (the socket worker and the request worker in one thread).
+# With PERF_TXT=PATH, the `perf script` output is kept there. SINGLE_THREAD=on|off sets shoal's
+# `single_thread` (default: shoal's own, auto, which here is one thread for both workers).
 #
 # Usage: bench/profile/profile.sh udp|http-keepalive|http-close|http-libtorrent|ws [port]
 # (http-libtorrent: a connection per announce, shaped as libtorrent sends it)
@@ -30,7 +30,7 @@ python3 bench/profile/profile_steps.py --check > /dev/null
 {
   echo "socket_workers = 1"
   echo "request_workers = 1"
-  [ -n "${SINGLE_THREAD:-}" ] && echo "single_thread = true"
+  [ -n "${SINGLE_THREAD:-}" ] && echo "single_thread = \"$SINGLE_THREAD\""
   echo "[network]"
   echo "address = \"127.0.0.1:$port\""
   [ "$sub" = http ] && echo "max_connections_per_ip = 100000000"

@@ -37,9 +37,10 @@ export function workerCounts(what: string) {
       1,
       256,
     ),
-    single_thread: bool(
-      false,
-      "Serve the sockets and own the swarms in one thread, with no hop between threads: the most requests per CPU on one core. Needs socket_workers = 1, request_workers = 1, one protocol and no cluster.",
+    single_thread: oneOf(
+      "auto",
+      "The socket worker and the request worker in one thread, with no hop between threads (the least CPU per request up to one core's worth): on (needs socket_workers = 1, request_workers = 1, one protocol and no cluster), off, or auto (on wherever it can be).",
+      ["auto", "on", "off"] as const,
     ),
   };
 }

@@ -109,8 +109,8 @@ export interface TrackerConfig {
   log_level: LogLevel;
   /** Request workers. */
   request_workers: number;
-  /** The socket worker and the request worker in one thread (`shared_thread.ts`). */
-  single_thread: boolean;
+  /** The socket worker and the request worker in one thread (`shared_thread.ts`): on, off, auto. */
+  single_thread: "auto" | "on" | "off";
   /** Summary lines. */
   statistics: { interval: number; print_to_stdout: boolean };
   /** The observability endpoint. */
@@ -174,24 +174,25 @@ export async function runTracker<C extends TrackerConfig, R extends HostConfig, 
     config.access_list.path,
   );
   const requests = config.request_workers;
-  const single = config.single_thread;
-  if (single) {
-    const sockets = plan.groups.reduce((n, g) => n + g.count, 0);
-    const why = requests !== 1
-      ? `request_workers = ${requests}`
-      : plan.groups.length !== 1
-      ? `${plan.groups.map((g) => g.kind).join(" and ")} in one process`
-      : sockets !== 1
-      ? `${sockets} socket workers`
-      : plan.extras?.clusterInit?.()
-      ? "a cluster"
-      : "";
-    if (why !== "") {
-      throw new OperatorError(
-        `single_thread = true needs socket_workers = 1, request_workers = 1, one protocol and no cluster; this configuration has ${why}`,
-      );
-    }
+  // One thread for the socket worker and the request worker where the configuration allows it
+  // (`single_thread`): on one core's worth of load it needs about half the CPU per request of
+  // two threads that wake each other (bench/results/2026-12-08.md).
+  const sockets = plan.groups.reduce((n, g) => n + g.count, 0);
+  const why = requests !== 1
+    ? `request_workers = ${requests}`
+    : plan.groups.length !== 1
+    ? `${plan.groups.map((g) => g.kind).join(" and ")} in one process`
+    : sockets !== 1
+    ? `${sockets} socket workers`
+    : plan.extras?.clusterInit?.()
+    ? "a cluster"
+    : "";
+  if (config.single_thread === "on" && why !== "") {
+    throw new OperatorError(
+      `single_thread = "on" needs socket_workers = 1, request_workers = 1, one protocol and no cluster; this configuration has ${why}`,
+    );
   }
+  const single = config.single_thread !== "off" && why === "";
   let state = await loadState(config.state.path, plan.state, shardKey, requests, log);
   const mesh = new Mesh(
     pool,
