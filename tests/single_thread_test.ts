@@ -80,6 +80,11 @@ processTest(
         m,
         /^shoal_udp_requests_total\{type="announce",ip_version="4",worker="0"\} 24$/m,
       );
+      // One series per name and labels: the thread's heap is reported once, not once per role.
+      const series = m.split("\n").filter((l) => l !== "" && !l.startsWith("#"))
+        .map((l) => l.slice(0, l.lastIndexOf(" ")));
+      assert.deepEqual(series.filter((x, k) => series.indexOf(x) !== k), []);
+      assert.match(m, /^shoal_heap_bytes\{thread="request worker 0",kind="heap"\} \d+$/m);
     } finally {
       assert.equal(await shoal.stop(), 0, shoal.output.join("\n"));
     }

@@ -112,7 +112,7 @@ export interface RequestInit<C extends HostConfig> extends RequestBase {
   /** A cluster node's NATS settings: other nodes' batches for this worker come that way. */
   cluster?: ClusterWorkerInit | null;
   /**
-   * True when this worker shares its thread with the socket worker (`request_workers = 0`):
+   * True when this worker shares its thread with the socket worker (`single_thread`):
    * the socket side's poller reads the rings, and the thread must never block for batches.
    */
   sharedThread?: boolean;

@@ -1,5 +1,5 @@
 /**
- * One thread for the socket worker and the request worker (`single_thread = true`): the
+ * One thread for the socket worker and the request worker (`single_thread`): the
  * request's hop between threads, and the wake-ups it costs on both sides, are gone; one core
  * does all the work. The pool still sees two workers (`WorkerLike`), each a role of the one
  * thread: the thread starts with the first role's module and imports the second's

@@ -175,8 +175,8 @@ export async function runTracker<C extends TrackerConfig, R extends HostConfig, 
   );
   const requests = config.request_workers;
   // One thread for the socket worker and the request worker where the configuration allows it
-  // (`single_thread`): on one core's worth of load it needs about half the CPU per request of
-  // two threads that wake each other (bench/results/2026-12-08.md).
+  // (`single_thread`): up to one core's worth of load it needs less CPU per request than two
+  // threads that wake each other, half at light load (bench/results/2026-12-08.md).
   const sockets = plan.groups.reduce((n, g) => n + g.count, 0);
   const why = requests !== 1
     ? `request_workers = ${requests}`

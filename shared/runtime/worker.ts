@@ -4,7 +4,7 @@
  * heartbeat and every collection, and hands the rest to the worker's `WorkerRole`. Every
  * control message is handled in the one `switch` below.
  *
- * One thread may hold several workers (`single_thread = true`: the socket worker and the request
+ * One thread may hold several workers (`single_thread`: the socket worker and the request
  * worker in one thread, `shared_thread.ts`). Each is a role, named as the pool names it: the
  * thread starts with one module, a `load` message imports another, and each message from the
  * main thread names its role (messages to a role whose module is still loading wait for it).
@@ -127,7 +127,9 @@ export function serveWorker<I, S, R>(
         }
         break;
       case "heap":
-        return send({ type: "reply", id, what, body: heapReport(self.name) });
+        // A heap is the thread's: one report per thread, from the role it was started with.
+        if (name === self.name) return send({ type: "reply", id, what, body: heapReport(name) });
+        break;
       case "handoff":
         if (role?.handOff && arg) {
           const body = role.handOff(arg);
