@@ -9,7 +9,8 @@
 # SQLite database of N keys (bench/private.ts) and every request of the load carries one of them;
 # PRIVATE_WRITE_INTERVAL=S sets its accounting writes' interval (shoal's default, 5 s).
 # With PERF_TXT=PATH, the `perf script` output is kept there. SINGLE_THREAD=on|off sets shoal's
-# `single_thread` (default: shoal's own, auto, which here is one thread for both workers).
+# `single_thread` (default: shoal's own, auto, which here is one thread for both workers; its
+# rows then all read "request", the thread being named after its first role).
 #
 # Usage: bench/profile/profile.sh udp|http-keepalive|http-close|http-libtorrent|ws [port]
 # (http-libtorrent: a connection per announce, shaped as libtorrent sends it)
