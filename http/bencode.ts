@@ -16,33 +16,9 @@
 
 export { ByteBuffer, type ByteSink } from "../shared/base/byte_buffer.ts";
 import { ByteBuffer, type ByteSink } from "../shared/base/byte_buffer.ts";
+import { putDigits } from "../shared/base/bytes.ts";
 
 const I = 0x69, L = 0x6c, D = 0x64, E = 0x65, COLON = 0x3a, MINUS = 0x2d, ZERO = 0x30;
-
-/**
- * Writes the decimal digits of the non-negative safe integer `n` at `b[o]` (room for 16 bytes
- * must be there); returns the offset after them.
- */
-export function putDigits(b: Uint8Array, o: number, n: number): number {
-  let count = 1;
-  if (n < 0x80000000) {
-    for (let x = n; x >= 10; x = (x / 10) | 0) count++;
-    for (let i = o + count - 1; i > o; i--) {
-      const q = (n / 10) | 0;
-      b[i] = ZERO + (n - q * 10);
-      n = q;
-    }
-  } else {
-    for (let x = n; x >= 10; x = Math.floor(x / 10)) count++;
-    for (let i = o + count - 1; i > o; i--) {
-      const q = Math.floor(n / 10);
-      b[i] = ZERO + (n - q * 10);
-      n = q;
-    }
-  }
-  b[o] = ZERO + n;
-  return o + count;
-}
 
 /** Copies short runs byte by byte: `set(subarray(…))` creates a view object per call. */
 function copy(src: Uint8Array, off: number, len: number, dst: Uint8Array, at: number): void {

@@ -11,7 +11,8 @@
  * @module
  */
 
-import { type ByteSink, putDigits } from "./bencode.ts";
+import type { ByteSink } from "./bencode.ts";
+import { putDigits } from "../shared/base/bytes.ts";
 import { HTTP_ERROR_STATUS, HTTP_ERROR_TEXT, HttpError, Method } from "./request_head.ts";
 import { ascii } from "../shared/base/bytes.ts";
 

@@ -14,7 +14,7 @@
  */
 
 import type { ByteSink } from "../shared/base/byte_buffer.ts";
-import { ascii } from "../shared/base/bytes.ts";
+import { ascii, putDigits } from "../shared/base/bytes.ts";
 
 const enc = new TextEncoder();
 
@@ -176,17 +176,6 @@ const INTERVAL = ascii('","interval":');
 const COMPLETE = ascii(',"complete":');
 const INCOMPLETE = ascii(',"incomplete":');
 
-/** Writes the non-negative safe integer `n` in decimal at `b[o]`; returns the offset after it. */
-function writeUint(b: Uint8Array, o: number, n: number): number {
-  let digits = 1;
-  for (let p = 10; p <= n; p *= 10) digits++;
-  for (let i = o + digits - 1; i >= o; i--) {
-    b[i] = 0x30 + n % 10;
-    n = Math.floor(n / 10);
-  }
-  return o + digits;
-}
-
 /**
  * Appends the reply to an announce as one text frame: the message `announceReply`
  * (`protocol.ts`) makes, byte for byte, from the info hash at `src[hashAt]` (20 bytes) and the
@@ -207,9 +196,9 @@ export function writeAnnounceFrame(
   const b = w.buf;
   let o = copy(b, start + guess, INFO_HASH);
   o = copy(b, writeJsonId(b, o, src, hashAt), INTERVAL);
-  o = copy(b, writeUint(b, o, interval), COMPLETE);
-  o = copy(b, writeUint(b, o, complete), INCOMPLETE);
-  o = writeUint(b, o, incomplete);
+  o = copy(b, putDigits(b, o, interval), COMPLETE);
+  o = copy(b, putDigits(b, o, complete), INCOMPLETE);
+  o = putDigits(b, o, incomplete);
   b[o++] = 0x7d; // }
   return closeFrame(w, start, guess, o);
 }

@@ -59,3 +59,28 @@ export function sameBytes(b: Uint8Array, p: number, len: number, word: Uint8Arra
   for (let i = 0; i < len; i++) if (b[p + i] !== word[i]) return false;
   return true;
 }
+
+/**
+ * Writes the decimal digits of the non-negative safe integer `n` at `b[o]` (room for 16 bytes
+ * must be there); returns the offset after them.
+ */
+export function putDigits(b: Uint8Array, o: number, n: number): number {
+  let count = 1;
+  if (n < 0x80000000) {
+    for (let x = n; x >= 10; x = (x / 10) | 0) count++;
+    for (let i = o + count - 1; i > o; i--) {
+      const q = (n / 10) | 0;
+      b[i] = 0x30 + (n - q * 10);
+      n = q;
+    }
+  } else {
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) count++;
+    for (let i = o + count - 1; i > o; i--) {
+      const q = Math.floor(n / 10);
+      b[i] = 0x30 + (n - q * 10);
+      n = q;
+    }
+  }
+  b[o] = 0x30 + n;
+  return o + count;
+}
