@@ -78,7 +78,6 @@ function dispatch(msg: Tagged<unknown> & { url?: string }): void {
   if ((msg as { type: string }).type === "load" && msg.role !== undefined) {
     // Another worker's module, into this thread: it registers under `msg.role`.
     const name = msg.role;
-    waiting.set(name, waiting.get(name) ?? []);
     registering = name;
     import(msg.url!).catch((err) => {
       throw new Error(`${name}: its module did not load: ${(err as Error).message}`);
